@@ -1,0 +1,54 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: BSD-3-Clause
+# /init of the VM tier's initramfs (see vm.sh). Loads the virtio/9p modules,
+# mounts the host's root read-only over 9p, the run's writable export at the
+# same path as on the host, then runs the guest wrapper in a chroot and
+# powers off. Result markers are printed by the wrapper.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+die() {
+	echo "TF_VM_RESULT: FAIL initramfs: $*"
+	sync
+	poweroff -f
+}
+
+for m in $(cat /modules.order); do
+	insmod "$m" || die "insmod $m failed"
+done
+
+run= out= msize=262144
+for a in $(cat /proc/cmdline); do
+	case "$a" in
+	tf.run=*) run=${a#tf.run=} ;;
+	tf.out=*) out=${a#tf.out=} ;;
+	tf.msize=*) msize=${a#tf.msize=} ;;
+	esac
+done
+[ -n "$run" ] && [ -n "$out" ] || die "kernel command line lacks tf.run= or tf.out="
+
+r=/newroot
+mkdir -p $r
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=$msize,cache=loose tfroot $r ||
+	die "cannot mount the host root (9p tag tfroot)"
+mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=$msize,cache=none tfout $r$out ||
+	die "cannot mount the writable export (9p tag tfout) at $out"
+mount -t proc proc $r/proc
+mount -t sysfs sysfs $r/sys
+mount -t devtmpfs devtmpfs $r/dev
+mkdir -p $r/dev/pts $r/dev/shm
+mount -t devpts devpts $r/dev/pts
+mount -t tmpfs tmpfs $r/dev/shm
+mount -t tmpfs -o mode=1777 tmpfs $r/tmp
+mount -t tmpfs -o mode=0755 tmpfs $r/run
+mount -t tmpfs -o mode=1777 tmpfs $r/var/tmp
+mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
+mount -t configfs configfs $r/sys/kernel/config 2>/dev/null
+
+chroot $r /bin/bash "$run" "$out"
+echo "tf-vm: guest wrapper exited with $?"
+sync
+poweroff -f
