@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# tokfab-dp: the card's DPDK dataplane.
+#
+# libtfdp holds the pipeline's logic on plain buffers (no DPDK): parsing,
+# checksums, admission, batching, routing, ... It is what the unit tests,
+# fuzz targets and the benchmark exercise. The DPDK edge (EAL, ports, lcore
+# loop, mbufs, telemetry) lives in the DP_EDGE_SRCS files only.
+
+DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplane/bucket.c \
+	dataplane/admit.c dataplane/batch.c dataplane/route.c
+
+$(eval $(call tf_lib,tfdp,$(DP_LOGIC_SRCS),-I.))
+
+DP_UT_CFLAGS := -I. -Itests/unit/common
+$(eval $(call tf_unit,dp_pkt_ut,tests/unit/dataplane/pkt_ut.c,tfdp,,$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_admit_ut,tests/unit/dataplane/admit_ut.c,tfdp,,$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_batch_ut,tests/unit/dataplane/batch_ut.c,tfdp,,$(DP_UT_CFLAGS)))
