@@ -225,39 +225,48 @@ struct tf_aq_id {
 };
 
 /* SET_TENANT flags. */
-#define TF_TENANT_F_SET_BALANCE (1u << 0) /* set balance := balance_tokens (else keep; new: budget) */
-#define TF_TENANT_F_UNLIMITED (1u << 1)   /* no token budget (rates still apply) */
+#define TF_TENANT_F_SET_BALANCE (1u << 0) /* set balance := balance_micro (else keep; new: budget) */
+#define TF_TENANT_F_UNLIMITED (1u << 1)   /* no budget enforcement (rates still apply) */
 #define TF_TENANT_F_DISABLED (1u << 2)    /* refuse every request of this tenant */
 #define TF_TENANT_F_KNOWN_MASK (TF_TENANT_F_SET_BALANCE | TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED)
 #define TF_PRIORITY_MAX 7u
+#define TF_MONEY_MAX (1ull << 62) /* bound of every micro-unit amount */
+#define TF_PRICE_MAX (1ull << 40) /* bound of price_per_1k_micro */
 
 struct tf_aq_price {
 	__le32 model_id;           /* != 0, unique within the command */
 	__le32 reserved;           /* must be 0 */
-	__le64 price_per_1k_micro; /* charge per 1000 tokens, micro-units */
+	__le64 price_per_1k_micro; /* charge per 1000 tokens (prompt + completion), micro-units */
 };
 
 /*
- * TF_AQ_SET_TENANT: create or replace a tenant. Budgets are in tokens
- * (prompt + completion). Rates: 0 = unlimited; a burst of 0 means one second's
- * worth of the rate. Models without a price entry are charged 0.
+ * TF_AQ_SET_TENANT: create or replace a tenant. Budgets and balances are money:
+ * micro-units of the operator's currency, charged per request at the tenant's
+ * price for the model (hwdocs/usage-record.md, "Cost"). Rates: 0 = unlimited;
+ * a burst of 0 means one second's worth of the rate. Models without a price
+ * entry are charged 0. Two keys may be live during a key rotation.
  */
 struct tf_aq_set_tenant {
 	__le32 tenant_id;         /* != 0 */
 	__le32 flags;             /* TF_TENANT_F_* */
 	char name[TF_NAME_LEN];   /* 1..31 printable ASCII, NUL-padded */
 	__le16 key_len;           /* TF_KEY_MIN..TF_KEY_MAX */
+	__u8 key_id;              /* wire header key_id this key answers to */
+	__u8 prev_key_id;         /* key_id of prev_key; != key_id when prev_key_len != 0 */
+	__le16 prev_key_len;      /* 0 (none) or TF_KEY_MIN..TF_KEY_MAX */
 	__le16 reserved0;         /* must be 0 */
-	__le32 reserved1;         /* must be 0 */
 	__u8 key[TF_KEY_MAX];     /* MAC key; bytes past key_len must be 0 */
-	__le64 budget_tokens;     /* per period; 0 with TF_TENANT_F_UNLIMITED */
-	__le64 balance_tokens;    /* used with TF_TENANT_F_SET_BALANCE, else 0; <= 2^62 */
+	__u8 prev_key[TF_KEY_MAX]; /* previous key, still accepted; bytes past prev_key_len 0 */
+	__le64 budget_micro;      /* per period; 0 with TF_TENANT_F_UNLIMITED; <= TF_MONEY_MAX */
+	__le64 balance_micro;     /* with TF_TENANT_F_SET_BALANCE: <= TF_MONEY_MAX, else 0 */
 	__le32 rate_rps;          /* requests per second, 0 = unlimited */
-	__le32 burst_requests;    /* bucket size, requests */
+	__le32 burst_requests;    /* bucket size, requests; 0 when rate_rps is 0 */
 	__le32 rate_tps;          /* tokens per second, 0 = unlimited */
-	__le32 burst_tokens;      /* bucket size, tokens */
-	__le32 priority;          /* 0 (lowest) .. TF_PRIORITY_MAX */
+	__le32 burst_tokens;      /* bucket size, tokens; 0 when rate_tps is 0 */
+	__le32 priority;          /* highest request priority allowed, 0..TF_PRIORITY_MAX */
+	__le32 max_inflight;      /* requests in flight, 0 = unlimited, <= 2^20 */
 	__le32 n_prices;          /* 0..TF_MAX_PRICES */
+	__le32 reserved2;         /* must be 0 */
 	struct tf_aq_price prices[TF_MAX_PRICES]; /* entries past n_prices must be 0 */
 };
 
@@ -271,17 +280,17 @@ enum tf_balance_op {
 struct tf_aq_tenant_balance {
 	__le32 tenant_id; /* != 0 */
 	__le32 op;        /* enum tf_balance_op */
-	__le64 amount;    /* tokens, <= 2^62; 0 for RESET_PERIOD */
+	__le64 amount;    /* micro-units, <= TF_MONEY_MAX; 0 for RESET_PERIOD */
 };
 
 /* SET_TENANT, TENANT_BALANCE and GET_TENANT response: the card's view. */
 struct tf_aq_tenant_info {
 	__le32 tenant_id;
 	__le32 flags;           /* TF_TENANT_F_* as stored (SET_BALANCE never) */
-	__le64 budget_tokens;
-	__le64 balance_tokens;  /* what admission can still grant */
-	__le64 reserved_tokens; /* held by requests in flight (not in balance) */
-	__le64 used_tokens;     /* charged this period */
+	__le64 budget_micro;
+	__le64 balance_micro;   /* signed (two's complement): charges so far are out of it */
+	__le64 reserved_micro;  /* held by requests in flight; admission grants balance - reserved */
+	__le64 used_micro;      /* charged this period */
 	__le64 requests;        /* admitted since the card booted */
 	__le64 refused;         /* refused since the card booted */
 	__le32 active_requests;
@@ -473,12 +482,15 @@ _Static_assert(TF_BAR_OFF(tf_aq_cqe, payload) == 16, "cqe");
 _Static_assert(sizeof(struct tf_aq_identity) == 112, "identity");
 _Static_assert(sizeof(struct tf_aq_id) == 8, "id");
 _Static_assert(sizeof(struct tf_aq_price) == 16, "price");
-_Static_assert(sizeof(struct tf_aq_set_tenant) == 408, "set tenant");
+_Static_assert(sizeof(struct tf_aq_set_tenant) == 480, "set tenant");
 _Static_assert(TF_BAR_OFF(tf_aq_set_tenant, key_len) == 40, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, prev_key_len) == 44, "set tenant");
 _Static_assert(TF_BAR_OFF(tf_aq_set_tenant, key) == 48, "set tenant");
-_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, budget_tokens) == 112, "set tenant");
-_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, rate_rps) == 128, "set tenant");
-_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, prices) == 152, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, prev_key) == 112, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, budget_micro) == 176, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, rate_rps) == 192, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, max_inflight) == 212, "set tenant");
+_Static_assert(TF_BAR_OFF(tf_aq_set_tenant, prices) == 224, "set tenant");
 _Static_assert(sizeof(struct tf_aq_tenant_balance) == 16, "balance");
 _Static_assert(sizeof(struct tf_aq_tenant_info) == 64, "tenant info");
 _Static_assert(sizeof(struct tf_aq_set_model) == 56, "set model");
