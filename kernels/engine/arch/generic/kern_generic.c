@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Portable C kernels: the reference every SIMD variant is tested against,
+ * and what runs on a CPU without AVX2. Written for clarity, not speed.
+ */
+#include <math.h>
+
+#include "../../kern.h"
+
+static void
+matmul_f32(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
+	   const struct tf_matrix *w, uint32_t r0, uint32_t r1)
+{
+	uint32_t n = w->cols;
+
+	for (uint32_t r = r0; r < r1; r++) {
+		const float *wr = w->f32 + (size_t)r * n;
+
+		for (uint32_t b = 0; b < nb; b++) {
+			const float *xb = x + (size_t)b * ldx;
+			float acc = 0.0f;
+
+			for (uint32_t k = 0; k < n; k++)
+				acc += wr[k] * xb[k];
+			out[(size_t)b * ldo + r] = acc;
+		}
+	}
+}
+
+static void
+matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
+	  const struct tf_matrix *w, uint32_t r0, uint32_t r1)
+{
+	uint32_t n = w->cols, groups = n / TF_Q8_GROUP;
+
+	for (uint32_t r = r0; r < r1; r++) {
+		const int8_t *qr = w->q8 + (size_t)r * n;
+		const float *sr = w->scale + (size_t)r * groups;
+
+		for (uint32_t b = 0; b < nb; b++) {
+			const float *xb = x + (size_t)b * ldx;
+			float acc = 0.0f;
+
+			for (uint32_t k = 0; k < n; k++) {
+				float wk = (float)qr[k] * sr[k / TF_Q8_GROUP];
+
+				acc += wk * xb[k];
+			}
+			out[(size_t)b * ldo + r] = acc;
+		}
+	}
+}
+
+static float
+dot(const float *a, const float *b, uint32_t n)
+{
+	float acc = 0.0f;
+
+	for (uint32_t i = 0; i < n; i++)
+		acc += a[i] * b[i];
+	return acc;
+}
+
+static void
+axpy(float *y, float a, const float *x, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+void
+tf_kern_rmsnorm_generic(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+	float ss = 0.0f;
+
+	for (uint32_t i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	ss = 1.0f / sqrtf(ss / (float)n + eps);
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = w[i] * (ss * x[i]);
+}
+
+void
+tf_kern_softmax_generic(float *x, uint32_t n)
+{
+	float max = x[0], sum = 0.0f;
+
+	for (uint32_t i = 1; i < n; i++)
+		max = x[i] > max ? x[i] : max;
+	for (uint32_t i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	for (uint32_t i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+void
+tf_kern_swiglu_generic(float *h1, const float *h3, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		float v = h1[i];
+
+		h1[i] = v * (1.0f / (1.0f + expf(-v))) * h3[i];
+	}
+}
+
+const struct tf_kern_ops tf_kern_generic = {
+	.name = "generic",
+	.matmul_f32 = matmul_f32,
+	.matmul_q8 = matmul_q8,
+	.dot = dot,
+	.axpy = axpy,
+	.rmsnorm = tf_kern_rmsnorm_generic,
+	.softmax = tf_kern_softmax_generic,
+	.swiglu = tf_kern_swiglu_generic,
+};

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "forward.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_ALIGN 16u /* weight rows per task: a multiple of every tile height */
+
+/* Up to three products that run as one parallel region. */
+struct mm_item {
+	float *out;
+	size_t ldo;
+	const float *x;
+	size_t ldx;
+	const struct tf_matrix *w;
+	uint32_t chunk;	 /* weight rows per task */
+	uint32_t ntasks;
+};
+
+struct mm_job {
+	const struct tf_runner *r;
+	uint32_t nb;		/* batch rows */
+	uint32_t n_items;
+	struct mm_item it[3];
+	int swiglu;		/* it[0] = w1 -> hb, it[1] = w3 -> hb2, same chunks */
+};
+
+struct att_job {
+	const struct tf_runner *r;
+	const struct tf_fwd_row *rows;
+	const uint32_t *const *tables;
+	uint32_t layer;
+};
+
+static void *
+zalloc(size_t n)
+{
+	return calloc(n ? n : 1, sizeof(float));
+}
+
+int
+tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_kern_ops *ops,
+	       struct tf_pool *pool, struct tf_kv *kv, uint32_t max_rows, uint32_t max_logits)
+{
+	const struct tf_model_config *c = &m->cfg;
+	size_t R = max_rows;
+
+	memset(r, 0, sizeof(*r));
+	r->model = m;
+	r->ops = ops;
+	r->pool = pool;
+	r->kv = kv;
+	r->max_rows = max_rows;
+	r->max_logits = max_logits;
+	r->x = zalloc(R * c->dim);
+	r->xb = zalloc(R * c->dim);
+	r->xb2 = zalloc(R * c->dim);
+	r->q = zalloc(R * c->dim);
+	r->k = zalloc(R * c->kv_dim);
+	r->v = zalloc(R * c->kv_dim);
+	r->hb = zalloc(R * c->hidden_dim);
+	r->hb2 = zalloc(R * c->hidden_dim);
+	r->xl = zalloc((size_t)max_logits * c->dim);
+	r->logits = zalloc((size_t)max_logits * c->vocab_size);
+	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
+	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 ||
+	    !r->xl || !r->logits || !r->att) {
+		tf_runner_fini(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+tf_runner_fini(struct tf_runner *r)
+{
+	free(r->x);
+	free(r->xb);
+	free(r->xb2);
+	free(r->q);
+	free(r->k);
+	free(r->v);
+	free(r->hb);
+	free(r->hb2);
+	free(r->xl);
+	free(r->logits);
+	free(r->att);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Weight rows per task: about four tasks per thread, never below CHUNK_ALIGN. */
+static uint32_t
+chunk_rows(const struct tf_runner *r, uint32_t rows)
+{
+	uint32_t t = tf_pool_threads(r->pool), c;
+
+	if (t == 1)
+		return rows;
+	c = (rows + 4 * t - 1) / (4 * t);
+	c = (c + CHUNK_ALIGN - 1) / CHUNK_ALIGN * CHUNK_ALIGN;
+	return c ? c : CHUNK_ALIGN;
+}
+
+static void
+mm_add(struct mm_job *j, float *out, size_t ldo, const float *x, size_t ldx,
+       const struct tf_matrix *w)
+{
+	struct mm_item *it = &j->it[j->n_items++];
+
+	it->out = out;
+	it->ldo = ldo;
+	it->x = x;
+	it->ldx = ldx;
+	it->w = w;
+	it->chunk = chunk_rows(j->r, w->rows);
+	it->ntasks = (w->rows + it->chunk - 1) / it->chunk;
+}
+
+static void
+mm_one(const struct mm_job *j, const struct mm_item *it, uint32_t task)
+{
+	uint32_t r0 = task * it->chunk;
+	uint32_t r1 = r0 + it->chunk < it->w->rows ? r0 + it->chunk : it->w->rows;
+
+	if (j->r->model->precision == TF_ENGINE_INT8)
+		j->r->ops->matmul_q8(it->out, it->ldo, it->x, it->ldx, j->nb, it->w, r0, r1);
+	else
+		j->r->ops->matmul_f32(it->out, it->ldo, it->x, it->ldx, j->nb, it->w, r0, r1);
+}
+
+static void
+mm_task(void *ctx, uint32_t task, unsigned int worker)
+{
+	const struct mm_job *j = ctx;
+
+	(void)worker;
+	if (j->swiglu) { /* w1 and w3 over the same rows, then silu(h1) * h3 there */
+		const struct mm_item *a = &j->it[0];
+		uint32_t r0 = task * a->chunk;
+		uint32_t r1 = r0 + a->chunk < a->w->rows ? r0 + a->chunk : a->w->rows;
+
+		mm_one(j, &j->it[0], task);
+		mm_one(j, &j->it[1], task);
+		for (uint32_t b = 0; b < j->nb; b++)
+			j->r->ops->swiglu(j->it[0].out + (size_t)b * j->it[0].ldo + r0,
+					  j->it[1].out + (size_t)b * j->it[1].ldo + r0, r1 - r0);
+		return;
+	}
+	for (uint32_t i = 0; i < j->n_items; i++) {
+		if (task < j->it[i].ntasks) {
+			mm_one(j, &j->it[i], task);
+			return;
+		}
+		task -= j->it[i].ntasks;
+	}
+}
+
+static void
+mm_run(struct mm_job *j)
+{
+	uint32_t n = 0;
+
+	if (j->swiglu)
+		n = j->it[0].ntasks;
+	else
+		for (uint32_t i = 0; i < j->n_items; i++)
+			n += j->it[i].ntasks;
+	tf_pool_run(j->r->pool, mm_task, j, n);
+}
+
+/* One (row, query head): scores over the row's sequence, softmax, weighted
+ * sum of values into xb. */
+static void
+att_task(void *ctx, uint32_t task, unsigned int worker)
+{
+	const struct att_job *j = ctx;
+	const struct tf_runner *r = j->r;
+	const struct tf_model_config *c = &r->model->cfg;
+	const struct tf_kern_ops *ops = r->ops;
+	uint32_t i = task / c->n_heads, h = task % c->n_heads;
+	uint32_t kvh = h / (c->n_heads / c->n_kv_heads), hs = c->head_size;
+	const struct tf_fwd_row *row = &j->rows[i];
+	const uint32_t *table = j->tables[row->seq];
+	const float *q = r->q + (size_t)i * c->dim + (size_t)h * hs;
+	float *att = r->att + (size_t)worker * c->seq_len;
+	float *out = r->xb + (size_t)i * c->dim + (size_t)h * hs;
+	float scale = sqrtf((float)hs);
+	uint32_t bs = r->kv->block_size;
+
+	for (uint32_t t = 0; t <= row->pos; t++) {
+		const float *k = tf_kv_key(r->kv, j->layer, table[t / bs], t % bs) + (size_t)kvh * hs;
+
+		att[t] = ops->dot(q, k, hs) / scale;
+	}
+	ops->softmax(att, row->pos + 1);
+	memset(out, 0, hs * sizeof(float));
+	for (uint32_t t = 0; t <= row->pos; t++) {
+		const float *v = tf_kv_val(r->kv, j->layer, table[t / bs], t % bs) + (size_t)kvh * hs;
+
+		ops->axpy(out, att[t], v, hs);
+	}
+}
+
+/* Rotary embedding on one row's query (all heads) and key (kv heads). */
+static void
+rope(const struct tf_model *m, float *q, float *k, uint32_t pos)
+{
+	const struct tf_model_config *c = &m->cfg;
+	uint32_t half = c->head_size / 2;
+	const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+
+	for (uint32_t i = 0; i < c->dim; i += 2) {
+		uint32_t f = (i % c->head_size) / 2;
+		float fc = cs[f], fs = sn[f], a, b;
+
+		a = q[i], b = q[i + 1];
+		q[i] = a * fc - b * fs;
+		q[i + 1] = a * fs + b * fc;
+		if (i < c->kv_dim) {
+			a = k[i], b = k[i + 1];
+			k[i] = a * fc - b * fs;
+			k[i + 1] = a * fs + b * fc;
+		}
+	}
+}
+
+static void
+add_rows(float *x, const float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] += y[i];
+}
+
+void
+tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n,
+		  const uint32_t *const *tables)
+{
+	const struct tf_model *m = r->model;
+	const struct tf_model_config *c = &m->cfg;
+	const struct tf_kern_ops *ops = r->ops;
+	uint32_t d = c->dim, kvd = c->kv_dim, hd = c->hidden_dim, nl = 0;
+	struct mm_job j;
+
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(r->x + (size_t)i * d, m->emb + (size_t)rows[i].token * d, d * sizeof(float));
+
+	for (uint32_t l = 0; l < c->n_layers; l++) {
+		const struct tf_layer *ly = &m->layers[l];
+		struct att_job aj = { .r = r, .rows = rows, .tables = tables, .layer = l };
+
+		for (uint32_t i = 0; i < n; i++)
+			ops->rmsnorm(r->xb + (size_t)i * d, r->x + (size_t)i * d, ly->rms_att, d,
+				     TF_RMS_EPS);
+		j = (struct mm_job){ .r = r, .nb = n };
+		mm_add(&j, r->q, d, r->xb, d, &ly->wq);
+		mm_add(&j, r->k, kvd, r->xb, d, &ly->wk);
+		mm_add(&j, r->v, kvd, r->xb, d, &ly->wv);
+		mm_run(&j);
+
+		for (uint32_t i = 0; i < n; i++) {
+			const uint32_t *table = tables[rows[i].seq];
+			uint32_t p = rows[i].pos, bs = r->kv->block_size;
+			float *k = r->k + (size_t)i * kvd;
+
+			rope(m, r->q + (size_t)i * d, k, p);
+			memcpy(tf_kv_key(r->kv, l, table[p / bs], p % bs), k, kvd * sizeof(float));
+			memcpy(tf_kv_val(r->kv, l, table[p / bs], p % bs), r->v + (size_t)i * kvd,
+			       kvd * sizeof(float));
+		}
+		tf_pool_run(r->pool, att_task, &aj, n * c->n_heads);
+
+		j = (struct mm_job){ .r = r, .nb = n };
+		mm_add(&j, r->xb2, d, r->xb, d, &ly->wo);
+		mm_run(&j);
+		add_rows(r->x, r->xb2, (size_t)n * d);
+
+		for (uint32_t i = 0; i < n; i++)
+			ops->rmsnorm(r->xb + (size_t)i * d, r->x + (size_t)i * d, ly->rms_ffn, d,
+				     TF_RMS_EPS);
+		j = (struct mm_job){ .r = r, .nb = n, .swiglu = 1 };
+		mm_add(&j, r->hb, hd, r->xb, d, &ly->w1);
+		mm_add(&j, r->hb2, hd, r->xb, d, &ly->w3);
+		mm_run(&j);
+
+		j = (struct mm_job){ .r = r, .nb = n };
+		mm_add(&j, r->xb2, d, r->hb, hd, &ly->w2);
+		mm_run(&j);
+		add_rows(r->x, r->xb2, (size_t)n * d);
+	}
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (rows[i].logit_row < 0)
+			continue;
+		ops->rmsnorm(r->xl + (size_t)rows[i].logit_row * d, r->x + (size_t)i * d,
+			     m->rms_final, d, TF_RMS_EPS);
+		if ((uint32_t)rows[i].logit_row + 1 > nl)
+			nl = (uint32_t)rows[i].logit_row + 1;
+	}
+	if (nl) {
+		j = (struct mm_job){ .r = r, .nb = nl };
+		mm_add(&j, r->logits, c->vocab_size, r->xl, d, &m->wcls);
+		mm_run(&j);
+	}
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Batched forward pass: a set of rows (sequence, position, token) from any
+ * number of sequences (prompt chunks and decode steps mixed) goes through the
+ * model together; every matrix product covers all rows at once. Keys and
+ * values land in the paged KV cache; attention reads each row's sequence
+ * through its block table. Logits are computed only for rows that ask.
+ */
+#ifndef TF_ENGINE_FORWARD_H
+#define TF_ENGINE_FORWARD_H
+
+#include <stdint.h>
+
+#include "kern.h"
+#include "kvcache.h"
+#include "model.h"
+#include "pool.h"
+
+#define TF_RMS_EPS 1e-5f
+
+struct tf_fwd_row {
+	uint32_t seq;	   /* index into the block tables */
+	uint32_t pos;	   /* position in its sequence (< seq_len) */
+	int32_t token;	   /* input token id (< vocab_size) */
+	int32_t logit_row; /* row of logits to fill, or -1 */
+};
+
+struct tf_runner {
+	const struct tf_model *model;
+	const struct tf_kern_ops *ops;
+	struct tf_pool *pool;
+	struct tf_kv *kv;
+	uint32_t max_rows, max_logits;
+	/* activations, one row per input row */
+	float *x;      /* (rows, dim) residual stream */
+	float *xb;     /* (rows, dim) normed input / attention output */
+	float *xb2;    /* (rows, dim) projection output */
+	float *q;      /* (rows, dim) */
+	float *k, *v;  /* (rows, kv_dim) before they go to the cache */
+	float *hb;     /* (rows, hidden_dim) */
+	float *hb2;    /* (rows, hidden_dim) */
+	float *xl;     /* (logits rows, dim) final-normed rows that want logits */
+	float *logits; /* (logits rows, vocab) */
+	float *att;    /* (threads, seq_len) attention scores */
+};
+
+int tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_kern_ops *ops,
+		   struct tf_pool *pool, struct tf_kv *kv, uint32_t max_rows, uint32_t max_logits);
+void tf_runner_fini(struct tf_runner *r);
+
+/*
+ * Runs rows[0..n) (n <= max_rows; logit rows < max_logits, each used once);
+ * tables[rows[i].seq] is that sequence's block table, covering every
+ * position up to rows[i].pos. Rows of one sequence come in position order
+ * and attend to everything before them, earlier rows of the same call too.
+ */
+void tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n,
+		       const uint32_t *const *tables);
+
+#endif /* TF_ENGINE_FORWARD_H */

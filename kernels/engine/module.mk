@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# libtfengine: the inference engine (kernels/engine), its tests, fuzz targets
+# and benchmark. SIMD variants get their instruction-set flags per file and
+# run only where CPUID allows (kern.c).
+
+ENGINE_SRCS := $(wildcard kernels/engine/*.c) kernels/engine/arch/generic/kern_generic.c \
+	kernels/engine/arch/avx2/kern_avx2.c kernels/engine/arch/avx512/kern_avx512.c
+ENGINE_CFLAGS := -Ikernels/engine
+
+$(eval $(call tf_lib,tfengine,$(ENGINE_SRCS),$(ENGINE_CFLAGS)))
+$(call tf_objs,kernels/engine/arch/avx2/kern_avx2.c): XCFLAGS += -O3 -mavx2 -mfma
+$(call tf_objs,kernels/engine/arch/avx512/kern_avx512.c): XCFLAGS += -O3 -mavx512f -mavx2 -mfma
+ENGINE_LDLIBS := -lm
