@@ -132,6 +132,8 @@ int tf_fw_image_check_policy(const struct tf_fw_image *img, uint32_t board_id,
 /* Bytes of a section of a parsed image, or NULL if the image has none. */
 const uint8_t *tf_fw_image_section(const struct tf_fw_image *img, unsigned int type,
 				   uint64_t *len);
+/* SHA-256 (OpenSSL EVP); with the whole image it is the image digest. 0 or -EIO. */
+int tf_fw_sha256(const void *buf, size_t len, uint8_t out[TF_FW_SHA256_SIZE]);
 /* key id of a raw public key: first 8 bytes of its SHA-256. */
 int tf_fw_key_id(const uint8_t pubkey[TF_FW_PUBKEY_SIZE], uint8_t key_id[TF_FW_KEY_ID_SIZE]);
 

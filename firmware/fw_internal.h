@@ -85,9 +85,6 @@ all_zero(const void *p, size_t n)
 	return 1;
 }
 
-/* SHA-256 via OpenSSL EVP; 0 or -EIO. */
-int tf_fw_sha256(const void *buf, size_t len, uint8_t out[TF_FW_SHA256_SIZE]);
-
 /* ---- flash records (meta.c) ---- */
 
 /* Decodes a 64-byte record; 0 or -EBADMSG (magic, version, size, CRC, ranges). */

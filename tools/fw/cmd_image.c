@@ -3,6 +3,9 @@
 #include "fwtool.h"
 
 #include "common/log.h"
+#include "tokfab/accel_rings.h"
+#include "tokfab/bar.h"
+#include "tokfab/proto.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -263,6 +266,7 @@ static json_t *
 inspect_json(const struct tf_fw_image *im, const char *sig, const struct tf_fw_diag *d)
 {
 	char hex[2 * TF_FW_SHA256_SIZE + 1], ver[32], buf[512];
+	uint8_t digest[TF_FW_SHA256_SIZE];
 	json_t *o = json_object(), *secs = json_array();
 
 	snprintf(ver, sizeof(ver), "%u.%u.%u", im->version[0], im->version[1], im->version[2]);
@@ -275,6 +279,8 @@ inspect_json(const struct tf_fw_image *im, const char *sig, const struct tf_fw_d
 	json_object_set_new(o, "key_id", json_string(fw_hex(im->key_id, TF_FW_KEY_ID_SIZE, hex)));
 	json_object_set_new(o, "image_size", json_integer((json_int_t)im->image_size));
 	json_object_set_new(o, "signed_bytes", json_integer((json_int_t)im->signed_len));
+	if (!tf_fw_sha256(im->base, im->image_size, digest))
+		json_object_set_new(o, "image_sha256", json_string(fw_hex(digest, sizeof(digest), hex)));
 	for (unsigned int i = 0; i < im->nsections; i++) {
 		const struct tf_fw_section_info *s = &im->sect[i];
 		json_t *e = json_object();
@@ -304,6 +310,7 @@ static void
 inspect_text(const char *path, const struct tf_fw_image *im, const char *sig)
 {
 	char hex[2 * TF_FW_SHA256_SIZE + 1];
+	uint8_t digest[TF_FW_SHA256_SIZE];
 
 	printf("%s: tokfab firmware image, format %u, %" PRIu64 " bytes\n", path,
 	       im->format_version, im->image_size);
@@ -314,6 +321,8 @@ inspect_text(const char *path, const struct tf_fw_image *im, const char *sig)
 	printf("  build id           %s\n", fw_hex(im->build_id, TF_FW_BUILD_ID_SIZE, hex));
 	printf("  key id             %s\n", fw_hex(im->key_id, TF_FW_KEY_ID_SIZE, hex));
 	printf("  signature          %s (over bytes 0..%zu)\n", sig, im->signed_len - 1);
+	if (!tf_fw_sha256(im->base, im->image_size, digest))
+		printf("  image sha256       %s\n", fw_hex(digest, sizeof(digest), hex));
 	printf("  abi                bar %u.%u, wire %u.%u, ring %u.%u\n", im->abi.bar_major,
 	       im->abi.bar_minor, im->abi.wire_major, im->abi.wire_minor, im->abi.ring_major,
 	       im->abi.ring_minor);
@@ -396,4 +405,17 @@ fw_cmd_inspect(int argc, char **argv)
 		fw_print_diag(path, &vd, &im);
 	free(img);
 	return rc;
+}
+
+int
+fw_cmd_abi(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return fw_usage_error("abi", "takes no arguments");
+	printf("# interface versions of this source tree (include/tokfab/)\n");
+	printf("abi_bar = %u.%u\n", (unsigned int)TF_ABI_MAJOR, (unsigned int)TF_ABI_MINOR);
+	printf("abi_wire = %u.0\n", (unsigned int)TF_PROTO_VERSION);
+	printf("abi_ring = %u.0\n", (unsigned int)TF_ACCEL_VERSION);
+	return FW_EXIT_OK;
 }

@@ -26,6 +26,7 @@ int fw_cmd_build(int argc, char **argv);
 int fw_cmd_sign(int argc, char **argv);
 int fw_cmd_verify(int argc, char **argv);
 int fw_cmd_inspect(int argc, char **argv);
+int fw_cmd_abi(int argc, char **argv);
 /* cmd_card.c */
 int fw_cmd_init(int argc, char **argv);
 int fw_cmd_flash(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct fw_cmd g_cmds[] = {
 	  "check structure, signature and every section hash; says why an image is rejected",
 	  fw_cmd_verify },
 	{ "inspect", "[--json] [--pubkey PUB] IMAGE", "show header and sections", fw_cmd_inspect },
+	{ "abi", "", "print this tree's interface versions as manifest lines", fw_cmd_abi },
 	{ "init", "--flash FILE --size SIZE --pubkey PUB --board ID",
 	  "create and provision a card flash (board id + trusted key)", fw_cmd_init },
 	{ "flash", "--flash FILE [--no-activate] [--tries N] [--allow-rollback] [--progress] IMAGE",
