@@ -22,7 +22,8 @@
  *     tf_proto_decode()       both.
  *   Authenticate:
  *     tf_proto_key_init()     pre-keys a tenant secret once (HMAC midstates).
- *     tf_proto_verify()       constant-time MAC check of a decoded message.
+ *     tf_proto_verify()       constant-time MAC check of a decoded message
+ *                             (tf_proto_verify_burst(): a whole RX burst).
  *     tf_proto_check_time()   replay window on the header timestamp.
  *   Encode:
  *     tf_proto_encode()       any message from a struct tf_proto_msg, signed.
@@ -565,6 +566,14 @@ void tf_proto_mac(const struct tf_proto_key *k, const void *data, size_t len, ui
  * unsigned; -TF_PROTO_R_BAD_MAC otherwise (constant-time compare).
  */
 int tf_proto_verify(const struct tf_proto_key *k, const struct tf_proto_msg *m);
+/*
+ * Burst form for a receive loop: rc[i] = tf_proto_verify(keys[i], msgs[i]);
+ * returns how many verified. Same results as the loop; an implementation may
+ * interleave independent messages to hide the hash latency, so call this
+ * on a whole RX burst.
+ */
+unsigned tf_proto_verify_burst(const struct tf_proto_key *const *keys,
+			       const struct tf_proto_msg *const *msgs, unsigned n, int *rc);
 /* 0 if |now_us - ts_us| <= window_us, else -TF_PROTO_R_REPLAY. */
 int tf_proto_check_time(uint64_t ts_us, uint64_t now_us, uint64_t window_us);
 

@@ -64,3 +64,16 @@ tf_proto_verify(const struct tf_proto_key *k, const struct tf_proto_msg *m)
 	tf_proto_mac(k, m->raw, m->signed_len, tag);
 	return CRYPTO_memcmp(tag, m->mac, TF_PROTO_MAC_LEN) == 0 ? 0 : -TF_PROTO_R_BAD_MAC;
 }
+
+unsigned
+tf_proto_verify_burst(const struct tf_proto_key *const *keys, const struct tf_proto_msg *const *msgs,
+		      unsigned n, int *rc)
+{
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		rc[i] = tf_proto_verify(keys[i], msgs[i]);
+		ok += rc[i] == 0;
+	}
+	return ok;
+}

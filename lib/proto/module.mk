@@ -21,3 +21,6 @@ $(eval $(call tf_unit,proto_spec_ut,tests/unit/proto/spec_ut.c,tfproto,$(TFPROTO
 # Fuzz targets (tests/fuzz/), seeds in tests/fuzz/corpus/<target>/ (the spec's examples).
 $(eval $(call tf_fuzz,proto_decode,tests/fuzz/proto_decode_fuzz.c,$(TFPROTO_SRCS),$(TFPROTO_LIBS),-Wno-deprecated-declarations))
 $(eval $(call tf_fuzz,proto_reasm,tests/fuzz/proto_reasm_fuzz.c,$(TFPROTO_SRCS),$(TFPROTO_LIBS),-Wno-deprecated-declarations))
+
+# Micro-benchmark: decode + verify vs memcpy, and the HMAC variants (tests/bench/bench_proto.sh).
+$(eval $(call tf_bench,bench_proto,tests/bench/bench_proto.c,tfproto,$(TFPROTO_LIBS)))

@@ -106,6 +106,32 @@ test_verify_rejects_wrong_key_and_id(void)
 }
 
 static void
+test_verify_burst_matches_single(void)
+{
+	struct tf_proto_key k, other;
+	uint8_t b[4][TF_PROTO_MAX_DGRAM], s[32] = { 9 };
+	struct tf_proto_msg d[4];
+	const struct tf_proto_key *keys[4];
+	const struct tf_proto_msg *msgs[4];
+	int rc[4];
+
+	ut_example_key(&k);
+	tf_proto_key_init(&other, TF_PROTO_MAC_HMAC_SHA256, 0, s, sizeof(s));
+	for (int i = 0; i < 4; i++) {
+		struct tf_proto_msg m = ut_valid_msg(i % 2 ? TF_PROTO_T_PING : TF_PROTO_T_REQUEST);
+		int n = tf_proto_encode(b[i], sizeof(b[i]), &m, &k);
+
+		CU_ASSERT_EQUAL_FATAL(tf_proto_decode(b[i], (size_t)n, &d[i]), 0);
+		keys[i] = i == 2 ? &other : &k;
+		msgs[i] = &d[i];
+	}
+	CU_ASSERT_EQUAL(tf_proto_verify_burst(keys, msgs, 4, rc), 3);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(rc[i], tf_proto_verify(keys[i], msgs[i]));
+	CU_ASSERT_EQUAL(rc[2], -TF_PROTO_R_BAD_MAC);
+}
+
+static void
 test_replay_window(void)
 {
 	const uint64_t now = 1767225600000000ull, w = TF_PROTO_REPLAY_WINDOW_US;
@@ -146,6 +172,7 @@ static const struct tf_cunit_test mac_tests[] = {
 	TF_TEST(test_rfc4231_vectors),
 	TF_TEST(test_key_init_errors),
 	TF_TEST(test_verify_rejects_wrong_key_and_id),
+	TF_TEST(test_verify_burst_matches_single),
 	TF_TEST(test_replay_window),
 	TF_TEST(test_replayed_datagram),
 	TF_TESTS_END,
