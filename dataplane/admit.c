@@ -37,6 +37,13 @@ tf_admit_tenant_add_balance(struct tf_admit_tenant *t, int64_t delta_micro)
 }
 
 void
+tf_admit_tenant_reset_period(struct tf_admit_tenant *t, int64_t budget_micro)
+{
+	t->balance_micro = budget_micro;
+	t->used_micro = 0;
+}
+
+void
 tf_admit_queue_init(struct tf_admit_queue *q, uint32_t max_depth, uint64_t retry_after_us)
 {
 	q->depth = 0;
@@ -82,6 +89,7 @@ tf_admit_try(struct tf_admit_tenant *t, struct tf_admit_queue *q, uint64_t token
 	tf_bucket_take(&t->tok_rate, tokens);
 	t->reserved_micro += (int64_t)reserve_micro;
 	t->inflight++;
+	t->admitted++;
 	q->depth++;
 	return TF_ADMIT_OK;
 }
@@ -95,6 +103,7 @@ tf_admit_end(struct tf_admit_tenant *t, struct tf_admit_queue *q, uint64_t reser
 	t->reserved_micro -= (int64_t)reserve_micro;
 	t->balance_micro -= (int64_t)cost_micro;
 	t->charged_micro += cost_micro;
+	t->used_micro += cost_micro;
 	t->inflight--;
 	q->depth--;
 	return cost_micro;

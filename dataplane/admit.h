@@ -20,7 +20,7 @@
 
 #include "dataplane/bucket.h"
 
-#define TF_ADMIT_PRIO_LEVELS 4 /* 0 = lowest .. 3 = highest */
+#define TF_ADMIT_PRIO_LEVELS 8 /* 0 = lowest .. 7 = highest (the wire protocol's) */
 
 /* Why a request was not admitted. */
 enum tf_admit_verdict {
@@ -48,7 +48,9 @@ struct tf_admit_tenant {
 	struct tf_bucket tok_rate;
 	uint32_t max_inflight;
 	/* counters */
-	uint64_t charged_micro;  /* total charged on this lcore since start */
+	uint64_t used_micro;     /* charged this period (RESET_PERIOD clears it) */
+	uint64_t charged_micro;  /* charged since start */
+	uint64_t admitted;       /* requests admitted since start */
 	uint64_t refused[5];     /* by enum tf_admit_verdict */
 };
 
@@ -74,10 +76,12 @@ void tf_admit_tenant_set_limits(struct tf_admit_tenant *t, const struct tf_admit
 void tf_admit_tenant_set_balance(struct tf_admit_tenant *t, int64_t balance_micro, int unlimited);
 /* The host tops the balance up (or down, negative delta). */
 void tf_admit_tenant_add_balance(struct tf_admit_tenant *t, int64_t delta_micro);
+/* A new period: balance := budget, used := 0. */
+void tf_admit_tenant_reset_period(struct tf_admit_tenant *t, int64_t budget_micro);
 
 /*
  * Sets the per-priority depth bounds from one max depth: the highest priority
- * may fill the queue, each lower one stops 1/8 of it earlier (lowest: 5/8).
+ * may fill the queue, each lower one stops 1/16 of it earlier (lowest: 9/16).
  */
 void tf_admit_queue_init(struct tf_admit_queue *q, uint32_t max_depth, uint64_t retry_after_us);
 

@@ -71,5 +71,7 @@ tf_dp_counters_sum(struct tf_dp_counters *out, const struct tf_dp_counters *cons
 			out->drop[i] += in[k]->drop[i];
 		for (int i = 0; i < TF_EV_MAX; i++)
 			out->ev[i] += in[k]->ev[i];
+		for (int i = 0; i < TF_PROTO_R_COUNT; i++)
+			out->proto[i] += in[k]->proto[i];
 	}
 }

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "tokfab/proto.h"
+
 /* Drop reasons: one counter each. X(name, "description") */
 #define TF_DP_DROP_LIST(X)                                                                         \
 	X(ETH_SHORT, "frame shorter than an Ethernet header")                                      \
@@ -92,6 +94,8 @@ enum tf_dp_ev { TF_DP_EV_LIST(TF_DP_ENUM_EV) TF_EV_MAX };
 struct tf_dp_counters {
 	uint64_t drop[TF_DROP_MAX];
 	uint64_t ev[TF_EV_MAX];
+	/* The codec's drop reasons, by enum tf_proto_reason (names: tf_proto_reason_name()). */
+	uint64_t proto[TF_PROTO_R_COUNT];
 };
 
 /* Lower-case names ("ip_csum", "rx_pkts") and descriptions, for telemetry and logs. */

@@ -7,7 +7,12 @@
 # loop, mbufs, telemetry) lives in the DP_EDGE_SRCS files only.
 
 DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplane/bucket.c \
-	dataplane/admit.c dataplane/batch.c dataplane/route.c
+	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
+	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/worker.c \
+	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c
+# What a program linking libtfdp links after it.
+DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
+DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto)
 
 $(eval $(call tf_lib,tfdp,$(DP_LOGIC_SRCS),-I.))
 

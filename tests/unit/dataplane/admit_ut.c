@@ -97,6 +97,11 @@ test_dry_when_host_lowers_balance(void)
 	CU_ASSERT_EQUAL(t.balance_micro, 50);
 	tf_admit_tenant_add_balance(&t, 25);
 	CU_ASSERT_EQUAL(t.balance_micro, 75);
+	CU_ASSERT_EQUAL(t.used_micro, 50);
+	tf_admit_tenant_reset_period(&t, 1000);
+	CU_ASSERT_EQUAL(t.balance_micro, 1000);
+	CU_ASSERT_EQUAL(t.used_micro, 0);
+	CU_ASSERT_EQUAL(t.charged_micro, 50);
 }
 
 static void
@@ -134,24 +139,28 @@ test_queue_bounds_by_priority(void)
 	unsigned int n = 0;
 
 	tf_admit_tenant_init(&t, &nolim, 0);
-	tf_admit_queue_init(&q, 8, 250);
-	CU_ASSERT_EQUAL(q.limit[3], 8);
-	CU_ASSERT_EQUAL(q.limit[0], 5);
+	tf_admit_queue_init(&q, 16, 250);
+	CU_ASSERT_EQUAL(q.limit[7], 16);
+	CU_ASSERT_EQUAL(q.limit[0], 9);
 	while (tf_admit_try(&t, &q, 1, 0, 0, 0, &ra) == TF_ADMIT_OK)
 		n++;
-	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_EQUAL(n, 9);
 	CU_ASSERT_EQUAL(ra, 250);
+	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 6, 0, &ra), TF_ADMIT_OK); /* 10 < 15 */
 	/* Highest priority still gets in until the queue is full. */
-	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
-	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
-	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
-	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_BUSY);
+	for (n = 0; tf_admit_try(&t, &q, 1, 0, 7, 0, &ra) == TF_ADMIT_OK; n++)
+		;
+	CU_ASSERT_EQUAL(n, 6);
+	CU_ASSERT_EQUAL(q.depth, 16);
+	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 7, 0, &ra), TF_ADMIT_BUSY);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 200, 0, &ra), TF_ADMIT_BUSY); /* clamped */
 	/* Per-tenant in-flight bound. */
 	tf_admit_tenant_init(&t, &(struct tf_admit_limits){ .max_inflight = 1 }, 0);
 	tf_admit_queue_init(&q, 8, 0);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_BUSY);
+	tf_admit_end(&t, &q, 0, 0);
+	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
 }
 
 static const struct tf_cunit_test bucket_tests[] = {

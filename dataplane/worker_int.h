@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internals of the per-lcore pipeline (worker.h): the objects one worker
+ * owns and the functions its files share. Not for use outside dataplane/.
+ */
+#ifndef TF_DP_WORKER_INT_H
+#define TF_DP_WORKER_INT_H
+
+#include <stdint.h>
+
+#include "dataplane/admit.h"
+#include "dataplane/batch.h"
+#include "dataplane/dedupe.h"
+#include "dataplane/neigh.h"
+#include "dataplane/tokbuf.h"
+#include "dataplane/utf8s.h"
+#include "dataplane/worker.h"
+#include "dataplane/xport/xport.h"
+#include "tokfab/proto.h"
+
+#define TF_DP_MAX_MODELS 64
+#define TF_DP_MAX_ACCELS 64
+#define TF_DP_TENANT_HASH 4096 /* slots of the per-worker tenant index (power of two) */
+#define TF_DP_MAX_TENANTS 2048 /* tenants per worker */
+
+#define TF_DP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TF_DP_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* A tenant, owned by one worker. */
+struct tf_dp_tenant {
+	uint32_t id;
+	uint32_t flags;          /* TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED */
+	char name[TF_NAME_LEN];
+	struct tf_proto_key key;
+	struct tf_proto_key prev_key;
+	uint8_t has_prev;
+	uint8_t max_prio;
+	uint8_t deleted;         /* removed from the table; freed when refs == 0 */
+	uint32_t refs;           /* request objects pointing here */
+	int64_t budget_micro;
+	uint32_t nprices;
+	struct tf_aq_price prices[TF_MAX_PRICES];
+	struct tf_admit_tenant adm;
+	struct tf_dp_obj_stats st;
+};
+
+struct tf_dp_model {
+	uint32_t id;             /* 0 = free slot */
+	char name[TF_NAME_LEN];
+	uint32_t max_prompt_tokens;
+	uint32_t max_new_tokens;
+	struct tf_dp_obj_stats st;
+};
+
+/* Accelerator health as this worker sees its connection. */
+enum tf_dp_accel_state {
+	TF_DP_ACCEL_CONNECTING = 0, /* not usable yet */
+	TF_DP_ACCEL_UP,             /* usable */
+	TF_DP_ACCEL_DOWN,           /* lost; the transport reconnects */
+};
+
+struct tf_dp_accel {
+	uint32_t id;                /* 0 = free slot */
+	uint16_t transport;         /* enum tf_transport */
+	char address[TF_ADDR_LEN];
+	uint64_t cost_per_hour_micro;
+	uint32_t weight;            /* routing weight 1..1000 (higher: preferred) */
+	uint32_t max_outstanding;
+	uint32_t nmodels;
+	uint32_t models[TF_MAX_ACCEL_MODELS];
+	uint32_t cost_weight;       /* derived: what the router multiplies the load by */
+	struct tf_xport *x;
+	uint8_t state;              /* enum tf_dp_accel_state */
+	uint8_t peer_flags_ok;      /* status block says healthy */
+	uint8_t deleted;            /* removed: no new work; freed when nothing in flight */
+	uint32_t inflight;          /* requests posted, not ended */
+	uint64_t outstanding;       /* tokens of work routed here, not ended */
+	struct tf_batch_q q;
+	uint64_t next_status_us;
+	struct tf_dp_obj_stats st;
+};
+
+/* Where a request object is in its life. */
+enum tf_dp_req_state {
+	TF_DP_REQ_FREE = 0,
+	TF_DP_REQ_REASM,    /* pieces arriving; not admitted */
+	TF_DP_REQ_QUEUED,   /* admitted, waiting in a batch queue */
+	TF_DP_REQ_POSTED,   /* posted to an accelerator, streaming */
+	TF_DP_REQ_DONE,     /* FINAL sent, in the response cache */
+};
+
+/* One piece of a prompt: bytes in a received frame (zero copy). */
+struct tf_dp_seg {
+	void *cookie;       /* the frame (mbuf) holding them */
+	const uint8_t *p;
+	uint32_t off;       /* offset in the prompt */
+	uint32_t len;
+	uint32_t next;      /* seg index + 1 */
+};
+
+struct tf_dp_req {
+	uint8_t state;          /* enum tf_dp_req_state */
+	uint8_t have_hdr;       /* REQUEST seen (fields below valid) */
+	uint8_t key_id;         /* the key that verified it: responses are signed with it */
+	uint8_t prio;
+	uint8_t kind;           /* enum tf_proto_prompt_kind */
+	uint8_t want_text;
+	uint8_t cancel;         /* the client asked to cancel */
+	uint8_t finished;       /* FINAL sent */
+	uint8_t cut;            /* tenant ran dry: cancelled at the accelerator, FINAL on END */
+	uint8_t xport_done;     /* the accelerator ended it (END/ERROR seen) */
+	uint8_t attempts;       /* dispatches so far */
+	uint16_t port;
+	uint32_t gen;
+	uint32_t index;         /* own index in the pool */
+	struct tf_dp_tenant *tenant;
+	uint64_t request_id;
+	struct tf_pkt_peer peer;
+	/* the REQUEST */
+	uint32_t model_id;
+	uint32_t max_new;
+	uint32_t prompt_total;
+	uint16_t temperature, top_p;
+	uint64_t seed;
+	/* prompt pieces, sorted by offset */
+	uint32_t seg_head;      /* seg index + 1 */
+	uint32_t nsegs;
+	uint32_t reasm;         /* reassembly context index + 1 */
+	struct tf_utf8s utf8;
+	uint64_t reasm_deadline_us;
+	/* admission */
+	uint64_t reserve_micro;
+	uint64_t price_per_1k;
+	uint32_t prompt_est;    /* tokens reserved for the prompt */
+	uint32_t work;          /* prompt_est + max_new: what routing counts */
+	/* routing and batching */
+	int16_t accel;          /* index into w->accels, -1 none */
+	uint64_t excluded;      /* accelerators that failed this request (bit per index) */
+	struct tf_batch_item bi;
+	/* streaming */
+	struct tf_tokbuf tb;
+	uint32_t prompt_tokens; /* from the accelerator's END */
+	uint8_t finish;         /* enum tf_proto_finish */
+	uint16_t error_code;    /* with CUT_OFF */
+	uint16_t outcome;       /* enum tf_usage_outcome */
+	uint32_t accel_id;
+	uint64_t cost_micro;
+	/* times (monotonic µs) */
+	uint64_t t_complete;    /* prompt complete and authenticated */
+	uint64_t t_admit;
+	uint64_t t_flush;
+	uint64_t t_final;
+	/* response cache FIFO */
+	uint32_t cache_next;    /* req index + 1 */
+	/* free list / reassembly list */
+	uint32_t link;          /* req index + 1 */
+};
+
+struct tf_dp_reasm_ctx {
+	struct tf_proto_reasm r;
+	uint32_t next_free;
+};
+
+#define TF_DP_USAGE_BACKLOG_MIN 1024
+
+struct tf_dp_worker {
+	/* hot: the rx path */
+	unsigned int id, nworkers;
+	const struct tf_dp_io_ops *io_ops;
+	void *io;
+	uint64_t now_us;         /* monotonic */
+	uint64_t wall_us;        /* realtime */
+	struct tf_pkt_addr me;
+	uint8_t port_mac[TF_DP_MAX_PORTS][6];
+	uint8_t draining;
+	uint16_t ip_id;
+	struct tf_dp_counters c;
+	struct tf_dp_limits lim;
+	struct tf_neigh neigh;
+
+	/* tenants owned here: open addressing on id -> tenants[] index + 1 */
+	uint16_t tenant_idx[TF_DP_TENANT_HASH];
+	struct tf_dp_tenant *tenants[TF_DP_MAX_TENANTS];
+	unsigned int ntenants_slots; /* high-water mark of tenants[] */
+	struct tf_dp_model models[TF_DP_MAX_MODELS];
+	struct tf_dp_accel accels[TF_DP_MAX_ACCELS];
+	unsigned int naccel_slots;
+	struct tf_batch_policy batching;
+
+	/* requests */
+	struct tf_dp_req *reqs;
+	uint32_t nreqs;
+	uint32_t free_head;      /* req index + 1 */
+	uint32_t used;
+	struct tf_admit_queue aq;
+	struct tf_dedupe ids;
+	struct tf_tokarena tok;
+	uint32_t cache_head, cache_tail, ncached;
+	struct tf_dp_seg *segs;
+	uint32_t nsegs_total, seg_free;
+	struct tf_dp_reasm_ctx *reasm;
+	uint32_t reasm_free, nreasm_used;
+	uint32_t reasm_list;     /* requests in REASM state (req index + 1), for timeouts */
+	uint64_t next_timer_us;
+
+	/* transport */
+	struct tf_xport_ctx *xctx;
+	struct tf_xport_mem *xmem[8];
+	struct {
+		uintptr_t lo, hi;
+	} memr[8];
+	unsigned int nmem;
+	uint64_t batch_seq;
+	struct tf_xport_req *xreqs;  /* scratch for one batch */
+	struct tf_xport_seg *xsegs;  /* scratch gather list */
+	uint32_t xsegs_cap;
+
+	/* usage records not yet accepted by the main lcore (FIFO ring) */
+	struct tf_usage_record *backlog;
+	uint32_t backlog_cap, backlog_head, backlog_tail;
+
+	/* scratch for building datagrams */
+	uint8_t scratch_ids[4 * TF_ACCEL_MAX_CHUNK_TOKENS * 8];
+	uint8_t scratch_lens[TF_ACCEL_MAX_CHUNK_TOKENS * 8];
+	uint8_t scratch_text[TF_PROTO_MAX_DGRAM];
+};
+
+/* ---- shared between the worker's files ---- */
+
+static inline void
+tf_dp_count_drop(struct tf_dp_worker *w, enum tf_dp_drop d)
+{
+	w->c.drop[d]++;
+}
+
+static inline void
+tf_dp_count(struct tf_dp_worker *w, enum tf_dp_ev e, uint64_t n)
+{
+	w->c.ev[e] += n;
+}
+
+static inline uint64_t
+tf_dp_req_handle(const struct tf_dp_req *r)
+{
+	return (uint64_t)r->gen << 32 | r->index;
+}
+
+/* tables.c */
+struct tf_dp_tenant *tf_dp_tenant_find(struct tf_dp_worker *w, uint32_t id);
+const struct tf_proto_key *tf_dp_tenant_key(const struct tf_dp_tenant *t, uint8_t key_id);
+uint64_t tf_dp_tenant_price(const struct tf_dp_tenant *t, uint32_t model_id);
+void tf_dp_tenant_put(struct tf_dp_worker *w, struct tf_dp_tenant *t);
+struct tf_dp_model *tf_dp_model_find(struct tf_dp_worker *w, uint32_t id);
+void tf_dp_tables_destroy(struct tf_dp_worker *w);
+
+/* respond.c */
+/* k NULL: unsigned (the caller checked the datagram was at least as long). */
+void tf_dp_send_error(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *peer,
+		      const struct tf_proto_msg *m, const struct tf_proto_key *k, uint16_t code,
+		      uint32_t retry_after_ms, uint32_t detail);
+void tf_dp_send_pong(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *peer,
+		     const struct tf_proto_msg *m, const struct tf_proto_key *k);
+void tf_dp_send_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t first,
+		       const struct tf_accel_tok *tok, uint32_t ntok, const char *text,
+		       uint8_t flags);
+void tf_dp_send_beacon(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags);
+void tf_dp_send_final(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags);
+/* Re-sends buffered tokens from `from`, then the FINAL if finished. */
+void tf_dp_resend(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t flags);
+
+/* request.c */
+void tf_dp_on_request(struct tf_dp_worker *w, uint16_t port, void *cookie,
+		      const struct tf_pkt_peer *peer, struct tf_proto_msg *m,
+		      struct tf_dp_tenant *t);
+void tf_dp_on_cancel(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *peer,
+		     struct tf_proto_msg *m, struct tf_dp_tenant *t);
+void tf_dp_on_resume(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *peer,
+		     struct tf_proto_msg *m, struct tf_dp_tenant *t);
+struct tf_dp_req *tf_dp_req_get(struct tf_dp_worker *w, uint32_t index);
+void tf_dp_req_release_prompt(struct tf_dp_worker *w, struct tf_dp_req *r);
+void tf_dp_req_free(struct tf_dp_worker *w, struct tf_dp_req *r);
+void tf_dp_reasm_timers(struct tf_dp_worker *w);
+/* Ends an admitted request: charge, FINAL, usage record, into the cache. */
+void tf_dp_req_finish(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t finish,
+		      uint16_t error_code, uint16_t outcome);
+void tf_dp_cache_trim(struct tf_dp_worker *w, int need_chunks);
+
+/* dispatch.c */
+int tf_dp_route(struct tf_dp_worker *w, struct tf_dp_req *r);
+int tf_dp_model_available(struct tf_dp_worker *w, uint32_t model_id);
+unsigned int tf_dp_dispatch_poll(struct tf_dp_worker *w);
+void tf_dp_accel_close(struct tf_dp_worker *w, struct tf_dp_accel *a);
+int tf_dp_accel_open(struct tf_dp_worker *w, struct tf_dp_accel *a);
+/* A queued request leaves its batch queue (cancel). */
+void tf_dp_dequeue(struct tf_dp_worker *w, struct tf_dp_req *r);
+
+/* usage.c */
+void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);
+unsigned int tf_dp_usage_flush(struct tf_dp_worker *w);
+static inline uint32_t
+tf_dp_usage_backlog(const struct tf_dp_worker *w)
+{
+	return w->backlog_tail - w->backlog_head;
+}
+
+#endif /* TF_DP_WORKER_INT_H */
