@@ -26,8 +26,8 @@
 /* ---------------------------------------------------------------- identity */
 
 #define TF_BAR_MAGIC 0x42414654u /* bytes "TFAB" at offset 0 */
-#define TF_ABI_MAJOR 1u          /* incompatible changes: hosts refuse another major */
-#define TF_ABI_MINOR 0u          /* compatible additions (fields in reserved space) */
+#define TF_ABI_MAJOR 1u /* incompatible changes: hosts refuse another major */
+#define TF_ABI_MINOR 0u /* compatible additions (fields in reserved space) */
 #define TF_ABI_VERSION(maj, min) (((maj) << 16) | (min))
 #define TF_ABI_VERSION_MAJOR(v) ((v) >> 16)
 #define TF_ABI_VERSION_MINOR(v) ((v)&0xffffu)
@@ -40,24 +40,26 @@
 #define TF_FW_VERSION(maj, min, pat) (((maj) << 24) | ((min) << 16) | (pat))
 
 #define TF_BAR_REGS_SIZE 4096u
-#define TF_NAME_LEN 32u   /* tenant and model names, serial, firmware version string */
-#define TF_ADDR_LEN 64u   /* accelerator address */
-#define TF_KEY_MIN 16u    /* tenant MAC key length bounds, bytes */
+#define TF_NAME_LEN 32u /* tenant and model names, serial, firmware version string */
+#define TF_ADDR_LEN 64u /* accelerator address */
+#define TF_KEY_MIN 16u /* tenant MAC key length bounds, bytes */
 #define TF_KEY_MAX 64u
 #define TF_MAX_PRICES 16u /* per-model prices in one SET_TENANT */
 #define TF_MAX_ACCEL_MODELS 16u
 
 /* card_features / host_features bits. */
-#define TF_FEAT_HEALTH_EVENTS (1ull << 0)    /* the card posts TF_EQ_HEALTH events */
-#define TF_FEAT_FW_ACTIVATE (1ull << 1)      /* TF_AQ_FW_ACTIVATE is implemented */
+#define TF_FEAT_HEALTH_EVENTS (1ull << 0) /* the card posts TF_EQ_HEALTH events */
+#define TF_FEAT_FW_ACTIVATE (1ull << 1) /* TF_AQ_FW_ACTIVATE is implemented */
 #define TF_FEAT_IVSHMEM_DOORBELL (1ull << 2) /* card serves ivshmem doorbells/vectors */
 #define TF_FEAT_KNOWN_MASK (TF_FEAT_HEALTH_EVENTS | TF_FEAT_FW_ACTIVATE | TF_FEAT_IVSHMEM_DOORBELL)
 
 /* status register bits (card-written). */
-#define TF_STATUS_READY (1u << 0)    /* admin queue enabled and being served */
-#define TF_STATUS_FAILED (1u << 1)   /* fatal error, see fail_reason; cleared by a reset */
+#define TF_STATUS_READY (1u << 0) /* admin queue enabled and being served */
+#define TF_STATUS_FAILED (1u << 1) /* fatal error, see fail_reason; cleared by a reset */
 #define TF_STATUS_STOPPING (1u << 2) /* orderly shutdown: heartbeat is about to stop */
-#define TF_STATUS_KNOWN_MASK (TF_STATUS_READY | TF_STATUS_FAILED | TF_STATUS_STOPPING)
+#define TF_STATUS_DISABLED (1u << 3) /* saw ENABLE cleared, admin queue reset: host may enable */
+#define TF_STATUS_KNOWN_MASK \
+	(TF_STATUS_READY | TF_STATUS_FAILED | TF_STATUS_STOPPING | TF_STATUS_DISABLED)
 
 /* fail_reason register values (valid while TF_STATUS_FAILED is set). */
 enum tf_fail_reason {
@@ -79,46 +81,46 @@ enum tf_fail_reason {
  */
 struct tf_bar_regs {
 	/* 0x000: identity and layout. The card writes magic last (release). */
-	__le32 magic;         /* TF_BAR_MAGIC; 0 while the card initialises */
-	__le32 abi_version;   /* TF_ABI_VERSION(major, minor) */
-	__le32 bar_size;      /* bytes of the whole BAR, a power of two */
-	__le32 regs_size;     /* TF_BAR_REGS_SIZE */
+	__le32 magic; /* TF_BAR_MAGIC; 0 while the card initialises */
+	__le32 abi_version; /* TF_ABI_VERSION(major, minor) */
+	__le32 bar_size; /* bytes of the whole BAR, a power of two */
+	__le32 regs_size; /* TF_BAR_REGS_SIZE */
 	__le64 card_features; /* TF_FEAT_* the card offers */
-	__le64 epoch;         /* random, != 0, fixed for the life of this BAR; see queues.md */
+	__le64 epoch; /* random, != 0, fixed for the life of this BAR; see queues.md */
 	__le16 vendor_id;
 	__le16 device_id;
-	__le32 fw_version;    /* TF_FW_VERSION() of the running firmware */
-	__le32 aq_depth;      /* admin SQ and CQ entries, power of two, 2..1024 */
-	__le32 eq_depth;      /* event queue entries, power of two, 2..2^20 */
-	__le32 aq_sqe_size;   /* bytes per SQ entry (>= sizeof(struct tf_aq_sqe)) */
-	__le32 aq_cqe_size;   /* bytes per CQ entry (>= sizeof(struct tf_aq_cqe)) */
+	__le32 fw_version; /* TF_FW_VERSION() of the running firmware */
+	__le32 aq_depth; /* admin SQ and CQ entries, power of two, 2..1024 */
+	__le32 eq_depth; /* event queue entries, power of two, 2..2^20 */
+	__le32 aq_sqe_size; /* bytes per SQ entry (>= sizeof(struct tf_aq_sqe)) */
+	__le32 aq_cqe_size; /* bytes per CQ entry (>= sizeof(struct tf_aq_cqe)) */
 	__le32 eq_entry_size; /* bytes per event entry (>= sizeof(struct tf_eq_entry)) */
-	__le32 hb_period_ms;  /* the card bumps heartbeat at least this often */
+	__le32 hb_period_ms; /* the card bumps heartbeat at least this often */
 	/* 0x040 */
 	__le64 aq_sq_off; /* BAR offset of the admin SQ, 64-byte aligned */
 	__le64 aq_cq_off; /* BAR offset of the admin CQ, 64-byte aligned */
-	__le64 eq_off;    /* BAR offset of the event queue, 64-byte aligned */
+	__le64 eq_off; /* BAR offset of the event queue, 64-byte aligned */
 	__le32 max_tenants;
 	__le32 max_models;
 	__le32 max_accels;
 	__le32 reserved_064;
 	__le64 reserved_068[3];
 	/* 0x080 */
-	char serial[TF_NAME_LEN];     /* printable ASCII, NUL-terminated, NUL-padded */
+	char serial[TF_NAME_LEN]; /* printable ASCII, NUL-terminated, NUL-padded */
 	char fw_version_str[TF_NAME_LEN]; /* e.g. "1.0.0", same rules */
 	/* 0x0c0 */
 	__u8 reserved_0c0[64];
 
 	/* 0x100: card-written live registers. */
-	__le32 status;        /* TF_STATUS_* */
-	__le32 fail_reason;   /* enum tf_fail_reason */
-	__le64 heartbeat;     /* +1 at least every hb_period_ms while the card runs */
-	__le32 boot_count;    /* +1 each time a card process attaches to this BAR */
-	__le32 aq_sq_head;    /* SQ entries consumed (free-running) */
-	__le32 aq_cq_tail;    /* CQ entries produced (free-running) */
+	__le32 status; /* TF_STATUS_* */
+	__le32 fail_reason; /* enum tf_fail_reason */
+	__le64 heartbeat; /* +1 at least every hb_period_ms while the card runs */
+	__le32 boot_count; /* +1 each time a card process attaches to this BAR */
+	__le32 aq_sq_head; /* SQ entries consumed (free-running) */
+	__le32 aq_cq_tail; /* CQ entries produced (free-running) */
 	__le32 reserved_11c;
-	__le64 eq_prod_seq;   /* highest event sequence number posted (0 = none yet) */
-	__le64 eq_freed_seq;  /* highest acknowledgement the card has taken */
+	__le64 eq_prod_seq; /* highest event sequence number posted (0 = none yet) */
+	__le64 eq_freed_seq; /* highest acknowledgement the card has taken */
 	__le64 eq_full_count; /* posts refused because the queue was full */
 	__le32 bad_ack_count; /* eq_ack_seq writes the card ignored (out of range) */
 	__le32 aq_error_count; /* commands completed with a status other than OK */
@@ -126,12 +128,12 @@ struct tf_bar_regs {
 	__u8 reserved_140[64];
 
 	/* 0x180: host-written live registers. */
-	__le32 control;       /* TF_CONTROL_* */
+	__le32 control; /* TF_CONTROL_* */
 	__le32 reserved_184;
 	__le64 host_features; /* TF_FEAT_* the host uses (subset of card_features) */
-	__le32 aq_sq_tail;    /* SQ entries submitted (free-running): the admin doorbell */
-	__le32 aq_cq_head;    /* CQ entries consumed (free-running) */
-	__le64 eq_ack_seq;    /* highest event sequence number committed by the host */
+	__le32 aq_sq_tail; /* SQ entries submitted (free-running): the admin doorbell */
+	__le32 aq_cq_head; /* CQ entries consumed (free-running) */
+	__le64 eq_ack_seq; /* highest event sequence number committed by the host */
 	__le64 host_heartbeat; /* informational: the host driver's liveness counter */
 	__u8 reserved_1a8[24];
 	/* 0x1c0 */
@@ -147,46 +149,46 @@ struct tf_bar_regs {
 
 /* Opcodes (tf_aq_sqe.opcode). Request and response payloads in brackets. */
 enum tf_aq_opcode {
-	TF_AQ_IDENTIFY = 0x01,       /* [none] -> [tf_aq_identity] */
-	TF_AQ_GET_HEALTH = 0x02,     /* [tf_aq_get_health] -> [tf_aq_health] */
-	TF_AQ_GET_STATS = 0x03,      /* [tf_aq_get_stats] -> [tf_aq_card_stats | tf_aq_accel_stats] */
-	TF_AQ_SET_TENANT = 0x10,     /* [tf_aq_set_tenant] -> [tf_aq_tenant_info] */
-	TF_AQ_DEL_TENANT = 0x11,     /* [tf_aq_id] -> [none] */
+	TF_AQ_IDENTIFY = 0x01, /* [none] -> [tf_aq_identity] */
+	TF_AQ_GET_HEALTH = 0x02, /* [tf_aq_get_health] -> [tf_aq_health] */
+	TF_AQ_GET_STATS = 0x03, /* [tf_aq_get_stats] -> [tf_aq_card_stats | tf_aq_accel_stats] */
+	TF_AQ_SET_TENANT = 0x10, /* [tf_aq_set_tenant] -> [tf_aq_tenant_info] */
+	TF_AQ_DEL_TENANT = 0x11, /* [tf_aq_id] -> [none] */
 	TF_AQ_TENANT_BALANCE = 0x12, /* [tf_aq_tenant_balance] -> [tf_aq_tenant_info] */
-	TF_AQ_GET_TENANT = 0x13,     /* [tf_aq_id] -> [tf_aq_tenant_info] */
-	TF_AQ_SET_MODEL = 0x20,      /* [tf_aq_set_model] -> [none] */
-	TF_AQ_DEL_MODEL = 0x21,      /* [tf_aq_id] -> [none] */
-	TF_AQ_SET_ACCEL = 0x30,      /* [tf_aq_set_accel] -> [none] */
-	TF_AQ_DEL_ACCEL = 0x31,      /* [tf_aq_id] -> [none] */
-	TF_AQ_SET_BATCHING = 0x40,   /* [tf_aq_set_batching] -> [none] */
-	TF_AQ_FW_ACTIVATE = 0x50,    /* [tf_aq_fw_activate] -> [tf_aq_fw_status] */
+	TF_AQ_GET_TENANT = 0x13, /* [tf_aq_id] -> [tf_aq_tenant_info] */
+	TF_AQ_SET_MODEL = 0x20, /* [tf_aq_set_model] -> [none] */
+	TF_AQ_DEL_MODEL = 0x21, /* [tf_aq_id] -> [none] */
+	TF_AQ_SET_ACCEL = 0x30, /* [tf_aq_set_accel] -> [none] */
+	TF_AQ_DEL_ACCEL = 0x31, /* [tf_aq_id] -> [none] */
+	TF_AQ_SET_BATCHING = 0x40, /* [tf_aq_set_batching] -> [none] */
+	TF_AQ_FW_ACTIVATE = 0x50, /* [tf_aq_fw_activate] -> [tf_aq_fw_status] */
 };
 
 /* Completion status (tf_aq_cqe.status); detail says more, per status. */
 enum tf_aq_status {
 	TF_AQ_S_OK = 0,
-	TF_AQ_S_BAD_OPCODE = 1,  /* unknown opcode; detail = opcode */
-	TF_AQ_S_BAD_FIELD = 2,   /* detail = byte offset in the SQE of the first bad field */
-	TF_AQ_S_NOT_FOUND = 3,   /* detail = the id that does not exist */
-	TF_AQ_S_NO_SPACE = 4,    /* table full; detail = its capacity */
-	TF_AQ_S_BUSY = 5,        /* try again later */
+	TF_AQ_S_BAD_OPCODE = 1, /* unknown opcode; detail = opcode */
+	TF_AQ_S_BAD_FIELD = 2, /* detail = byte offset in the SQE of the first bad field */
+	TF_AQ_S_NOT_FOUND = 3, /* detail = the id that does not exist */
+	TF_AQ_S_NO_SPACE = 4, /* table full; detail = its capacity */
+	TF_AQ_S_BUSY = 5, /* try again later */
 	TF_AQ_S_UNSUPPORTED = 6, /* valid but not implemented by this card */
-	TF_AQ_S_CONFLICT = 7,    /* refers to an unknown object or one still in use; detail = id */
-	TF_AQ_S_INTERNAL = 8,    /* card internal error */
+	TF_AQ_S_CONFLICT = 7, /* refers to an unknown object or one still in use; detail = id */
+	TF_AQ_S_INTERNAL = 8, /* card internal error */
 	/* TF_AQ_FW_ACTIVATE only: */
-	TF_AQ_S_FW_NO_IMAGE = 0x100,      /* the slot holds no image */
+	TF_AQ_S_FW_NO_IMAGE = 0x100, /* the slot holds no image */
 	TF_AQ_S_FW_BAD_SIGNATURE = 0x101, /* the image's signature does not verify */
-	TF_AQ_S_FW_BAD_DIGEST = 0x102,    /* image SHA-256 differs from the command's */
-	TF_AQ_S_FW_ROLLBACK = 0x103,      /* image older than the anti-rollback floor */
-	TF_AQ_S_FW_BUSY = 0x104,          /* an update or activation is in progress */
+	TF_AQ_S_FW_BAD_DIGEST = 0x102, /* image SHA-256 differs from the command's */
+	TF_AQ_S_FW_ROLLBACK = 0x103, /* image older than the anti-rollback floor */
+	TF_AQ_S_FW_BUSY = 0x104, /* an update or activation is in progress */
 };
 
 /* Submission queue entry. */
 struct tf_aq_sqe {
-	__le16 opcode;   /* enum tf_aq_opcode */
-	__le16 flags;    /* reserved, must be 0 */
-	__le32 cmd_id;   /* host's tag, echoed in the completion */
-	__le32 len;      /* payload bytes: exactly the opcode's request size */
+	__le16 opcode; /* enum tf_aq_opcode */
+	__le16 flags; /* reserved, must be 0 */
+	__le32 cmd_id; /* host's tag, echoed in the completion */
+	__le32 len; /* payload bytes: exactly the opcode's request size */
 	__le32 reserved; /* must be 0 */
 	__u8 payload[TF_AQ_PAYLOAD_MAX]; /* bytes past len must be 0 */
 };
@@ -197,7 +199,7 @@ struct tf_aq_cqe {
 	__le16 opcode; /* the SQE's opcode */
 	__le16 status; /* enum tf_aq_status */
 	__le32 detail; /* see enum tf_aq_status */
-	__le32 len;    /* response payload bytes: the opcode's response size when OK, else 0 */
+	__le32 len; /* response payload bytes: the opcode's response size when OK, else 0 */
 	__u8 payload[TF_AQ_PAYLOAD_MAX]; /* bytes past len are 0 */
 };
 
@@ -220,22 +222,24 @@ struct tf_aq_identity {
 
 /* DEL_TENANT, GET_TENANT, DEL_MODEL, DEL_ACCEL request. */
 struct tf_aq_id {
-	__le32 id;       /* != 0 */
+	__le32 id; /* != 0 */
 	__le32 reserved; /* must be 0 */
 };
 
 /* SET_TENANT flags. */
-#define TF_TENANT_F_SET_BALANCE (1u << 0) /* set balance := balance_micro (else keep; new: budget) */
-#define TF_TENANT_F_UNLIMITED (1u << 1)   /* no budget enforcement (rates still apply) */
-#define TF_TENANT_F_DISABLED (1u << 2)    /* refuse every request of this tenant */
-#define TF_TENANT_F_KNOWN_MASK (TF_TENANT_F_SET_BALANCE | TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED)
+#define TF_TENANT_F_SET_BALANCE \
+	(1u << 0) /* set balance := balance_micro (else keep; new: budget) */
+#define TF_TENANT_F_UNLIMITED (1u << 1) /* no budget enforcement (rates still apply) */
+#define TF_TENANT_F_DISABLED (1u << 2) /* refuse every request of this tenant */
+#define TF_TENANT_F_KNOWN_MASK \
+	(TF_TENANT_F_SET_BALANCE | TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED)
 #define TF_PRIORITY_MAX 7u
 #define TF_MONEY_MAX (1ull << 62) /* bound of every micro-unit amount */
 #define TF_PRICE_MAX (1ull << 40) /* bound of price_per_1k_micro */
 
 struct tf_aq_price {
-	__le32 model_id;           /* != 0, unique within the command */
-	__le32 reserved;           /* must be 0 */
+	__le32 model_id; /* != 0, unique within the command */
+	__le32 reserved; /* must be 0 */
 	__le64 price_per_1k_micro; /* charge per 1000 tokens (prompt + completion), micro-units */
 };
 
@@ -247,96 +251,96 @@ struct tf_aq_price {
  * entry are charged 0. Two keys may be live during a key rotation.
  */
 struct tf_aq_set_tenant {
-	__le32 tenant_id;         /* != 0 */
-	__le32 flags;             /* TF_TENANT_F_* */
-	char name[TF_NAME_LEN];   /* 1..31 printable ASCII, NUL-padded */
-	__le16 key_len;           /* TF_KEY_MIN..TF_KEY_MAX */
-	__u8 key_id;              /* wire header key_id this key answers to */
-	__u8 prev_key_id;         /* key_id of prev_key; != key_id when prev_key_len != 0 */
-	__le16 prev_key_len;      /* 0 (none) or TF_KEY_MIN..TF_KEY_MAX */
-	__le16 reserved0;         /* must be 0 */
-	__u8 key[TF_KEY_MAX];     /* MAC key; bytes past key_len must be 0 */
+	__le32 tenant_id; /* != 0 */
+	__le32 flags; /* TF_TENANT_F_* */
+	char name[TF_NAME_LEN]; /* 1..31 printable ASCII, NUL-padded */
+	__le16 key_len; /* TF_KEY_MIN..TF_KEY_MAX */
+	__u8 key_id; /* wire header key_id this key answers to */
+	__u8 prev_key_id; /* key_id of prev_key; != key_id when prev_key_len != 0 */
+	__le16 prev_key_len; /* 0 (none) or TF_KEY_MIN..TF_KEY_MAX */
+	__le16 reserved0; /* must be 0 */
+	__u8 key[TF_KEY_MAX]; /* MAC key; bytes past key_len must be 0 */
 	__u8 prev_key[TF_KEY_MAX]; /* previous key, still accepted; bytes past prev_key_len 0 */
-	__le64 budget_micro;      /* per period; 0 with TF_TENANT_F_UNLIMITED; <= TF_MONEY_MAX */
-	__le64 balance_micro;     /* with TF_TENANT_F_SET_BALANCE: <= TF_MONEY_MAX, else 0 */
-	__le32 rate_rps;          /* requests per second, 0 = unlimited */
-	__le32 burst_requests;    /* bucket size, requests; 0 when rate_rps is 0 */
-	__le32 rate_tps;          /* tokens per second, 0 = unlimited */
-	__le32 burst_tokens;      /* bucket size, tokens; 0 when rate_tps is 0 */
-	__le32 priority;          /* highest request priority allowed, 0..TF_PRIORITY_MAX */
-	__le32 max_inflight;      /* requests in flight, 0 = unlimited, <= 2^20 */
-	__le32 n_prices;          /* 0..TF_MAX_PRICES */
-	__le32 reserved2;         /* must be 0 */
+	__le64 budget_micro; /* per period; 0 with TF_TENANT_F_UNLIMITED; <= TF_MONEY_MAX */
+	__le64 balance_micro; /* with TF_TENANT_F_SET_BALANCE: <= TF_MONEY_MAX, else 0 */
+	__le32 rate_rps; /* requests per second, 0 = unlimited */
+	__le32 burst_requests; /* bucket size, requests; 0 when rate_rps is 0 */
+	__le32 rate_tps; /* tokens per second, 0 = unlimited */
+	__le32 burst_tokens; /* bucket size, tokens; 0 when rate_tps is 0 */
+	__le32 priority; /* highest request priority allowed, 0..TF_PRIORITY_MAX */
+	__le32 max_inflight; /* requests in flight, 0 = unlimited, <= 2^20 */
+	__le32 n_prices; /* 0..TF_MAX_PRICES */
+	__le32 reserved2; /* must be 0 */
 	struct tf_aq_price prices[TF_MAX_PRICES]; /* entries past n_prices must be 0 */
 };
 
 /* TENANT_BALANCE operations. */
 enum tf_balance_op {
-	TF_BALANCE_ADD = 1,          /* top-up: balance += amount */
-	TF_BALANCE_SET = 2,          /* balance := amount */
+	TF_BALANCE_ADD = 1, /* top-up: balance += amount */
+	TF_BALANCE_SET = 2, /* balance := amount */
 	TF_BALANCE_RESET_PERIOD = 3, /* new period: balance := budget; used := 0; amount 0 */
 };
 
 struct tf_aq_tenant_balance {
 	__le32 tenant_id; /* != 0 */
-	__le32 op;        /* enum tf_balance_op */
-	__le64 amount;    /* micro-units, <= TF_MONEY_MAX; 0 for RESET_PERIOD */
+	__le32 op; /* enum tf_balance_op */
+	__le64 amount; /* micro-units, <= TF_MONEY_MAX; 0 for RESET_PERIOD */
 };
 
 /* SET_TENANT, TENANT_BALANCE and GET_TENANT response: the card's view. */
 struct tf_aq_tenant_info {
 	__le32 tenant_id;
-	__le32 flags;           /* TF_TENANT_F_* as stored (SET_BALANCE never) */
+	__le32 flags; /* TF_TENANT_F_* as stored (SET_BALANCE never) */
 	__le64 budget_micro;
-	__le64 balance_micro;   /* signed (two's complement): charges so far are out of it */
-	__le64 reserved_micro;  /* held by requests in flight; admission grants balance - reserved */
-	__le64 used_micro;      /* charged this period */
-	__le64 requests;        /* admitted since the card booted */
-	__le64 refused;         /* refused since the card booted */
+	__le64 balance_micro; /* signed (two's complement): charges so far are out of it */
+	__le64 reserved_micro; /* held by requests in flight; admission grants balance - reserved */
+	__le64 used_micro; /* charged this period */
+	__le64 requests; /* admitted since the card booted */
+	__le64 refused; /* refused since the card booted */
 	__le32 active_requests;
 	__le32 reserved0;
 };
 
 /* TF_AQ_SET_MODEL. */
 struct tf_aq_set_model {
-	__le32 model_id;          /* != 0 */
-	__le32 flags;             /* reserved, must be 0 */
-	char name[TF_NAME_LEN];   /* 1..31 printable ASCII, NUL-padded */
+	__le32 model_id; /* != 0 */
+	__le32 flags; /* reserved, must be 0 */
+	char name[TF_NAME_LEN]; /* 1..31 printable ASCII, NUL-padded */
 	__le32 max_prompt_tokens; /* 1..2^20 */
-	__le32 max_new_tokens;    /* 1..2^20 */
-	__le64 reserved;          /* must be 0 */
+	__le32 max_new_tokens; /* 1..2^20 */
+	__le64 reserved; /* must be 0 */
 };
 
 enum tf_transport {
-	TF_TRANSPORT_SHM = 1,  /* locally attached accelerator, shared-memory rings */
+	TF_TRANSPORT_SHM = 1, /* locally attached accelerator, shared-memory rings */
 	TF_TRANSPORT_RDMA = 2, /* RDMA RC queue pairs */
 };
 
 /* TF_AQ_SET_ACCEL: create or replace an accelerator pool entry. */
 struct tf_aq_set_accel {
-	__le32 accel_id;          /* != 0 */
-	__le16 transport;         /* enum tf_transport */
-	__le16 flags;             /* reserved, must be 0 */
+	__le32 accel_id; /* != 0 */
+	__le16 transport; /* enum tf_transport */
+	__le16 flags; /* reserved, must be 0 */
 	char address[TF_ADDR_LEN]; /* 1..63 printable ASCII, NUL-padded: "host:port" or a path */
 	__le64 cost_per_hour_micro; /* operator's cost of this accelerator, micro-units/hour */
-	__le32 weight;            /* routing weight 1..1000 */
-	__le32 max_outstanding;   /* requests in flight, 1..65536 */
-	__le32 n_models;          /* 1..TF_MAX_ACCEL_MODELS */
-	__le32 reserved;          /* must be 0 */
+	__le32 weight; /* routing weight 1..1000 */
+	__le32 max_outstanding; /* requests in flight, 1..65536 */
+	__le32 n_models; /* 1..TF_MAX_ACCEL_MODELS */
+	__le32 reserved; /* must be 0 */
 	__le32 models[TF_MAX_ACCEL_MODELS]; /* != 0, unique; entries past n_models 0 */
 };
 
 /* TF_AQ_SET_BATCHING: card-wide batching parameters (Triton-like). */
 struct tf_aq_set_batching {
-	__le32 max_batch;          /* 1..1024 requests */
-	__le32 max_batch_bytes;    /* 1..16 MiB */
+	__le32 max_batch; /* 1..1024 requests */
+	__le32 max_batch_bytes; /* 1..16 MiB */
 	__le32 max_queue_delay_us; /* 0..1 000 000 */
-	__le32 reserved;           /* must be 0 */
+	__le32 reserved; /* must be 0 */
 };
 
 /* TF_AQ_GET_STATS request. */
 enum tf_stats_scope {
-	TF_STATS_CARD = 1,  /* id must be 0 -> struct tf_aq_card_stats */
+	TF_STATS_CARD = 1, /* id must be 0 -> struct tf_aq_card_stats */
 	TF_STATS_ACCEL = 2, /* id = accel id -> struct tf_aq_accel_stats */
 };
 
@@ -360,36 +364,36 @@ struct tf_aq_card_stats {
 	__le64 drops_replay;
 	__le64 active_requests; /* gauge */
 	__le64 queued_requests; /* gauge: waiting in batches */
-	__le64 eq_posted;       /* events posted */
-	__le64 eq_acked;        /* events freed by acknowledgement */
-	__le64 eq_full;         /* posts refused for lack of room */
+	__le64 eq_posted; /* events posted */
+	__le64 eq_acked; /* events freed by acknowledgement */
+	__le64 eq_full; /* posts refused for lack of room */
 };
 
 struct tf_aq_accel_stats {
 	__le32 accel_id;
-	__le16 state;      /* enum tf_health_state */
-	__le16 reserved;   /* 0 */
+	__le16 state; /* enum tf_health_state */
+	__le16 reserved; /* 0 */
 	__le64 requests;
-	__le64 tokens;     /* completion tokens generated */
+	__le64 tokens; /* completion tokens generated */
 	__le64 batches;
 	__le32 outstanding; /* requests in flight now */
-	__le32 busy_ppm;    /* utilisation over the last second, parts per million */
+	__le32 busy_ppm; /* utilisation over the last second, parts per million */
 	__le64 errors;
 };
 
 /* TF_AQ_GET_HEALTH: a page of the card's component table. */
 struct tf_aq_get_health {
-	__le32 first;    /* index of the first entry wanted */
+	__le32 first; /* index of the first entry wanted */
 	__le32 reserved; /* must be 0 */
 };
 
 struct tf_aq_health_entry {
 	__le16 component; /* enum tf_health_component */
-	__le16 state;     /* enum tf_health_state */
+	__le16 state; /* enum tf_health_state */
 	__le32 component_id;
-	__le32 reason;    /* enum tf_health_reason */
-	__le32 reserved;  /* 0 */
-	__le64 since_ns;  /* card CLOCK_REALTIME of the last change */
+	__le32 reason; /* enum tf_health_reason */
+	__le32 reserved; /* 0 */
+	__le64 since_ns; /* card CLOCK_REALTIME of the last change */
 };
 
 #define TF_AQ_HEALTH_MAX 20u
@@ -404,9 +408,9 @@ struct tf_aq_health {
 #define TF_FW_ACT_F_KNOWN_MASK TF_FW_ACT_F_NOW
 
 struct tf_aq_fw_activate {
-	__le32 slot;     /* 0 = A, 1 = B */
-	__le32 flags;    /* TF_FW_ACT_F_* */
-	__le32 version;  /* expected image version (TF_FW_VERSION), 0 = any */
+	__le32 slot; /* 0 = A, 1 = B */
+	__le32 flags; /* TF_FW_ACT_F_* */
+	__le32 version; /* expected image version (TF_FW_VERSION), 0 = any */
 	__le32 reserved; /* must be 0 */
 	__u8 sha256[32]; /* expected image digest; all zero = do not check */
 };
@@ -426,15 +430,15 @@ struct tf_aq_fw_status {
 #define TF_EQ_BODY_MAX 112u
 
 enum tf_eq_type {
-	TF_EQ_USAGE = 1,  /* body: struct tf_usage_record */
+	TF_EQ_USAGE = 1, /* body: struct tf_usage_record */
 	TF_EQ_HEALTH = 2, /* body: struct tf_health_event */
 };
 
 /* Event entry for sequence number seq lives at slot seq & (eq_depth - 1). */
 struct tf_eq_entry {
-	__le64 seq;      /* >= 1, consecutive */
-	__le16 type;     /* enum tf_eq_type */
-	__le16 len;      /* body bytes: sizeof the type's body */
+	__le64 seq; /* >= 1, consecutive */
+	__le16 type; /* enum tf_eq_type */
+	__le16 len; /* body bytes: sizeof the type's body */
 	__le32 reserved; /* must be 0 */
 	union {
 		struct tf_usage_record usage;

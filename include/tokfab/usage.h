@@ -12,13 +12,13 @@
 
 /* How a request ended (tf_usage_record.outcome). */
 enum tf_usage_outcome {
-	TF_USAGE_OK = 0,           /* finished normally (stop token or max_new_tokens) */
-	TF_USAGE_CUT_OFF = 1,      /* tenant's balance ran dry mid-stream; partial output */
-	TF_USAGE_CANCELLED = 2,    /* client cancelled; tokens up to the cancel are counted */
+	TF_USAGE_OK = 0, /* finished normally (stop token or max_new_tokens) */
+	TF_USAGE_CUT_OFF = 1, /* tenant's balance ran dry mid-stream; partial output */
+	TF_USAGE_CANCELLED = 2, /* client cancelled; tokens up to the cancel are counted */
 	TF_USAGE_ACCEL_FAILED = 3, /* the accelerator failed; tokens delivered are counted */
-	TF_USAGE_TIMEOUT = 4,      /* the request timed out on the card */
-	TF_USAGE_REFUSED = 5,      /* refused at admission (quota, rate, busy); zero tokens */
-	TF_USAGE_INTERNAL = 6,     /* card-internal error */
+	TF_USAGE_TIMEOUT = 4, /* the request timed out on the card */
+	TF_USAGE_REFUSED = 5, /* refused at admission (quota, rate, busy); zero tokens */
+	TF_USAGE_INTERNAL = 6, /* card-internal error */
 	TF_USAGE_OUTCOME_MAX = TF_USAGE_INTERNAL,
 };
 
@@ -29,51 +29,51 @@ enum tf_usage_outcome {
  * with the tenant's price for the model (round half up, per request).
  */
 struct tf_usage_record {
-	__le64 request_id;        /* client's request id (wire protocol) */
-	__le32 tenant_id;         /* != 0 */
-	__le32 model_id;          /* != 0 */
-	__le32 accel_id;          /* accelerator that served it; 0 = none (refused) */
-	__le16 outcome;           /* enum tf_usage_outcome */
-	__le16 flags;             /* reserved, must be 0 */
-	__le32 prompt_tokens;     /* tokens of the prompt that were processed */
+	__le64 request_id; /* client's request id (wire protocol) */
+	__le32 tenant_id; /* != 0 */
+	__le32 model_id; /* != 0 */
+	__le32 accel_id; /* accelerator that served it; 0 = none (refused) */
+	__le16 outcome; /* enum tf_usage_outcome */
+	__le16 flags; /* reserved, must be 0 */
+	__le32 prompt_tokens; /* tokens of the prompt that were processed */
 	__le32 completion_tokens; /* tokens delivered to the client */
-	__le32 queue_us;          /* authenticated -> admitted into a batch */
-	__le32 batch_us;          /* admitted -> its batch was flushed to the accelerator */
-	__le32 compute_us;        /* batch flushed -> final message sent */
-	__le32 reserved0;         /* must be 0 */
-	__le64 cost_micro;        /* charge, see above */
-	__le64 end_time_ns;       /* card CLOCK_REALTIME when the request ended, ns */
+	__le32 queue_us; /* authenticated -> admitted into a batch */
+	__le32 batch_us; /* admitted -> its batch was flushed to the accelerator */
+	__le32 compute_us; /* batch flushed -> final message sent */
+	__le32 reserved0; /* must be 0 */
+	__le64 cost_micro; /* charge, see above */
+	__le64 end_time_ns; /* card CLOCK_REALTIME when the request ended, ns */
 };
 
 /* Which part of the appliance a health event or health entry is about. */
 enum tf_health_component {
-	TF_HC_CARD = 1,  /* the card as a whole (id 0) */
-	TF_HC_PORT = 2,  /* a network port (id = DPDK port id) */
+	TF_HC_CARD = 1, /* the card as a whole (id 0) */
+	TF_HC_PORT = 2, /* a network port (id = DPDK port id) */
 	TF_HC_ACCEL = 3, /* an accelerator (id = accel id) */
 	TF_HC_MAX = TF_HC_ACCEL,
 };
 
 /* The state of a component. */
 enum tf_health_state {
-	TF_HS_UP = 1,       /* working normally */
+	TF_HS_UP = 1, /* working normally */
 	TF_HS_DEGRADED = 2, /* working with errors or reduced capacity */
-	TF_HS_DOWN = 3,     /* not working */
+	TF_HS_DOWN = 3, /* not working */
 	TF_HS_MAX = TF_HS_DOWN,
 };
 
 /* Why it changed state. */
 enum tf_health_reason {
 	TF_HR_NONE = 0,
-	TF_HR_STARTED = 1,        /* came up */
-	TF_HR_STOPPING = 2,       /* orderly shutdown */
+	TF_HR_STARTED = 1, /* came up */
+	TF_HR_STOPPING = 2, /* orderly shutdown */
 	TF_HR_HEARTBEAT_LOST = 3, /* stopped answering heartbeats */
-	TF_HR_HEARTBEAT_OK = 4,   /* heartbeats are back */
+	TF_HR_HEARTBEAT_OK = 4, /* heartbeats are back */
 	TF_HR_LINK_DOWN = 5,
 	TF_HR_LINK_UP = 6,
-	TF_HR_ERRORS = 7,         /* error rate above threshold */
-	TF_HR_OVERLOADED = 8,     /* queues full, shedding load */
-	TF_HR_CONFIG = 9,         /* configuration changed or invalid */
-	TF_HR_OTHER = 10,         /* see detail */
+	TF_HR_ERRORS = 7, /* error rate above threshold */
+	TF_HR_OVERLOADED = 8, /* queues full, shedding load */
+	TF_HR_CONFIG = 9, /* configuration changed or invalid */
+	TF_HR_OTHER = 10, /* see detail */
 	TF_HR_MAX = TF_HR_OTHER,
 };
 
@@ -81,12 +81,12 @@ enum tf_health_reason {
 
 /* A component changed state. 64 bytes. */
 struct tf_health_event {
-	__le64 time_ns;      /* card CLOCK_REALTIME of the change, ns */
+	__le64 time_ns; /* card CLOCK_REALTIME of the change, ns */
 	__le32 component_id; /* port id, accel id; 0 for the card */
-	__le16 component;    /* enum tf_health_component */
-	__le16 state;        /* enum tf_health_state */
-	__le32 reason;       /* enum tf_health_reason */
-	__le32 reserved0;    /* must be 0 */
+	__le16 component; /* enum tf_health_component */
+	__le16 state; /* enum tf_health_state */
+	__le32 reason; /* enum tf_health_reason */
+	__le32 reserved0; /* must be 0 */
 	char detail[TF_HEALTH_DETAIL_LEN]; /* printable ASCII, NUL-terminated, NUL-padded */
 };
 

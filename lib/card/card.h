@@ -52,19 +52,19 @@
 struct tf_card_dev;
 
 struct tf_card_dev_params {
-	const char *path;           /* the BAR file, e.g. /dev/shm/tokfab0 (required) */
-	uint32_t aq_depth;          /* power of two 2..1024; 0 = TF_CARD_AQ_DEPTH_DEFAULT */
-	uint32_t eq_depth;          /* power of two 2..2^20; 0 = TF_CARD_EQ_DEPTH_DEFAULT */
-	uint32_t hb_period_ms;      /* 1..60000; 0 = TF_CARD_HB_PERIOD_MS_DEFAULT */
-	uint64_t features;          /* TF_FEAT_* the card offers */
-	uint32_t fw_version;        /* TF_FW_VERSION(major, minor, patch) */
+	const char *path; /* the BAR file, e.g. /dev/shm/tokfab0 (required) */
+	uint32_t aq_depth; /* power of two 2..1024; 0 = TF_CARD_AQ_DEPTH_DEFAULT */
+	uint32_t eq_depth; /* power of two 2..2^20; 0 = TF_CARD_EQ_DEPTH_DEFAULT */
+	uint32_t hb_period_ms; /* 1..60000; 0 = TF_CARD_HB_PERIOD_MS_DEFAULT */
+	uint64_t features; /* TF_FEAT_* the card offers */
+	uint32_t fw_version; /* TF_FW_VERSION(major, minor, patch) */
 	const char *fw_version_str; /* <= 31 printable chars (required) */
-	const char *serial;         /* <= 31 printable chars (required) */
-	uint32_t max_tenants;       /* table sizes reported by IDENTIFY and the registers */
+	const char *serial; /* <= 31 printable chars (required) */
+	uint32_t max_tenants; /* table sizes reported by IDENTIFY and the registers */
 	uint32_t max_models;
 	uint32_t max_accels;
 	uint32_t n_ports;
-	unsigned int flags;         /* TF_CARD_F_* */
+	unsigned int flags; /* TF_CARD_F_* */
 	/*
 	 * Optional: raise a host notification (ivshmem: write the guest's eventfd
 	 * for that vector). Called at most once per vector per
@@ -165,16 +165,16 @@ void tf_card_dev_heartbeat(struct tf_card_dev *dev);
 
 /* Card-side counters for telemetry. */
 struct tf_card_dev_stats {
-	uint64_t eq_posted;      /* events posted since create */
-	uint64_t eq_full;        /* posts refused with -EAGAIN */
-	uint64_t eq_prod_seq;    /* last sequence number posted */
-	uint64_t eq_freed_seq;   /* last sequence number the host acknowledged */
-	uint64_t bad_acks;       /* out-of-range acknowledgements ignored */
-	uint64_t aq_completed;   /* admin commands completed */
-	uint64_t aq_errors;      /* ... with a status other than OK */
-	uint64_t aq_rejected;    /* ... rejected by the library's field checks */
+	uint64_t eq_posted; /* events posted since create */
+	uint64_t eq_full; /* posts refused with -EAGAIN */
+	uint64_t eq_prod_seq; /* last sequence number posted */
+	uint64_t eq_freed_seq; /* last sequence number the host acknowledged */
+	uint64_t bad_acks; /* out-of-range acknowledgements ignored */
+	uint64_t aq_completed; /* admin commands completed */
+	uint64_t aq_errors; /* ... with a status other than OK */
+	uint64_t aq_rejected; /* ... rejected by the library's field checks */
 	uint32_t boot_count;
-	uint32_t status;         /* TF_STATUS_* */
+	uint32_t status; /* TF_STATUS_* */
 };
 void tf_card_dev_stats(struct tf_card_dev *dev, struct tf_card_dev_stats *st);
 
