@@ -135,8 +135,10 @@ tf_fw_boot_select(struct tf_fw_meta *m, bool meta_valid, tf_fw_slot_check_fn che
 	p = m->pending_slot == TF_FLASH_NO_SLOT ? -1 : m->pending_slot;
 	if (is_slot(p)) {
 		if (m->tries_left == 0) {
-			/* Tried max_tries times, never confirmed: give up on it. */
-			m->slot_state[p] = TF_SLOT_BAD;
+			/* Tried max_tries times, never confirmed: give up on it. A slot
+			 * that was confirmed before (a manual rollback) stays a fallback. */
+			if (m->slot_state[p] != TF_SLOT_CONFIRMED)
+				m->slot_state[p] = TF_SLOT_BAD;
 			clear_pending(m);
 			reject(m, p, NULL, res);
 			why = TF_BOOT_FALLBACK_UNCONFIRMED;
@@ -228,8 +230,8 @@ tf_fw_boot_write_target(const struct tf_fw_meta *m)
 		t = 1 - m->booted_slot;
 	else
 		t = 0;
-	/* Never overwrite the image that is running on trial. */
-	if (t == m->booted_slot && t == m->pending_slot)
+	/* While an update runs on trial, it is confirmed or falls back first. */
+	if (is_slot(m->booted_slot) && m->booted_slot == m->pending_slot)
 		return -EBUSY;
 	return t;
 }

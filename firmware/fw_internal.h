@@ -126,7 +126,7 @@ int tf_fw_boot_select(struct tf_fw_meta *m, bool meta_valid, tf_fw_slot_check_fn
 		      void *ctx, struct tf_fw_boot_result *res, bool *dirty);
 /* Running image healthy: see tf_fw_card_confirm. */
 int tf_fw_boot_confirm(struct tf_fw_meta *m, int *slot, bool *changed);
-/* Which slot a new image goes to; -EBUSY if that slot is running on trial. */
+/* Which slot a new image goes to; -EBUSY while an update runs on trial. */
 int tf_fw_boot_write_target(const struct tf_fw_meta *m);
 /* Slot becomes WRITING (not bootable; pending cleared if it was this slot). */
 void tf_fw_boot_mark_writing(struct tf_fw_meta *m, int slot);

@@ -62,3 +62,7 @@ firmware: $(FW_TOOL)
 	  $(if $(FW_CONFIG),echo "config = $(abspath $(FW_CONFIG))";) \
 	  $(FW_TOOL) abi; } > "$$man"; \
 	$(FW_TOOL) build --manifest "$$man" --out "$(FW_OUT)" --key "$$key"
+
+# ---- tests ----
+FW_UT_FLAGS := -Ifirmware -Itests/unit/common $(call pc_cflags,libcrypto zlib)
+$(foreach t,image boot,$(eval $(call tf_unit,fw_$(t)_ut,tests/unit/firmware/$(t)_ut.c,tffw,$(FW_LDLIBS),$(FW_UT_FLAGS))))
