@@ -125,9 +125,10 @@ pop_head(struct tf_dedupe *d, int move)
 	/* Same entry, new ring slot at the tail (there is room: head just advanced). */
 	{
 		uint32_t ts = d->tail & (d->cap - 1);
+		struct tf_dedupe_ent keep = *e; /* ts may be e's own slot when the ring is full */
 
-		d->ring[ts] = *e;
 		e->tenant_id = 0;
+		d->ring[ts] = keep;
 		d->index[i] = ts + 1;
 		d->tail++;
 		d->moved++;

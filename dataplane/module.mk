@@ -9,14 +9,17 @@
 DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplane/bucket.c \
 	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/worker.c \
-	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c
+	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c \
+	dataplane/config.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
-DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto)
+DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto yaml-0.1)
 
-$(eval $(call tf_lib,tfdp,$(DP_LOGIC_SRCS),-I.))
+$(eval $(call tf_lib,tfdp,$(DP_LOGIC_SRCS),-I. $(call pc_cflags,yaml-0.1)))
 
 DP_UT_CFLAGS := -I. -Itests/unit/common
 $(eval $(call tf_unit,dp_pkt_ut,tests/unit/dataplane/pkt_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_admit_ut,tests/unit/dataplane/admit_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_batch_ut,tests/unit/dataplane/batch_ut.c,tfdp,,$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto,$(call pc_libs,yaml-0.1 libcrypto),$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$(call pc_libs,libcrypto),$(DP_UT_CFLAGS)))

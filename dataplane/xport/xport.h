@@ -322,6 +322,8 @@ struct tf_xport_ops {
 	int (*status_write)(struct tf_xport *x, const struct tf_accel_status *st);
 	/* drop the connection's transport objects (QP, mappings); no events */
 	void (*disconnect)(struct tf_xport *x);
+	/* optional: free per-context state (protection domains) at ctx destroy */
+	void (*ctx_release)(struct tf_xport_ctx *ctx);
 };
 
 /* Adds a backend besides the built-in "rdma" and "shm"; -EEXIST if the name is taken. */
