@@ -101,6 +101,9 @@ tf_engine_create(const struct tf_engine_config *cfg, struct tf_engine **out, cha
 	rc = fill_defaults(&e->cfg, &e->model.cfg, err, errlen);
 	if (rc)
 		goto err_tok;
+	rc = tf_model_pack(&e->model, e->ops, err, errlen);
+	if (rc)
+		goto err_tok;
 	rc = tf_pool_create(e->cfg.threads, &e->pool);
 	if (rc) {
 		tf_eng_err(err, errlen, rc, "cannot start %u worker threads", e->cfg.threads);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_ALIGN 16u /* weight rows per task: a multiple of every tile height */
+#define CHUNK_ALIGN TF_KERN_ROW_ALIGN /* weight rows per task: whole panels */
 
 /* Up to three products that run as one parallel region. */
 struct mm_item {
@@ -186,20 +186,21 @@ att_task(void *ctx, uint32_t task, unsigned int worker)
 	const float *q = r->q + (size_t)i * c->dim + (size_t)h * hs;
 	float *att = r->att + (size_t)worker * c->seq_len;
 	float *out = r->xb + (size_t)i * c->dim + (size_t)h * hs;
-	float scale = sqrtf((float)hs);
-	uint32_t bs = r->kv->block_size;
+	float div = sqrtf((float)hs);
+	uint32_t bs = r->kv->block_size, n = row->pos + 1;
 
-	for (uint32_t t = 0; t <= row->pos; t++) {
-		const float *k = tf_kv_key(r->kv, j->layer, table[t / bs], t % bs) + (size_t)kvh * hs;
+	/* Block by block: positions inside a block are kv_dim floats apart. */
+	for (uint32_t t = 0; t < n; t += bs) {
+		const float *k = tf_kv_key(r->kv, j->layer, table[t / bs], 0) + (size_t)kvh * hs;
 
-		att[t] = ops->dot(q, k, hs) / scale;
+		ops->attn_scores(att + t, q, k, c->kv_dim, n - t < bs ? n - t : bs, hs, div);
 	}
-	ops->softmax(att, row->pos + 1);
+	ops->softmax(att, n);
 	memset(out, 0, hs * sizeof(float));
-	for (uint32_t t = 0; t <= row->pos; t++) {
-		const float *v = tf_kv_val(r->kv, j->layer, table[t / bs], t % bs) + (size_t)kvh * hs;
+	for (uint32_t t = 0; t < n; t += bs) {
+		const float *v = tf_kv_val(r->kv, j->layer, table[t / bs], 0) + (size_t)kvh * hs;
 
-		ops->axpy(out, att[t], v, hs);
+		ops->attn_values(out, att + t, v, c->kv_dim, n - t < bs ? n - t : bs, hs);
 	}
 }
 

@@ -72,3 +72,44 @@ tf_kern_select(const char *name, int *rc)
 	*rc = -ENOENT;
 	return NULL;
 }
+
+size_t
+tf_kern_pack_size(const struct tf_kern_ops *ops, uint32_t rows, uint32_t cols, int q8)
+{
+	size_t P = ops->panel, panels;
+
+	if (!P)
+		return 0;
+	panels = (rows + P - 1) / P;
+	if (q8)
+		return panels * ((size_t)cols * P + (size_t)cols / TF_Q8_GROUP * P * sizeof(float));
+	return panels * (size_t)cols * P * sizeof(float);
+}
+
+void
+tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w, int q8, void *dst)
+{
+	size_t P = ops->panel, panels = (w->rows + P - 1) / P, G = w->cols / TF_Q8_GROUP;
+
+	for (size_t p = 0; p < panels; p++) {
+		for (size_t l = 0; l < P; l++) {
+			size_t r = p * P + l;
+			int live = r < w->rows;
+
+			if (!q8) {
+				float *pf = (float *)dst + p * w->cols * P;
+
+				for (size_t k = 0; k < w->cols; k++)
+					pf[k * P + l] = live ? w->f32[r * w->cols + k] : 0.0f;
+				continue;
+			}
+			int8_t *pq = (int8_t *)dst + p * (w->cols * P + G * P * sizeof(float));
+			float *ps = (float *)(pq + w->cols * P);
+
+			for (size_t k = 0; k < w->cols; k++)
+				pq[k * P + l] = live ? w->q8[r * w->cols + k] : 0;
+			for (size_t g = 0; g < G; g++)
+				ps[g * P + l] = live ? w->scale[r * G + g] : 0.0f;
+		}
+	}
+}

@@ -12,6 +12,15 @@
  *
  * int8 weights: W[r][k] = q[r][k] * scale[r][k / TF_Q8_GROUP] (rounded to fp32),
  * then the same fp32 product.
+ *
+ * Weight layout: the generic variant reads W row-major in place. A SIMD
+ * variant with panel = P reads a packed copy (tf_kern_pack()): rows in panels
+ * of P, each panel k-major (P weights of column k side by side), so one
+ * vector load gives P rows' weights for one k and a tile accumulates
+ * out[b][r..r+P) with broadcast FMAs and no horizontal sums. r0 must then be a
+ * multiple of P (chunks of TF_KERN_ROW_ALIGN rows satisfy every variant).
+ *   fp32 panel p: float  [cols][P]                      (rows past the end: 0)
+ *   int8 panel p: int8_t [cols][P], then float [cols / TF_Q8_GROUP][P] scales
  */
 #ifndef TF_ENGINE_KERN_H
 #define TF_ENGINE_KERN_H
@@ -24,12 +33,19 @@
 typedef void tf_kern_matmul_fn(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
 			       const struct tf_matrix *w, uint32_t r0, uint32_t r1);
 
+#define TF_KERN_ROW_ALIGN 32u /* a multiple of every variant's panel */
+
 struct tf_kern_ops {
 	const char *name;
-	tf_kern_matmul_fn *matmul_f32; /* uses w->f32 */
-	tf_kern_matmul_fn *matmul_q8;  /* uses w->q8, w->scale; cols % TF_Q8_GROUP == 0 */
-	float (*dot)(const float *a, const float *b, uint32_t n);
-	void (*axpy)(float *y, float a, const float *x, uint32_t n); /* y += a * x */
+	uint32_t panel; /* rows per packed panel; 0: W read row-major in place */
+	tf_kern_matmul_fn *matmul_f32; /* w->f32, or w->packed when panel */
+	tf_kern_matmul_fn *matmul_q8;  /* w->q8 + w->scale, or w->packed; cols % TF_Q8_GROUP == 0 */
+	/* Attention over n positions whose key / value vectors (hs floats) are
+	 * stride floats apart: att[t] = (q . k_t) / div; out += sum_t att[t] v_t. */
+	void (*attn_scores)(float *att, const float *q, const float *k, size_t stride, uint32_t n,
+			    uint32_t hs, float div);
+	void (*attn_values)(float *out, const float *att, const float *v, size_t stride,
+			    uint32_t n, uint32_t hs);
 	/* out = w * x / sqrt(mean(x^2) + eps) */
 	void (*rmsnorm)(float *out, const float *x, const float *w, uint32_t n, float eps);
 	void (*softmax)(float *x, uint32_t n);
@@ -47,6 +63,12 @@ const struct tf_kern_ops *tf_kern_select(const char *name, int *rc);
 /* Every compiled variant, best first; *usable says whether this CPU runs it. */
 unsigned int tf_kern_count(void);
 const struct tf_kern_ops *tf_kern_get(unsigned int i, int *usable);
+
+/* Bytes of the packed copy of a rows x cols matrix for ops (0: no packing). */
+size_t tf_kern_pack_size(const struct tf_kern_ops *ops, uint32_t rows, uint32_t cols, int q8);
+/* Writes it into dst (64-byte aligned, tf_kern_pack_size() bytes) from w's
+ * f32 (q8 == 0) or q8 + scale (q8 == 1) weights. */
+void tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w, int q8, void *dst);
 
 /* The portable reference functions the SIMD tables reuse where SIMD buys nothing. */
 void tf_kern_rmsnorm_generic(float *out, const float *x, const float *w, uint32_t n, float eps);

@@ -59,6 +59,7 @@ struct tf_matrix {
 	const float *f32;    /* (rows, cols), in the mapping */
 	const int8_t *q8;    /* (rows, cols) when int8, else NULL */
 	const float *scale;  /* (rows, cols / TF_Q8_GROUP) when int8 */
+	const void *packed;  /* the kernel variant's layout (kern.h), or NULL */
 	uint32_t rows, cols;
 };
 
@@ -81,6 +82,8 @@ struct tf_model {
 	float *rope_cos;	/* (seq_len, head_size / 2) */
 	float *rope_sin;
 	void *q8_mem;		/* int8 weights and scales when precision is int8 */
+	void *pack_mem;		/* packed copies for the kernel variant (tf_model_pack) */
+	size_t pack_len;
 };
 
 /*
@@ -98,6 +101,10 @@ int tf_model_init(struct tf_model *m, const void *buf, size_t len, enum tf_engin
 int tf_model_load(struct tf_model *m, const char *path, enum tf_engine_precision prec, char *err,
 		  size_t errlen);
 void tf_model_free(struct tf_model *m);
+
+struct tf_kern_ops;
+/* Makes the packed copy of every matrix the variant wants (kern.h). */
+int tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size_t errlen);
 
 /* Bytes of weights one decode step reads (every matrix, one embedding row). */
 uint64_t tf_model_step_bytes(const struct tf_model *m);

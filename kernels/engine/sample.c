@@ -2,29 +2,77 @@
 #include "sample.h"
 
 #include <math.h>
-#include <stdlib.h>
 
+/* Index of the largest value (the first of equals); -1 if any is not finite. */
 static int32_t
 argmax(const float *x, uint32_t n)
 {
+	float m = x[0];
 	int32_t best = 0;
+	int finite = 1;
 
-	for (uint32_t i = 1; i < n; i++)
-		if (x[i] > x[best])
+	for (uint32_t i = 0; i < n; i++) {
+		float v = x[i];
+
+		finite &= v - v == 0.0f; /* false for inf and NaN */
+		if (v > m) {
+			m = v;
 			best = (int32_t)i;
-	return best;
+		}
+	}
+	return finite ? best : -1;
 }
 
-/* Descending probability, then ascending id: a total order, so the result
- * never depends on the sort algorithm. */
+/* The order tokens are ranked in: higher probability first, then lower id.
+ * A total order, so the nucleus below is one well-defined set. */
 static int
-cmp_desc(const void *a, const void *b)
+ranks_before(const struct tf_prob_index *x, const struct tf_prob_index *y)
 {
-	const struct tf_prob_index *x = a, *y = b;
+	return x->p != y->p ? x->p > y->p : x->i < y->i;
+}
 
-	if (x->p != y->p)
-		return x->p > y->p ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
+static void
+swap(struct tf_prob_index *a, struct tf_prob_index *b)
+{
+	struct tf_prob_index t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * Moves the nucleus (the fewest top-ranked entries whose mass exceeds top_p)
+ * to the front of s[0..m) and returns its size: a quickselect on mass,
+ * linear on average, instead of sorting every candidate.
+ */
+static uint32_t
+nucleus(struct tf_prob_index *s, uint32_t m, float top_p)
+{
+	uint32_t lo = 0, hi = m;
+	float need = top_p;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, store = lo;
+		float front = 0.0f;
+
+		swap(&s[mid], &s[hi - 1]); /* pivot to the end */
+		for (uint32_t i = lo; i + 1 < hi; i++) {
+			if (ranks_before(&s[i], &s[hi - 1])) {
+				front += s[i].p;
+				swap(&s[i], &s[store++]);
+			}
+		}
+		swap(&s[store], &s[hi - 1]); /* pivot after everything ranked above it */
+		if (front > need)
+			hi = store; /* the cut lies among the entries ranked above the pivot */
+		else if (front + s[store].p > need)
+			return store + 1; /* the pivot is the last entry of the nucleus */
+		else {
+			need -= front + s[store].p;
+			lo = store + 1;
+		}
+	}
+	return m; /* rounding: everything together does not exceed top_p */
 }
 
 static int32_t
@@ -40,37 +88,30 @@ sample_all(const float *p, uint32_t n, float coin)
 	return (int32_t)n - 1; /* rounding left the sum just under coin */
 }
 
-/* Smallest set of most likely tokens whose mass exceeds top_p, then a draw
- * inside it. Tokens under (1 - top_p) / (n - 1) cannot be in that set, so
- * they are dropped before sorting. */
+/* A draw inside the nucleus. Tokens under (1 - top_p) / (n - 1) cannot be in
+ * it, so they are dropped first. */
 static int32_t
 sample_top_p(const float *p, uint32_t n, float top_p, float coin, struct tf_prob_index *s)
 {
 	float cutoff = (1.0f - top_p) / (float)(n > 1 ? n - 1 : 1), cum = 0.0f, r;
-	uint32_t m = 0, last;
+	uint32_t m = 0, k;
 
 	for (uint32_t i = 0; i < n; i++)
 		if (p[i] >= cutoff)
 			s[m].p = p[i], s[m].i = (int32_t)i, m++;
 	if (m == 0)
 		return argmax(p, n);
-	qsort(s, m, sizeof(*s), cmp_desc);
-	last = m - 1;
-	for (uint32_t i = 0; i < m; i++) {
+	k = nucleus(s, m, top_p);
+	for (uint32_t i = 0; i < k; i++)
 		cum += s[i].p;
-		if (cum > top_p) {
-			last = i;
-			break;
-		}
-	}
 	r = coin * cum;
 	cum = 0.0f;
-	for (uint32_t i = 0; i <= last; i++) {
+	for (uint32_t i = 0; i < k; i++) {
 		cum += s[i].p;
 		if (r < cum)
 			return s[i].i;
 	}
-	return s[last].i;
+	return s[k - 1].i;
 }
 
 int32_t
@@ -79,14 +120,13 @@ tf_sample(float *logits, uint32_t n, float temperature, float top_p, uint64_t *r
 {
 	float max, sum = 0.0f, coin;
 
-	for (uint32_t i = 0; i < n; i++)
-		if (!isfinite(logits[i]))
-			return -1;
-	if (temperature <= 0.0f)
-		return argmax(logits, n);
+	int32_t top = argmax(logits, n);
+
+	if (top < 0 || temperature <= 0.0f)
+		return top;
 	/* The draw is taken first so every path consumes the RNG alike. */
 	coin = tf_rng_f32(rng);
-	max = logits[argmax(logits, n)];
+	max = logits[top];
 	for (uint32_t i = 0; i < n; i++) {
 		logits[i] = expf((logits[i] - max) / temperature);
 		sum += logits[i];

@@ -2,79 +2,139 @@
 /*
  * AVX-512F kernels (built with -mavx512f -mfma; used only when CPUID says so).
  *
- * Matrix product register tile: ROWS weight rows x TOKS batch rows, one
- * 16-lane accumulator each (24 of the 32 zmm registers), so the weight
- * vectors loaded for a k step feed TOKS FMAs and the weights stream from
- * memory once per step for the whole batch. Each accumulator sums its k
- * steps in order and is reduced the same way in every tile shape.
+ * Matrix products read the packed panel layout (kern.h, P = 16 rows per
+ * panel). A register tile is 2 panels (32 weight rows) x TOKS batch rows:
+ * per k, two vector loads give 32 rows' weights, each batch row's x[k] is
+ * broadcast and feeds two FMAs. 24 accumulators, no horizontal sums; the
+ * weights stream sequentially, once per call for the whole batch. Every
+ * output is one lane summed over k in order: identical in any tile shape.
  */
 #include <immintrin.h>
 
 #include "../../kern.h"
 
-#define ROWS 4
-#define TOKS 6
-#define AI   static inline __attribute__((always_inline))
+#define P      16	/* rows per panel = lanes */
+#define TOKS   12	/* batch rows per tile */
+#define PF     16	/* prefetch distance in k steps (16 x 64 bytes per panel) */
+#define AI     static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 16")
 
-/* 16 weights of row r from column k (int8: dequantized to fp32). */
+/* Dequantized weights of panel pq (int8 [cols][P]) at column k. */
 AI __m512
-load_w(const struct tf_matrix *w, uint32_t r, uint32_t k, __mmask16 m, const int q8)
+deq(const int8_t *pq, uint32_t k, __m512 scale)
 {
-	size_t at = (size_t)r * w->cols + k;
+	__m512i q = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(pq + (size_t)k * P)));
 
-	if (q8) { /* cols % TF_Q8_GROUP == 0: never masked */
-		__m512 s = _mm512_set1_ps(w->scale[at / TF_Q8_GROUP]);
-		__m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w->q8 + at)));
-
-		return _mm512_mul_ps(_mm512_cvtepi32_ps(q), s);
-	}
-	return _mm512_maskz_loadu_ps(m, w->f32 + at);
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(q), scale);
 }
 
+AI void
+fma_tile(__m512 acc[2][TOKS], __m512 w0, __m512 w1, const float *x, size_t ldx, uint32_t k,
+	 const int R, const int T)
+{
+	UNROLL
+	for (int j = 0; j < T; j++) {
+		__m512 xb = _mm512_set1_ps(x[(size_t)j * ldx + k]);
+
+		acc[0][j] = _mm512_fmadd_ps(w0, xb, acc[0][j]);
+		if (R == 2)
+			acc[1][j] = _mm512_fmadd_ps(w1, xb, acc[1][j]);
+	}
+}
+
+/*
+ * Rows [r, min(r + R * P, r1)) x batch rows [b, b + T). x points at batch row
+ * b. pf: this is the first tile over these panels, so it prefetches ahead.
+ */
 AI void
 tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix *w, uint32_t r,
-     uint32_t b, const int R, const int T, const int q8)
+     uint32_t r1, const int R, const int T, const int q8, int pf)
 {
 	const uint32_t n = w->cols;
-	__m512 acc[ROWS][TOKS];
-	uint32_t k;
+	__m512 acc[2][TOKS];
+	__m512 w1 = _mm512_setzero_ps();
 
-	for (int i = 0; i < R; i++)
-		for (int j = 0; j < T; j++)
-			acc[i][j] = _mm512_setzero_ps();
-	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-		__m512 wv[ROWS];
+	UNROLL
+	for (int j = 0; j < T; j++)
+		acc[0][j] = acc[1][j] = _mm512_setzero_ps();
+	if (!q8) {
+		const float *p0 = (const float *)w->packed + (size_t)(r / P) * n * P;
+		const float *p1 = p0 + (size_t)n * P;
 
-		for (int i = 0; i < R; i++)
-			wv[i] = load_w(w, r + i, k, m, q8);
-		for (int j = 0; j < T; j++) {
-			__m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)(b + j) * ldx + k);
+		for (uint32_t k = 0; k < n; k++) {
+			__m512 w0 = _mm512_load_ps(p0 + (size_t)k * P);
 
-			for (int i = 0; i < R; i++)
-				acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+			if (R == 2)
+				w1 = _mm512_load_ps(p1 + (size_t)k * P);
+			if (pf && k + PF < n) {
+				_mm_prefetch((const char *)(p0 + (size_t)(k + PF) * P), _MM_HINT_T0);
+				if (R == 2)
+					_mm_prefetch((const char *)(p1 + (size_t)(k + PF) * P), _MM_HINT_T0);
+			}
+			fma_tile(acc, w0, w1, x, ldx, k, R, T);
+		}
+	} else {
+		const size_t pbytes = (size_t)n * P + (size_t)n / TF_Q8_GROUP * P * sizeof(float);
+		const int8_t *q0 = (const int8_t *)w->packed + (size_t)(r / P) * pbytes;
+		const int8_t *q1 = q0 + pbytes;
+		const float *s0 = (const float *)(q0 + (size_t)n * P);
+		const float *s1 = (const float *)(q1 + (size_t)n * P);
+
+		for (uint32_t g = 0; g < n / TF_Q8_GROUP; g++) {
+			__m512 sc0 = _mm512_load_ps(s0 + (size_t)g * P), sc1 = sc0;
+
+			if (R == 2)
+				sc1 = _mm512_load_ps(s1 + (size_t)g * P);
+			if (pf) { /* the group after next: 512 bytes per panel */
+				UNROLL
+				for (int l = 0; l < 8; l++)
+					_mm_prefetch((const char *)((l < 4 ? q0 : q1) + (size_t)(g + 2) * TF_Q8_GROUP * P + (l % 4) * 64),
+						     _MM_HINT_T0);
+			}
+			for (uint32_t k = g * TF_Q8_GROUP; k < (g + 1) * TF_Q8_GROUP; k++) {
+				__m512 w0 = deq(q0, k, sc0);
+
+				if (R == 2)
+					w1 = deq(q1, k, sc1);
+				fma_tile(acc, w0, w1, x, ldx, k, R, T);
+			}
 		}
 	}
-	for (int j = 0; j < T; j++)
-		for (int i = 0; i < R; i++)
-			out[(size_t)(b + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+	UNROLL
+	for (int i = 0; i < R; i++) {
+		uint32_t live = r1 - (r + (uint32_t)i * P);
+		__mmask16 m = live >= P ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
+
+		UNROLL
+		for (int j = 0; j < T; j++)
+			_mm512_mask_storeu_ps(out + (size_t)j * ldo + r + (size_t)i * P, m, acc[i][j]);
+	}
 }
 
-/* Dispatches the batch tail to a tile with a constant row count. */
+/* Every batch row for weight rows [r, ...): full tiles, then the tail. */
 AI void
-row_block(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-	  const struct tf_matrix *w, uint32_t r, const int R, const int q8)
+panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
+       const struct tf_matrix *w, uint32_t r, uint32_t r1, const int R, const int q8)
 {
 	uint32_t b = 0;
+	int pf = 1;
 
-	for (; b + TOKS <= nb; b += TOKS)
-		tile(out, ldo, x, ldx, w, r, b, R, TOKS, q8);
+	for (; b + TOKS <= nb; b += TOKS, pf = 0)
+		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8, pf);
+	out += (size_t)b * ldo;
+	x += (size_t)b * ldx;
 	switch (nb - b) {
-	case 5: tile(out, ldo, x, ldx, w, r, b, R, 5, q8); break;
-	case 4: tile(out, ldo, x, ldx, w, r, b, R, 4, q8); break;
-	case 3: tile(out, ldo, x, ldx, w, r, b, R, 3, q8); break;
-	case 2: tile(out, ldo, x, ldx, w, r, b, R, 2, q8); break;
-	case 1: tile(out, ldo, x, ldx, w, r, b, R, 1, q8); break;
+	case 11: tile(out, ldo, x, ldx, w, r, r1, R, 11, q8, pf); break;
+	case 10: tile(out, ldo, x, ldx, w, r, r1, R, 10, q8, pf); break;
+	case 9: tile(out, ldo, x, ldx, w, r, r1, R, 9, q8, pf); break;
+	case 8: tile(out, ldo, x, ldx, w, r, r1, R, 8, q8, pf); break;
+	case 7: tile(out, ldo, x, ldx, w, r, r1, R, 7, q8, pf); break;
+	case 6: tile(out, ldo, x, ldx, w, r, r1, R, 6, q8, pf); break;
+	case 5: tile(out, ldo, x, ldx, w, r, r1, R, 5, q8, pf); break;
+	case 4: tile(out, ldo, x, ldx, w, r, r1, R, 4, q8, pf); break;
+	case 3: tile(out, ldo, x, ldx, w, r, r1, R, 3, q8, pf); break;
+	case 2: tile(out, ldo, x, ldx, w, r, r1, R, 2, q8, pf); break;
+	case 1: tile(out, ldo, x, ldx, w, r, r1, R, 1, q8, pf); break;
 	default: break;
 	}
 }
@@ -83,12 +143,12 @@ AI void
 matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
        const struct tf_matrix *w, uint32_t r0, uint32_t r1, const int q8)
 {
-	uint32_t r = r0;
-
-	for (; r + ROWS <= r1; r += ROWS)
-		row_block(out, ldo, x, ldx, nb, w, r, ROWS, q8);
-	for (; r < r1; r++)
-		row_block(out, ldo, x, ldx, nb, w, r, 1, q8);
+	for (uint32_t r = r0; r < r1; r += 2 * P) {
+		if (r1 - r > P)
+			panels(out, ldo, x, ldx, nb, w, r, r1, 2, q8);
+		else
+			panels(out, ldo, x, ldx, nb, w, r, r1, 1, q8);
+	}
 }
 
 static void
@@ -105,39 +165,86 @@ matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
 	matmul(out, ldo, x, ldx, nb, w, r0, r1, 1);
 }
 
-static float
-dot(const float *a, const float *b, uint32_t n)
+#define HV 4 /* head sizes up to HV * 16 keep q / out in registers */
+
+AI __mmask16
+lanes(uint32_t hs, int c)
 {
-	__m512 acc = _mm512_setzero_ps();
+	uint32_t live = hs - (uint32_t)c * 16;
 
-	for (uint32_t k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-
-		acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b + k),
-				      acc);
-	}
-	return _mm512_reduce_add_ps(acc);
+	return live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
 }
 
 static void
-axpy(float *y, float a, const float *x, uint32_t n)
+attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
+	    float div)
 {
-	__m512 av = _mm512_set1_ps(a);
+	int nv = (int)((hs + 15) / 16);
+	__m512 qv[HV];
 
-	for (uint32_t k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-		__m512 yv = _mm512_maskz_loadu_ps(m, y + k);
-
-		_mm512_mask_storeu_ps(y + k, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + k), yv));
+	if (nv > HV) {
+		tf_kern_generic.attn_scores(att, q, k, stride, n, hs, div);
+		return;
 	}
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		qv[c] = _mm512_setzero_ps();
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		if (c < nv)
+			qv[c] = _mm512_maskz_loadu_ps(lanes(hs, c), q + c * 16);
+	for (uint32_t t = 0; t < n; t++) {
+		const float *kt = k + t * stride;
+		__m512 acc = _mm512_setzero_ps();
+
+		UNROLL
+		for (int c = 0; c < HV; c++)
+			if (c < nv)
+				acc = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(lanes(hs, c), kt + c * 16),
+						      acc);
+		att[t] = _mm512_reduce_add_ps(acc) / div;
+	}
+}
+
+static void
+attn_values(float *out, const float *att, const float *v, size_t stride, uint32_t n, uint32_t hs)
+{
+	int nv = (int)((hs + 15) / 16);
+	__m512 ov[HV];
+
+	if (nv > HV) {
+		tf_kern_generic.attn_values(out, att, v, stride, n, hs);
+		return;
+	}
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		ov[c] = _mm512_setzero_ps();
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		if (c < nv)
+			ov[c] = _mm512_maskz_loadu_ps(lanes(hs, c), out + c * 16);
+	for (uint32_t t = 0; t < n; t++) {
+		__m512 a = _mm512_set1_ps(att[t]);
+
+		UNROLL
+		for (int c = 0; c < HV; c++)
+			if (c < nv)
+				ov[c] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(lanes(hs, c), v + t * stride + c * 16),
+							ov[c]);
+	}
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		if (c < nv)
+			_mm512_mask_storeu_ps(out + c * 16, lanes(hs, c), ov[c]);
 }
 
 const struct tf_kern_ops tf_kern_avx512 = {
 	.name = "avx512",
+	.panel = P,
 	.matmul_f32 = matmul_f32,
 	.matmul_q8 = matmul_q8,
-	.dot = dot,
-	.axpy = axpy,
+	.attn_scores = attn_scores,
+	.attn_values = attn_values,
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,

@@ -51,21 +51,26 @@ matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
 	}
 }
 
-static float
-dot(const float *a, const float *b, uint32_t n)
+static void
+attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
+	    float div)
 {
-	float acc = 0.0f;
+	for (uint32_t t = 0; t < n; t++) {
+		const float *kt = k + t * stride;
+		float acc = 0.0f;
 
-	for (uint32_t i = 0; i < n; i++)
-		acc += a[i] * b[i];
-	return acc;
+		for (uint32_t i = 0; i < hs; i++)
+			acc += q[i] * kt[i];
+		att[t] = acc / div;
+	}
 }
 
 static void
-axpy(float *y, float a, const float *x, uint32_t n)
+attn_values(float *out, const float *att, const float *v, size_t stride, uint32_t n, uint32_t hs)
 {
-	for (uint32_t i = 0; i < n; i++)
-		y[i] += a * x[i];
+	for (uint32_t t = 0; t < n; t++)
+		for (uint32_t i = 0; i < hs; i++)
+			out[i] += att[t] * v[t * stride + i];
 }
 
 void
@@ -109,8 +114,8 @@ const struct tf_kern_ops tf_kern_generic = {
 	.name = "generic",
 	.matmul_f32 = matmul_f32,
 	.matmul_q8 = matmul_q8,
-	.dot = dot,
-	.axpy = axpy,
+	.attn_scores = attn_scores,
+	.attn_values = attn_values,
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
