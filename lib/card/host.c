@@ -9,6 +9,7 @@
 
 /* "auto" tries these in order; the kernel module's path goes first when added. */
 static const struct tf_card_access_ops *const g_access[] = {
+	&tf_card_access_kmod,
 	&tf_card_access_shm,
 	NULL,
 };
@@ -96,8 +97,7 @@ tf_card_host_open(const char *spec, struct tf_card_host **hp, const char **why)
 	}
 	ops = tf_card_access_find(name);
 	if (!ops) {
-		*why = "unknown card access path (known: shm; kmod once tokfab.ko support is "
-		       "built)";
+		*why = "unknown card access path (known: kmod, shm)";
 		return -EINVAL;
 	}
 	if (!target || !*target)

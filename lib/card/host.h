@@ -110,6 +110,7 @@ struct tf_card_host {
 };
 
 extern const struct tf_card_access_ops tf_card_access_shm;
+extern const struct tf_card_access_ops tf_card_access_kmod; /* host_kmod.c */
 
 /* Registered access paths, in "auto" preference order, NULL-terminated. */
 const struct tf_card_access_ops *const *tf_card_access_list(void);

@@ -28,8 +28,7 @@
 
 #include <stdint.h>
 
-/* The card's peer id: the guest rings the card with (0 << 16) | vector. */
-#define TF_IVSHMEM_CARD_PEER 0
+#include "tokfab/ivshmem.h" /* TF_IVSHMEM_CARD_PEER, vector numbers */
 /* Most MSI-X vectors per direction this server hands out. */
 #define TF_IVSHMEM_MAX_VECTORS 16
 

@@ -25,6 +25,10 @@
 # TF_VM_ALLOW_KERNEL_WARN=1 (do not fail on a kernel WARNING), TF_VM_KEEP=1
 # (keep the run directory even on success).
 # After the call: TF_VM_LOG (console log), TF_VM_OUT (run directory).
+#
+# tf_vm_mkrun NAME: creates the run directory before the VM starts (for host
+# processes that share files with the guest, e.g. a control file) and sets
+# TF_VM_OUT; the next tf_vm_run uses it instead of making its own.
 
 TF_VM_LIB=${TF_VM_LIB:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
@@ -89,6 +93,12 @@ tf_vm_initramfs() {
 	echo "$img"
 }
 
+tf_vm_mkrun() {
+	mkdir -p "$BUILD/vm"
+	TF_VM_OUT=$(mktemp -d "$BUILD/vm/run-$1-XXXXXX") || return 1
+	TF_VM_PRESET=$TF_VM_OUT
+}
+
 tf_vm_run() {
 	local script=$1 timeout=${2:-600}
 	shift 2 2>/dev/null || shift $#
@@ -102,7 +112,12 @@ tf_vm_run() {
 	initrd=$(tf_vm_initramfs "$kver") || return 1
 
 	mkdir -p "$BUILD/vm"
-	out=$(mktemp -d "$BUILD/vm/run-$(basename "$script" .sh)-XXXXXX")
+	if [ -n "${TF_VM_PRESET:-}" ] && [ -d "$TF_VM_PRESET" ]; then
+		out=$TF_VM_PRESET
+		TF_VM_PRESET=
+	else
+		out=$(mktemp -d "$BUILD/vm/run-$(basename "$script" .sh)-XXXXXX")
+	fi
 	case "$out$script$TF_ROOT" in *[[:space:]]*)
 		echo "FAIL: paths with white space are not supported: $out $script" >&2; return 1 ;;
 	esac
@@ -118,7 +133,7 @@ tf_vm_run() {
 		printf 'export TF_ROOT=%q BUILD=%q TF_VM_OUT=%q TF_VM_KVER=%q TF_VM_SCRIPT=%q\n' \
 			"$TF_ROOT" "$BUILD" "$out" "$kver" "$script"
 		printf 'export PATH=%q\n' "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		for v in $(compgen -e | grep '^TF_' | grep -v -e '^TF_VM_OUT$' -e '^TF_VM_LOG$' -e '^TF_ROOT$'); do
+		for v in $(compgen -e | grep '^TF_' | grep -v -e '^TF_VM_OUT$' -e '^TF_VM_LOG$' -e '^TF_ROOT$' -e '^TF_VM_PRESET$'); do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf 'TF_VM_ARGS=('
