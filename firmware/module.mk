@@ -65,4 +65,4 @@ firmware: $(FW_TOOL)
 
 # ---- tests ----
 FW_UT_FLAGS := -Ifirmware -Itests/unit/common $(call pc_cflags,libcrypto zlib)
-$(foreach t,image boot,$(eval $(call tf_unit,fw_$(t)_ut,tests/unit/firmware/$(t)_ut.c,tffw,$(FW_LDLIBS),$(FW_UT_FLAGS))))
+$(foreach t,image boot meta card powercut manifest,$(eval $(call tf_unit,fw_$(t)_ut,tests/unit/firmware/$(t)_ut.c,tffw,$(FW_LDLIBS),$(FW_UT_FLAGS))))
