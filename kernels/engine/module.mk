@@ -11,3 +11,10 @@ $(eval $(call tf_lib,tfengine,$(ENGINE_SRCS),$(ENGINE_CFLAGS)))
 $(call tf_objs,kernels/engine/arch/avx2/kern_avx2.c): XCFLAGS += -O3 -mavx2 -mfma
 $(call tf_objs,kernels/engine/arch/avx512/kern_avx512.c): XCFLAGS += -O3 -mavx512f -mavx2 -mfma
 ENGINE_LDLIBS := -lm
+
+# Unit tests (tests/unit/engine): kernels vs reference, parsers, forward pass
+# vs the llama2.c-style reference, scheduler and API.
+ENGINE_UT_CFLAGS := -Ikernels/engine -Itests/unit/common -Itests/unit/engine -Itools/mkmodel
+$(eval $(call tf_unit,engine_kern_ut,tests/unit/engine/kern_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
+$(eval $(call tf_unit,engine_model_ut,tests/unit/engine/model_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
+$(eval $(call tf_unit,engine_tokenizer_ut,tests/unit/engine/tokenizer_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Every compiled kernel variant this CPU runs against a double-precision
+ * naive reference, on random inputs.
+ *
+ * Tolerances (stated, and derived, not tuned): a float sum of n products
+ * computed in any order, with or without FMA, is within gamma_n * sum|a_k b_k|
+ * of the exact value, gamma_n = n*eps / (1 - n*eps), eps = FLT_EPSILON / 2.
+ * The tests allow 2 * n * FLT_EPSILON * sum|a_k b_k| + 1e-30 (four times that
+ * bound) for every matrix-product output and attention score; attention
+ * outputs the same with the weights' magnitudes. rmsnorm, softmax and swiglu
+ * are checked at 1e-5 relative.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kern.h"
+#include "model.h"
+#include "testutil.h"
+#include "tf_cunit.h"
+
+static int
+tol_ok(double got, double exact, double absdot, uint32_t n)
+{
+	return fabs(got - exact) <= 2.0 * n * FLT_EPSILON * absdot + 1e-30;
+}
+
+struct shape {
+	uint32_t rows, cols, nb;
+};
+
+static const struct shape g_shapes[] = {
+	{ 1, 1, 1 },	 { 5, 3, 2 },	  { 16, 16, 1 },   { 17, 33, 13 }, { 100, 70, 13 },
+	{ 288, 288, 32 }, { 768, 288, 7 }, { 64, 768, 64 }, { 33, 300, 40 }, { 40, 64, 25 },
+};
+
+/* Runs variant ops over the matrix (packing it first when it wants) for rows
+ * [r0, r1) of every batch row; out keeps its other values. */
+static void
+run_mm(const struct tf_kern_ops *ops, struct tf_matrix *m, int q8, float *out, const float *x,
+       uint32_t nb, uint32_t r0, uint32_t r1)
+{
+	void *pk = NULL;
+
+	m->packed = NULL;
+	if (ops->panel) {
+		pk = aligned_alloc(64, (tf_kern_pack_size(ops, m->rows, m->cols, q8) + 63) & ~(size_t)63);
+		CU_ASSERT_FATAL(pk != NULL);
+		tf_kern_pack(ops, m, q8, pk);
+		m->packed = pk;
+	}
+	(q8 ? ops->matmul_q8 : ops->matmul_f32)(out, m->rows, x, m->cols, nb, m, r0, r1);
+	m->packed = NULL;
+	free(pk);
+}
+
+static void
+check_matmul(int q8)
+{
+	uint64_t rng = 0x1234567;
+
+	for (unsigned v = 0; v < tf_kern_count(); v++) {
+		int usable;
+		const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
+
+		if (!usable) {
+			printf("\n  (variant %s: not on this CPU, not tested here)", ops->name);
+			continue;
+		}
+		for (size_t si = 0; si < sizeof(g_shapes) / sizeof(g_shapes[0]); si++) {
+			struct shape sh = g_shapes[si];
+			uint32_t R = sh.rows, C = q8 ? (sh.cols + 31) / 32 * 32 : sh.cols, B = sh.nb;
+			float *w = malloc(sizeof(float) * R * C), *x = malloc(sizeof(float) * B * C);
+			float *out = malloc(sizeof(float) * B * R), *one = malloc(sizeof(float) * R);
+			int8_t *q = malloc((size_t)R * C);
+			float *sc = malloc(sizeof(float) * R * (C / 32 + 1));
+			struct tf_matrix m = { .f32 = w, .rows = R, .cols = C };
+			int bad = 0, bad_batch = 0, bad_range = 0;
+
+			CU_ASSERT_FATAL(w && x && out && one && q && sc);
+			for (size_t i = 0; i < (size_t)R * C; i++)
+				w[i] = trng_f(&rng);
+			for (size_t i = 0; i < (size_t)B * C; i++)
+				x[i] = trng_f(&rng) * 3.0f;
+			if (q8) {
+				tf_q8_quantize(w, R, C, q, sc);
+				m.q8 = q;
+				m.scale = sc;
+			}
+			for (size_t i = 0; i < (size_t)B * R; i++)
+				out[i] = NAN;
+			run_mm(ops, &m, q8, out, x, B, 0, R);
+			for (uint32_t b = 0; b < B; b++) {
+				for (uint32_t r = 0; r < R; r++) {
+					double exact = 0, absdot = 0;
+
+					for (uint32_t k = 0; k < C; k++) {
+						double wk = q8 ? (double)((float)q[(size_t)r * C + k] *
+									  sc[(size_t)r * (C / 32) + k / 32])
+							       : w[(size_t)r * C + k];
+
+						exact += wk * x[(size_t)b * C + k];
+						absdot += fabs(wk * x[(size_t)b * C + k]);
+					}
+					bad += !tol_ok(out[(size_t)b * R + r], exact, absdot, C);
+				}
+			}
+			/* A batch row alone gives bit-identical results. */
+			for (uint32_t b = 0; b < B; b++) {
+				run_mm(ops, &m, q8, one, x + (size_t)b * C, 1, 0, R);
+				bad_batch += memcmp(one, out + (size_t)b * R, sizeof(float) * R) != 0;
+			}
+			/* A row range writes exactly its rows. */
+			if (R > 32) {
+				for (size_t i = 0; i < (size_t)B * R; i++)
+					out[i] = -7.0f;
+				run_mm(ops, &m, q8, out, x, B, 32, R - 1);
+				for (uint32_t b = 0; b < B; b++)
+					for (uint32_t r = 0; r < R; r++)
+						bad_range += (r >= 32 && r < R - 1) !=
+							     (out[(size_t)b * R + r] != -7.0f);
+			}
+			if (bad || bad_batch || bad_range)
+				printf("\n  %s %s %ux%u nb %u: %d outside tolerance, %d batch rows "
+				       "differ alone, %d range errors",
+				       ops->name, q8 ? "q8" : "f32", R, C, B, bad, bad_batch, bad_range);
+			CU_ASSERT_EQUAL(bad, 0);
+			CU_ASSERT_EQUAL(bad_batch, 0);
+			CU_ASSERT_EQUAL(bad_range, 0);
+			free(w), free(x), free(out), free(one), free(q), free(sc);
+		}
+	}
+}
+
+static void
+test_matmul_f32(void)
+{
+	check_matmul(0);
+}
+
+static void
+test_matmul_q8(void)
+{
+	check_matmul(1);
+}
+
+/* Quantization error per weight is at most half a step: |w - q*s| <= s/2. */
+static void
+test_q8_quantize_bound(void)
+{
+	uint64_t rng = 99;
+	float w[4 * 64], sc[4 * 2];
+	int8_t q[4 * 64];
+	int bad = 0;
+
+	for (int i = 0; i < 4 * 64; i++)
+		w[i] = trng_f(&rng) * (i % 7 == 0 ? 10.0f : 1.0f);
+	w[5] = 0; /* a zero group stays exact */
+	for (int i = 64; i < 96; i++)
+		w[i] = 0.0f;
+	tf_q8_quantize(w, 4, 64, q, sc);
+	for (int r = 0; r < 4; r++)
+		for (int k = 0; k < 64; k++) {
+			float s = sc[r * 2 + k / 32];
+
+			bad += fabsf(w[r * 64 + k] - (float)q[r * 64 + k] * s) > s * 0.5f * (1 + 1e-6f);
+			bad += q[r * 64 + k] < -127;
+		}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(sc[2], 0.0f); /* row 1, group 0 was all zero */
+}
+
+static void
+test_attention(void)
+{
+	static const uint32_t hss[] = { 2, 8, 16, 48, 64, 72, 100 };
+	static const uint32_t ns[] = { 1, 5, 16 };
+	uint64_t rng = 4242;
+
+	for (unsigned v = 0; v < tf_kern_count(); v++) {
+		int usable;
+		const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
+
+		if (!usable)
+			continue;
+		for (size_t a = 0; a < sizeof(hss) / sizeof(hss[0]); a++) {
+			for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
+				uint32_t hs = hss[a], n = ns[b], stride = hs * 3 + 1;
+				float q[128], k[16 * 400], val[16 * 400], att[16], out[128], out0[128];
+				float div = sqrtf((float)hs);
+				int bad = 0;
+
+				for (uint32_t i = 0; i < hs; i++)
+					q[i] = trng_f(&rng), out0[i] = out[i] = trng_f(&rng);
+				for (uint32_t i = 0; i < n * stride; i++)
+					k[i] = trng_f(&rng), val[i] = trng_f(&rng);
+				ops->attn_scores(att, q, k, stride, n, hs, div);
+				for (uint32_t t = 0; t < n; t++) {
+					double e = 0, ad = 0;
+
+					for (uint32_t i = 0; i < hs; i++) {
+						e += (double)q[i] * k[t * stride + i];
+						ad += fabs((double)q[i] * k[t * stride + i]);
+					}
+					bad += !tol_ok(att[t], e / div, ad / div + 1e-7 * fabs(e), hs);
+				}
+				ops->attn_values(out, att, val, stride, n, hs);
+				for (uint32_t i = 0; i < hs; i++) {
+					double e = out0[i], ad = fabs(out0[i]);
+
+					for (uint32_t t = 0; t < n; t++) {
+						e += (double)att[t] * val[t * stride + i];
+						ad += fabs((double)att[t] * val[t * stride + i]);
+					}
+					bad += !tol_ok(out[i], e, ad, n + 1);
+				}
+				if (bad)
+					printf("\n  %s attention hs %u n %u: %d bad", ops->name, hs, n, bad);
+				CU_ASSERT_EQUAL(bad, 0);
+			}
+		}
+	}
+}
+
+static void
+test_pointwise(void)
+{
+	uint64_t rng = 77;
+	float x[300], w[300], o[300], h1[300], h3[300], sm[300];
+	double ss = 0, mx = -1e30, sum = 0;
+	int bad = 0;
+
+	for (int i = 0; i < 300; i++) {
+		x[i] = trng_f(&rng) * 4, w[i] = trng_f(&rng), h1[i] = x[i], h3[i] = w[i];
+		sm[i] = x[i];
+		ss += (double)x[i] * x[i];
+		mx = fmax(mx, x[i]);
+	}
+	tf_kern_rmsnorm_generic(o, x, w, 300, 1e-5f);
+	for (int i = 0; i < 300; i++)
+		bad += fabs(o[i] - w[i] * x[i] / sqrt(ss / 300 + 1e-5)) > 1e-5 * (fabs(w[i] * x[i]) + 1e-6);
+	tf_kern_softmax_generic(sm, 300);
+	for (int i = 0; i < 300; i++)
+		sum += exp(x[i] - mx);
+	for (int i = 0; i < 300; i++)
+		bad += fabs(sm[i] - exp(x[i] - mx) / sum) > 1e-5 * exp(x[i] - mx) / sum + 1e-9;
+	tf_kern_swiglu_generic(h1, h3, 300);
+	for (int i = 0; i < 300; i++) {
+		double e = x[i] / (1 + exp(-(double)x[i])) * w[i];
+
+		bad += fabs(h1[i] - e) > 1e-5 * fabs(e) + 1e-7;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void
+test_select(void)
+{
+	const struct tf_kern_ops *ops;
+	int rc, usable, seen_generic = 0;
+
+	ops = tf_kern_select(NULL, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
+	CU_ASSERT_EQUAL(rc, 0);
+	/* auto picks the first usable variant in best-first order */
+	for (unsigned i = 0; i < tf_kern_count(); i++) {
+		const struct tf_kern_ops *v = tf_kern_get(i, &usable);
+
+		if (usable) {
+			CU_ASSERT_PTR_EQUAL(ops, v);
+			break;
+		}
+	}
+	for (unsigned i = 0; i < tf_kern_count(); i++) {
+		const struct tf_kern_ops *v = tf_kern_get(i, &usable);
+
+		seen_generic |= v == &tf_kern_generic && usable;
+		CU_ASSERT_PTR_EQUAL(tf_kern_select(v->name, &rc), usable ? v : NULL);
+		CU_ASSERT_EQUAL(rc, usable ? 0 : -ENOTSUP);
+	}
+	CU_ASSERT(seen_generic);
+	CU_ASSERT_PTR_NULL(tf_kern_select("sse9", &rc));
+	CU_ASSERT_EQUAL(rc, -ENOENT);
+	printf("\n  auto selects: %s", ops->name);
+}
+
+static const struct tf_cunit_test g_tests[] = {
+	TF_TEST(test_select),	  TF_TEST(test_matmul_f32), TF_TEST(test_matmul_q8),
+	TF_TEST(test_q8_quantize_bound), TF_TEST(test_attention), TF_TEST(test_pointwise),
+	TF_TESTS_END,
+};
+
+TF_CUNIT_MAIN({ "kern", NULL, NULL, g_tests })
