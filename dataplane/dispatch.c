@@ -203,6 +203,7 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 			r->attempts++;
 		}
 		a->inflight += n;
+		a->st.requests += n;
 		a->st.batches++;
 		a->st.queued = a->q.count;
 		tf_dp_count(w, TF_EV_BATCHES, 1);

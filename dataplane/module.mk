@@ -10,7 +10,7 @@ DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplan
 	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/worker.c \
 	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c \
-	dataplane/config.c
+	dataplane/config.c dataplane/ctl.c dataplane/records.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
 DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto yaml-0.1)
@@ -23,3 +23,9 @@ $(eval $(call tf_unit,dp_admit_ut,tests/unit/dataplane/admit_ut.c,tfdp,,$(DP_UT_
 $(eval $(call tf_unit,dp_batch_ut,tests/unit/dataplane/batch_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto,$(call pc_libs,yaml-0.1 libcrypto),$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$(call pc_libs,libcrypto),$(DP_UT_CFLAGS)))
+
+# tokfab-dp: the DPDK edge around libtfdp.
+DP_EDGE_SRCS := dataplane/main.c dataplane/port.c dataplane/lcore.c dataplane/telemetry.c
+DP_DPDK_CFLAGS = $(call pc_cflags,libdpdk)
+DP_DPDK_LIBS = $(call pc_libs,libdpdk)
+$(eval $(call tf_prog,tokfab-dp,$(DP_EDGE_SRCS),tfdp tfxport tfcard tfproto tfcommon,$$(DP_DPDK_LIBS) $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))

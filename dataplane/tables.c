@@ -90,19 +90,14 @@ tf_dp_tenant_price(const struct tf_dp_tenant *t, uint32_t model_id)
 	return 0;
 }
 
-/* Frees a deleted tenant once no request points at it. */
+/* Frees a deleted tenant's slot once no request points at it (the memory stays). */
 static void
 tenant_free(struct tf_dp_worker *w, struct tf_dp_tenant *t)
 {
-	for (unsigned int i = 0; i < w->ntenants_slots; i++) {
-		if (w->tenants[i] == t) {
-			w->tenants[i] = NULL;
-			break;
-		}
-	}
+	(void)w;
 	tf_proto_key_wipe(&t->key);
 	tf_proto_key_wipe(&t->prev_key);
-	free(t);
+	t->in_use = 0;
 }
 
 void
@@ -168,15 +163,21 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 	if (tidx_probe(w, c->tenant_id, &slot)) {
 		t = w->tenants[w->tenant_idx[slot] - 1];
 	} else {
-		for (i = 0; i < TF_DP_MAX_TENANTS && w->tenants[i]; i++)
+		for (i = 0; i < TF_DP_MAX_TENANTS && w->tenants[i] && w->tenants[i]->in_use; i++)
 			;
 		if (i == TF_DP_MAX_TENANTS) {
 			*detail = TF_DP_MAX_TENANTS;
 			return TF_AQ_S_NO_SPACE;
 		}
-		t = calloc(1, sizeof(*t));
-		if (!t)
-			return TF_AQ_S_INTERNAL;
+		t = w->tenants[i];
+		if (!t) {
+			t = calloc(1, sizeof(*t));
+			if (!t)
+				return TF_AQ_S_INTERNAL;
+		} else {
+			memset(t, 0, sizeof(*t));
+		}
+		t->in_use = 1;
 		t->id = c->tenant_id;
 		tf_admit_tenant_init(&t->adm, &lim, w->now_us);
 		w->tenants[i] = t;

@@ -338,6 +338,13 @@ tf_dp_worker_counters(const struct tf_dp_worker *w)
 	return &w->c;
 }
 
+void
+tf_dp_worker_count_drop(struct tf_dp_worker *w, enum tf_dp_drop d, uint64_t n)
+{
+	if (d >= 0 && d < TF_DROP_MAX)
+		w->c.drop[d] += n;
+}
+
 int
 tf_dp_worker_tenant_stats(const struct tf_dp_worker *w, unsigned int i, uint32_t *id,
 			  struct tf_dp_obj_stats *st)
@@ -347,7 +354,7 @@ tf_dp_worker_tenant_stats(const struct tf_dp_worker *w, unsigned int i, uint32_t
 	if (i >= w->ntenants_slots)
 		return -ENOENT;
 	t = w->tenants[i];
-	if (!t || t->deleted) {
+	if (!t || !t->in_use || t->deleted) {
 		*id = 0;
 		return 0;
 	}

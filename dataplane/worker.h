@@ -143,6 +143,8 @@ int tf_dp_worker_set_batching(struct tf_dp_worker *w, const struct tf_aq_set_bat
 /* ---- observation (read from another thread: plain loads, summed by the reader) ---- */
 
 const struct tf_dp_counters *tf_dp_worker_counters(const struct tf_dp_worker *w);
+/* For the edge: counts what it dropped itself (full TX queue, multi-segment frames). */
+void tf_dp_worker_count_drop(struct tf_dp_worker *w, enum tf_dp_drop d, uint64_t n);
 
 /* Per-tenant / per-model / per-accelerator counters of one worker. */
 struct tf_dp_obj_stats {

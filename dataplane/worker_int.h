@@ -35,7 +35,9 @@ struct tf_dp_tenant {
 	struct tf_proto_key prev_key;
 	uint8_t has_prev;
 	uint8_t max_prio;
-	uint8_t deleted;         /* removed from the table; freed when refs == 0 */
+	uint8_t deleted;         /* removed from the table; the slot frees when refs == 0 */
+	uint8_t in_use;          /* the slot holds a tenant (objects are reused, never freed
+				  * while workers run: telemetry may be reading them) */
 	uint32_t refs;           /* request objects pointing here */
 	int64_t budget_micro;
 	uint32_t nprices;

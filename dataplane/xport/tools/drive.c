@@ -51,7 +51,7 @@ struct opts {
 	unsigned int requests, batch, max_new, model, prompt_tokens;
 	unsigned int temperature, seed, timeout_ms, seconds;
 	const char *prompt_text;
-	int print, bench, expect_tokens, quiet;
+	int print, bench, expect_tokens, quiet, progress;
 	uint32_t in_ring, resp_ring, max_inflight;
 };
 
@@ -87,6 +87,7 @@ usage(void)
 		"  --timeout-ms N       give up waiting for answers (default 60000)\n"
 		"  --expect-tokens      fail unless every request ended with >= 1 token\n"
 		"  --print              print each request's generated text\n"
+		"  --progress           print 'drive: progress tokens=N' every 50 tokens\n"
 		"  --bench --seconds N  post flat out against an --echo peer; report rates\n");
 }
 
@@ -329,6 +330,11 @@ handle_event(struct card *c, int ci, const struct tf_xport_event *e)
 				     e->u.tokens.index);
 		r->tokens += e->u.tokens.ntok;
 		c->tokens += e->u.tokens.ntok;
+		if (c->o->progress && c->tokens / 50 != (c->tokens - e->u.tokens.ntok) / 50) {
+			printf("drive: progress tokens=%" PRIu64 " ended=%" PRIu64 "\n", c->tokens,
+			       c->ended);
+			fflush(stdout);
+		}
 		if (r->text_bytes + e->u.tokens.text_bytes < sizeof(r->text)) {
 			memcpy(r->text + r->text_bytes, e->u.tokens.text, e->u.tokens.text_bytes);
 			r->text_bytes += e->u.tokens.text_bytes;
@@ -459,6 +465,17 @@ run_card(const struct opts *o)
 
 	if (card_setup(&c, o))
 		tf_fatalx("out of memory");
+	/* spread the work: start once every accelerator is connected (or 10 s passed) */
+	for (uint64_t dl = now_ns() + 10000000000ull; !g_stop && now_ns() < dl;) {
+		int up = 0;
+
+		poll_all(&c);
+		for (int i = 0; i < c.n; i++)
+			up += tf_xport_state(c.x[i]) == TF_XPORT_STATE_UP;
+		if (up == c.n)
+			break;
+		usleep(1000);
+	}
 	while (!g_stop && now_ns() < deadline) {
 		poll_all(&c);
 		answered = 0;
@@ -612,6 +629,7 @@ main(int argc, char **argv)
 		{ "print", no_argument, NULL, 'o' },
 		{ "bench", no_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -649,6 +667,9 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = 1;
+			break;
+		case 'g':
+			o.progress = 1;
 			break;
 		case 'h':
 			usage();
