@@ -18,3 +18,5 @@ ENGINE_UT_CFLAGS := -Ikernels/engine -Itests/unit/common -Itests/unit/engine -It
 $(eval $(call tf_unit,engine_kern_ut,tests/unit/engine/kern_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
 $(eval $(call tf_unit,engine_model_ut,tests/unit/engine/model_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
 $(eval $(call tf_unit,engine_tokenizer_ut,tests/unit/engine/tokenizer_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
+$(eval $(call tf_unit,engine_forward_ut,tests/unit/engine/forward_ut.c tests/unit/engine/ref_llama.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
+$(eval $(call tf_unit,engine_api_ut,tests/unit/engine/engine_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
