@@ -36,6 +36,7 @@ static volatile sig_atomic_t g_stop;
 
 struct req_state {
 	int conn;	    /* where it is in flight, -1: waiting to be (re)sent */
+	int failed_on;	    /* connection that last failed it retryably, -1: none */
 	int attempts;
 	int done;	    /* 1 ended, 2 failed with a final error */
 	uint32_t tokens;
@@ -227,14 +228,17 @@ struct card {
 	struct tf_xport_event ev[256];
 };
 
+/* An UP connection with credits, round robin; avoid (if another will do). */
 static int
-pick_conn(struct card *c, unsigned int need)
+pick_conn(struct card *c, unsigned int need, int avoid)
 {
 	for (int k = 0; k < c->n; k++) {
 		int i = (int)((c->next_rr + (unsigned int)k) % (unsigned int)c->n);
 		struct tf_xport_info in;
 
 		tf_xport_info(c->x[i], &in);
+		if (i == avoid && k + 1 < c->n)
+			continue;
 		if (in.state == TF_XPORT_STATE_UP && in.inflight + need <= in.max_inflight) {
 			c->next_rr = (unsigned int)i + 1;
 			return i;
@@ -252,13 +256,19 @@ send_some(struct card *c)
 	unsigned int n = 0;
 	int ci;
 
-	ci = pick_conn(c, 1);
+	unsigned int first = 0;
+
+	while (first < c->o->requests && (c->rs[first].done || c->rs[first].conn >= 0))
+		first++;
+	if (first == c->o->requests)
+		return 0;
+	ci = pick_conn(c, 1, c->rs[first].failed_on);
 	if (ci < 0)
 		return 0;
-	for (unsigned int i = 0; i < c->o->requests && n < c->o->batch; i++) {
+	for (unsigned int i = first; i < c->o->requests && n < c->o->batch; i++) {
 		struct req_state *r = &c->rs[i];
 
-		if (r->done || r->conn >= 0)
+		if (r->done || r->conn >= 0 || (r->failed_on == ci && c->n > 1))
 			continue;
 		seg[n] = (struct tf_xport_seg){ c->prompt, c->prompt_bytes, c->mem };
 		reqs[n] = (struct tf_xport_req){
@@ -354,6 +364,7 @@ handle_event(struct card *c, int ci, const struct tf_xport_event *e)
 	case TF_XPORT_EV_ERROR:
 		r->conn = -1;
 		if (e->u.error.retryable && r->attempts < MAX_ATTEMPTS) {
+			r->failed_on = ci;
 			/* tokens already streamed cannot be taken back: restart clean */
 			c->tokens -= r->tokens;
 			r->tokens = 0;
@@ -421,7 +432,7 @@ card_setup(struct card *c, const struct opts *o)
 	if (!c->rs)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < o->requests; i++)
-		c->rs[i].conn = -1;
+		c->rs[i].conn = c->rs[i].failed_on = -1;
 	return 0;
 }
 
