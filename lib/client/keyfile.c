@@ -36,12 +36,16 @@ tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_
 	if (world_readable)
 		*world_readable = fstat(fileno(f), &st) == 0 && (st.st_mode & 077);
 	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
+		char *p = line;
+		size_t n;
 
 		lineno++;
-		while (n && isspace((unsigned char)line[n - 1]))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
+		while (isspace((unsigned char)*p))
+			p++;
+		n = strlen(p);
+		while (n && isspace((unsigned char)p[n - 1]))
+			p[--n] = '\0';
+		if (n == 0 || p[0] == '#')
 			continue;
 		if (found) {
 			snprintf(err, errlen, "%s:%d: more than one key line (one key per file)",
@@ -55,7 +59,7 @@ tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_
 			goto out;
 		}
 		for (size_t i = 0; i < TF_PROTO_KEY_LEN; i++) {
-			int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+			int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
 				snprintf(err, errlen, "%s:%d: character %zu is not a hex digit", path,

@@ -531,7 +531,8 @@ main(int argc, char **argv)
 		}
 	}
 	rcvbuf = 4 << 20;
-	(void)setsockopt(g.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (setsockopt(g.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		(void)setsockopt(g.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(g.fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		perror("stub: bind");
 		return 1;
