@@ -246,6 +246,7 @@ write_slot_bytes(struct tf_fw_card *card, uint64_t off, const uint8_t *img, size
 	uint8_t *back;
 	int r;
 
+	progress(o, "erase", 0, elen);
 	for (uint64_t done = 0; done < elen;) {
 		uint64_t n = elen - done < ERASE_STEP ? elen - done : ERASE_STEP;
 
@@ -255,6 +256,7 @@ write_slot_bytes(struct tf_fw_card *card, uint64_t off, const uint8_t *img, size
 		done += n;
 		progress(o, "erase", done, elen);
 	}
+	progress(o, "write", 0, len);
 	for (size_t done = 0; done < len;) {
 		size_t n = len - done < IO_STEP ? len - done : IO_STEP;
 
@@ -270,6 +272,7 @@ write_slot_bytes(struct tf_fw_card *card, uint64_t off, const uint8_t *img, size
 	back = malloc(IO_STEP);
 	if (!back)
 		return -ENOMEM;
+	progress(o, "verify", 0, len);
 	for (size_t done = 0; done < len;) {
 		size_t n = len - done < IO_STEP ? len - done : IO_STEP;
 

@@ -376,7 +376,7 @@ prog_cb(void *arg, const char *phase, uint64_t done, uint64_t total)
 		p->phases++;
 		p->last_done = 0;
 	}
-	if (done < p->last_done || done > total)
+	if (done < p->last_done || done > total || (p->last_done == 0 && done != 0 && p->calls == 1))
 		p->bad++;
 	p->last_done = done;
 }
