@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "errmsg.h"
-#include "kern.h"
 
 #define LLAMA2C_MAGIC 0x616b3432u /* "ak42": llama2.c export versions >= 1 */
 
@@ -173,9 +172,8 @@ mat_set(struct tf_matrix *mx, const float *base, uint64_t off, uint32_t rows, ui
 	mx->scale = NULL;
 }
 
-/* Every matrix the forward pass multiplies by, for the int8 pass. */
-static size_t
-model_matrices(struct tf_model *m, struct tf_matrix **out)
+size_t
+tf_model_matrices(struct tf_model *m, struct tf_matrix **out)
 {
 	size_t n = 0;
 
@@ -205,7 +203,7 @@ model_quantize(struct tf_model *m, char *err, size_t errlen)
 	mats = calloc((size_t)c->n_layers * 7 + 1, sizeof(*mats));
 	if (!mats)
 		return tf_eng_err(err, errlen, -ENOMEM, "out of memory for the int8 weights");
-	n = model_matrices(m, mats);
+	n = tf_model_matrices(m, mats);
 	for (size_t i = 0; i < n; i++) {
 		size_t e = (size_t)mats[i]->rows * mats[i]->cols;
 
@@ -349,45 +347,6 @@ tf_model_load(struct tf_model *m, const char *path, enum tf_engine_precision pre
 		return rc;
 	}
 	m->mapped = 1;
-	return 0;
-}
-
-int
-tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size_t errlen)
-{
-	int q8 = m->precision == TF_ENGINE_INT8;
-	struct tf_matrix **mats;
-	size_t n, bytes = 0;
-	unsigned char *mem;
-
-	if (!ops->panel)
-		return 0;
-	mats = calloc((size_t)m->cfg.n_layers * 7 + 1, sizeof(*mats));
-	if (!mats)
-		return tf_eng_err(err, errlen, -ENOMEM, "out of memory for the packed weights");
-	n = model_matrices(m, mats);
-	for (size_t i = 0; i < n; i++)
-		bytes += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		free(mats);
-		return tf_eng_err(err, errlen, -ENOMEM,
-				  "out of memory: the packed weights need %zu bytes", bytes);
-	}
-	madvise(mem, bytes, MADV_HUGEPAGE); /* a hint: the weights stream with fewer TLB misses */
-	m->pack_mem = mem;
-	m->pack_len = bytes;
-	for (size_t i = 0; i < n; i++) {
-		tf_kern_pack(ops, mats[i], q8, mem);
-		mats[i]->packed = mem;
-		mem += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
-	}
-	/* int8 row-major copies are only the source of the packed ones */
-	free(m->q8_mem);
-	m->q8_mem = NULL;
-	for (size_t i = 0; i < n; i++)
-		mats[i]->q8 = NULL, mats[i]->scale = NULL;
-	free(mats);
 	return 0;
 }
 

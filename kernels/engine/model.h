@@ -102,8 +102,12 @@ int tf_model_load(struct tf_model *m, const char *path, enum tf_engine_precision
 		  size_t errlen);
 void tf_model_free(struct tf_model *m);
 
+/* Every matrix the forward pass multiplies by (7 per layer + the
+ * classifier) into out; returns how many. */
+size_t tf_model_matrices(struct tf_model *m, struct tf_matrix **out);
+
 struct tf_kern_ops;
-/* Makes the packed copy of every matrix the variant wants (kern.h). */
+/* Makes the packed copy of every matrix the variant wants (kern.h, pack.c). */
 int tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size_t errlen);
 
 /* Bytes of weights one decode step reads (every matrix, one embedding row). */

@@ -20,3 +20,7 @@ $(eval $(call tf_unit,engine_model_ut,tests/unit/engine/model_ut.c,tfengine tfmk
 $(eval $(call tf_unit,engine_tokenizer_ut,tests/unit/engine/tokenizer_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
 $(eval $(call tf_unit,engine_forward_ut,tests/unit/engine/forward_ut.c tests/unit/engine/ref_llama.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
 $(eval $(call tf_unit,engine_api_ut,tests/unit/engine/engine_ut.c,tfengine tfmkmodel,-lm,$(ENGINE_UT_CFLAGS)))
+
+# Fuzz targets for the two file parsers (seeds: tests/fuzz/corpus/engine_*).
+$(eval $(call tf_fuzz,engine_ckpt,tests/fuzz/engine_ckpt_fuzz.c,kernels/engine/model.c kernels/engine/errmsg.c,-lm,-Ikernels/engine))
+$(eval $(call tf_fuzz,engine_tokenizer,tests/fuzz/engine_tokenizer_fuzz.c,kernels/engine/tokenizer.c kernels/engine/errmsg.c,,-Ikernels/engine))

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Packed weight copies for the SIMD variants' panel layout (kern.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "errmsg.h"
+#include "kern.h"
+#include "model.h"
+
+size_t
+tf_kern_pack_size(const struct tf_kern_ops *ops, uint32_t rows, uint32_t cols, int q8)
+{
+	size_t P = ops->panel, panels;
+
+	if (!P)
+		return 0;
+	panels = (rows + P - 1) / P;
+	if (q8)
+		return panels * ((size_t)cols * P + (size_t)cols / TF_Q8_GROUP * P * sizeof(float));
+	return panels * (size_t)cols * P * sizeof(float);
+}
+
+void
+tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w, int q8, void *dst)
+{
+	size_t P = ops->panel, panels = (w->rows + P - 1) / P, G = w->cols / TF_Q8_GROUP;
+
+	for (size_t p = 0; p < panels; p++) {
+		for (size_t l = 0; l < P; l++) {
+			size_t r = p * P + l;
+			int live = r < w->rows;
+
+			if (!q8) {
+				float *pf = (float *)dst + p * w->cols * P;
+
+				for (size_t k = 0; k < w->cols; k++)
+					pf[k * P + l] = live ? w->f32[r * w->cols + k] : 0.0f;
+				continue;
+			}
+			int8_t *pq = (int8_t *)dst + p * (w->cols * P + G * P * sizeof(float));
+			float *ps = (float *)(pq + w->cols * P);
+
+			for (size_t k = 0; k < w->cols; k++)
+				pq[k * P + l] = live ? w->q8[r * w->cols + k] : 0;
+			for (size_t g = 0; g < G; g++)
+				ps[g * P + l] = live ? w->scale[r * G + g] : 0.0f;
+		}
+	}
+}
+
+int
+tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size_t errlen)
+{
+	int q8 = m->precision == TF_ENGINE_INT8;
+	struct tf_matrix **mats;
+	size_t n, bytes = 0;
+	unsigned char *mem;
+
+	if (!ops->panel)
+		return 0;
+	mats = calloc((size_t)m->cfg.n_layers * 7 + 1, sizeof(*mats));
+	if (!mats)
+		return tf_eng_err(err, errlen, -ENOMEM, "out of memory for the packed weights");
+	n = tf_model_matrices(m, mats);
+	for (size_t i = 0; i < n; i++)
+		bytes += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		free(mats);
+		return tf_eng_err(err, errlen, -ENOMEM,
+				  "out of memory: the packed weights need %zu bytes", bytes);
+	}
+	madvise(mem, bytes, MADV_HUGEPAGE); /* a hint: the weights stream with fewer TLB misses */
+	m->pack_mem = mem;
+	m->pack_len = bytes;
+	for (size_t i = 0; i < n; i++) {
+		tf_kern_pack(ops, mats[i], q8, mem);
+		mats[i]->packed = mem;
+		mem += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
+	}
+	/* int8 row-major copies are only the source of the packed ones */
+	free(m->q8_mem);
+	m->q8_mem = NULL;
+	for (size_t i = 0; i < n; i++)
+		mats[i]->q8 = NULL, mats[i]->scale = NULL;
+	free(mats);
+	return 0;
+}
