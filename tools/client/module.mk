@@ -4,3 +4,4 @@
 # test stand-ins only, never part of a user path).
 $(eval $(call tf_prog,tokfab-client,tools/client/tokfab-client.c,tokfab-client tfproto tfcommon,$(TFPROTO_LIBS) $(call pc_libs,jansson) -lm))
 $(eval $(call tf_prog,tf_stub_card,tests/integration/tools/tf_stub_card.c,tokfab-client tfproto,$(TFPROTO_LIBS)))
+$(eval $(call tf_prog,tf_proto_send,tests/integration/tools/tf_proto_send.c,tfproto,$(TFPROTO_LIBS)))
