@@ -29,3 +29,4 @@ DP_EDGE_SRCS := dataplane/main.c dataplane/port.c dataplane/lcore.c dataplane/te
 DP_DPDK_CFLAGS = $(call pc_cflags,libdpdk)
 DP_DPDK_LIBS = $(call pc_libs,libdpdk)
 $(eval $(call tf_prog,tokfab-dp,$(DP_EDGE_SRCS),tfdp tfxport tfcard tfproto tfcommon,$$(DP_DPDK_LIBS) $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
+$(eval $(call tf_unit,dp_worker_ut,tests/unit/dataplane/worker_ut.c,$(DP_LOGIC_LIBS) tfcard,$$(DP_LOGIC_LDLIBS),$(DP_UT_CFLAGS)))

@@ -17,7 +17,16 @@ tf_dp_worker_destroy(struct tf_dp_worker *w)
 {
 	if (!w)
 		return;
-	/* Everything still holding frames or transport handles lets go first. */
+	/*
+	 * Forced teardown (a clean stop drains first): forget the batch queues and
+	 * connections without re-dispatching, then release every request's frames.
+	 */
+	for (unsigned int i = 0; i < w->naccel_slots; i++) {
+		tf_batch_q_init(&w->accels[i].q);
+		if (w->accels[i].x)
+			tf_xport_disconnect(w->accels[i].x);
+		w->accels[i].x = NULL;
+	}
 	for (uint32_t i = 0; w->reqs && i < w->nreqs; i++)
 		if (w->reqs[i].state != TF_DP_REQ_FREE)
 			tf_dp_req_free(w, &w->reqs[i]);
