@@ -170,7 +170,8 @@ tf_fw_boot_select(struct tf_fw_meta *m, bool meta_valid, tf_fw_slot_check_fn che
 		if (c->verdict)
 			m->slot_state[a] = TF_SLOT_BAD;
 		else
-			m->slot_state[a] = TF_SLOT_STORED; /* below the floor: no longer a fallback */
+			m->slot_state[a] =
+				TF_SLOT_STORED; /* below the floor: no longer a fallback */
 		m->active_slot = TF_FLASH_NO_SLOT;
 		reject(m, a, c, res);
 		why = TF_BOOT_FALLBACK_ACTIVE;
@@ -252,8 +253,8 @@ tf_fw_boot_mark_stored(struct tf_fw_meta *m, int slot)
 }
 
 int
-tf_fw_boot_activate(struct tf_fw_meta *m, int slot, unsigned int tries,
-		    uint32_t security_version, bool override)
+tf_fw_boot_activate(struct tf_fw_meta *m, int slot, unsigned int tries, uint32_t security_version,
+		    bool override)
 {
 	if (!is_slot(slot) || tries < 1 || tries > TF_FW_MAX_TRIES)
 		return -EINVAL;

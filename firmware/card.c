@@ -19,7 +19,7 @@ struct tf_fw_card {
 	uint8_t key_id[TF_FW_KEY_ID_SIZE];
 	uint64_t slot_size;
 	struct tf_fw_meta meta;
-	int which;  /* current metadata copy, -1 none */
+	int which; /* current metadata copy, -1 none */
 	int nvalid; /* valid copies */
 };
 
@@ -29,7 +29,8 @@ geometry(const struct tf_flash *fl, uint64_t *slot_size)
 	if (fl->block_size != TF_FLASH_BLOCK_SIZE || fl->size % TF_FLASH_BLOCK_SIZE ||
 	    fl->size < TF_FLASH_SLOTS_OFF + 2ull * TF_FLASH_MIN_SLOT_SIZE)
 		return -EINVAL;
-	*slot_size = (fl->size - TF_FLASH_SLOTS_OFF) / 2 / TF_FLASH_BLOCK_SIZE * TF_FLASH_BLOCK_SIZE;
+	*slot_size =
+		(fl->size - TF_FLASH_SLOTS_OFF) / 2 / TF_FLASH_BLOCK_SIZE * TF_FLASH_BLOCK_SIZE;
 	return 0;
 }
 

@@ -35,36 +35,36 @@
 
 enum tf_fw_err {
 	TF_FW_OK = 0,
-	TF_FW_E_TRUNCATED,      /* fewer bytes than the header, table or image_size need */
-	TF_FW_E_MAGIC,          /* not a tokfab firmware image */
+	TF_FW_E_TRUNCATED, /* fewer bytes than the header, table or image_size need */
+	TF_FW_E_MAGIC, /* not a tokfab firmware image */
 	TF_FW_E_FORMAT_VERSION, /* format version this reader does not know */
-	TF_FW_E_HEADER_SIZE,    /* header_size field wrong */
-	TF_FW_E_ENTRY_SIZE,     /* section_entry_size field wrong */
-	TF_FW_E_SECTION_COUNT,  /* 0 or more than TF_FW_MAX_SECTIONS */
-	TF_FW_E_HEADER_FLAGS,   /* unknown header flag */
-	TF_FW_E_SIG_TYPE,       /* signature type other than Ed25519 */
-	TF_FW_E_SIG_SIZE,       /* signature size field wrong */
-	TF_FW_E_IMAGE_SIZE,     /* image_size impossible (too small or above the maximum) */
-	TF_FW_E_TRAILING,       /* bytes after image_size */
-	TF_FW_E_RESERVED,       /* header reserved field not zero */
-	TF_FW_E_SECT_TYPE,      /* unknown section type */
-	TF_FW_E_SECT_DUP,       /* section type twice */
-	TF_FW_E_SECT_FLAGS,     /* unknown section flag */
-	TF_FW_E_SECT_RESERVED,  /* section reserved field not zero */
-	TF_FW_E_SECT_LENGTH,    /* section length 0 or above the maximum */
-	TF_FW_E_SECT_OFFSET,    /* section not where the placement rule puts it */
-	TF_FW_E_SECT_BOUNDS,    /* section ends beyond image_size */
-	TF_FW_E_SECT_MISSING,   /* a required section type is absent */
-	TF_FW_E_END,            /* image_size is not the end of the last section */
-	TF_FW_E_PADDING,        /* alignment padding between sections not zero */
-	TF_FW_E_ABI,            /* ABI section: wrong length or reserved field set */
-	TF_FW_E_UNSIGNED,       /* key id is zero: the image was never signed */
-	TF_FW_E_KEY_ID,         /* signed by another key than the one given */
-	TF_FW_E_SIGNATURE,      /* Ed25519 signature does not verify */
-	TF_FW_E_HASH,           /* a section's SHA-256 does not match its bytes */
-	TF_FW_E_BOARD,          /* image is for another board */
-	TF_FW_E_ROLLBACK,       /* security version below the card's floor */
-	TF_FW_E_CRYPTO,         /* OpenSSL failed (not the image's fault) */
+	TF_FW_E_HEADER_SIZE, /* header_size field wrong */
+	TF_FW_E_ENTRY_SIZE, /* section_entry_size field wrong */
+	TF_FW_E_SECTION_COUNT, /* 0 or more than TF_FW_MAX_SECTIONS */
+	TF_FW_E_HEADER_FLAGS, /* unknown header flag */
+	TF_FW_E_SIG_TYPE, /* signature type other than Ed25519 */
+	TF_FW_E_SIG_SIZE, /* signature size field wrong */
+	TF_FW_E_IMAGE_SIZE, /* image_size impossible (too small or above the maximum) */
+	TF_FW_E_TRAILING, /* bytes after image_size */
+	TF_FW_E_RESERVED, /* header reserved field not zero */
+	TF_FW_E_SECT_TYPE, /* unknown section type */
+	TF_FW_E_SECT_DUP, /* section type twice */
+	TF_FW_E_SECT_FLAGS, /* unknown section flag */
+	TF_FW_E_SECT_RESERVED, /* section reserved field not zero */
+	TF_FW_E_SECT_LENGTH, /* section length 0 or above the maximum */
+	TF_FW_E_SECT_OFFSET, /* section not where the placement rule puts it */
+	TF_FW_E_SECT_BOUNDS, /* section ends beyond image_size */
+	TF_FW_E_SECT_MISSING, /* a required section type is absent */
+	TF_FW_E_END, /* image_size is not the end of the last section */
+	TF_FW_E_PADDING, /* alignment padding between sections not zero */
+	TF_FW_E_ABI, /* ABI section: wrong length or reserved field set */
+	TF_FW_E_UNSIGNED, /* key id is zero: the image was never signed */
+	TF_FW_E_KEY_ID, /* signed by another key than the one given */
+	TF_FW_E_SIGNATURE, /* Ed25519 signature does not verify */
+	TF_FW_E_HASH, /* a section's SHA-256 does not match its bytes */
+	TF_FW_E_BOARD, /* image is for another board */
+	TF_FW_E_ROLLBACK, /* security version below the card's floor */
+	TF_FW_E_CRYPTO, /* OpenSSL failed (not the image's fault) */
 	TF_FW_E_MAX
 };
 
@@ -103,10 +103,10 @@ struct tf_fw_image {
 	uint8_t key_id[TF_FW_KEY_ID_SIZE];
 	unsigned int nsections;
 	struct tf_fw_section_info sect[TF_FW_MAX_SECTIONS];
-	struct tf_fw_abi abi;   /* decoded ABI section (full parse only) */
-	const uint8_t *base;    /* start of the image */
-	size_t signed_len;      /* bytes covered by the signature */
-	const uint8_t *sig;     /* TF_FW_SIG_SIZE bytes */
+	struct tf_fw_abi abi; /* decoded ABI section (full parse only) */
+	const uint8_t *base; /* start of the image */
+	size_t signed_len; /* bytes covered by the signature */
+	const uint8_t *sig; /* TF_FW_SIG_SIZE bytes */
 };
 
 /* Structure only: every field, offset, length, padding; no crypto. */
@@ -130,8 +130,7 @@ int tf_fw_image_check_policy(const struct tf_fw_image *img, uint32_t board_id,
 			     uint32_t min_security_version, bool allow_rollback,
 			     struct tf_fw_diag *diag);
 /* Bytes of a section of a parsed image, or NULL if the image has none. */
-const uint8_t *tf_fw_image_section(const struct tf_fw_image *img, unsigned int type,
-				   uint64_t *len);
+const uint8_t *tf_fw_image_section(const struct tf_fw_image *img, unsigned int type, uint64_t *len);
 /* SHA-256 (OpenSSL EVP); with the whole image it is the image digest. 0 or -EIO. */
 int tf_fw_sha256(const void *buf, size_t len, uint8_t out[TF_FW_SHA256_SIZE]);
 /* key id of a raw public key: first 8 bytes of its SHA-256. */
@@ -208,7 +207,7 @@ struct tf_flash_ops {
 
 struct tf_flash {
 	const struct tf_flash_ops *ops;
-	uint64_t size;       /* bytes */
+	uint64_t size; /* bytes */
 	uint32_t block_size; /* erase block */
 };
 
@@ -269,9 +268,9 @@ const char *tf_fw_slot_state_name(unsigned int state);
 const char *tf_fw_boot_reason_name(unsigned int reason);
 
 struct tf_fw_write_opts {
-	bool activate;          /* mark the slot pending once written and read back */
-	unsigned int tries;     /* trial boots (1..TF_FW_MAX_TRIES), 0 = default */
-	bool allow_rollback;    /* lab override of the anti-rollback floor (counted) */
+	bool activate; /* mark the slot pending once written and read back */
+	unsigned int tries; /* trial boots (1..TF_FW_MAX_TRIES), 0 = default */
+	bool allow_rollback; /* lab override of the anti-rollback floor (counted) */
 	void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total);
 	void *arg;
 };
@@ -287,16 +286,16 @@ struct tf_fw_write_opts {
 int tf_fw_flash_write_slot(struct tf_fw_card *card, const void *img, size_t len,
 			   const struct tf_fw_write_opts *opts, int *slot, struct tf_fw_diag *diag);
 /* Marks a stored slot pending (manual rollback to the previous image too). */
-int tf_fw_card_activate(struct tf_fw_card *card, int slot, unsigned int tries,
-			bool allow_rollback, struct tf_fw_diag *diag);
+int tf_fw_card_activate(struct tf_fw_card *card, int slot, unsigned int tries, bool allow_rollback,
+			struct tf_fw_diag *diag);
 
 struct tf_fw_boot_result {
-	int slot;                      /* slot started */
+	int slot; /* slot started */
 	enum tf_flash_boot_reason reason;
-	int rejected_slot;             /* a slot this boot gave up on, or -1 */
-	struct tf_fw_diag rejected;    /* why (TF_FW_OK: trial never confirmed) */
-	bool rollback_override;        /* started below the floor by the lab override */
-	unsigned int trial;            /* for TF_BOOT_TRIAL: this is try `trial` of max_tries */
+	int rejected_slot; /* a slot this boot gave up on, or -1 */
+	struct tf_fw_diag rejected; /* why (TF_FW_OK: trial never confirmed) */
+	bool rollback_override; /* started below the floor by the lab override */
+	unsigned int trial; /* for TF_BOOT_TRIAL: this is try `trial` of max_tries */
 	unsigned int max_tries;
 };
 
@@ -310,9 +309,9 @@ int tf_fw_card_confirm(struct tf_fw_card *card, int *slot, bool *changed);
 struct tf_fw_slot_status {
 	uint8_t state;
 	uint8_t flags;
-	bool present;            /* header and table parse */
-	struct tf_fw_diag diag;  /* why not, when !present */
-	struct tf_fw_image img;  /* header fields (head parse; pointers invalid) */
+	bool present; /* header and table parse */
+	struct tf_fw_diag diag; /* why not, when !present */
+	struct tf_fw_image img; /* header fields (head parse; pointers invalid) */
 };
 
 struct tf_fw_card_status {
@@ -320,7 +319,7 @@ struct tf_fw_card_status {
 	uint8_t key_id[TF_FW_KEY_ID_SIZE];
 	uint64_t flash_size;
 	uint64_t slot_size;
-	int meta_copies_valid;   /* 0, 1 or 2 */
+	int meta_copies_valid; /* 0, 1 or 2 */
 	struct tf_fw_meta meta;
 	struct tf_fw_slot_status slot[TF_FLASH_NSLOTS];
 };

@@ -122,8 +122,8 @@ typedef int (*tf_fw_slot_check_fn)(void *ctx, int slot, struct tf_fw_slot_check 
  * place. Returns the slot to start (m must then be committed if *dirty), or
  * -ENOENT (nothing bootable; commit m if *dirty), or the check's error.
  */
-int tf_fw_boot_select(struct tf_fw_meta *m, bool meta_valid, tf_fw_slot_check_fn check,
-		      void *ctx, struct tf_fw_boot_result *res, bool *dirty);
+int tf_fw_boot_select(struct tf_fw_meta *m, bool meta_valid, tf_fw_slot_check_fn check, void *ctx,
+		      struct tf_fw_boot_result *res, bool *dirty);
 /* Running image healthy: see tf_fw_card_confirm. */
 int tf_fw_boot_confirm(struct tf_fw_meta *m, int *slot, bool *changed);
 /* Which slot a new image goes to; -EBUSY while an update runs on trial. */

@@ -48,8 +48,9 @@ tf_fw_image_build(const struct tf_fw_build_input *in, uint8_t **out, size_t *out
 		const struct tf_fw_build_section *s = &in->sect[i];
 
 		if (s->type == 0 || s->type >= TF_FW_SECT_ABI || (seen & (1u << s->type))) {
-			diag_set(d, s->type >= TF_FW_SECT_ABI || !s->type ? TF_FW_E_SECT_TYPE
-									   : TF_FW_E_SECT_DUP,
+			diag_set(d,
+				 s->type >= TF_FW_SECT_ABI || !s->type ? TF_FW_E_SECT_TYPE
+								       : TF_FW_E_SECT_DUP,
 				 (int)i, s->type, 0);
 			return -EINVAL;
 		}

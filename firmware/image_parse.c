@@ -97,7 +97,8 @@ parse_table(const uint8_t *b, struct tf_fw_image *img, struct tf_fw_diag *d)
 		if (ld16(e + SEC_OFF(flags)))
 			return fail(d, TF_FW_E_SECT_FLAGS, si, ld16(e + SEC_OFF(flags)), 0);
 		if (ld32(e + SEC_OFF(reserved0)) ||
-		    !all_zero(e + SEC_OFF(reserved1), sizeof(((struct tf_fw_section *)0)->reserved1)))
+		    !all_zero(e + SEC_OFF(reserved1),
+			      sizeof(((struct tf_fw_section *)0)->reserved1)))
 			return fail(d, TF_FW_E_SECT_RESERVED, si, 0, 0);
 		s->offset = ld64(e + SEC_OFF(offset));
 		s->length = ld64(e + SEC_OFF(length));
@@ -110,7 +111,8 @@ parse_table(const uint8_t *b, struct tf_fw_image *img, struct tf_fw_diag *d)
 		if (s->offset != expect)
 			return fail(d, TF_FW_E_SECT_OFFSET, si, s->offset, expect);
 		if (s->offset + s->length > img->image_size)
-			return fail(d, TF_FW_E_SECT_BOUNDS, si, s->offset + s->length, img->image_size);
+			return fail(d, TF_FW_E_SECT_BOUNDS, si, s->offset + s->length,
+				    img->image_size);
 		expect = s->offset + s->length;
 		memcpy(s->sha256, e + SEC_OFF(sha256), TF_FW_SHA256_SIZE);
 	}
@@ -124,8 +126,7 @@ parse_table(const uint8_t *b, struct tf_fw_image *img, struct tf_fw_diag *d)
 }
 
 int
-tf_fw_image_parse_head(const void *buf, size_t len, struct tf_fw_image *img,
-		       struct tf_fw_diag *d)
+tf_fw_image_parse_head(const void *buf, size_t len, struct tf_fw_image *img, struct tf_fw_diag *d)
 {
 	const uint8_t *b = buf;
 	uint64_t need;

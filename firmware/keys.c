@@ -90,8 +90,10 @@ tf_fw_key_load(const char *uri, struct tf_fw_key **out, char *err, size_t errlen
 		return -ENOKEY;
 	}
 	if (!EVP_PKEY_is_a(pkey, "ED25519")) {
-		snprintf(err, errlen, "%s is a %s key; firmware is signed with Ed25519 "
-			 "(make one with: tokfab-fw keygen)", uri, EVP_PKEY_get0_type_name(pkey));
+		snprintf(err, errlen,
+			 "%s is a %s key; firmware is signed with Ed25519 "
+			 "(make one with: tokfab-fw keygen)",
+			 uri, EVP_PKEY_get0_type_name(pkey));
 		EVP_PKEY_free(pkey);
 		return -EKEYREJECTED;
 	}
@@ -115,8 +117,8 @@ create_excl(const char *path, mode_t mode)
 }
 
 int
-tf_fw_key_save(const struct tf_fw_key *key, const char *priv_path, const char *pub_path,
-	       char *err, size_t errlen)
+tf_fw_key_save(const struct tf_fw_key *key, const char *priv_path, const char *pub_path, char *err,
+	       size_t errlen)
 {
 	FILE *f;
 	int ok, r;

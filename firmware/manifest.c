@@ -173,8 +173,7 @@ close_f:
 }
 
 static int
-set_value(struct tf_fw_manifest *m, enum mkey k, const char *v, const char *dir,
-	  char *paths[K_MAX])
+set_value(struct tf_fw_manifest *m, enum mkey k, const char *v, const char *dir, char *paths[K_MAX])
 {
 	struct tf_fw_build_input *in = &m->in;
 	uint64_t u;
@@ -317,8 +316,8 @@ tf_fw_manifest_load(const char *path, struct tf_fw_manifest *m, char *err, size_
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
-				 sizeof(line) - 2);
+			snprintf(err, errlen, "%s:%u: line longer than %zu characters", path,
+				 lineno, sizeof(line) - 2);
 			r = -EINVAL;
 			goto free_all;
 		}
@@ -327,8 +326,8 @@ tf_fw_manifest_load(const char *path, struct tf_fw_manifest *m, char *err, size_
 			continue;
 		eq = strchr(s, '=');
 		if (!eq) {
-			snprintf(err, errlen, "%s:%u: expected 'key = value', got '%s'", path, lineno,
-				 s);
+			snprintf(err, errlen, "%s:%u: expected 'key = value', got '%s'", path,
+				 lineno, s);
 			r = -EINVAL;
 			goto free_all;
 		}
@@ -339,8 +338,10 @@ tf_fw_manifest_load(const char *path, struct tf_fw_manifest *m, char *err, size_
 			if (!strcmp(key, g_keys[k].name))
 				break;
 		if (k == K_MAX) {
-			snprintf(err, errlen, "%s:%u: unknown key '%s' (see hwdocs/firmware-image.md, "
-				 "Manifest)", path, lineno, key);
+			snprintf(err, errlen,
+				 "%s:%u: unknown key '%s' (see hwdocs/firmware-image.md, "
+				 "Manifest)",
+				 path, lineno, key);
 			r = -EINVAL;
 			goto free_all;
 		}
@@ -352,8 +353,8 @@ tf_fw_manifest_load(const char *path, struct tf_fw_manifest *m, char *err, size_
 		seen[k] = true;
 		r = set_value(m, k, val, dir, paths);
 		if (r) {
-			snprintf(err, errlen, "%s:%u: bad value '%s' for %s: expected %s", path, lineno,
-				 val, key, value_hint(k));
+			snprintf(err, errlen, "%s:%u: bad value '%s' for %s: expected %s", path,
+				 lineno, val, key, value_hint(k));
 			goto free_all;
 		}
 	}
@@ -364,7 +365,8 @@ tf_fw_manifest_load(const char *path, struct tf_fw_manifest *m, char *err, size_
 	}
 	for (enum mkey k = 0; k < K_MAX; k++) {
 		if (g_keys[k].required && !seen[k]) {
-			snprintf(err, errlen, "%s: required key '%s' is missing", path, g_keys[k].name);
+			snprintf(err, errlen, "%s: required key '%s' is missing", path,
+				 g_keys[k].name);
 			r = -EINVAL;
 			goto free_all;
 		}

@@ -68,6 +68,7 @@ tf_fw_meta_decode(const uint8_t rec[TF_FLASH_RECORD_SIZE], struct tf_fw_meta *m)
 {
 	struct tf_fw_meta t;
 
+	memset(&t, 0, sizeof(t)); /* padding too: decoded records compare with memcmp */
 	if (ld32(rec + M_OFF(magic)) != TF_FLASH_META_MAGIC ||
 	    ld16(rec + M_OFF(version)) != TF_FLASH_RECORD_VERSION ||
 	    ld16(rec + M_OFF(size)) != TF_FLASH_RECORD_SIZE ||
@@ -105,8 +106,7 @@ tf_fw_meta_decode(const uint8_t rec[TF_FLASH_RECORD_SIZE], struct tf_fw_meta *m)
 			return -EBADMSG;
 	if (t.active_slot != TF_FLASH_NO_SLOT && t.slot_state[t.active_slot] != TF_SLOT_CONFIRMED)
 		return -EBADMSG;
-	if (t.pending_slot != TF_FLASH_NO_SLOT &&
-	    t.slot_state[t.pending_slot] != TF_SLOT_STORED &&
+	if (t.pending_slot != TF_FLASH_NO_SLOT && t.slot_state[t.pending_slot] != TF_SLOT_STORED &&
 	    t.slot_state[t.pending_slot] != TF_SLOT_CONFIRMED)
 		return -EBADMSG;
 	*m = t;

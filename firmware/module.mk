@@ -17,7 +17,7 @@ FW_SECURITY_VERSION ?= 1
 FW_BOARD            ?= 0x54460001
 FW_KEY              ?=
 FW_KEYDIR           ?= $(BUILD)/fw-keys
-FW_OUT              ?= $(BUILD)/firmware/tokfab-fw.img
+FW_OUT              ?= $(BUILD)/firmware/tokfab.img
 FW_TOOL             := $(BUILD)/bin/tokfab-fw
 
 define fw_banner

@@ -34,28 +34,28 @@
 #define TF_FW_SHA256_SIZE 32
 
 /* Offset of the signature and of the first section for a given section count. */
-#define TF_FW_SIG_OFFSET(n) ((uint64_t)TF_FW_HEADER_SIZE + (uint64_t)(n) * TF_FW_SECTION_ENTRY_SIZE)
+#define TF_FW_SIG_OFFSET(n) ((uint64_t)TF_FW_HEADER_SIZE + (uint64_t)(n)*TF_FW_SECTION_ENTRY_SIZE)
 #define TF_FW_PAYLOAD_OFFSET(n) (TF_FW_SIG_OFFSET(n) + TF_FW_SIG_SIZE)
 
 struct tf_fw_header {
 	uint8_t magic[TF_FW_MAGIC_LEN]; /* "TOKFABFW" */
-	uint16_t format_version;        /* TF_FW_FORMAT_VERSION */
-	uint16_t header_size;           /* TF_FW_HEADER_SIZE */
-	uint16_t section_entry_size;    /* TF_FW_SECTION_ENTRY_SIZE */
-	uint16_t section_count;         /* 1..TF_FW_MAX_SECTIONS */
-	uint32_t flags;                 /* none defined: must be 0 */
-	uint16_t sig_type;              /* TF_FW_SIG_TYPE_ED25519 */
-	uint16_t sig_size;              /* TF_FW_SIG_SIZE */
-	uint64_t image_size;            /* every byte of the image, header to last section end */
-	uint16_t version_major;         /* semantic version of the firmware */
+	uint16_t format_version; /* TF_FW_FORMAT_VERSION */
+	uint16_t header_size; /* TF_FW_HEADER_SIZE */
+	uint16_t section_entry_size; /* TF_FW_SECTION_ENTRY_SIZE */
+	uint16_t section_count; /* 1..TF_FW_MAX_SECTIONS */
+	uint32_t flags; /* none defined: must be 0 */
+	uint16_t sig_type; /* TF_FW_SIG_TYPE_ED25519 */
+	uint16_t sig_size; /* TF_FW_SIG_SIZE */
+	uint64_t image_size; /* every byte of the image, header to last section end */
+	uint16_t version_major; /* semantic version of the firmware */
 	uint16_t version_minor;
 	uint16_t version_patch;
 	uint16_t reserved0;
 	uint32_t security_version; /* anti-rollback: cards refuse images below their floor */
-	uint32_t board_id;         /* the card model this image is for */
-	uint64_t build_time;       /* seconds since the epoch (SOURCE_DATE_EPOCH), 0 = unknown */
+	uint32_t board_id; /* the card model this image is for */
+	uint64_t build_time; /* seconds since the epoch (SOURCE_DATE_EPOCH), 0 = unknown */
 	uint8_t build_id[TF_FW_BUILD_ID_SIZE]; /* opaque build identity */
-	uint8_t key_id[TF_FW_KEY_ID_SIZE];     /* which key signed it; zero while unsigned */
+	uint8_t key_id[TF_FW_KEY_ID_SIZE]; /* which key signed it; zero while unsigned */
 	uint8_t reserved1[32];
 };
 
@@ -75,20 +75,20 @@ _Static_assert(offsetof(struct tf_fw_header, reserved1) == 96, "fw header layout
 
 enum tf_fw_section_type {
 	TF_FW_SECT_DATAPLANE = 1, /* tokfab-dp executable (required) */
-	TF_FW_SECT_ACCEL = 2,     /* tokfab-accel executable, served to accelerator nodes */
-	TF_FW_SECT_CONFIG = 3,    /* default card configuration (text) */
-	TF_FW_SECT_ABI = 4,       /* struct tf_fw_abi: the interfaces this image speaks (required) */
+	TF_FW_SECT_ACCEL = 2, /* tokfab-accel executable, served to accelerator nodes */
+	TF_FW_SECT_CONFIG = 3, /* default card configuration (text) */
+	TF_FW_SECT_ABI = 4, /* struct tf_fw_abi: the interfaces this image speaks (required) */
 	TF_FW_SECT_TYPE_MAX = 4,
 };
 
 struct tf_fw_section {
-	uint16_t type;      /* enum tf_fw_section_type; each type at most once */
-	uint16_t flags;     /* none defined: must be 0 */
+	uint16_t type; /* enum tf_fw_section_type; each type at most once */
+	uint16_t flags; /* none defined: must be 0 */
 	uint32_t reserved0; /* must be 0 */
-	uint64_t offset;    /* from the start of the image; see the placement rule */
-	uint64_t length;    /* > 0 */
+	uint64_t offset; /* from the start of the image; see the placement rule */
+	uint64_t length; /* > 0 */
 	uint8_t sha256[TF_FW_SHA256_SIZE]; /* SHA-256 of bytes [offset, offset + length) */
-	uint8_t reserved1[8];              /* must be 0 */
+	uint8_t reserved1[8]; /* must be 0 */
 };
 
 _Static_assert(sizeof(struct tf_fw_section) == TF_FW_SECTION_ENTRY_SIZE, "fw section size");
@@ -114,24 +114,24 @@ _Static_assert(offsetof(struct tf_fw_abi, ring_major) == 8, "fw abi layout");
 /* ---- card flash ----------------------------------------------------------- */
 
 #define TF_FLASH_BLOCK_SIZE 4096 /* erase block */
-#define TF_FLASH_BOARD_OFF 0     /* board record (one-time programmable on a real part) */
-#define TF_FLASH_META0_OFF 4096  /* metadata copy 0 */
-#define TF_FLASH_META1_OFF 8192  /* metadata copy 1 */
+#define TF_FLASH_BOARD_OFF 0 /* board record (one-time programmable on a real part) */
+#define TF_FLASH_META0_OFF 4096 /* metadata copy 0 */
+#define TF_FLASH_META1_OFF 8192 /* metadata copy 1 */
 #define TF_FLASH_SLOTS_OFF 16384 /* slot 0; slot 1 follows it */
 #define TF_FLASH_MIN_SLOT_SIZE (64u * 1024)
 #define TF_FLASH_NSLOTS 2
 #define TF_FLASH_NO_SLOT 0xff
 
 #define TF_FLASH_BOARD_MAGIC 0x44424654u /* "TFBD" */
-#define TF_FLASH_META_MAGIC 0x444d4654u  /* "TFMD" */
+#define TF_FLASH_META_MAGIC 0x444d4654u /* "TFMD" */
 #define TF_FLASH_RECORD_VERSION 1
 #define TF_FLASH_RECORD_SIZE 64
 
 /* Written once when the card is provisioned: the root of trust. */
 struct tf_flash_board {
-	uint32_t magic;   /* TF_FLASH_BOARD_MAGIC */
+	uint32_t magic; /* TF_FLASH_BOARD_MAGIC */
 	uint16_t version; /* TF_FLASH_RECORD_VERSION */
-	uint16_t size;    /* TF_FLASH_RECORD_SIZE */
+	uint16_t size; /* TF_FLASH_RECORD_SIZE */
 	uint32_t board_id;
 	uint32_t reserved0;
 	uint8_t pubkey[TF_FW_PUBKEY_SIZE]; /* raw Ed25519 public key images must verify with */
@@ -144,11 +144,11 @@ _Static_assert(offsetof(struct tf_flash_board, pubkey) == 16, "board record layo
 _Static_assert(offsetof(struct tf_flash_board, crc32) == 60, "board record layout");
 
 enum tf_flash_slot_state {
-	TF_SLOT_EMPTY = 0,     /* nothing known to be there */
-	TF_SLOT_WRITING = 1,   /* being erased/written: never bootable */
-	TF_SLOT_STORED = 2,    /* written and read back, not confirmed */
+	TF_SLOT_EMPTY = 0, /* nothing known to be there */
+	TF_SLOT_WRITING = 1, /* being erased/written: never bootable */
+	TF_SLOT_STORED = 2, /* written and read back, not confirmed */
 	TF_SLOT_CONFIRMED = 3, /* ran and confirmed itself healthy: a fallback */
-	TF_SLOT_BAD = 4,       /* failed its trial or its verification */
+	TF_SLOT_BAD = 4, /* failed its trial or its verification */
 	TF_SLOT_STATE_MAX = 4,
 };
 
@@ -156,28 +156,28 @@ enum tf_flash_slot_state {
 #define TF_SLOT_F_ALL 0x01
 
 enum tf_flash_boot_reason {
-	TF_BOOT_NONE = 0,             /* never booted */
-	TF_BOOT_NORMAL = 1,           /* the active, confirmed slot */
-	TF_BOOT_TRIAL = 2,            /* the pending slot, on trial */
+	TF_BOOT_NONE = 0, /* never booted */
+	TF_BOOT_NORMAL = 1, /* the active, confirmed slot */
+	TF_BOOT_TRIAL = 2, /* the pending slot, on trial */
 	TF_BOOT_FALLBACK_UNCONFIRMED = 3, /* pending never confirmed: back to the active slot */
 	TF_BOOT_FALLBACK_INVALID = 4, /* pending failed verification: back to the active slot */
-	TF_BOOT_FALLBACK_ACTIVE = 5,  /* active slot failed verification: the other confirmed slot */
-	TF_BOOT_RECOVERY = 6,         /* no valid metadata: best valid image found by scanning */
+	TF_BOOT_FALLBACK_ACTIVE = 5, /* active slot failed verification: the other confirmed slot */
+	TF_BOOT_RECOVERY = 6, /* no valid metadata: best valid image found by scanning */
 	TF_BOOT_REASON_MAX = 6,
 };
 
 /* One copy of the boot metadata; the valid copy with the higher seq wins. */
 struct tf_flash_meta {
-	uint32_t magic;   /* TF_FLASH_META_MAGIC */
+	uint32_t magic; /* TF_FLASH_META_MAGIC */
 	uint16_t version; /* TF_FLASH_RECORD_VERSION */
-	uint16_t size;    /* TF_FLASH_RECORD_SIZE */
-	uint64_t seq;     /* incremented by every update */
+	uint16_t size; /* TF_FLASH_RECORD_SIZE */
+	uint64_t seq; /* incremented by every update */
 	uint32_t min_security_version; /* anti-rollback floor */
-	uint32_t rollback_overrides;   /* times the lab override was used (never decreases) */
-	uint8_t active_slot;           /* confirmed slot booted normally, or TF_FLASH_NO_SLOT */
-	uint8_t pending_slot;          /* slot to try next, or TF_FLASH_NO_SLOT */
-	uint8_t tries_left;            /* trial boots left for the pending slot */
-	uint8_t booted_slot;           /* what the last boot started, or TF_FLASH_NO_SLOT */
+	uint32_t rollback_overrides; /* times the lab override was used (never decreases) */
+	uint8_t active_slot; /* confirmed slot booted normally, or TF_FLASH_NO_SLOT */
+	uint8_t pending_slot; /* slot to try next, or TF_FLASH_NO_SLOT */
+	uint8_t tries_left; /* trial boots left for the pending slot */
+	uint8_t booted_slot; /* what the last boot started, or TF_FLASH_NO_SLOT */
 	uint8_t slot_state[TF_FLASH_NSLOTS]; /* enum tf_flash_slot_state */
 	uint8_t slot_flags[TF_FLASH_NSLOTS]; /* TF_SLOT_F_* */
 	uint32_t boot_count;

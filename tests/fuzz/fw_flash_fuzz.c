@@ -47,7 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* the board record is valid */
 	tf_flash_program(fl, tf_fw_card_slot_offset(card, 0), data + 128, half);
 	tf_flash_program(fl, tf_fw_card_slot_offset(card, 1), data + 128 + half,
-			 rest - half > TF_FLASH_MIN_SLOT_SIZE ? TF_FLASH_MIN_SLOT_SIZE : rest - half);
+			 rest - half > TF_FLASH_MIN_SLOT_SIZE ? TF_FLASH_MIN_SLOT_SIZE
+							      : rest - half);
 	tf_fw_card_status(card, &st);
 	if (tf_fw_card_boot(card, &res) >= 0 && (res.slot < 0 || res.slot > 1))
 		abort();

@@ -9,9 +9,10 @@
 FW=$TF_BIN/tokfab-fw
 [ -x "$FW" ] || tf_fail "$FW not built: run make tokfab-fw"
 w=$(mktemp -d); tf_on_exit "rm -rf $w"
-mk() { make -C "$TF_ROOT" --no-print-directory BUILD="$BUILD" FW_KEYDIR="$w/keys" "$@" firmware 2>&1; }
+san=; [ "$(basename "$BUILD")" = build-san ] && san=SAN=1
+mk() { make -C "$TF_ROOT" --no-print-directory $san BUILD="$BUILD" FW_KEYDIR="$w/keys" "$@" firmware 2>&1; }
 
-out=$(mk FW_DP="$w/nope/tokfab-dp" FW_OUT="$w/x.img") && tf_fail "make firmware succeeded without a dataplane"
+out=$(mk FW_DP="$w/nope/tokfab-dp" FW_ACCEL="$FW" FW_OUT="$w/x.img") && tf_fail "make firmware succeeded without a dataplane"
 grep -q "missing $w/nope/tokfab-dp" <<<"$out" || tf_fail "make firmware did not name the missing program: $out"
 
 dp=$TF_BIN/tokfab-dp; acc=$TF_BIN/tokfab-accel

@@ -37,22 +37,20 @@ struct card_opts {
 
 enum { O_FAULT = 256, O_NOACT, O_ALLOW_RB, O_PROGRESS, O_TRIES };
 
-static const struct option g_card_opts[] = {
-	{ "flash", required_argument, NULL, 'f' },
-	{ "fault-after-bytes", required_argument, NULL, O_FAULT },
-	{ "json", no_argument, NULL, 'j' },
-	{ "allow-rollback", no_argument, NULL, O_ALLOW_RB },
-	{ "no-activate", no_argument, NULL, O_NOACT },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "tries", required_argument, NULL, O_TRIES },
-	{ "slot", required_argument, NULL, 's' },
-	{ 0 }
-};
+static const struct option g_card_opts[] = { { "flash", required_argument, NULL, 'f' },
+					     { "fault-after-bytes", required_argument, NULL,
+					       O_FAULT },
+					     { "json", no_argument, NULL, 'j' },
+					     { "allow-rollback", no_argument, NULL, O_ALLOW_RB },
+					     { "no-activate", no_argument, NULL, O_NOACT },
+					     { "progress", no_argument, NULL, O_PROGRESS },
+					     { "tries", required_argument, NULL, O_TRIES },
+					     { "slot", required_argument, NULL, 's' },
+					     { 0 } };
 
 /* Parses the shared options; `allowed` lists the long names this command takes. */
 static int
-parse_card_opts(const char *cmd, int argc, char **argv, const char *allowed,
-		struct card_opts *o)
+parse_card_opts(const char *cmd, int argc, char **argv, const char *allowed, struct card_opts *o)
 {
 	int c, idx;
 	uint64_t v;
@@ -74,7 +72,8 @@ parse_card_opts(const char *cmd, int argc, char **argv, const char *allowed,
 			break;
 		case O_FAULT:
 			if (fw_parse_u64(optarg, UINT64_MAX - 1, &o->fault_after))
-				return fw_usage_error(cmd, "--fault-after-bytes takes a byte count");
+				return fw_usage_error(cmd,
+						      "--fault-after-bytes takes a byte count");
 			break;
 		case 'j':
 			o->json = true;
@@ -133,13 +132,16 @@ card_open(const struct card_opts *o, struct card_ctx *cc)
 	r = tf_fw_card_open(cc->fault ? cc->fault : cc->file, &cc->card);
 	if (r) {
 		if (r == -ENODEV)
-			tf_log_warnx("%s is not provisioned: run tokfab-fw init on it first", o->flash);
+			tf_log_warnx("%s is not provisioned: run tokfab-fw init on it first",
+				     o->flash);
 		else if (r == -EINVAL)
-			tf_log_warnx("%s is too small for two slots (need at least %u bytes)", o->flash,
-				     TF_FLASH_SLOTS_OFF + 2 * TF_FLASH_MIN_SLOT_SIZE);
+			tf_log_warnx("%s is too small for two slots (need at least %u bytes)",
+				     o->flash, TF_FLASH_SLOTS_OFF + 2 * TF_FLASH_MIN_SLOT_SIZE);
 		else if (r == -EBADMSG)
-			tf_log_warnx("%s: the board record is corrupt: this card cannot verify images "
-				     "(re-provision it)", o->flash);
+			tf_log_warnx(
+				"%s: the board record is corrupt: this card cannot verify images "
+				"(re-provision it)",
+				o->flash);
 		else
 			tf_log_warnx("%s: cannot read the card: %s", o->flash, strerror(-r));
 		goto destroy_fault;
@@ -166,7 +168,8 @@ card_fail(struct card_ctx *cc, const char *what, int r)
 {
 	if (cc->fault && tf_flash_fault_tripped(cc->fault))
 		tf_log_warnx("%s: POWER CUT injected after %" PRIu64 " bytes programmed/erased "
-			     "(--fault-after-bytes)", what, tf_flash_fault_used(cc->fault));
+			     "(--fault-after-bytes)",
+			     what, tf_flash_fault_used(cc->fault));
 	else
 		tf_log_warnx("%s: %s: %s", what, cc->path, strerror(-r));
 	return FW_EXIT_FAIL;
@@ -195,7 +198,8 @@ fw_cmd_init(int argc, char **argv)
 			break;
 		case 'S':
 			if (fw_parse_size(optarg, &size))
-				return fw_usage_error("init", "--size takes bytes or a K/M/G suffix");
+				return fw_usage_error("init",
+						      "--size takes bytes or a K/M/G suffix");
 			break;
 		case 'p':
 			pubpath = optarg;
@@ -210,7 +214,8 @@ fw_cmd_init(int argc, char **argv)
 		}
 	}
 	if (!flash || !size || !pubpath || !have_board || optind != argc)
-		return fw_usage_error("init", "needs --flash FILE --size SIZE --pubkey PUB --board ID");
+		return fw_usage_error("init",
+				      "needs --flash FILE --size SIZE --pubkey PUB --board ID");
 	if (size % TF_FLASH_BLOCK_SIZE || size < TF_FLASH_SLOTS_OFF + 2ull * TF_FLASH_MIN_SLOT_SIZE)
 		return fw_usage_error("init", "--size must be a multiple of 4096 and at least %u",
 				      TF_FLASH_SLOTS_OFF + 2 * TF_FLASH_MIN_SLOT_SIZE);
@@ -222,7 +227,8 @@ fw_cmd_init(int argc, char **argv)
 	r = tf_flash_file_create(flash, size, &fl);
 	if (r) {
 		tf_log_warnx("init: cannot create %s: %s%s", flash, strerror(-r),
-			     r == -EEXIST ? " (a card is provisioned once; remove the file first)" : "");
+			     r == -EEXIST ? " (a card is provisioned once; remove the file first)"
+					  : "");
 		return FW_EXIT_FAIL;
 	}
 	r = tf_fw_card_provision(fl, (uint32_t)board, pub);
@@ -246,7 +252,8 @@ log_override(const char *what, struct tf_fw_card *card, int slot)
 	if (tf_fw_card_status(card, &st) || !(st.slot[slot].flags & TF_SLOT_F_ROLLBACK_OVERRIDE))
 		return;
 	tf_log_warnx("%s: LAB OVERRIDE: slot %s holds security version %" PRIu32
-		     " below the card's minimum %" PRIu32 "; allowed by --allow-rollback and recorded "
+		     " below the card's minimum %" PRIu32
+		     "; allowed by --allow-rollback and recorded "
 		     "on the card (rollback overrides so far: %" PRIu32 ")",
 		     what, tf_fw_slot_name(slot), st.slot[slot].img.security_version,
 		     st.meta.min_security_version, st.meta.rollback_overrides);
@@ -266,7 +273,8 @@ fw_cmd_flash(int argc, char **argv)
 	int r, slot = -1, rc = FW_EXIT_FAIL;
 
 	r = parse_card_opts("flash", argc, argv,
-			    "flash fault-after-bytes no-activate tries allow-rollback progress", &o);
+			    "flash fault-after-bytes no-activate tries allow-rollback progress",
+			    &o);
 	if (r)
 		return r;
 	if (optind != argc - 1)
@@ -290,11 +298,13 @@ fw_cmd_flash(int argc, char **argv)
 			tf_fw_image_parse(img, len, &im, NULL);
 			fw_print_diag(argv[optind], &d, &im);
 			if (d.err == TF_FW_E_IMAGE_SIZE)
-				tf_log_warnx("flash: the image has %zu bytes, a slot holds %" PRIu64,
-					     len, d.expected);
+				tf_log_warnx(
+					"flash: the image has %zu bytes, a slot holds %" PRIu64,
+					len, d.expected);
 		} else if (r == -EBUSY) {
-			tf_log_warnx("flash: the inactive slot runs an update on trial: confirm it "
-				     "(tokfab-fw confirm) or boot once more to fall back, then flash");
+			tf_log_warnx(
+				"flash: the inactive slot runs an update on trial: confirm it "
+				"(tokfab-fw confirm) or boot once more to fall back, then flash");
 		} else {
 			card_fail(&cc, "flash", r);
 		}
@@ -312,7 +322,8 @@ fw_cmd_flash(int argc, char **argv)
 		       "run 'tokfab-fw confirm' or the card falls back\n",
 		       o.tries ? o.tries : TF_FW_DEFAULT_TRIES);
 	else
-		printf("stored, not activated (tokfab-fw activate --slot %s)\n", tf_fw_slot_name(slot));
+		printf("stored, not activated (tokfab-fw activate --slot %s)\n",
+		       tf_fw_slot_name(slot));
 	rc = FW_EXIT_OK;
 close_card:
 	card_close(&cc);
@@ -369,7 +380,8 @@ static void
 ver_str(const struct tf_fw_slot_status *s, char *out, size_t n)
 {
 	if (s->present)
-		snprintf(out, n, "%u.%u.%u", s->img.version[0], s->img.version[1], s->img.version[2]);
+		snprintf(out, n, "%u.%u.%u", s->img.version[0], s->img.version[1],
+			 s->img.version[2]);
 	else
 		snprintf(out, n, "none");
 }
@@ -385,9 +397,15 @@ status_json(const struct tf_fw_card_status *st)
 	json_object_set_new(o, "key_id", json_string(fw_hex(st->key_id, TF_FW_KEY_ID_SIZE, hex)));
 	json_object_set_new(o, "flash_size", json_integer((json_int_t)st->flash_size));
 	json_object_set_new(o, "slot_size", json_integer((json_int_t)st->slot_size));
-	json_object_set_new(o, "active", m->active_slot < 2 ? json_string(tf_fw_slot_name(m->active_slot)) : json_null());
-	json_object_set_new(o, "pending", m->pending_slot < 2 ? json_string(tf_fw_slot_name(m->pending_slot)) : json_null());
-	json_object_set_new(o, "running", m->booted_slot < 2 ? json_string(tf_fw_slot_name(m->booted_slot)) : json_null());
+	json_object_set_new(o, "active",
+			    m->active_slot < 2 ? json_string(tf_fw_slot_name(m->active_slot))
+					       : json_null());
+	json_object_set_new(o, "pending",
+			    m->pending_slot < 2 ? json_string(tf_fw_slot_name(m->pending_slot))
+						: json_null());
+	json_object_set_new(o, "running",
+			    m->booted_slot < 2 ? json_string(tf_fw_slot_name(m->booted_slot))
+					       : json_null());
 	json_object_set_new(o, "tries_left", json_integer(m->tries_left));
 	json_object_set_new(o, "max_tries", json_integer(m->max_tries));
 	json_object_set_new(o, "min_security_version", json_integer(m->min_security_version));
@@ -409,11 +427,17 @@ status_json(const struct tf_fw_card_status *st)
 				    json_boolean(ss->flags & TF_SLOT_F_ROLLBACK_OVERRIDE));
 		if (ss->present) {
 			json_object_set_new(e, "version", json_string(ver));
-			json_object_set_new(e, "security_version", json_integer(ss->img.security_version));
-			json_object_set_new(e, "build_id", json_string(fw_hex(ss->img.build_id, TF_FW_BUILD_ID_SIZE, hex)));
-			json_object_set_new(e, "image_size", json_integer((json_int_t)ss->img.image_size));
+			json_object_set_new(e, "security_version",
+					    json_integer(ss->img.security_version));
+			json_object_set_new(
+				e, "build_id",
+				json_string(fw_hex(ss->img.build_id, TF_FW_BUILD_ID_SIZE, hex)));
+			json_object_set_new(e, "image_size",
+					    json_integer((json_int_t)ss->img.image_size));
 		} else if (ss->state != TF_SLOT_EMPTY) {
-			json_object_set_new(e, "header", json_string(tf_fw_diag_format(&ss->diag, why, sizeof(why))));
+			json_object_set_new(
+				e, "header",
+				json_string(tf_fw_diag_format(&ss->diag, why, sizeof(why))));
 		}
 		json_array_append_new(slots, e);
 	}
@@ -523,7 +547,8 @@ fw_cmd_boot(int argc, char **argv)
 			tf_log_warnx("boot: slot %s gave up: its trial was never confirmed",
 				     tf_fw_slot_name(res.rejected_slot));
 		else
-			tf_log_warnx("boot: slot %s rejected: %s", tf_fw_slot_name(res.rejected_slot),
+			tf_log_warnx("boot: slot %s rejected: %s",
+				     tf_fw_slot_name(res.rejected_slot),
 				     tf_fw_diag_format(&res.rejected, why, sizeof(why)));
 	}
 	if (r == -ENOENT) {
@@ -541,12 +566,14 @@ fw_cmd_boot(int argc, char **argv)
 	}
 	ver_str(&st.slot[res.slot], ver, sizeof(ver));
 	if (res.rollback_override)
-		tf_log_warnx("boot: LAB OVERRIDE: slot %s runs below the anti-rollback floor %" PRIu32,
-			     tf_fw_slot_name(res.slot), st.meta.min_security_version);
+		tf_log_warnx(
+			"boot: LAB OVERRIDE: slot %s runs below the anti-rollback floor %" PRIu32,
+			tf_fw_slot_name(res.slot), st.meta.min_security_version);
 	printf("boot: slot %s, version %s, reason %s", tf_fw_slot_name(res.slot), ver,
 	       tf_fw_boot_reason_name(res.reason));
 	if (res.reason == TF_BOOT_TRIAL)
-		printf(" (try %u of %u: run 'tokfab-fw confirm' once healthy or the card falls back)",
+		printf(" (try %u of %u: run 'tokfab-fw confirm' once healthy or the card falls "
+		       "back)",
 		       res.trial, res.max_tries);
 	printf("\n");
 	rc = FW_EXIT_OK;
@@ -575,7 +602,8 @@ fw_cmd_confirm(int argc, char **argv)
 		tf_log_warnx("confirm: nothing has booted on this card (tokfab-fw boot)");
 	} else if (r == -ESTALE) {
 		tf_log_warnx("confirm: the running slot %s is neither pending nor active: "
-			     "the card fell back; boot again", tf_fw_slot_name(slot));
+			     "the card fell back; boot again",
+			     tf_fw_slot_name(slot));
 	} else if (r) {
 		card_fail(&cc, "confirm", r);
 	} else {

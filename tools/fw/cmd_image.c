@@ -25,7 +25,8 @@ fw_cmd_keygen(int argc, char **argv)
 
 	c = getopt_long(argc, argv, "h", opts, NULL);
 	if (c != -1 || optind != argc - 1)
-		return fw_usage_error("keygen", "expected one PREFIX (writes PREFIX.key and PREFIX.pub)");
+		return fw_usage_error("keygen",
+				      "expected one PREFIX (writes PREFIX.key and PREFIX.pub)");
 	if (asprintf(&priv_path, "%s.key", argv[optind]) < 0 ||
 	    asprintf(&pub_path, "%s.pub", argv[optind]) < 0)
 		tf_fatalx("out of memory");
@@ -201,14 +202,14 @@ load_pubkey(const char *path, uint8_t pub[TF_FW_PUBKEY_SIZE])
 int
 fw_cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "board", required_argument, NULL, 'b' },
-		{ "min-security-version", required_argument, NULL, 's' },
-		{ 0 }
-	};
+	static const struct option opts[] = { { "pubkey", required_argument, NULL, 'p' },
+					      { "board", required_argument, NULL, 'b' },
+					      { "min-security-version", required_argument, NULL,
+						's' },
+					      { 0 } };
 	const char *pubpath = NULL, *path;
-	uint8_t pub[TF_FW_PUBKEY_SIZE], *img;
+	uint8_t pub[TF_FW_PUBKEY_SIZE];
+	const uint8_t *img;
 	uint64_t board = 0, minsv = 0;
 	bool have_board = false;
 	struct tf_fw_image im;
@@ -229,7 +230,8 @@ fw_cmd_verify(int argc, char **argv)
 			break;
 		case 's':
 			if (fw_parse_u64(optarg, UINT32_MAX, &minsv))
-				return fw_usage_error("verify", "--min-security-version takes a 32-bit number");
+				return fw_usage_error(
+					"verify", "--min-security-version takes a 32-bit number");
 			break;
 		default:
 			return fw_usage_error("verify", "unknown option");
@@ -240,7 +242,7 @@ fw_cmd_verify(int argc, char **argv)
 	path = argv[optind];
 	if (load_pubkey(pubpath, pub))
 		return FW_EXIT_FAIL;
-	r = fw_read_file(path, &img, &len);
+	r = fw_map_file(path, &img, &len);
 	if (r) {
 		tf_log_warnx("verify: cannot read %s: %s", path, strerror(-r));
 		return FW_EXIT_FAIL;
@@ -251,14 +253,14 @@ fw_cmd_verify(int argc, char **argv)
 					     (uint32_t)minsv, false, &d);
 	if (r) {
 		fw_print_diag(path, &d, &im);
-		free(img);
+		fw_unmap_file(img, len);
 		return FW_EXIT_FAIL;
 	}
 	printf("%s: OK: version %u.%u.%u, security version %" PRIu32 ", board 0x%08" PRIx32
 	       ", signed by key %s, %u sections verified\n",
 	       path, im.version[0], im.version[1], im.version[2], im.security_version, im.board_id,
 	       fw_hex(im.key_id, sizeof(im.key_id), kid), im.nsections);
-	free(img);
+	fw_unmap_file(img, len);
 	return FW_EXIT_OK;
 }
 
@@ -275,12 +277,14 @@ inspect_json(const struct tf_fw_image *im, const char *sig, const struct tf_fw_d
 	json_object_set_new(o, "security_version", json_integer(im->security_version));
 	json_object_set_new(o, "board_id", json_integer(im->board_id));
 	json_object_set_new(o, "build_time", json_integer((json_int_t)im->build_time));
-	json_object_set_new(o, "build_id", json_string(fw_hex(im->build_id, TF_FW_BUILD_ID_SIZE, hex)));
+	json_object_set_new(o, "build_id",
+			    json_string(fw_hex(im->build_id, TF_FW_BUILD_ID_SIZE, hex)));
 	json_object_set_new(o, "key_id", json_string(fw_hex(im->key_id, TF_FW_KEY_ID_SIZE, hex)));
 	json_object_set_new(o, "image_size", json_integer((json_int_t)im->image_size));
 	json_object_set_new(o, "signed_bytes", json_integer((json_int_t)im->signed_len));
 	if (!tf_fw_sha256(im->base, im->image_size, digest))
-		json_object_set_new(o, "image_sha256", json_string(fw_hex(digest, sizeof(digest), hex)));
+		json_object_set_new(o, "image_sha256",
+				    json_string(fw_hex(digest, sizeof(digest), hex)));
 	for (unsigned int i = 0; i < im->nsections; i++) {
 		const struct tf_fw_section_info *s = &im->sect[i];
 		json_t *e = json_object();
@@ -289,7 +293,8 @@ inspect_json(const struct tf_fw_image *im, const char *sig, const struct tf_fw_d
 		json_object_set_new(e, "type_id", json_integer(s->type));
 		json_object_set_new(e, "offset", json_integer((json_int_t)s->offset));
 		json_object_set_new(e, "length", json_integer((json_int_t)s->length));
-		json_object_set_new(e, "sha256", json_string(fw_hex(s->sha256, TF_FW_SHA256_SIZE, hex)));
+		json_object_set_new(e, "sha256",
+				    json_string(fw_hex(s->sha256, TF_FW_SHA256_SIZE, hex)));
 		json_array_append_new(secs, e);
 	}
 	json_object_set_new(o, "sections", secs);
@@ -301,7 +306,8 @@ inspect_json(const struct tf_fw_image *im, const char *sig, const struct tf_fw_d
 	json_object_set_new(o, "signature", json_string(sig));
 	if (d && d->err != TF_FW_OK) {
 		json_object_set_new(o, "error", json_string(tf_fw_err_name(d->err)));
-		json_object_set_new(o, "message", json_string(tf_fw_diag_format(d, buf, sizeof(buf))));
+		json_object_set_new(o, "message",
+				    json_string(tf_fw_diag_format(d, buf, sizeof(buf))));
 	}
 	return o;
 }
@@ -343,7 +349,8 @@ fw_cmd_inspect(int argc, char **argv)
 					      { "pubkey", required_argument, NULL, 'p' },
 					      { 0 } };
 	const char *pubpath = NULL, *path, *sig = "not checked (give --pubkey)";
-	uint8_t pub[TF_FW_PUBKEY_SIZE], *img;
+	uint8_t pub[TF_FW_PUBKEY_SIZE];
+	const uint8_t *img;
 	struct tf_fw_image im;
 	struct tf_fw_diag d, vd = { .err = TF_FW_OK, .section = -1 };
 	bool json = false;
@@ -363,7 +370,7 @@ fw_cmd_inspect(int argc, char **argv)
 	path = argv[optind];
 	if (pubpath && load_pubkey(pubpath, pub))
 		return FW_EXIT_FAIL;
-	r = fw_read_file(path, &img, &len);
+	r = fw_map_file(path, &img, &len);
 	if (r) {
 		tf_log_warnx("inspect: cannot read %s: %s", path, strerror(-r));
 		return FW_EXIT_FAIL;
@@ -372,15 +379,15 @@ fw_cmd_inspect(int argc, char **argv)
 	if (r) {
 		if (json) {
 			char buf[512];
-			json_t *o = json_pack("{s:s, s:s}", "error", tf_fw_err_name(d.err), "message",
-					      tf_fw_diag_format(&d, buf, sizeof(buf)));
+			json_t *o = json_pack("{s:s, s:s}", "error", tf_fw_err_name(d.err),
+					      "message", tf_fw_diag_format(&d, buf, sizeof(buf)));
 
 			json_dumpf(o, stdout, JSON_INDENT(2));
 			putchar('\n');
 			json_decref(o);
 		}
 		fw_print_diag(path, &d, &im);
-		free(img);
+		fw_unmap_file(img, len);
 		return FW_EXIT_FAIL;
 	}
 	if (pubpath) {
@@ -403,7 +410,7 @@ fw_cmd_inspect(int argc, char **argv)
 	}
 	if (vd.err != TF_FW_OK)
 		fw_print_diag(path, &vd, &im);
-	free(img);
+	fw_unmap_file(img, len);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
 
 /* Exit codes. */
 #define FW_EXIT_OK 0
-#define FW_EXIT_FAIL 1  /* refused, rejected, failed */
+#define FW_EXIT_FAIL 1 /* refused, rejected, failed */
 #define FW_EXIT_USAGE 2 /* bad command line */
 
 struct fw_cmd {
@@ -37,6 +37,9 @@ int fw_cmd_confirm(int argc, char **argv);
 
 /* util.c */
 int fw_read_file(const char *path, uint8_t **buf, size_t *len);
+/* Read-only mapping, for commands that only look at an image (verify, inspect). */
+int fw_map_file(const char *path, const uint8_t **buf, size_t *len);
+void fw_unmap_file(const uint8_t *buf, size_t len);
 int fw_write_file(const char *path, const uint8_t *buf, size_t len); /* atomic replace */
 int fw_parse_u64(const char *s, uint64_t max, uint64_t *out);
 int fw_parse_size(const char *s, uint64_t *out); /* 64M, 512K, 1G or bytes */

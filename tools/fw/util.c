@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,45 @@ fw_read_file(const char *path, uint8_t **bufp, size_t *lenp)
 close_fd:
 	close(fd);
 	return r;
+}
+
+int
+fw_map_file(const char *path, const uint8_t **bufp, size_t *lenp)
+{
+	struct stat st;
+	void *p;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+	} else if ((uint64_t)st.st_size > TF_FW_IMAGE_MAX_SIZE + 1) {
+		r = -EFBIG;
+	} else if (st.st_size == 0) {
+		*bufp = (const uint8_t *)"";
+		*lenp = 0;
+	} else {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (p == MAP_FAILED) {
+			r = -errno;
+		} else {
+			*bufp = p;
+			*lenp = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+void
+fw_unmap_file(const uint8_t *buf, size_t len)
+{
+	if (len)
+		munmap((void *)(uintptr_t)buf, len);
 }
 
 int

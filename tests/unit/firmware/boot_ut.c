@@ -16,18 +16,18 @@
 #include <stdio.h>
 
 enum ev {
-	EV_BOOT,          /* power on: boot selection runs */
-	EV_CONFIRM,       /* the running image reports healthy */
-	EV_FLASH_SAME,    /* write a new image (same security version) + activate */
-	EV_FLASH_UP,      /* write a new image with a higher security version + activate */
-	EV_ACTIVATE,      /* activate the slot that is not active (manual rollback) */
-	EV_CORRUPT_A,     /* bit rot in slot A's image */
-	EV_CORRUPT_B,     /* bit rot in slot B's image */
+	EV_BOOT, /* power on: boot selection runs */
+	EV_CONFIRM, /* the running image reports healthy */
+	EV_FLASH_SAME, /* write a new image (same security version) + activate */
+	EV_FLASH_UP, /* write a new image with a higher security version + activate */
+	EV_ACTIVATE, /* activate the slot that is not active (manual rollback) */
+	EV_CORRUPT_A, /* bit rot in slot A's image */
+	EV_CORRUPT_B, /* bit rot in slot B's image */
 	EV_MAX
 };
 
-static const char *const g_ev_name[EV_MAX] = { "boot", "confirm", "flash", "flash+sv", "activate",
-					       "corrupt-a", "corrupt-b" };
+static const char *const g_ev_name[EV_MAX] = { "boot",	   "confirm",	"flash",    "flash+sv",
+					       "activate", "corrupt-a", "corrupt-b" };
 
 struct world {
 	/* the machine under test */
@@ -37,14 +37,14 @@ struct world {
 	bool valid[2];
 	uint32_t sv[2];
 	/* the oracle: history */
-	int running;           /* started by the last boot, -1 none */
-	bool running_trial;    /* ... as a trial of the pending activation */
-	int active;            /* last confirmed image still believed good, -1 none */
+	int running; /* started by the last boot, -1 none */
+	bool running_trial; /* ... as a trial of the pending activation */
+	int active; /* last confirmed image still believed good, -1 none */
 	bool confirmed_img[2]; /* the image now in the slot has been confirmed */
 	uint32_t floor;
-	int pending;           /* activated, not yet confirmed or given up, -1 none */
-	unsigned int trials;   /* trial boots of that activation so far */
-	unsigned int tries;    /* tries it was given */
+	int pending; /* activated, not yet confirmed or given up, -1 none */
+	unsigned int trials; /* trial boots of that activation so far */
+	unsigned int tries; /* tries it was given */
 	/* path for messages */
 	int path[16];
 	int depth;

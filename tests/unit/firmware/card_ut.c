@@ -56,7 +56,8 @@ card_free(struct t_card *c)
 static int
 flash_sv(struct t_card *c, uint32_t sv, uint32_t seed, unsigned int tries, bool allow_rollback)
 {
-	struct tf_fw_write_opts o = { .activate = true, .tries = tries,
+	struct tf_fw_write_opts o = { .activate = true,
+				      .tries = tries,
 				      .allow_rollback = allow_rollback };
 	struct tf_fw_diag d;
 	uint8_t *img;
@@ -376,7 +377,8 @@ prog_cb(void *arg, const char *phase, uint64_t done, uint64_t total)
 		p->phases++;
 		p->last_done = 0;
 	}
-	if (done < p->last_done || done > total || (p->last_done == 0 && done != 0 && p->calls == 1))
+	if (done < p->last_done || done > total ||
+	    (p->last_done == 0 && done != 0 && p->calls == 1))
 		p->bad++;
 	p->last_done = done;
 }

@@ -72,7 +72,8 @@ t_image_try(const struct t_image_spec *s, const struct t_key *k, uint8_t **img, 
 		if (!data[i])
 			return -ENOMEM;
 		t_fill(data[i], s->len[i], s->seed * 7 + (uint32_t)i);
-		in.sect[in.nsections++] = (struct tf_fw_build_section){ types[i], data[i], s->len[i] };
+		in.sect[in.nsections++] =
+			(struct tf_fw_build_section){ types[i], data[i], s->len[i] };
 	}
 	r = tf_fw_image_build(&in, img, len, &d);
 	if (!r && k)
@@ -92,8 +93,11 @@ t_image(const struct t_image_spec *s, const struct t_key *k, uint8_t **img, size
 static inline void
 t_image_sv(const struct t_key *k, uint32_t sv, uint32_t seed, uint8_t **img, size_t *len)
 {
-	struct t_image_spec s = { { 1, (uint16_t)sv, (uint16_t)seed }, sv, T_BOARD,
-				  { 2000 + seed % 100, 700, 50 }, seed };
+	struct t_image_spec s = { { 1, (uint16_t)sv, (uint16_t)seed },
+				  sv,
+				  T_BOARD,
+				  { 2000 + seed % 100, 700, 50 },
+				  seed };
 
 	t_image(&s, k, img, len);
 }

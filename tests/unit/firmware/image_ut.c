@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #define HO(f) offsetof(struct tf_fw_header, f)
-#define SO(i, f) (TF_FW_HEADER_SIZE + (i) * TF_FW_SECTION_ENTRY_SIZE + offsetof(struct tf_fw_section, f))
+#define SO(i, f) \
+	(TF_FW_HEADER_SIZE + (i)*TF_FW_SECTION_ENTRY_SIZE + offsetof(struct tf_fw_section, f))
 
 static struct t_key g_key, g_other;
 static uint8_t *g_img; /* signed: dataplane 1000, accel 300, config 77, abi */
@@ -61,8 +62,9 @@ expect_parse(const uint8_t *buf, size_t len, enum tf_fw_err err, int section, in
 	int r = tf_fw_image_parse(buf, len, &img, &d);
 
 	if (d.err != err || d.section != section || (r == 0) != (err == TF_FW_OK))
-		fprintf(stderr, "\n  line %d: got %s (section %d, r=%d), expected %s (section %d)\n",
-			line, tf_fw_err_name(d.err), d.section, r, tf_fw_err_name(err), section);
+		fprintf(stderr,
+			"\n  line %d: got %s (section %d, r=%d), expected %s (section %d)\n", line,
+			tf_fw_err_name(d.err), d.section, r, tf_fw_err_name(err), section);
 	CU_ASSERT_EQUAL(d.err, err);
 	CU_ASSERT_EQUAL(d.section, section);
 	CU_ASSERT_EQUAL(r, err == TF_FW_OK ? 0 : -EBADMSG);
@@ -114,11 +116,11 @@ test_header_fields(void)
 	uint8_t *b = copy();
 	size_t n;
 
-#define MUT(stmt, err)                         \
-	do {                                   \
-		memcpy(b, g_img, g_len);       \
-		stmt;                          \
-		EXPECT(b, g_len, err, -1);     \
+#define MUT(stmt, err)                     \
+	do {                               \
+		memcpy(b, g_img, g_len);   \
+		stmt;                      \
+		EXPECT(b, g_len, err, -1); \
 	} while (0)
 	for (n = 0; n < TF_FW_HEADER_SIZE; n += 13)
 		EXPECT(g_img, n, TF_FW_E_TRUNCATED, -1);
@@ -198,7 +200,8 @@ test_truncated_and_trailing(void)
 		struct tf_fw_image img;
 		struct tf_fw_diag d;
 
-		CU_ASSERT_EQUAL(tf_fw_image_parse_head(g_img, TF_FW_PAYLOAD_OFFSET(4), &img, &d), 0);
+		CU_ASSERT_EQUAL(tf_fw_image_parse_head(g_img, TF_FW_PAYLOAD_OFFSET(4), &img, &d),
+				0);
 		CU_ASSERT_EQUAL(img.image_size, g_len);
 	}
 }
@@ -208,11 +211,11 @@ test_section_fields(void)
 {
 	uint8_t *b = copy();
 
-#define MUT(stmt, err, sect)                   \
-	do {                                   \
-		memcpy(b, g_img, g_len);       \
-		stmt;                          \
-		EXPECT(b, g_len, err, sect);   \
+#define MUT(stmt, err, sect)                 \
+	do {                                 \
+		memcpy(b, g_img, g_len);     \
+		stmt;                        \
+		EXPECT(b, g_len, err, sect); \
 	} while (0)
 	for (int i = 0; i < 4; i++) {
 		MUT(st16(b + SO(i, type), 0), TF_FW_E_SECT_TYPE, i);

@@ -54,15 +54,15 @@ suite_cleanup(void)
 }
 
 static const char *const g_good = "# tokfab test manifest\n"
-				   "version = 1.2.3\n"
-				   "  security_version=7  \n"
-				   "\n"
-				   "board_id = 0x54460001\n"
-				   "dataplane = dp.bin\n"
-				   "config = cfg\n"
-				   "abi_bar = 1.0\n"
-				   "abi_wire = 1.2\n"
-				   "abi_ring = 3.4\n";
+				  "version = 1.2.3\n"
+				  "  security_version=7  \n"
+				  "\n"
+				  "board_id = 0x54460001\n"
+				  "dataplane = dp.bin\n"
+				  "config = cfg\n"
+				  "abi_bar = 1.0\n"
+				  "abi_wire = 1.2\n"
+				  "abi_ring = 3.4\n";
 
 /* Writes text as the manifest and loads it; returns the result, err filled. */
 static int

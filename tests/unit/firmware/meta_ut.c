@@ -87,12 +87,12 @@ test_meta_rejects_every_corruption(void)
 	BAD(rec[MO(active_slot)] = 2);
 	BAD(rec[MO(pending_slot)] = 0x7f);
 	BAD(rec[MO(booted_slot)] = 3);
-	BAD(rec[MO(pending_slot)] = 0);                      /* == active */
+	BAD(rec[MO(pending_slot)] = 0); /* == active */
 	BAD(rec[MO(slot_state)] = TF_SLOT_STATE_MAX + 1);
-	BAD(rec[MO(slot_state) + 0] = TF_SLOT_STORED);       /* active not confirmed */
-	BAD(rec[MO(slot_state) + 1] = TF_SLOT_WRITING);      /* pending being written */
+	BAD(rec[MO(slot_state) + 0] = TF_SLOT_STORED); /* active not confirmed */
+	BAD(rec[MO(slot_state) + 1] = TF_SLOT_WRITING); /* pending being written */
 	BAD(rec[MO(slot_flags)] = 0x02);
-	BAD(rec[MO(tries_left)] = 4);                        /* > max_tries */
+	BAD(rec[MO(tries_left)] = 4); /* > max_tries */
 	BAD(rec[MO(max_tries)] = TF_FW_MAX_TRIES + 1);
 	BAD(rec[MO(last_boot)] = TF_BOOT_REASON_MAX + 1);
 	BAD(rec[MO(reserved0)] = 1);

@@ -30,7 +30,8 @@ suite_init(void)
 
 	if (tf_fw_key_generate(&g_key.key) || tf_fw_key_public(g_key.key, g_key.pub))
 		return -1;
-	if (t_image_try(&o, &g_key, &g_old, &g_old_len) || t_image_try(&n, &g_key, &g_new, &g_new_len))
+	if (t_image_try(&o, &g_key, &g_old, &g_old_len) ||
+	    t_image_try(&n, &g_key, &g_new, &g_new_len))
 		return -1;
 	return 0;
 }
@@ -318,8 +319,9 @@ cut_everywhere(struct tf_flash *fl, op_fn op, const char *name, bool redo, bool 
 		CU_ASSERT_FATAL(tf_flash_fault_create(fl, cut, &xf) == 0);
 		if (tf_fw_card_open(xf, &card) == 0) {
 			if ((op(xf, card) == 0) != (cut == total))
-				bad(&o, cut, cut == total ? "operation failed without a power cut"
-							  : "operation succeeded despite the power cut");
+				bad(&o, cut,
+				    cut == total ? "operation failed without a power cut"
+						 : "operation succeeded despite the power cut");
 			tf_fw_card_close(card);
 		}
 		if (tf_flash_fault_tripped(xf) != (cut < total))
