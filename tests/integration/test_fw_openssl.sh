@@ -6,7 +6,7 @@
 # signed by stock openssl (key id and signature placed per the document)
 # verifies with tokfab-fw. Tampering makes both sides fail.
 . "$(dirname "$0")/../lib/common.sh"
-tf_require_cmd openssl od sha256sum dd xxd
+tf_require_cmd openssl od sha256sum dd
 FW=$TF_BIN/tokfab-fw
 [ -x "$FW" ] || tf_fail "$FW not built: run make tokfab-fw"
 w=$(mktemp -d); tf_on_exit "rm -rf $w"
@@ -64,7 +64,7 @@ fi
 # 5. The other way: stock openssl signs an unsigned tokfab image per the document.
 "$FW" build --manifest manifest --out unsigned >/dev/null
 kid=$(openssl pkey -pubin -in vendor.pub -outform DER | tail -c 32 | sha256sum | head -c 16)
-printf '%s' "$kid" | xxd -r -p | dd of=unsigned bs=1 seek=88 conv=notrunc status=none
+printf "$(sed 's/../\\x&/g' <<<"$kid")" | dd of=unsigned bs=1 seek=88 conv=notrunc status=none
 head -c "$sig_off" unsigned > tosign.bin
 openssl pkeyutl -sign -inkey vendor.key -rawin -in tosign.bin -out osig.bin || tf_fail "openssl cannot sign"
 dd if=osig.bin of=unsigned bs=1 seek="$sig_off" conv=notrunc status=none
