@@ -7,11 +7,14 @@
  * response cache, resume, cancel, ping, replay window), but "generates"
  * synthetic tokens: token i of a request has id 1000 + i and text "w<i> ".
  *
- * Behaviour by model id: 1 generates; 100 + E answers ERROR E (BUSY and
+ * Behaviour by model id: 1 generates; 2 generates slowly (a chunk per
+ * 50 ms, for timeout and cancel tests); 100 + E answers ERROR E (BUSY and
  * RATE_LIMITED with retry_after 100 ms); 200 + E cuts the request off after
  * two tokens with FINAL CUT_OFF error E.
  * Loss injection: --drop-every N drops every Nth token chunk on its first
- * transmission (resends from RESUME always go out).
+ * transmission (resends from RESUME always go out); --drop-rx-every N drops
+ * every Nth datagram received (client -> card loss); --first-token-delay-ms
+ * holds the first token back (a queue), so clients retransmit the REQUEST.
  * Every execution is logged as "exec rid=0x... tenant=T prompt_bytes=N" so
  * tests can check that retransmissions never run a request twice.
  */
@@ -55,7 +58,7 @@ static struct {
 	int fd;
 	uint32_t tenant;
 	struct tf_proto_key key;
-	uint32_t drop_every, token_delay_ms, chunk;
+	uint32_t drop_every, token_delay_ms, chunk, drop_rx_every, first_delay_ms, rx_count;
 	struct sreq reqs[MAX_REQS];
 	uint8_t tx[TF_PROTO_MAX_DGRAM];
 	volatile sig_atomic_t stop;
@@ -235,7 +238,7 @@ generate(uint64_t now)
 		else if (r->produced >= r->max_new)
 			finish(r, TF_PROTO_FINISH_LENGTH, 0);
 		else
-			r->next_token_us = now + (uint64_t)g.token_delay_ms * 1000;
+			r->next_token_us = now + (r->params.model_id == 2 ? 50000 : (uint64_t)g.token_delay_ms * 1000);
 	}
 }
 
@@ -303,7 +306,7 @@ start(struct sreq *r, uint64_t now)
 		r->state = ST_FREE; /* refused before admission: nothing recorded */
 		return;
 	}
-	if (model != 1 && !(model >= 200 && model <= 200 + TF_PROTO_E_MAX)) {
+	if (model != 1 && model != 2 && !(model >= 200 && model <= 200 + TF_PROTO_E_MAX)) {
 		send_error(&r->peer, r->peerlen, g.tenant, r->rid, TF_PROTO_E_UNKNOWN_MODEL,
 			   TF_PROTO_T_REQUEST, 0, model, true);
 		r->state = ST_FREE;
@@ -312,7 +315,7 @@ start(struct sreq *r, uint64_t now)
 	r->cut_code = model >= 200 ? (int)(model - 200) : 0;
 	r->max_new = r->params.max_new_tokens < MAX_TOKENS ? r->params.max_new_tokens : MAX_TOKENS;
 	r->state = ST_GEN;
-	r->next_token_us = now;
+	r->next_token_us = now + (uint64_t)g.first_delay_ms * 1000;
 	printf("exec rid=0x%016llx tenant=%u prompt_bytes=%u kind=%u\n", (unsigned long long)r->rid,
 	       g.tenant, r->params.prompt_total_len, r->params.prompt_kind);
 }
@@ -384,6 +387,7 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 		return;
 	}
 	if (rc == 0 && (rc = tf_proto_verify(&g.key, &m)) != 0) {
+		printf("drop reason=%s\n", tf_proto_reason_name(rc));
 		if (len >= TF_PROTO_HDR_LEN + TF_PROTO_ERROR_LEN)
 			send_error(from, fromlen, m.tenant_id, m.request_id, TF_PROTO_E_BAD_MAC,
 				   m.type, 0, 0, false);
@@ -447,7 +451,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: tf_stub_card --port P --tenant ID --key-file F [--addr A]\n"
-		   "         [--drop-every N] [--token-delay-ms D] [--chunk N]\n"
+		   "         [--drop-every N] [--drop-rx-every N] [--token-delay-ms D]\n"
+		   "         [--first-token-delay-ms D] [--chunk N]\n"
 		   "TEST STAND-IN for a tokfab card (see the comment at the top of its source).\n");
 }
 
@@ -462,6 +467,8 @@ main(int argc, char **argv)
 		{ "drop-every", required_argument, NULL, 'd' },
 		{ "token-delay-ms", required_argument, NULL, 'D' },
 		{ "chunk", required_argument, NULL, 'c' },
+		{ "drop-rx-every", required_argument, NULL, 'R' },
+		{ "first-token-delay-ms", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -494,6 +501,12 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			g.chunk = (uint32_t)atoi(optarg);
+			break;
+		case 'R':
+			g.drop_rx_every = (uint32_t)atoi(optarg);
+			break;
+		case 'F':
+			g.first_delay_ms = (uint32_t)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -543,7 +556,7 @@ main(int argc, char **argv)
 		uint64_t now = mono_us();
 
 		generate(now);
-		if (poll(&pfd, 1, g.token_delay_ms ? 1 : 10) <= 0)
+		if (poll(&pfd, 1, 1) <= 0)
 			continue;
 		for (;;) {
 			struct sockaddr_storage from;
@@ -553,6 +566,10 @@ main(int argc, char **argv)
 
 			if (n < 0)
 				break;
+			if (g.drop_rx_every && ++g.rx_count % g.drop_rx_every == 0) {
+				printf("drop-rx len=%zd\n", n);
+				continue;
+			}
 			on_datagram(buf, (size_t)n, &from, fl, mono_us());
 		}
 	}
