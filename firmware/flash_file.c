@@ -2,13 +2,15 @@
 /*
  * File-backed flash: the file holds every byte of the device. NOR rules are
  * enforced so that a missing erase shows up in the read-back: erase writes
- * 0xff, program ANDs the new bytes into what is there.
+ * 0xff, program ANDs the new bytes into what is there. The file is locked
+ * (flock) while open, so two tokfab-fw runs never interleave.
  */
 #include "fw_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,8 +146,13 @@ static const struct tf_flash_ops g_file_ops = {
 static int
 ff_new(int fd, uint64_t size, struct tf_flash **out)
 {
-	struct file_flash *ff = calloc(1, sizeof(*ff));
+	struct file_flash *ff;
 
+	/* One user at a time, like the one boot loader / firmware of a real card. */
+	while (flock(fd, LOCK_EX))
+		if (errno != EINTR)
+			return -errno;
+	ff = calloc(1, sizeof(*ff));
 	if (!ff)
 		return -ENOMEM;
 	ff->buf = malloc(CHUNK);
