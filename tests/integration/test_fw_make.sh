@@ -4,7 +4,7 @@
 # built; otherwise builds a signed image of them, generating a development key
 # on first use (and saying so loudly), reusing it after; FW_KEY signs with a
 # given key instead. The real tokfab-dp / tokfab-accel are used when built;
-# otherwise other built executables stand in as section contents.
+# otherwise another built executable stands in as section contents.
 . "$(dirname "$0")/../lib/common.sh"
 FW=$TF_BIN/tokfab-fw
 [ -x "$FW" ] || tf_fail "$FW not built: run make tokfab-fw"
@@ -15,10 +15,13 @@ mk() { make -C "$TF_ROOT" --no-print-directory $san BUILD="$BUILD" FW_KEYDIR="$w
 out=$(mk FW_DP="$w/nope/tokfab-dp" FW_ACCEL="$FW" FW_OUT="$w/x.img") && tf_fail "make firmware succeeded without a dataplane"
 grep -q "missing $w/nope/tokfab-dp" <<<"$out" || tf_fail "make firmware did not name the missing program: $out"
 
-dp=$TF_BIN/tokfab-dp; acc=$TF_BIN/tokfab-accel
-if [ ! -x "$dp" ] || [ ! -x "$acc" ]; then
+# Copies, so that make does not (re)build the programs of other parts here.
+dp=$w/tokfab-dp; acc=$w/tokfab-accel
+if [ -x "$TF_BIN/tokfab-dp" ] && [ -x "$TF_BIN/tokfab-accel" ]; then
+	cp "$TF_BIN/tokfab-dp" "$dp"; cp "$TF_BIN/tokfab-accel" "$acc"
+else
 	tf_log "tokfab-dp/tokfab-accel not built here: $FW stands in as section contents"
-	dp=$FW; acc=$FW
+	cp "$FW" "$dp"; cp "$FW" "$acc"
 fi
 out=$(mk FW_DP="$dp" FW_ACCEL="$acc" FW_OUT="$w/a.img") || tf_fail "make firmware failed: $out"
 grep -q "GENERATED A DEVELOPMENT SIGNING KEY" <<<"$out" || tf_fail "first use did not announce the new development key"
