@@ -36,17 +36,17 @@ extern "C" {
 struct tf_client;
 
 struct tf_client_config {
-	const char *server;       /* "host", "host:port", "[v6addr]:port" */
+	const char *server; /* "host", "host:port", "[v6addr]:port" */
 	uint32_t tenant_id;
 	uint8_t key_id;
 	uint8_t key[TF_PROTO_KEY_LEN];
-	uint32_t max_dgram;       /* datagram size used (default 1400) */
-	uint32_t rto_initial_ms;  /* first retransmission timeout (250) */
-	uint32_t rto_max_ms;      /* backoff cap (4000) */
-	uint32_t retries;         /* retransmissions without progress before giving up (6) */
-	uint32_t timeout_ms;      /* default per-request overall timeout (60000) */
-	uint32_t cancel_wait_ms;  /* how long a CANCEL waits for the FINAL (1000) */
-	uint32_t max_inflight;    /* concurrent requests + pings (256) */
+	uint32_t max_dgram; /* datagram size used (default 1400) */
+	uint32_t rto_initial_ms; /* first retransmission timeout (250) */
+	uint32_t rto_max_ms; /* backoff cap (4000) */
+	uint32_t retries; /* retransmissions without progress before giving up (6) */
+	uint32_t timeout_ms; /* default per-request overall timeout (60000) */
+	uint32_t cancel_wait_ms; /* how long a CANCEL waits for the FINAL (1000) */
+	uint32_t max_inflight; /* concurrent requests + pings (256) */
 	/* Optional: called for each retransmission/resume/notable event (verbose). */
 	void (*on_event)(void *arg, uint64_t request_id, const char *what);
 	void *event_arg;
@@ -58,24 +58,24 @@ void tf_client_config_init(struct tf_client_config *cfg);
 struct tf_client_request {
 	uint32_t model_id;
 	uint32_t max_new_tokens;
-	uint8_t prompt_kind;      /* TF_PROTO_PROMPT_TEXT or _TOKENS */
-	const void *prompt;       /* text bytes, or u32 LE ids; copied by submit */
-	uint32_t prompt_len;      /* bytes, 1 .. TF_PROTO_MAX_PROMPT */
-	uint16_t temperature;     /* thousandths, 0 .. 10000 */
-	uint16_t top_p;           /* ten-thousandths, 1 .. 10000 */
+	uint8_t prompt_kind; /* TF_PROTO_PROMPT_TEXT or _TOKENS */
+	const void *prompt; /* text bytes, or u32 LE ids; copied by submit */
+	uint32_t prompt_len; /* bytes, 1 .. TF_PROTO_MAX_PROMPT */
+	uint16_t temperature; /* thousandths, 0 .. 10000 */
+	uint16_t top_p; /* ten-thousandths, 1 .. 10000 */
 	uint64_t seed;
-	uint8_t priority;         /* 0 .. 7 */
-	bool want_text;           /* ask for token text pieces */
-	uint32_t timeout_ms;      /* 0: the config's */
+	uint8_t priority; /* 0 .. 7 */
+	bool want_text; /* ask for token text pieces */
+	uint32_t timeout_ms; /* 0: the config's */
 };
 
 /* New tokens of one request: indexes first_seq .. first_seq + n - 1. */
 struct tf_client_tokens {
 	uint32_t first_seq;
 	uint32_t n;
-	const uint8_t *ids;        /* n u32 LE: tf_client_token_id() */
+	const uint8_t *ids; /* n u32 LE: tf_client_token_id() */
 	const uint8_t *piece_lens; /* n bytes, NULL when the card sent no text */
-	const uint8_t *text;       /* concatenated pieces of these n tokens */
+	const uint8_t *text; /* concatenated pieces of these n tokens */
 	uint32_t text_len;
 };
 
@@ -87,32 +87,32 @@ tf_client_token_id(const struct tf_client_tokens *t, uint32_t i)
 
 /* Outcome statuses beyond the wire error codes (1 .. 255). */
 enum tf_client_status {
-	TF_CLIENT_OK = 0,           /* FINAL STOP / LENGTH / CANCELLED */
+	TF_CLIENT_OK = 0, /* FINAL STOP / LENGTH / CANCELLED */
 	/* 1 .. 255: enum tf_proto_error from an ERROR, or a FINAL CUT_OFF's error_code */
-	TF_CLIENT_S_TIMEOUT = 256,  /* no answer / no progress within retries, or overall timeout */
-	TF_CLIENT_S_NETWORK = 257,  /* datagrams could not be sent or were refused (ICMP) */
+	TF_CLIENT_S_TIMEOUT = 256, /* no answer / no progress within retries, or overall timeout */
+	TF_CLIENT_S_NETWORK = 257, /* datagrams could not be sent or were refused (ICMP) */
 	TF_CLIENT_S_CANCELLED = 258, /* cancelled and no FINAL came back in cancel_wait_ms */
 };
 
 struct tf_client_outcome {
-	int status;                 /* enum tf_client_status or a wire error code */
-	bool has_final;             /* final is valid (also for a timed-out or cut-off request) */
-	bool unsigned_error;        /* status came in an ERROR the card could not sign */
-	bool timed_out;             /* the client gave up (status TIMEOUT), maybe after a FINAL */
+	int status; /* enum tf_client_status or a wire error code */
+	bool has_final; /* final is valid (also for a timed-out or cut-off request) */
+	bool unsigned_error; /* status came in an ERROR the card could not sign */
+	bool timed_out; /* the client gave up (status TIMEOUT), maybe after a FINAL */
 	struct tf_proto_final final;
-	uint32_t retry_after_ms;    /* from the ERROR, BUSY / RATE_LIMITED */
-	uint32_t detail;            /* ERROR detail */
-	int net_errno;              /* with TF_CLIENT_S_NETWORK: what send/recv said */
-	uint32_t tokens;            /* tokens delivered through on_tokens */
-	uint32_t retransmits;       /* REQUEST re-sends */
-	uint32_t resumes;           /* RESUMEs sent */
-	uint64_t first_token_us;    /* submit -> first token (0: none) */
-	uint64_t total_us;          /* submit -> done */
+	uint32_t retry_after_ms; /* from the ERROR, BUSY / RATE_LIMITED */
+	uint32_t detail; /* ERROR detail */
+	int net_errno; /* with TF_CLIENT_S_NETWORK: what send/recv said */
+	uint32_t tokens; /* tokens delivered through on_tokens */
+	uint32_t retransmits; /* REQUEST re-sends */
+	uint32_t resumes; /* RESUMEs sent */
+	uint64_t first_token_us; /* submit -> first token (0: none) */
+	uint64_t total_us; /* submit -> done */
 };
 
 struct tf_client_pong {
 	uint64_t rtt_us;
-	int64_t clock_offset_us;    /* card clock - local clock, at the midpoint */
+	int64_t clock_offset_us; /* card clock - local clock, at the midpoint */
 	uint8_t min_version, max_version;
 	uint16_t max_dgram;
 };

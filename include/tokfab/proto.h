@@ -78,29 +78,29 @@ extern "C" {
 
 /* Prompt limits. A prompt spans one REQUEST and any REQ_FRAGMENTs. */
 #define TF_PROTO_MAX_PROMPT (256u * 1024u) /* bytes, text or token ids */
-#define TF_PROTO_FRAG_UNIT 64u             /* fragment offset alignment */
+#define TF_PROTO_FRAG_UNIT 64u /* fragment offset alignment */
 #define TF_PROTO_FRAG_UNITS (TF_PROTO_MAX_PROMPT / TF_PROTO_FRAG_UNIT)
 
 /* Request field ranges. */
 #define TF_PROTO_MAX_PRIORITY 7
 #define TF_PROTO_DEFAULT_PRIORITY 3
 #define TF_PROTO_MAX_TEMPERATURE 10000 /* milli: 10.000 */
-#define TF_PROTO_MAX_TOP_P 10000       /* 1e-4 units: 1.0000 */
+#define TF_PROTO_MAX_TOP_P 10000 /* 1e-4 units: 1.0000 */
 
 /* Replay window default: |server clock - header timestamp| must be below. */
 #define TF_PROTO_REPLAY_WINDOW_US (30ull * 1000 * 1000)
 
 /* Message types. Bit 7 set: card -> client. */
 enum tf_proto_type {
-	TF_PROTO_T_REQUEST = 0x01,  /* new request + first part of the prompt */
+	TF_PROTO_T_REQUEST = 0x01, /* new request + first part of the prompt */
 	TF_PROTO_T_FRAGMENT = 0x02, /* more prompt bytes of a request */
-	TF_PROTO_T_CANCEL = 0x03,   /* stop generating; FINAL still reported */
-	TF_PROTO_T_RESUME = 0x04,   /* re-send tokens from index N */
-	TF_PROTO_T_PING = 0x05,     /* liveness, key and clock check */
-	TF_PROTO_T_TOKENS = 0x81,   /* token chunk, in order, sequence-numbered */
-	TF_PROTO_T_FINAL = 0x82,    /* end of a request, with usage */
-	TF_PROTO_T_ERROR = 0x83,    /* request (or datagram) refused */
-	TF_PROTO_T_PONG = 0x84,     /* answer to PING */
+	TF_PROTO_T_CANCEL = 0x03, /* stop generating; FINAL still reported */
+	TF_PROTO_T_RESUME = 0x04, /* re-send tokens from index N */
+	TF_PROTO_T_PING = 0x05, /* liveness, key and clock check */
+	TF_PROTO_T_TOKENS = 0x81, /* token chunk, in order, sequence-numbered */
+	TF_PROTO_T_FINAL = 0x82, /* end of a request, with usage */
+	TF_PROTO_T_ERROR = 0x83, /* request (or datagram) refused */
+	TF_PROTO_T_PONG = 0x84, /* answer to PING */
 };
 #define TF_PROTO_T_RESPONSE_BIT 0x80
 
@@ -111,7 +111,7 @@ enum tf_proto_type {
 
 /* MAC algorithms (header mac_alg). */
 enum tf_proto_mac_alg {
-	TF_PROTO_MAC_NONE = 0,        /* only on ERRORs the card cannot sign */
+	TF_PROTO_MAC_NONE = 0, /* only on ERRORs the card cannot sign */
 	TF_PROTO_MAC_HMAC_SHA256 = 1, /* HMAC-SHA256, first 16 bytes */
 	/* 2..255 reserved for faster algorithms. */
 };
@@ -119,7 +119,7 @@ enum tf_proto_mac_alg {
 /* REQUEST prompt_kind. */
 enum tf_proto_prompt_kind {
 	TF_PROTO_PROMPT_TOKENS = 0, /* u32 LE token ids */
-	TF_PROTO_PROMPT_TEXT = 1,   /* UTF-8 text, tokenized by the card */
+	TF_PROTO_PROMPT_TEXT = 1, /* UTF-8 text, tokenized by the card */
 };
 
 /* REQUEST req_flags. */
@@ -132,29 +132,29 @@ enum tf_proto_prompt_kind {
 
 /* FINAL finish_reason. */
 enum tf_proto_finish {
-	TF_PROTO_FINISH_STOP = 0,      /* end-of-sequence token */
-	TF_PROTO_FINISH_LENGTH = 1,    /* max_new_tokens reached */
+	TF_PROTO_FINISH_STOP = 0, /* end-of-sequence token */
+	TF_PROTO_FINISH_LENGTH = 1, /* max_new_tokens reached */
 	TF_PROTO_FINISH_CANCELLED = 2, /* client sent CANCEL */
-	TF_PROTO_FINISH_CUT_OFF = 3,   /* card stopped it; error_code says why */
+	TF_PROTO_FINISH_CUT_OFF = 3, /* card stopped it; error_code says why */
 };
 #define TF_PROTO_FINISH_MAX TF_PROTO_FINISH_CUT_OFF
 
 /* Wire error codes (ERROR.code, FINAL.error_code). 0 is never sent. */
 enum tf_proto_error {
-	TF_PROTO_E_BAD_MAC = 1,             /* MAC does not verify: wrong key */
-	TF_PROTO_E_REPLAY = 2,              /* timestamp outside window / id reused */
-	TF_PROTO_E_UNKNOWN_TENANT = 3,      /* tenant id not configured */
-	TF_PROTO_E_UNKNOWN_MODEL = 4,       /* model id not served */
-	TF_PROTO_E_QUOTA_EXHAUSTED = 5,     /* tenant's token budget used up */
-	TF_PROTO_E_RATE_LIMITED = 6,        /* tenant over its rate: retry_after */
-	TF_PROTO_E_BUSY = 7,                /* card or pool overloaded: retry_after */
-	TF_PROTO_E_TOO_LARGE = 8,           /* prompt or limits over the maximum */
-	TF_PROTO_E_MALFORMED = 9,           /* a field is invalid (detail: offset) */
-	TF_PROTO_E_TIMEOUT = 10,            /* reassembly or generation timed out */
-	TF_PROTO_E_INTERNAL = 11,           /* card or accelerator failure */
+	TF_PROTO_E_BAD_MAC = 1, /* MAC does not verify: wrong key */
+	TF_PROTO_E_REPLAY = 2, /* timestamp outside window / id reused */
+	TF_PROTO_E_UNKNOWN_TENANT = 3, /* tenant id not configured */
+	TF_PROTO_E_UNKNOWN_MODEL = 4, /* model id not served */
+	TF_PROTO_E_QUOTA_EXHAUSTED = 5, /* tenant's token budget used up */
+	TF_PROTO_E_RATE_LIMITED = 6, /* tenant over its rate: retry_after */
+	TF_PROTO_E_BUSY = 7, /* card or pool overloaded: retry_after */
+	TF_PROTO_E_TOO_LARGE = 8, /* prompt or limits over the maximum */
+	TF_PROTO_E_MALFORMED = 9, /* a field is invalid (detail: offset) */
+	TF_PROTO_E_TIMEOUT = 10, /* reassembly or generation timed out */
+	TF_PROTO_E_INTERNAL = 11, /* card or accelerator failure */
 	TF_PROTO_E_UNSUPPORTED_VERSION = 12, /* detail: highest version supported */
-	TF_PROTO_E_UNSUPPORTED = 13,        /* unknown type/flags/alg/kind */
-	TF_PROTO_E_UNKNOWN_REQUEST = 14,    /* CANCEL/RESUME of an unknown id */
+	TF_PROTO_E_UNSUPPORTED = 13, /* unknown type/flags/alg/kind */
+	TF_PROTO_E_UNKNOWN_REQUEST = 14, /* CANCEL/RESUME of an unknown id */
 	TF_PROTO_E_RESUME_UNAVAILABLE = 15, /* tokens before N no longer buffered */
 };
 #define TF_PROTO_E_MAX TF_PROTO_E_RESUME_UNAVAILABLE
@@ -164,36 +164,36 @@ enum tf_proto_error {
 /* ------------------------------------------------------------------ */
 
 struct tf_proto_wire_hdr {
-	uint8_t magic[4];      /* "TKFB" */
-	uint8_t version;       /* TF_PROTO_VERSION */
-	uint8_t type;          /* enum tf_proto_type */
-	uint8_t flags;         /* TF_PROTO_F_* */
-	uint8_t mac_alg;       /* enum tf_proto_mac_alg */
-	uint32_t tenant_id;    /* who is asking (echoed in responses) */
-	uint16_t payload_len;  /* bytes between header and MAC */
-	uint8_t key_id;        /* which of the tenant's keys signed (rotation) */
-	uint8_t reserved;      /* must be zero */
-	uint64_t request_id;   /* client-chosen, unique per tenant */
+	uint8_t magic[4]; /* "TKFB" */
+	uint8_t version; /* TF_PROTO_VERSION */
+	uint8_t type; /* enum tf_proto_type */
+	uint8_t flags; /* TF_PROTO_F_* */
+	uint8_t mac_alg; /* enum tf_proto_mac_alg */
+	uint32_t tenant_id; /* who is asking (echoed in responses) */
+	uint16_t payload_len; /* bytes between header and MAC */
+	uint8_t key_id; /* which of the tenant's keys signed (rotation) */
+	uint8_t reserved; /* must be zero */
+	uint64_t request_id; /* client-chosen, unique per tenant */
 	uint64_t timestamp_us; /* sender's clock, µs since the Unix epoch */
 };
 
 struct tf_proto_wire_request {
 	uint32_t model_id;
-	uint32_t max_new_tokens;   /* >= 1 */
+	uint32_t max_new_tokens; /* >= 1 */
 	uint32_t prompt_total_len; /* bytes of the whole prompt, 1..MAX_PROMPT */
-	uint8_t prompt_kind;       /* enum tf_proto_prompt_kind */
-	uint8_t priority;          /* 0 (lowest) .. 7 */
-	uint16_t req_flags;        /* TF_PROTO_RF_* */
-	uint16_t temperature;      /* milli-units, 0 = greedy, <= 10000 */
-	uint16_t top_p;            /* 1e-4 units, 1..10000 */
-	uint32_t reserved;         /* must be zero */
-	uint64_t seed;             /* sampling seed */
+	uint8_t prompt_kind; /* enum tf_proto_prompt_kind */
+	uint8_t priority; /* 0 (lowest) .. 7 */
+	uint16_t req_flags; /* TF_PROTO_RF_* */
+	uint16_t temperature; /* milli-units, 0 = greedy, <= 10000 */
+	uint16_t top_p; /* 1e-4 units, 1..10000 */
+	uint32_t reserved; /* must be zero */
+	uint64_t seed; /* sampling seed */
 	/* followed by prompt bytes [0, payload_len - 32) */
 };
 
 struct tf_proto_wire_fragment {
 	uint32_t prompt_total_len; /* must equal the REQUEST's */
-	uint32_t offset;           /* multiple of TF_PROTO_FRAG_UNIT */
+	uint32_t offset; /* multiple of TF_PROTO_FRAG_UNIT */
 	/* followed by prompt bytes [offset, offset + payload_len - 8) */
 };
 
@@ -203,44 +203,44 @@ struct tf_proto_wire_resume {
 };
 
 struct tf_proto_wire_ping {
-	uint64_t echo;     /* returned in PONG */
+	uint64_t echo; /* returned in PONG */
 	uint64_t reserved; /* must be zero */
 };
 
 struct tf_proto_wire_tokens {
 	uint32_t first_seq; /* index of the first token in this chunk */
-	uint16_t n_tokens;  /* 0 = progress beacon (still working) */
+	uint16_t n_tokens; /* 0 = progress beacon (still working) */
 	uint8_t chunk_flags; /* TF_PROTO_CF_* */
-	uint8_t reserved;    /* must be zero */
+	uint8_t reserved; /* must be zero */
 	/* u32 ids[n_tokens]; if HAS_TEXT: u8 piece_len[n_tokens], text bytes */
 };
 
 struct tf_proto_wire_final {
-	uint8_t finish_reason;      /* enum tf_proto_finish */
-	uint8_t reserved;           /* must be zero */
-	uint16_t error_code;        /* enum tf_proto_error when CUT_OFF, else 0 */
+	uint8_t finish_reason; /* enum tf_proto_finish */
+	uint8_t reserved; /* must be zero */
+	uint16_t error_code; /* enum tf_proto_error when CUT_OFF, else 0 */
 	uint32_t prompt_tokens;
 	uint32_t completion_tokens; /* = tokens streamed, indexes 0..n-1 */
-	uint32_t accel_id;          /* which accelerator ran it */
-	uint64_t cost_micro;        /* cost in micro-units of the currency */
-	uint32_t queue_us;          /* admitted -> first batch */
-	uint32_t total_us;          /* prompt complete -> FINAL */
+	uint32_t accel_id; /* which accelerator ran it */
+	uint64_t cost_micro; /* cost in micro-units of the currency */
+	uint32_t queue_us; /* admitted -> first batch */
+	uint32_t total_us; /* prompt complete -> FINAL */
 };
 
 struct tf_proto_wire_error {
-	uint16_t code;           /* enum tf_proto_error */
-	uint8_t ref_type;        /* type of the message refused */
-	uint8_t reserved;        /* must be zero */
+	uint16_t code; /* enum tf_proto_error */
+	uint8_t ref_type; /* type of the message refused */
+	uint8_t reserved; /* must be zero */
 	uint32_t retry_after_ms; /* BUSY, RATE_LIMITED: wait this long; else 0 */
-	uint32_t detail;         /* code-specific, see protocol.md */
+	uint32_t detail; /* code-specific, see protocol.md */
 };
 
 struct tf_proto_wire_pong {
-	uint64_t echo;        /* PING.echo */
-	uint8_t min_version;  /* versions the card speaks */
+	uint64_t echo; /* PING.echo */
+	uint8_t min_version; /* versions the card speaks */
 	uint8_t max_version;
-	uint16_t max_dgram;   /* largest datagram the card accepts */
-	uint32_t reserved;    /* must be zero */
+	uint16_t max_dgram; /* largest datagram the card accepts */
+	uint32_t reserved; /* must be zero */
 };
 
 #define TF_PROTO_REQUEST_FIXED 32
@@ -415,9 +415,9 @@ struct tf_proto_tokens {
 	uint32_t first_seq;
 	uint16_t n_tokens;
 	uint8_t chunk_flags;
-	const uint8_t *ids;        /* n_tokens u32 LE: tf_proto_token_id() */
+	const uint8_t *ids; /* n_tokens u32 LE: tf_proto_token_id() */
 	const uint8_t *piece_lens; /* n_tokens u8, NULL without HAS_TEXT */
-	const uint8_t *text;       /* concatenated pieces, text_len bytes */
+	const uint8_t *text; /* concatenated pieces, text_len bytes */
 	uint32_t text_len;
 };
 
@@ -451,10 +451,10 @@ struct tf_proto_msg {
 	uint64_t request_id;
 	uint64_t timestamp_us;
 	/* set by decode: the datagram and where its parts are */
-	const uint8_t *raw;     /* start of the header */
-	uint32_t signed_len;    /* header + payload: what the MAC covers */
+	const uint8_t *raw; /* start of the header */
+	uint32_t signed_len; /* header + payload: what the MAC covers */
 	const uint8_t *payload; /* raw + TF_PROTO_HDR_LEN */
-	const uint8_t *mac;     /* raw + signed_len; NULL when mac_alg NONE */
+	const uint8_t *mac; /* raw + signed_len; NULL when mac_alg NONE */
 	/* set by decode_body, read by encode (by type) */
 	union {
 		struct tf_proto_request req;
@@ -488,27 +488,27 @@ tf_proto_type_is_response(uint8_t type)
 
 enum tf_proto_reason {
 	TF_PROTO_R_OK = 0,
-	TF_PROTO_R_TRUNCATED,       /* shorter than header, or than header+payload+MAC */
-	TF_PROTO_R_BAD_MAGIC,       /* not tokfab: drop without reply */
-	TF_PROTO_R_BAD_VERSION,     /* -> UNSUPPORTED_VERSION */
-	TF_PROTO_R_BAD_TYPE,        /* unknown type -> UNSUPPORTED */
-	TF_PROTO_R_BAD_FLAGS,       /* unknown header/request/chunk flag -> UNSUPPORTED */
-	TF_PROTO_R_BAD_MAC_ALG,     /* unknown MAC algorithm -> UNSUPPORTED */
-	TF_PROTO_R_TRAILING,        /* datagram longer than header says (lying length) */
-	TF_PROTO_R_BAD_LEN,         /* payload_len wrong for the type */
-	TF_PROTO_R_RESERVED,        /* a reserved field is not zero */
-	TF_PROTO_R_BAD_FIELD,       /* a value out of range (bad_off says which) */
-	TF_PROTO_R_TOO_LARGE,       /* prompt or datagram over the limit */
-	TF_PROTO_R_BAD_MAC,         /* MAC does not verify */
-	TF_PROTO_R_NO_MAC,          /* unsigned where a MAC is required */
-	TF_PROTO_R_REPLAY,          /* timestamp outside the replay window */
-	TF_PROTO_R_FRAG_TOTAL,      /* fragment total differs from the request's */
-	TF_PROTO_R_FRAG_RANGE,      /* fragment past the end of the prompt */
-	TF_PROTO_R_FRAG_ALIGN,      /* fragment offset/length not unit-aligned */
-	TF_PROTO_R_FRAG_OVERLAP,    /* fragment partly overlaps received bytes */
-	TF_PROTO_R_FRAG_CONFLICT,   /* duplicate fragment with different bytes */
-	TF_PROTO_R_BAD_KIND,        /* unknown prompt kind -> UNSUPPORTED */
-	TF_PROTO_R_NOSPACE,         /* encode: buffer too small */
+	TF_PROTO_R_TRUNCATED, /* shorter than header, or than header+payload+MAC */
+	TF_PROTO_R_BAD_MAGIC, /* not tokfab: drop without reply */
+	TF_PROTO_R_BAD_VERSION, /* -> UNSUPPORTED_VERSION */
+	TF_PROTO_R_BAD_TYPE, /* unknown type -> UNSUPPORTED */
+	TF_PROTO_R_BAD_FLAGS, /* unknown header/request/chunk flag -> UNSUPPORTED */
+	TF_PROTO_R_BAD_MAC_ALG, /* unknown MAC algorithm -> UNSUPPORTED */
+	TF_PROTO_R_TRAILING, /* datagram longer than header says (lying length) */
+	TF_PROTO_R_BAD_LEN, /* payload_len wrong for the type */
+	TF_PROTO_R_RESERVED, /* a reserved field is not zero */
+	TF_PROTO_R_BAD_FIELD, /* a value out of range (bad_off says which) */
+	TF_PROTO_R_TOO_LARGE, /* prompt or datagram over the limit */
+	TF_PROTO_R_BAD_MAC, /* MAC does not verify */
+	TF_PROTO_R_NO_MAC, /* unsigned where a MAC is required */
+	TF_PROTO_R_REPLAY, /* timestamp outside the replay window */
+	TF_PROTO_R_FRAG_TOTAL, /* fragment total differs from the request's */
+	TF_PROTO_R_FRAG_RANGE, /* fragment past the end of the prompt */
+	TF_PROTO_R_FRAG_ALIGN, /* fragment offset/length not unit-aligned */
+	TF_PROTO_R_FRAG_OVERLAP, /* fragment partly overlaps received bytes */
+	TF_PROTO_R_FRAG_CONFLICT, /* duplicate fragment with different bytes */
+	TF_PROTO_R_BAD_KIND, /* unknown prompt kind -> UNSUPPORTED */
+	TF_PROTO_R_NOSPACE, /* encode: buffer too small */
 	TF_PROTO_R_COUNT
 };
 
@@ -550,7 +550,7 @@ int tf_proto_decode(const void *buf, size_t len, struct tf_proto_msg *m);
  * tf_proto_key_wipe().
  */
 struct tf_proto_key {
-	uint8_t alg;    /* enum tf_proto_mac_alg */
+	uint8_t alg; /* enum tf_proto_mac_alg */
 	uint8_t key_id; /* header key_id this key answers to */
 	uint8_t pad_[6];
 	_Alignas(16) uint8_t state[256]; /* algorithm midstates (opaque) */
@@ -621,9 +621,9 @@ uint32_t tf_proto_tokens_capacity(uint32_t dgram, bool with_text, uint32_t text_
  * Gaps are what is left when the caller's deadline passes with !done.
  */
 struct tf_proto_reasm {
-	uint32_t total;    /* 0 until the first piece */
+	uint32_t total; /* 0 until the first piece */
 	uint32_t received; /* bytes */
-	uint8_t *buf;      /* NULL: track only */
+	uint8_t *buf; /* NULL: track only */
 	uint32_t cap;
 	uint32_t pad_;
 	uint64_t bitmap[TF_PROTO_FRAG_UNITS / 64];

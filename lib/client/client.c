@@ -23,10 +23,10 @@
 
 enum req_state {
 	RS_FREE = 0,
-	RS_SENDING,    /* REQUEST (+fragments) sent, no response yet */
-	RS_STREAMING,  /* tokens or FINAL seen; lost data fetched with RESUME */
+	RS_SENDING, /* REQUEST (+fragments) sent, no response yet */
+	RS_STREAMING, /* tokens or FINAL seen; lost data fetched with RESUME */
 	RS_CANCELLING, /* CANCEL sent, waiting for the FINAL */
-	RS_PINGING,    /* PING sent, waiting for PONG */
+	RS_PINGING, /* PING sent, waiting for PONG */
 };
 
 struct req {
@@ -34,19 +34,19 @@ struct req {
 	uint8_t state;
 	bool have_final;
 	bool timed_out;
-	bool clock_fixed;   /* already retried once after REPLAY (clock offset) */
+	bool clock_fixed; /* already retried once after REPLAY (clock offset) */
 	uint16_t uerr_code; /* last unsigned ERROR code seen */
-	uint32_t uerr_tx;   /* ... during this transmission */
-	uint32_t tx_count;  /* transmissions of the REQUEST / PING */
-	uint32_t tries;     /* retransmissions since the last progress */
+	uint32_t uerr_tx; /* ... during this transmission */
+	uint32_t tx_count; /* transmissions of the REQUEST / PING */
+	uint32_t tries; /* retransmissions since the last progress */
 	uint32_t rto_ms;
-	uint32_t next_seq;  /* tokens held: 0 .. next_seq - 1 */
+	uint32_t next_seq; /* tokens held: 0 .. next_seq - 1 */
 	uint64_t t_submit, t_next, t_deadline, t_cancel_end, t_resume;
 	uint64_t tx_real_us; /* realtime of the last PING sent */
 	uint64_t ping_echo;
 	int net_errno;
 	struct tf_proto_request params; /* prompt points at prompt_buf */
-	uint8_t *prompt_buf;            /* owned copy of the prompt */
+	uint8_t *prompt_buf; /* owned copy of the prompt */
 	struct tf_proto_final final;
 	const struct tf_client_cb *cb;
 	void *arg;
@@ -191,10 +191,12 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 	c->rng |= 1;
 	c->rid_next = c->rid_base;
 	c->next_timer = NO_TIMER;
-	c->req_piece = (cfg->max_dgram - TF_PROTO_HDR_LEN - TF_PROTO_MAC_LEN - TF_PROTO_REQUEST_FIXED) /
-		       TF_PROTO_FRAG_UNIT * TF_PROTO_FRAG_UNIT;
-	c->frag_piece = (cfg->max_dgram - TF_PROTO_HDR_LEN - TF_PROTO_MAC_LEN - TF_PROTO_FRAGMENT_FIXED) /
-			TF_PROTO_FRAG_UNIT * TF_PROTO_FRAG_UNIT;
+	c->req_piece =
+		(cfg->max_dgram - TF_PROTO_HDR_LEN - TF_PROTO_MAC_LEN - TF_PROTO_REQUEST_FIXED) /
+		TF_PROTO_FRAG_UNIT * TF_PROTO_FRAG_UNIT;
+	c->frag_piece =
+		(cfg->max_dgram - TF_PROTO_HDR_LEN - TF_PROTO_MAC_LEN - TF_PROTO_FRAGMENT_FIXED) /
+		TF_PROTO_FRAG_UNIT * TF_PROTO_FRAG_UNIT;
 	for (int i = 0; i < RX_BATCH; i++) {
 		c->iov[i].iov_base = c->rx[i];
 		c->iov[i].iov_len = sizeof(c->rx[i]);
@@ -607,8 +609,10 @@ on_error(struct tf_client *c, struct req *r, const struct tf_proto_msg *m, uint6
 	case TF_PROTO_E_RATE_LIMITED:
 		/* Nothing ran: send again after retry_after, same id. */
 		if (r->state == RS_SENDING && r->tries < c->cfg.retries) {
-			event(c, r, code == TF_PROTO_E_BUSY ? "busy, waiting" : "rate limited, waiting");
-			arm(c, r, now + (uint64_t)e->retry_after_ms * 1000 + jitter_us(c, r->rto_ms) / 4);
+			event(c, r,
+			      code == TF_PROTO_E_BUSY ? "busy, waiting" : "rate limited, waiting");
+			arm(c, r,
+			    now + (uint64_t)e->retry_after_ms * 1000 + jitter_us(c, r->rto_ms) / 4);
 			return;
 		}
 		break;
@@ -758,7 +762,7 @@ timers(struct tf_client *c, uint64_t now)
 						send_request(c, r, true);
 				}
 				r->rto_ms = r->rto_ms * 2 > c->cfg.rto_max_ms ? c->cfg.rto_max_ms
-									       : r->rto_ms * 2;
+									      : r->rto_ms * 2;
 				r->t_next = now + jitter_us(c, r->rto_ms);
 				break;
 			case RS_CANCELLING:

@@ -19,8 +19,8 @@ hexval(int ch)
 }
 
 int
-tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_readable,
-		   char *err, size_t errlen)
+tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_readable, char *err,
+		   size_t errlen)
 {
 	char line[256];
 	FILE *f;
@@ -54,7 +54,8 @@ tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_
 		}
 		if (n != 2 * TF_PROTO_KEY_LEN) {
 			snprintf(err, errlen,
-				 "%s:%d: a key is %d hex digits (%d bytes), this line has %zu characters",
+				 "%s:%d: a key is %d hex digits (%d bytes), this line has %zu "
+				 "characters",
 				 path, lineno, 2 * TF_PROTO_KEY_LEN, TF_PROTO_KEY_LEN, n);
 			goto out;
 		}
@@ -62,8 +63,8 @@ tf_client_load_key(const char *path, uint8_t key[TF_PROTO_KEY_LEN], bool *world_
 			int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
-				snprintf(err, errlen, "%s:%d: character %zu is not a hex digit", path,
-					 lineno, hi < 0 ? 2 * i + 1 : 2 * i + 2);
+				snprintf(err, errlen, "%s:%d: character %zu is not a hex digit",
+					 path, lineno, hi < 0 ? 2 * i + 1 : 2 * i + 2);
 				goto out;
 			}
 			key[i] = (uint8_t)(hi << 4 | lo);

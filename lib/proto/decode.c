@@ -164,9 +164,11 @@ decode_fragment(struct tf_proto_msg *m)
 	end = (uint64_t)f->offset + f->len;
 
 	if (f->prompt_total_len == 0)
-		return fail(m, TF_PROTO_R_BAD_FIELD, POFF(tf_proto_wire_fragment, prompt_total_len));
+		return fail(m, TF_PROTO_R_BAD_FIELD,
+			    POFF(tf_proto_wire_fragment, prompt_total_len));
 	if (f->prompt_total_len > TF_PROTO_MAX_PROMPT)
-		return fail(m, TF_PROTO_R_TOO_LARGE, POFF(tf_proto_wire_fragment, prompt_total_len));
+		return fail(m, TF_PROTO_R_TOO_LARGE,
+			    POFF(tf_proto_wire_fragment, prompt_total_len));
 	if (f->offset % TF_PROTO_FRAG_UNIT)
 		return fail(m, TF_PROTO_R_FRAG_ALIGN, POFF(tf_proto_wire_fragment, offset));
 	if (end > f->prompt_total_len)

@@ -66,8 +66,8 @@ tf_proto_verify(const struct tf_proto_key *k, const struct tf_proto_msg *m)
 }
 
 unsigned
-tf_proto_verify_burst(const struct tf_proto_key *const *keys, const struct tf_proto_msg *const *msgs,
-		      unsigned n, int *rc)
+tf_proto_verify_burst(const struct tf_proto_key *const *keys,
+		      const struct tf_proto_msg *const *msgs, unsigned n, int *rc)
 {
 	unsigned ok = 0;
 

@@ -41,7 +41,7 @@ tf_proto_reason_name(int reason)
 {
 	reason = norm(reason);
 	return reason < TF_PROTO_R_COUNT && g_reasons[reason].name ? g_reasons[reason].name
-								    : "unknown";
+								   : "unknown";
 }
 
 uint16_t
@@ -55,36 +55,38 @@ static const struct {
 	const char *name;
 	const char *hint;
 } g_errors[TF_PROTO_E_MAX + 1] = {
-	[TF_PROTO_E_BAD_MAC] = { "BAD_MAC",
-		"the message authentication code did not verify: check the tenant id and key file" },
+	[TF_PROTO_E_BAD_MAC] = { "BAD_MAC", "the message authentication code did not verify: check "
+					    "the tenant id and key file" },
 	[TF_PROTO_E_REPLAY] = { "REPLAY",
-		"timestamp outside the card's replay window or request id reused: "
-		"synchronise the clock (NTP) and use a fresh request id" },
-	[TF_PROTO_E_UNKNOWN_TENANT] = { "UNKNOWN_TENANT",
-		"the card does not know this tenant id: check --tenant or ask the operator" },
+				"timestamp outside the card's replay window or request id reused: "
+				"synchronise the clock (NTP) and use a fresh request id" },
+	[TF_PROTO_E_UNKNOWN_TENANT] = { "UNKNOWN_TENANT", "the card does not know this tenant id: "
+							  "check --tenant or ask the operator" },
 	[TF_PROTO_E_UNKNOWN_MODEL] = { "UNKNOWN_MODEL",
-		"no accelerator serves this model id: check --model" },
-	[TF_PROTO_E_QUOTA_EXHAUSTED] = { "QUOTA_EXHAUSTED",
-		"the tenant's token budget is used up: ask the operator to raise it" },
-	[TF_PROTO_E_RATE_LIMITED] = { "RATE_LIMITED",
-		"the tenant is over its request rate: retry after the given delay" },
+				       "no accelerator serves this model id: check --model" },
+	[TF_PROTO_E_QUOTA_EXHAUSTED] = { "QUOTA_EXHAUSTED", "the tenant's token budget is used up: "
+							    "ask the operator to raise it" },
+	[TF_PROTO_E_RATE_LIMITED] = { "RATE_LIMITED", "the tenant is over its request rate: retry "
+						      "after the given delay" },
 	[TF_PROTO_E_BUSY] = { "BUSY", "the card is overloaded: retry after the given delay" },
-	[TF_PROTO_E_TOO_LARGE] = { "TOO_LARGE",
-		"the prompt or max tokens exceed the card's limit: shorten the request" },
-	[TF_PROTO_E_MALFORMED] = { "MALFORMED",
-		"the card rejected a malformed message: this is a client bug, please report it" },
-	[TF_PROTO_E_TIMEOUT] = { "TIMEOUT",
-		"the request timed out: retry, or raise --timeout" },
-	[TF_PROTO_E_INTERNAL] = { "INTERNAL",
-		"the card or an accelerator failed: retry later and tell the operator" },
+	[TF_PROTO_E_TOO_LARGE] = { "TOO_LARGE", "the prompt or max tokens exceed the card's limit: "
+						"shorten the request" },
+	[TF_PROTO_E_MALFORMED] = { "MALFORMED", "the card rejected a malformed message: this is a "
+						"client bug, please report it" },
+	[TF_PROTO_E_TIMEOUT] = { "TIMEOUT", "the request timed out: retry, or raise --timeout" },
+	[TF_PROTO_E_INTERNAL] = { "INTERNAL", "the card or an accelerator failed: retry later and "
+					      "tell the operator" },
 	[TF_PROTO_E_UNSUPPORTED_VERSION] = { "UNSUPPORTED_VERSION",
-		"the card speaks another protocol version: upgrade the client or the card" },
-	[TF_PROTO_E_UNSUPPORTED] = { "UNSUPPORTED",
-		"the card does not support a flag or option that was sent: upgrade the card" },
+					     "the card speaks another protocol version: upgrade "
+					     "the client or the card" },
+	[TF_PROTO_E_UNSUPPORTED] = { "UNSUPPORTED", "the card does not support a flag or option "
+						    "that was sent: upgrade the card" },
 	[TF_PROTO_E_UNKNOWN_REQUEST] = { "UNKNOWN_REQUEST",
-		"the card does not know this request id (finished long ago or never received)" },
+					 "the card does not know this request id (finished long "
+					 "ago or never received)" },
 	[TF_PROTO_E_RESUME_UNAVAILABLE] = { "RESUME_UNAVAILABLE",
-		"the card no longer holds the lost tokens: send the request again" },
+					    "the card no longer holds the lost tokens: send the "
+					    "request again" },
 };
 
 const char *

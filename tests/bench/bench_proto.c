@@ -71,18 +71,18 @@ evp_md_hmac(struct evp_md_hmac *h, const uint8_t *d, size_t n, uint8_t *out)
 	EVP_DigestFinal_ex(h->tmp, out, &len);
 }
 
-#define RUN(label, base, body)                                                         \
-	do {                                                                           \
-		double t0_ = now_ns();                                                 \
-		for (long i_ = 0; i_ < iters; i_++) {                                  \
-			body;                                                          \
-		}                                                                      \
-		double ns_ = (now_ns() - t0_) / (double)iters;                         \
-		if ((base) <= 0)                                                       \
-			base_ns = ns_;                                                 \
-		printf("  %-34s %8.1f ns/op  %6.2f M/s  x%.1f vs memcpy\n", label, ns_, \
-		       1e3 / ns_, ns_ / base_ns);                                      \
-		last_ns = ns_;                                                         \
+#define RUN(label, base, body)                                                                     \
+	do {                                                                                       \
+		double t0_ = now_ns();                                                             \
+		for (long i_ = 0; i_ < iters; i_++) {                                              \
+			body;                                                                      \
+		}                                                                                  \
+		double ns_ = (now_ns() - t0_) / (double)iters;                                     \
+		if ((base) <= 0)                                                                   \
+			base_ns = ns_;                                                             \
+		printf("  %-34s %8.1f ns/op  %6.2f M/s  x%.1f vs memcpy\n", label, ns_, 1e3 / ns_, \
+		       ns_ / base_ns);                                                             \
+		last_ns = ns_;                                                                     \
 	} while (0)
 
 int
@@ -179,8 +179,8 @@ main(int argc, char **argv)
 		unsigned int tl;
 
 		dgram[24] = (uint8_t)i_;
-		HMAC(EVP_sha256(), secret, sizeof(secret), dgram, (size_t)n - TF_PROTO_MAC_LEN,
-		     tag, &tl);
+		HMAC(EVP_sha256(), secret, sizeof(secret), dgram, (size_t)n - TF_PROTO_MAC_LEN, tag,
+		     &tl);
 		g_sink += tag[0];
 	});
 	printf("  => decode+verify: %.1f ns/request = %.2f M requests/s per core (%.1fx memcpy)\n",

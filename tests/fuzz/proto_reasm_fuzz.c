@@ -66,7 +66,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (len == 0)
 				want = 1;
 			else if (got == ub - ua)
-				want = memcmp(ref + off, piece, len) ? -TF_PROTO_R_FRAG_CONFLICT : 1;
+				want = memcmp(ref + off, piece, len) ? -TF_PROTO_R_FRAG_CONFLICT
+								     : 1;
 			else if (got)
 				want = -TF_PROTO_R_FRAG_OVERLAP;
 			else

@@ -39,9 +39,9 @@ struct opts {
 	uint64_t seed;
 	uint8_t priority, key_id;
 	bool have_tenant, have_model, have_seed, json, ids, ping, verbose;
-	uint8_t *tokens;    /* --tokens: u32 LE ids */
+	uint8_t *tokens; /* --tokens: u32 LE ids */
 	uint32_t ntokens;
-	char *text;         /* positional prompt words joined */
+	char *text; /* positional prompt words joined */
 };
 
 static volatile sig_atomic_t g_sigint;
@@ -60,7 +60,8 @@ help(FILE *f)
 		"usage: tokfab-client --server ADDR[:PORT] --tenant ID --key-file FILE --model M\n"
 		"                     [options] \"prompt text\"\n"
 		"       tokfab-client ... --tokens 1,2,3        (prompt as token ids)\n"
-		"       tokfab-client ... --prompt-file FILE     (prompt text from a file, - = stdin)\n"
+		"       tokfab-client ... --prompt-file FILE     (prompt text from a file, - = "
+		"stdin)\n"
 		"       tokfab-client --server ADDR --tenant ID --key-file FILE --ping\n"
 		"\n"
 		"Sends one request to a tokfab card over UDP (wire protocol v1, default port %d),\n"
@@ -69,7 +70,8 @@ help(FILE *f)
 		"\n"
 		"  -s, --server ADDR[:PORT]  card address: host, IPv4, or [IPv6]; port default %d\n"
 		"  -t, --tenant ID           tenant id (number)\n"
-		"  -k, --key-file FILE       tenant key: 64 hex digits on one line ('#' comments ok)\n"
+		"  -k, --key-file FILE       tenant key: 64 hex digits on one line ('#' comments "
+		"ok)\n"
 		"      --key-id N            which of the tenant's keys (0-255, default 0)\n"
 		"  -m, --model M             model id (number)\n"
 		"      --tokens LIST         prompt as comma-separated token ids instead of text\n"
@@ -107,8 +109,7 @@ help(FILE *f)
 		TF_PROTO_PORT, TF_PROTO_PORT);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -194,8 +195,9 @@ read_prompt_file(const char *path, uint32_t *len)
 	if (f != stdin)
 		fclose(f);
 	if (n > TF_PROTO_MAX_PROMPT)
-		usage_error("--prompt-file: '%s' is larger than the protocol's %u-byte prompt limit",
-			    path, TF_PROTO_MAX_PROMPT);
+		usage_error(
+			"--prompt-file: '%s' is larger than the protocol's %u-byte prompt limit",
+			path, TF_PROTO_MAX_PROMPT);
 	if (n == 0)
 		usage_error("--prompt-file: '%s' is empty", path);
 	*len = (uint32_t)n;
@@ -278,7 +280,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->have_seed = true;
 			break;
 		case 'P':
-			o->priority = (uint8_t)parse_u64("--priority", optarg, 0, TF_PROTO_MAX_PRIORITY);
+			o->priority =
+				(uint8_t)parse_u64("--priority", optarg, 0, TF_PROTO_MAX_PRIORITY);
 			break;
 		case 'o':
 			o->timeout_s = (uint32_t)parse_u64("--timeout", optarg, 1, 86400);
@@ -287,7 +290,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->retries = (uint32_t)parse_u64("--retries", optarg, 0, 100);
 			break;
 		case 'd':
-			o->dgram = (uint32_t)parse_u64("--dgram-size", optarg, 144, TF_PROTO_MAX_DGRAM);
+			o->dgram = (uint32_t)parse_u64("--dgram-size", optarg, 144,
+						       TF_PROTO_MAX_DGRAM);
 			break;
 		case 'j':
 			o->json = true;
@@ -326,7 +330,8 @@ parse_args(struct opts *o, int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		tl += strlen(argv[i]) + 1;
 	if ((tl > 0) + (o->tokens != NULL) + (o->prompt_file != NULL) != 1)
-		usage_error("give exactly one prompt: \"text\", --tokens LIST or --prompt-file FILE");
+		usage_error(
+			"give exactly one prompt: \"text\", --tokens LIST or --prompt-file FILE");
 	if (tl) {
 		if (tl - 1 > TF_PROTO_MAX_PROMPT)
 			usage_error("the prompt is %zu bytes, the limit is %u (use --prompt-file)",
@@ -430,8 +435,8 @@ out_tokens(void *arg, uint64_t rid, const struct tf_client_tokens *t)
 		memcpy(w->pend, all + tot - keep, keep);
 		w->npend = keep;
 		snprintf(rs, sizeof(rs), "0x%016" PRIx64, rid);
-		j = json_pack("{s:s, s:s, s:I, s:o}", "event", "tokens", "request_id", rs, "first_seq",
-			      (json_int_t)t->first_seq, "ids", ids);
+		j = json_pack("{s:s, s:s, s:I, s:o}", "event", "tokens", "request_id", rs,
+			      "first_seq", (json_int_t)t->first_seq, "ids", ids);
 		if (t->piece_lens)
 			json_object_set_new(j, "text", json_stringn(clean, dl));
 		json_line(j);
@@ -479,29 +484,32 @@ report(const struct opts *o, struct out *w, uint64_t rid, const char *server)
 		json_t *j;
 
 		if (r->has_final) {
-			j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:i, s:i}",
-				      "event", "final", "request_id", rs, "finish",
-				      finish_name(f->finish_reason), "prompt_tokens",
-				      (json_int_t)f->prompt_tokens, "completion_tokens",
-				      (json_int_t)f->completion_tokens, "cost_micro",
-				      (json_int_t)f->cost_micro, "accel_id", (json_int_t)f->accel_id,
-				      "queue_us", (json_int_t)f->queue_us, "card_total_us",
-				      (json_int_t)f->total_us, "ttft_ms",
-				      (double)r->first_token_us / 1000.0, "total_ms",
-				      (double)r->total_us / 1000.0, "retransmits", (int)r->retransmits,
-				      "resumes", (int)r->resumes);
+			j = json_pack(
+				"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:i, s:i}",
+				"event", "final", "request_id", rs, "finish",
+				finish_name(f->finish_reason), "prompt_tokens",
+				(json_int_t)f->prompt_tokens, "completion_tokens",
+				(json_int_t)f->completion_tokens, "cost_micro",
+				(json_int_t)f->cost_micro, "accel_id", (json_int_t)f->accel_id,
+				"queue_us", (json_int_t)f->queue_us, "card_total_us",
+				(json_int_t)f->total_us, "ttft_ms",
+				(double)r->first_token_us / 1000.0, "total_ms",
+				(double)r->total_us / 1000.0, "retransmits", (int)r->retransmits,
+				"resumes", (int)r->resumes);
 			if (f->finish_reason == TF_PROTO_FINISH_CUT_OFF)
-				json_object_set_new(j, "error", json_string(tf_proto_error_name(f->error_code)));
+				json_object_set_new(
+					j, "error",
+					json_string(tf_proto_error_name(f->error_code)));
 			json_line(j);
 		}
 		if (r->status != TF_CLIENT_OK) {
-			j = json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s}", "event", "error",
-				      "request_id", rs, "code", r->status, "name",
-				      tf_client_status_name(r->status), "unsigned",
-				      r->unsigned_error, "retry_after_ms",
-				      (json_int_t)r->retry_after_ms, "detail", (json_int_t)r->detail,
-				      "message",
-				      r->status < 256 ? tf_proto_error_hint((uint16_t)r->status) : "");
+			j = json_pack(
+				"{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s}", "event", "error",
+				"request_id", rs, "code", r->status, "name",
+				tf_client_status_name(r->status), "unsigned", r->unsigned_error,
+				"retry_after_ms", (json_int_t)r->retry_after_ms, "detail",
+				(json_int_t)r->detail, "message",
+				r->status < 256 ? tf_proto_error_hint((uint16_t)r->status) : "");
 			json_line(j);
 		}
 		return;
@@ -512,7 +520,8 @@ report(const struct opts *o, struct out *w, uint64_t rid, const char *server)
 	if (r->has_final)
 		fprintf(stderr,
 			"[usage] finish=%s prompt_tokens=%u completion_tokens=%u cost=%" PRIu64
-			" micro-units accel=%u ttft=%.1fms total=%.1fms retransmits=%u resumes=%u\n",
+			" micro-units accel=%u ttft=%.1fms total=%.1fms retransmits=%u "
+			"resumes=%u\n",
 			finish_name(f->finish_reason), f->prompt_tokens, f->completion_tokens,
 			f->cost_micro, f->accel_id, (double)r->first_token_us / 1000.0,
 			(double)r->total_us / 1000.0, r->retransmits, r->resumes);
@@ -528,7 +537,8 @@ report(const struct opts *o, struct out *w, uint64_t rid, const char *server)
 		break;
 	case TF_CLIENT_S_NETWORK:
 		fprintf(stderr,
-			"tokfab-client: network error talking to %s: %s (is a tokfab card listening "
+			"tokfab-client: network error talking to %s: %s (is a tokfab card "
+			"listening "
 			"on that port?)\n",
 			server, strerror(r->net_errno));
 		break;
@@ -536,8 +546,9 @@ report(const struct opts *o, struct out *w, uint64_t rid, const char *server)
 		fprintf(stderr, "tokfab-client: cancelled; the card did not report the usage\n");
 		break;
 	default:
-		fprintf(stderr, "tokfab-client: card error %s%s: %s", tf_client_status_name(r->status),
-			r->unsigned_error ? " (unsigned)" : "", tf_proto_error_hint((uint16_t)r->status));
+		fprintf(stderr, "tokfab-client: card error %s%s: %s",
+			tf_client_status_name(r->status), r->unsigned_error ? " (unsigned)" : "",
+			tf_proto_error_hint((uint16_t)r->status));
 		if (r->retry_after_ms)
 			fprintf(stderr, " (retry after %u ms)", r->retry_after_ms);
 		if (r->status == TF_PROTO_E_UNKNOWN_MODEL)
@@ -559,7 +570,8 @@ exit_code(const struct tf_client_outcome *r, bool user_cancel)
 	case TF_CLIENT_S_CANCELLED:
 		return EX_CANCELLED;
 	}
-	return r->status >= 1 && r->status <= TF_PROTO_E_MAX ? EX_CARD_BASE + r->status : EX_INTERNAL;
+	return r->status >= 1 && r->status <= TF_PROTO_E_MAX ? EX_CARD_BASE + r->status
+							     : EX_INTERNAL;
 }
 
 static void
@@ -619,7 +631,8 @@ main(int argc, char **argv)
 	if (tf_client_load_key(o.key_file, cfg.key, &world, err, sizeof(err)))
 		usage_error("%s", err);
 	if (world)
-		tf_log_warnx("key file %s can be read by group or others: chmod 600 it", o.key_file);
+		tf_log_warnx("key file %s can be read by group or others: chmod 600 it",
+			     o.key_file);
 	cfg.server = o.server;
 	cfg.tenant_id = o.tenant;
 	cfg.key_id = o.key_id;
@@ -641,7 +654,8 @@ main(int argc, char **argv)
 
 	if (o.ping) {
 		struct ping_ctx x = { 0 };
-		static const struct tf_client_cb pcb = { .on_pong = ping_pong, .on_done = ping_done };
+		static const struct tf_client_cb pcb = { .on_pong = ping_pong,
+							 .on_done = ping_done };
 
 		if (tf_client_ping(c, &pcb, &x, NULL))
 			tf_fatalx("cannot send the ping");
@@ -696,7 +710,8 @@ main(int argc, char **argv)
 		if (g_sigint && !user_cancel) {
 			user_cancel = true;
 			if (!o.json)
-				fprintf(stderr, "\ntokfab-client: cancelling (Ctrl-C again to quit now)\n");
+				fprintf(stderr,
+					"\ntokfab-client: cancelling (Ctrl-C again to quit now)\n");
 			tf_client_cancel(c, rid);
 		} else if (g_sigint > 1) {
 			tf_client_destroy(c);

@@ -64,36 +64,56 @@ examples(void)
 	static const char big[] =
 		"The quick brown fox jumps over the lazy dog; then it naps under a tree.";
 	uint8_t ids[12], tids[12], pl[3] = { 5, 1, 6 };
-	struct tf_proto_msg m = { .tenant_id = 42, .request_id = 0x0123456789abcdefull,
-				  .timestamp_us = T0, .type = TF_PROTO_T_REQUEST };
+	struct tf_proto_msg m = { .tenant_id = 42,
+				  .request_id = 0x0123456789abcdefull,
+				  .timestamp_us = T0,
+				  .type = TF_PROTO_T_REQUEST };
 
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = 16,
-					     .prompt_total_len = 14, .prompt_kind = 1, .priority = 3,
-					     .req_flags = 1, .temperature = 700, .top_p = 9000,
-					     .seed = 1234, .prompt = (const uint8_t *)txt,
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = 16,
+					     .prompt_total_len = 14,
+					     .prompt_kind = 1,
+					     .priority = 3,
+					     .req_flags = 1,
+					     .temperature = 700,
+					     .top_p = 9000,
+					     .seed = 1234,
+					     .prompt = (const uint8_t *)txt,
 					     .prompt_len = 14 };
 	emit("request-text", &m, true);
 	tf_proto_st32(ids, 1);
 	tf_proto_st32(ids + 4, 15043);
 	tf_proto_st32(ids + 8, 29892);
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = 4,
-					     .prompt_total_len = 12, .prompt_kind = 0, .priority = 7,
-					     .top_p = 10000, .prompt = ids, .prompt_len = 12 };
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = 4,
+					     .prompt_total_len = 12,
+					     .prompt_kind = 0,
+					     .priority = 7,
+					     .top_p = 10000,
+					     .prompt = ids,
+					     .prompt_len = 12 };
 	m.request_id = 0x0123456789abcdf0ull;
 	m.timestamp_us = T0 + 1000;
 	emit("request-tokens", &m, true);
 	m.request_id = 0x0123456789abcdf1ull;
 	m.timestamp_us = T0 + 2000;
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = 16,
-					     .prompt_total_len = 71, .prompt_kind = 1, .priority = 3,
-					     .req_flags = 1, .temperature = 700, .top_p = 9000,
-					     .seed = 1234, .prompt = (const uint8_t *)big,
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = 16,
+					     .prompt_total_len = 71,
+					     .prompt_kind = 1,
+					     .priority = 3,
+					     .req_flags = 1,
+					     .temperature = 700,
+					     .top_p = 9000,
+					     .seed = 1234,
+					     .prompt = (const uint8_t *)big,
 					     .prompt_len = 64 };
 	emit("request-first-part", &m, true);
 	m.type = TF_PROTO_T_FRAGMENT;
 	m.timestamp_us = T0 + 2001;
-	m.u.frag = (struct tf_proto_fragment){ .prompt_total_len = 71, .offset = 64,
-					       .data = (const uint8_t *)big + 64, .len = 7 };
+	m.u.frag = (struct tf_proto_fragment){
+		.prompt_total_len = 71, .offset = 64, .data = (const uint8_t *)big + 64, .len = 7
+	};
 	emit("fragment", &m, true);
 	m.request_id = 0x0123456789abcdefull;
 	m.timestamp_us = T0 + 50000;
@@ -101,8 +121,11 @@ examples(void)
 	tf_proto_st32(tids, 15043);
 	tf_proto_st32(tids + 4, 1919);
 	tf_proto_st32(tids + 8, 3186);
-	m.u.tokens = (struct tf_proto_tokens){ .first_seq = 0, .n_tokens = 3, .chunk_flags = 1,
-					       .ids = tids, .piece_lens = pl,
+	m.u.tokens = (struct tf_proto_tokens){ .first_seq = 0,
+					       .n_tokens = 3,
+					       .chunk_flags = 1,
+					       .ids = tids,
+					       .piece_lens = pl,
 					       .text = (const uint8_t *)"Hello, world",
 					       .text_len = 12 };
 	emit("tokens-text", &m, true);
@@ -116,15 +139,23 @@ examples(void)
 	m.request_id = 0x0123456789abcdefull;
 	m.timestamp_us = T0 + 200000;
 	m.type = TF_PROTO_T_FINAL;
-	m.u.final = (struct tf_proto_final){ .finish_reason = 0, .prompt_tokens = 5,
-					     .completion_tokens = 3, .accel_id = 2,
-					     .cost_micro = 1234, .queue_us = 150, .total_us = 4200 };
+	m.u.final = (struct tf_proto_final){ .finish_reason = 0,
+					     .prompt_tokens = 5,
+					     .completion_tokens = 3,
+					     .accel_id = 2,
+					     .cost_micro = 1234,
+					     .queue_us = 150,
+					     .total_us = 4200 };
 	emit("final-stop", &m, true);
 	m.timestamp_us = T0 + 200001;
 	m.flags = TF_PROTO_F_FROM_CACHE;
-	m.u.final = (struct tf_proto_final){ .finish_reason = 3, .error_code = 5,
-					     .prompt_tokens = 5, .completion_tokens = 2,
-					     .accel_id = 2, .cost_micro = 800, .queue_us = 150,
+	m.u.final = (struct tf_proto_final){ .finish_reason = 3,
+					     .error_code = 5,
+					     .prompt_tokens = 5,
+					     .completion_tokens = 2,
+					     .accel_id = 2,
+					     .cost_micro = 800,
+					     .queue_us = 150,
 					     .total_us = 3000 };
 	emit("final-cut-off", &m, true);
 	m.flags = 0;
@@ -142,12 +173,14 @@ examples(void)
 	emit("ping", &m, true);
 	m.type = TF_PROTO_T_PONG;
 	m.timestamp_us = T0 + 100250;
-	m.u.pong = (struct tf_proto_pong){ .echo = 0x1122334455667788ull, .min_version = 1,
-					   .max_version = 1, .max_dgram = 1472 };
+	m.u.pong = (struct tf_proto_pong){
+		.echo = 0x1122334455667788ull, .min_version = 1, .max_version = 1, .max_dgram = 1472
+	};
 	emit("pong", &m, true);
 	m.type = TF_PROTO_T_ERROR;
 	m.request_id = 0x0123456789abcdefull;
-	m.u.err = (struct tf_proto_err){ .code = TF_PROTO_E_BUSY, .ref_type = 1,
+	m.u.err = (struct tf_proto_err){ .code = TF_PROTO_E_BUSY,
+					 .ref_type = 1,
 					 .retry_after_ms = 250 };
 	emit("error-busy", &m, true);
 	m.tenant_id = 99;

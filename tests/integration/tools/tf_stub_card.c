@@ -90,8 +90,8 @@ on_signal(int sig)
 }
 
 static void
-reply(const struct sockaddr_storage *to, socklen_t tolen, struct tf_proto_msg *m,
-      uint64_t rid, uint8_t flags, bool sign)
+reply(const struct sockaddr_storage *to, socklen_t tolen, struct tf_proto_msg *m, uint64_t rid,
+      uint8_t flags, bool sign)
 {
 	int n;
 
@@ -115,8 +115,9 @@ send_error(const struct sockaddr_storage *to, socklen_t tolen, uint32_t tenant, 
 {
 	struct tf_proto_msg m = { .type = TF_PROTO_T_ERROR, .tenant_id = tenant };
 
-	m.u.err = (struct tf_proto_err){ .code = code, .ref_type = ref, .retry_after_ms = retry,
-					 .detail = detail };
+	m.u.err = (struct tf_proto_err){
+		.code = code, .ref_type = ref, .retry_after_ms = retry, .detail = detail
+	};
 	reply(to, tolen, &m, rid, 0, sign);
 	printf("error rid=0x%016llx code=%s signed=%d\n", (unsigned long long)rid,
 	       tf_proto_error_name(code), sign);
@@ -228,8 +229,8 @@ generate(uint64_t now)
 
 			r->produced = to;
 			if (g.drop_every && r->chunk_no % g.drop_every == 0)
-				printf("drop rid=0x%016llx tokens %u..%u\n", (unsigned long long)r->rid,
-				       from, to - 1);
+				printf("drop rid=0x%016llx tokens %u..%u\n",
+				       (unsigned long long)r->rid, from, to - 1);
 			else
 				send_tokens(r, from, to, 0);
 		}
@@ -238,7 +239,9 @@ generate(uint64_t now)
 		else if (r->produced >= r->max_new)
 			finish(r, TF_PROTO_FINISH_LENGTH, 0);
 		else
-			r->next_token_us = now + (r->params.model_id == 2 ? 50000 : (uint64_t)g.token_delay_ms * 1000);
+			r->next_token_us =
+				now + (r->params.model_id == 2 ? 50000
+							       : (uint64_t)g.token_delay_ms * 1000);
 	}
 }
 
@@ -357,8 +360,8 @@ on_piece(struct tf_proto_msg *m, const struct sockaddr_storage *from, socklen_t 
 	}
 	rc = tf_proto_reasm_add(&r->reasm, total, off, data, len);
 	if (rc < 0) {
-		send_error(from, fromlen, g.tenant, m->request_id, tf_proto_reason_error(rc), m->type,
-			   0, (uint32_t)-rc << 16, true);
+		send_error(from, fromlen, g.tenant, m->request_id, tf_proto_reason_error(rc),
+			   m->type, 0, (uint32_t)-rc << 16, true);
 		r->state = ST_FREE;
 		return;
 	}
@@ -371,8 +374,8 @@ on_piece(struct tf_proto_msg *m, const struct sockaddr_storage *from, socklen_t 
 }
 
 static void
-on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-	    socklen_t fromlen, uint64_t now)
+on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from, socklen_t fromlen,
+	    uint64_t now)
 {
 	struct tf_proto_msg m;
 	struct sreq *r;
@@ -423,8 +426,10 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 	case TF_PROTO_T_PING: {
 		struct tf_proto_msg p = { .type = TF_PROTO_T_PONG };
 
-		p.u.pong = (struct tf_proto_pong){ .echo = m.u.ping.echo, .min_version = 1,
-						   .max_version = 1, .max_dgram = TF_PROTO_MAX_DGRAM };
+		p.u.pong = (struct tf_proto_pong){ .echo = m.u.ping.echo,
+						   .min_version = 1,
+						   .max_version = 1,
+						   .max_dgram = TF_PROTO_MAX_DGRAM };
 		reply(from, fromlen, &p, m.request_id, 0, true);
 		break;
 	}
@@ -432,8 +437,8 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 	case TF_PROTO_T_RESUME:
 		r = find(m.request_id);
 		if (!r || r->state == ST_REASM) {
-			send_error(from, fromlen, g.tenant, m.request_id, TF_PROTO_E_UNKNOWN_REQUEST,
-				   m.type, 0, 0, true);
+			send_error(from, fromlen, g.tenant, m.request_id,
+				   TF_PROTO_E_UNKNOWN_REQUEST, m.type, 0, 0, true);
 			break;
 		}
 		r->last_used_us = now;

@@ -76,7 +76,8 @@ cb_pong(void *arg, uint64_t rid, const struct tf_client_pong *p)
 	s->pong = true;
 }
 
-static const struct tf_client_cb g_cb = { .on_tokens = cb_tokens, .on_done = cb_done,
+static const struct tf_client_cb g_cb = { .on_tokens = cb_tokens,
+					  .on_done = cb_done,
 					  .on_pong = cb_pong };
 
 static uint64_t
@@ -91,7 +92,8 @@ real_us(void)
 static int
 suite_init(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 	int big = 8 << 20;
 
@@ -191,9 +193,11 @@ srv_tokens(uint64_t rid, uint32_t first, uint32_t n, bool text)
 		lens[i] = (uint8_t)k;
 		tl += (uint32_t)k;
 	}
-	m.u.tokens = (struct tf_proto_tokens){ .first_seq = first, .n_tokens = (uint16_t)n,
+	m.u.tokens = (struct tf_proto_tokens){ .first_seq = first,
+					       .n_tokens = (uint16_t)n,
 					       .chunk_flags = text ? TF_PROTO_CF_HAS_TEXT : 0,
-					       .ids = ids, .piece_lens = text ? lens : NULL,
+					       .ids = ids,
+					       .piece_lens = text ? lens : NULL,
 					       .text = text ? (const uint8_t *)tx : NULL,
 					       .text_len = text ? tl : 0 };
 	srv_send(&m, rid, &g_key);
@@ -204,8 +208,10 @@ srv_final(uint64_t rid, uint8_t reason, uint32_t completion, uint16_t err)
 {
 	struct tf_proto_msg m = { .type = TF_PROTO_T_FINAL };
 
-	m.u.final = (struct tf_proto_final){ .finish_reason = reason, .error_code = err,
-					     .prompt_tokens = 3, .completion_tokens = completion,
+	m.u.final = (struct tf_proto_final){ .finish_reason = reason,
+					     .error_code = err,
+					     .prompt_tokens = 3,
+					     .completion_tokens = completion,
 					     .cost_micro = 77 };
 	srv_send(&m, rid, &g_key);
 }
@@ -215,7 +221,8 @@ srv_error(uint64_t rid, uint16_t code, uint32_t retry, const struct tf_proto_key
 {
 	struct tf_proto_msg m = { .type = TF_PROTO_T_ERROR };
 
-	m.u.err = (struct tf_proto_err){ .code = code, .ref_type = TF_PROTO_T_REQUEST,
+	m.u.err = (struct tf_proto_err){ .code = code,
+					 .ref_type = TF_PROTO_T_REQUEST,
 					 .retry_after_ms = retry };
 	srv_send(&m, rid, k);
 }
@@ -231,10 +238,14 @@ pump(struct tf_client *c, struct seen *s, int ms)
 static uint64_t
 submit_text(struct tf_client *c, struct seen *s, const char *prompt, uint32_t max_new)
 {
-	struct tf_client_request q = { .model_id = 1, .max_new_tokens = max_new,
-				       .prompt_kind = TF_PROTO_PROMPT_TEXT, .prompt = prompt,
-				       .prompt_len = (uint32_t)strlen(prompt), .top_p = 10000,
-				       .priority = 3, .want_text = true };
+	struct tf_client_request q = { .model_id = 1,
+				       .max_new_tokens = max_new,
+				       .prompt_kind = TF_PROTO_PROMPT_TEXT,
+				       .prompt = prompt,
+				       .prompt_len = (uint32_t)strlen(prompt),
+				       .top_p = 10000,
+				       .priority = 3,
+				       .want_text = true };
 	uint64_t rid = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -516,9 +527,12 @@ test_large_prompt_fragments(void)
 {
 	static uint8_t prompt[200000], got[200000];
 	struct tf_client *c = mk_client(3);
-	struct tf_client_request q = { .model_id = 1, .max_new_tokens = 1,
-				       .prompt_kind = TF_PROTO_PROMPT_TOKENS, .prompt = prompt,
-				       .prompt_len = sizeof(prompt), .top_p = 10000 };
+	struct tf_client_request q = { .model_id = 1,
+				       .max_new_tokens = 1,
+				       .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+				       .prompt = prompt,
+				       .prompt_len = sizeof(prompt),
+				       .top_p = 10000 };
 	struct tf_proto_reasm r;
 	struct seen s = { 0 };
 	struct tf_proto_msg m;
@@ -563,9 +577,12 @@ test_fragment_order_rotates(void)
 {
 	static uint8_t prompt[20000];
 	struct tf_client *c = mk_client(6);
-	struct tf_client_request q = { .model_id = 1, .max_new_tokens = 1,
-				       .prompt_kind = TF_PROTO_PROMPT_TEXT, .prompt = prompt,
-				       .prompt_len = sizeof(prompt), .top_p = 10000 };
+	struct tf_client_request q = { .model_id = 1,
+				       .max_new_tokens = 1,
+				       .prompt_kind = TF_PROTO_PROMPT_TEXT,
+				       .prompt = prompt,
+				       .prompt_len = sizeof(prompt),
+				       .top_p = 10000 };
 	struct tf_proto_reasm r;
 	struct seen s = { 0 };
 	struct tf_proto_msg m;
@@ -584,10 +601,11 @@ test_fragment_order_rotates(void)
 			if (k++ >= 5)
 				continue;
 			if (m.type == TF_PROTO_T_REQUEST)
-				tf_proto_reasm_add(&r, m.u.req.prompt_total_len, 0, NULL, m.u.req.prompt_len);
+				tf_proto_reasm_add(&r, m.u.req.prompt_total_len, 0, NULL,
+						   m.u.req.prompt_len);
 			else
-				tf_proto_reasm_add(&r, m.u.frag.prompt_total_len, m.u.frag.offset, NULL,
-						   m.u.frag.len);
+				tf_proto_reasm_add(&r, m.u.frag.prompt_total_len, m.u.frag.offset,
+						   NULL, m.u.frag.len);
 		}
 		tx++;
 		tf_client_wait(c, 60);
@@ -676,8 +694,9 @@ test_ping(void)
 	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
 	CU_ASSERT_EQUAL(m.type, TF_PROTO_T_PING);
 	/* A PONG with the wrong echo is ignored. */
-	p.u.pong = (struct tf_proto_pong){ .echo = m.u.ping.echo + 1, .min_version = 1,
-					   .max_version = 1, .max_dgram = 1472 };
+	p.u.pong = (struct tf_proto_pong){
+		.echo = m.u.ping.echo + 1, .min_version = 1, .max_version = 1, .max_dgram = 1472
+	};
 	srv_send(&p, rid, &g_key);
 	pump(c, &s, 20);
 	CU_ASSERT_FALSE(s.pong);
@@ -694,9 +713,12 @@ static void
 test_submit_validation(void)
 {
 	struct tf_client *c = mk_client(3);
-	struct tf_client_request q = { .model_id = 1, .max_new_tokens = 1,
-				       .prompt_kind = TF_PROTO_PROMPT_TOKENS, .prompt = "abc",
-				       .prompt_len = 3, .top_p = 10000 };
+	struct tf_client_request q = { .model_id = 1,
+				       .max_new_tokens = 1,
+				       .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+				       .prompt = "abc",
+				       .prompt_len = 3,
+				       .top_p = 10000 };
 
 	CU_ASSERT_EQUAL(tf_client_submit(c, &q, &g_cb, NULL, NULL), -EINVAL); /* not 4n */
 	q.prompt_kind = TF_PROTO_PROMPT_TEXT;
@@ -716,8 +738,8 @@ test_submit_validation(void)
 static void
 test_addresses(void)
 {
-	static const char *bad[] = { "", "host:", "host:0", "host:65536", "host:12x", "[::1",
-				     "[::1]x", "::1:80", ":80" };
+	static const char *bad[] = { "",     "host:",  "host:0", "host:65536", "host:12x",
+				     "[::1", "[::1]x", "::1:80", ":80" };
 	struct tf_client_config cfg;
 	struct tf_client *c;
 	char err[256];
@@ -775,7 +797,8 @@ test_key_files(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	close(fd);
 	write_file(path,
-		   "# tenant 42\n\n  000102030405060708090A0B0C0D0E0F101112131415161718191a1b1c1d1e1f  \n",
+		   "# tenant 42\n\n  "
+		   "000102030405060708090A0B0C0D0E0F101112131415161718191a1b1c1d1e1f  \n",
 		   0600);
 	CU_ASSERT_EQUAL(tf_client_load_key(path, key, &world, err, sizeof(err)), 0);
 	CU_ASSERT_FALSE(world);

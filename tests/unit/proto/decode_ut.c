@@ -10,7 +10,7 @@
 
 static struct tf_proto_key g_key;
 static const uint8_t g_types[] = { TF_PROTO_T_REQUEST, TF_PROTO_T_FRAGMENT, TF_PROTO_T_CANCEL,
-				   TF_PROTO_T_RESUME,  TF_PROTO_T_PING,     TF_PROTO_T_TOKENS,
+				   TF_PROTO_T_RESUME,  TF_PROTO_T_PING,	    TF_PROTO_T_TOKENS,
 				   TF_PROTO_T_FINAL,   TF_PROTO_T_ERROR,    TF_PROTO_T_PONG };
 #define NTYPES (sizeof(g_types) / sizeof(g_types[0]))
 
@@ -49,16 +49,16 @@ raw(uint8_t type, uint16_t plen, uint8_t fill, uint8_t *buf)
 }
 
 /* Decodes and expects failure `reason` at datagram offset `off`. */
-#define EXPECT(buf, len, reason, off)                                                    \
-	do {                                                                             \
-		struct tf_proto_msg m_;                                                  \
-		int rc_ = tf_proto_decode((buf), (len), &m_);                            \
-		CU_ASSERT_EQUAL(rc_, -(reason));                                         \
-		if (rc_ != -(reason))                                                    \
-			fprintf(stderr, "\n  line %d: got %s, want %s\n", __LINE__,      \
+#define EXPECT(buf, len, reason, off)                                                     \
+	do {                                                                              \
+		struct tf_proto_msg m_;                                                   \
+		int rc_ = tf_proto_decode((buf), (len), &m_);                             \
+		CU_ASSERT_EQUAL(rc_, -(reason));                                          \
+		if (rc_ != -(reason))                                                     \
+			fprintf(stderr, "\n  line %d: got %s, want %s\n", __LINE__,       \
 				tf_proto_reason_name(rc_), tf_proto_reason_name(reason)); \
-		else if ((off) >= 0)                                                     \
-			CU_ASSERT_EQUAL(m_.bad_off, (uint32_t)(off));                    \
+		else if ((off) >= 0)                                                      \
+			CU_ASSERT_EQUAL(m_.bad_off, (uint32_t)(off));                     \
 	} while (0)
 
 #define P(off) (TF_PROTO_HDR_LEN + (off)) /* payload offset -> datagram offset */
@@ -189,11 +189,11 @@ test_request_fields(void)
 	int n;
 	struct tf_proto_msg m = ut_valid_msg(TF_PROTO_T_REQUEST);
 
-#define MUT(stmt, reason, off)                                \
-	do {                                                  \
-		n = valid(TF_PROTO_T_REQUEST, b);             \
-		stmt;                                         \
-		EXPECT(b, (size_t)n, reason, off);            \
+#define MUT(stmt, reason, off)                     \
+	do {                                       \
+		n = valid(TF_PROTO_T_REQUEST, b);  \
+		stmt;                              \
+		EXPECT(b, (size_t)n, reason, off); \
 	} while (0)
 	MUT(tf_proto_st32(b + P(4), 0), TF_PROTO_R_BAD_FIELD, P(4));
 	MUT(tf_proto_st32(b + P(8), 0), TF_PROTO_R_BAD_FIELD, P(8));
@@ -232,11 +232,11 @@ test_fragment_fields(void)
 	uint8_t b[TF_PROTO_MAX_DGRAM];
 	int n;
 
-#define MUT(stmt, reason, off)                                \
-	do {                                                  \
-		n = valid(TF_PROTO_T_FRAGMENT, b);            \
-		stmt;                                         \
-		EXPECT(b, (size_t)n, reason, off);            \
+#define MUT(stmt, reason, off)                     \
+	do {                                       \
+		n = valid(TF_PROTO_T_FRAGMENT, b); \
+		stmt;                              \
+		EXPECT(b, (size_t)n, reason, off); \
 	} while (0)
 	MUT(tf_proto_st32(b + P(0), 0), TF_PROTO_R_BAD_FIELD, P(0));
 	MUT(tf_proto_st32(b + P(0), TF_PROTO_MAX_PROMPT + 64), TF_PROTO_R_TOO_LARGE, P(0));
@@ -258,9 +258,12 @@ test_fixed_size_payloads(void)
 		uint8_t type;
 		uint16_t len;
 	} fixed[] = {
-		{ TF_PROTO_T_CANCEL, TF_PROTO_CANCEL_LEN }, { TF_PROTO_T_RESUME, TF_PROTO_RESUME_LEN },
-		{ TF_PROTO_T_PING, TF_PROTO_PING_LEN },     { TF_PROTO_T_PONG, TF_PROTO_PONG_LEN },
-		{ TF_PROTO_T_FINAL, TF_PROTO_FINAL_LEN },   { TF_PROTO_T_ERROR, TF_PROTO_ERROR_LEN },
+		{ TF_PROTO_T_CANCEL, TF_PROTO_CANCEL_LEN },
+		{ TF_PROTO_T_RESUME, TF_PROTO_RESUME_LEN },
+		{ TF_PROTO_T_PING, TF_PROTO_PING_LEN },
+		{ TF_PROTO_T_PONG, TF_PROTO_PONG_LEN },
+		{ TF_PROTO_T_FINAL, TF_PROTO_FINAL_LEN },
+		{ TF_PROTO_T_ERROR, TF_PROTO_ERROR_LEN },
 	};
 	uint8_t b[TF_PROTO_MAX_DGRAM];
 
@@ -282,10 +285,10 @@ test_reserved_and_ranges_of_small_messages(void)
 	uint8_t b[TF_PROTO_MAX_DGRAM];
 	int n;
 
-#define MUT(type, stmt, reason, off)              \
-	do {                                      \
-		n = valid(type, b);               \
-		stmt;                             \
+#define MUT(type, stmt, reason, off)               \
+	do {                                       \
+		n = valid(type, b);                \
+		stmt;                              \
 		EXPECT(b, (size_t)n, reason, off); \
 	} while (0)
 	MUT(TF_PROTO_T_RESUME, b[P(7)] = 1, TF_PROTO_R_RESERVED, P(4));

@@ -5,7 +5,7 @@
 
 static struct tf_proto_key g_key;
 static const uint8_t g_types[] = { TF_PROTO_T_REQUEST, TF_PROTO_T_FRAGMENT, TF_PROTO_T_CANCEL,
-				   TF_PROTO_T_RESUME,  TF_PROTO_T_PING,     TF_PROTO_T_TOKENS,
+				   TF_PROTO_T_RESUME,  TF_PROTO_T_PING,	    TF_PROTO_T_TOKENS,
 				   TF_PROTO_T_FINAL,   TF_PROTO_T_ERROR,    TF_PROTO_T_PONG };
 
 static int

@@ -62,7 +62,8 @@ test_key_init_errors(void)
 	struct tf_proto_key k;
 	uint8_t s[32] = { 1 };
 
-	CU_ASSERT_EQUAL(tf_proto_key_init(&k, TF_PROTO_MAC_NONE, 0, s, 32), -TF_PROTO_R_BAD_MAC_ALG);
+	CU_ASSERT_EQUAL(tf_proto_key_init(&k, TF_PROTO_MAC_NONE, 0, s, 32),
+			-TF_PROTO_R_BAD_MAC_ALG);
 	CU_ASSERT_EQUAL(tf_proto_key_init(&k, 2, 0, s, 32), -TF_PROTO_R_BAD_MAC_ALG);
 	CU_ASSERT_EQUAL(tf_proto_key_init(&k, 255, 0, s, 32), -TF_PROTO_R_BAD_MAC_ALG);
 	CU_ASSERT_EQUAL(tf_proto_key_init(&k, TF_PROTO_MAC_HMAC_SHA256, 0, s, 0), -EINVAL);
@@ -158,8 +159,11 @@ test_replayed_datagram(void)
 	n = tf_proto_encode(b, sizeof(b), &m, &k);
 	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(b, (size_t)n, &d), 0);
 	CU_ASSERT_EQUAL(tf_proto_verify(&k, &d), 0);
-	CU_ASSERT_EQUAL(tf_proto_check_time(d.timestamp_us, m.timestamp_us + 1000, TF_PROTO_REPLAY_WINDOW_US), 0);
-	CU_ASSERT_EQUAL(tf_proto_check_time(d.timestamp_us, m.timestamp_us + TF_PROTO_REPLAY_WINDOW_US + 1,
+	CU_ASSERT_EQUAL(tf_proto_check_time(d.timestamp_us, m.timestamp_us + 1000,
+					    TF_PROTO_REPLAY_WINDOW_US),
+			0);
+	CU_ASSERT_EQUAL(tf_proto_check_time(d.timestamp_us,
+					    m.timestamp_us + TF_PROTO_REPLAY_WINDOW_US + 1,
 					    TF_PROTO_REPLAY_WINDOW_US),
 			-TF_PROTO_R_REPLAY);
 	/* Moving the timestamp forward breaks the MAC. */

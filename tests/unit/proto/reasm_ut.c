@@ -170,21 +170,22 @@ test_utf8(void)
 	} cases[] = {
 		{ "plain ascii", true },
 		{ "caf\xc3\xa9", true },
-		{ "\xe2\x82\xac", true },          /* euro sign */
-		{ "\xf0\x9f\x98\x80", true },      /* emoji */
-		{ "\xc3", false },                 /* truncated */
-		{ "\xc0\xaf", false },             /* overlong */
-		{ "\xe0\x80\xaf", false },         /* overlong */
-		{ "\xed\xa0\x80", false },         /* surrogate */
-		{ "\xf4\x90\x80\x80", false },     /* > U+10FFFF */
+		{ "\xe2\x82\xac", true }, /* euro sign */
+		{ "\xf0\x9f\x98\x80", true }, /* emoji */
+		{ "\xc3", false }, /* truncated */
+		{ "\xc0\xaf", false }, /* overlong */
+		{ "\xe0\x80\xaf", false }, /* overlong */
+		{ "\xed\xa0\x80", false }, /* surrogate */
+		{ "\xf4\x90\x80\x80", false }, /* > U+10FFFF */
 		{ "\xff", false },
 		{ "\x80", false },
 		{ "a\xe2\x82", false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		CU_ASSERT_EQUAL(tf_proto_utf8_valid((const uint8_t *)cases[i].s, strlen(cases[i].s)),
-				cases[i].ok);
+		CU_ASSERT_EQUAL(
+			tf_proto_utf8_valid((const uint8_t *)cases[i].s, strlen(cases[i].s)),
+			cases[i].ok);
 }
 
 static const struct tf_cunit_test reasm_tests[] = {

@@ -145,10 +145,11 @@ reencode_same(const struct example *e, const struct tf_proto_msg *m)
 static void
 test_all_examples_present(void)
 {
-	static const char *names[] = { "request-text", "request-tokens", "request-first-part",
-				       "fragment", "tokens-text", "tokens-ids", "tokens-beacon",
-				       "final-stop", "final-cut-off", "cancel", "resume", "ping",
-				       "pong", "error-busy", "error-unknown-tenant" };
+	static const char *names[] = { "request-text",	"request-tokens", "request-first-part",
+				       "fragment",	"tokens-text",	  "tokens-ids",
+				       "tokens-beacon", "final-stop",	  "final-cut-off",
+				       "cancel",	"resume",	  "ping",
+				       "pong",		"error-busy",	  "error-unknown-tenant" };
 
 	CU_ASSERT_EQUAL(g_nex, (int)(sizeof(names) / sizeof(names[0])));
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -237,8 +238,8 @@ static void
 test_tokens(void)
 {
 	struct tf_proto_msg m;
-	const struct example *e = decode_ex("tokens-text", &m, TF_PROTO_T_TOKENS,
-					    0x0123456789abcdefull, T0 + 50000);
+	const struct example *e =
+		decode_ex("tokens-text", &m, TF_PROTO_T_TOKENS, 0x0123456789abcdefull, T0 + 50000);
 
 	CU_ASSERT_EQUAL(m.u.tokens.first_seq, 0);
 	CU_ASSERT_EQUAL_FATAL(m.u.tokens.n_tokens, 3);
@@ -272,8 +273,8 @@ static void
 test_final(void)
 {
 	struct tf_proto_msg m;
-	const struct example *e = decode_ex("final-stop", &m, TF_PROTO_T_FINAL,
-					    0x0123456789abcdefull, T0 + 200000);
+	const struct example *e =
+		decode_ex("final-stop", &m, TF_PROTO_T_FINAL, 0x0123456789abcdefull, T0 + 200000);
 
 	CU_ASSERT_EQUAL(m.flags, 0);
 	CU_ASSERT_EQUAL(m.u.final.finish_reason, TF_PROTO_FINISH_STOP);
@@ -330,8 +331,8 @@ static void
 test_errors(void)
 {
 	struct tf_proto_msg m;
-	const struct example *e = decode_ex("error-busy", &m, TF_PROTO_T_ERROR,
-					    0x0123456789abcdefull, T0 + 100250);
+	const struct example *e =
+		decode_ex("error-busy", &m, TF_PROTO_T_ERROR, 0x0123456789abcdefull, T0 + 100250);
 
 	CU_ASSERT_EQUAL(m.mac_alg, TF_PROTO_MAC_HMAC_SHA256);
 	CU_ASSERT_EQUAL(m.u.err.code, TF_PROTO_E_BUSY);
