@@ -608,10 +608,11 @@ ping_done(void *arg, uint64_t rid, const struct tf_client_outcome *o)
 	x->done = true;
 }
 
-int
-main(int argc, char **argv)
+/* Everything after argument parsing; main() frees what parse_args() allocated. */
+static int
+run(const struct opts *opts)
 {
-	struct opts o = { 0 };
+	struct opts o = *opts;
 	struct tf_client_config cfg;
 	struct tf_client_request req = { 0 };
 	struct tf_client *c;
@@ -625,8 +626,6 @@ main(int argc, char **argv)
 	char *filebuf = NULL;
 	int rc;
 
-	tf_log_init("tokfab-client", TF_LOG_INFO, 0);
-	parse_args(&o, argc, argv);
 	tf_client_config_init(&cfg);
 	if (tf_client_load_key(o.key_file, cfg.key, &world, err, sizeof(err)))
 		usage_error("%s", err);
@@ -724,7 +723,19 @@ main(int argc, char **argv)
 	report(&o, &w, rid, o.server);
 	tf_client_destroy(c);
 	free(filebuf);
+	return exit_code(&w.res, user_cancel);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int rc;
+
+	tf_log_init("tokfab-client", TF_LOG_INFO, 0);
+	parse_args(&o, argc, argv);
+	rc = run(&o);
 	free(o.text);
 	free(o.tokens);
-	return exit_code(&w.res, user_cancel);
+	return rc;
 }
