@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The card thread: attach, reset handshake, push configuration, then loop:
+ * read events -> commit to the ledger -> acknowledge; watch the heartbeat;
+ * every second poll stats and balances, reset budget periods, prune.
+ */
+#include "card/check.h"
+#include "common/log.h"
+#include "tokfabd/daemon.h"
+#include "tokfabd/quota.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENT_WAIT_MS 50
+#define REOPEN_MS 1000
+
+uint64_t
+tfd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+tfd_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t
+admin_timeout(struct tfd *d)
+{
+	uint32_t t;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	t = d->cfg->admin_timeout_ms;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	return t;
+}
+
+int
+tfd_card_cmd(struct tfd *d, uint16_t opcode, const void *req, void *resp, size_t resp_size,
+	     uint16_t *status, uint32_t *detail)
+{
+	int timeout = (int)admin_timeout(d);
+	int rc;
+
+	pthread_mutex_lock(&d->card_lock);
+	if (!d->card)
+		rc = -ENOTCONN;
+	else
+		rc = tf_card_cmd(d->card, opcode, req, resp, resp_size, status, detail, timeout);
+	pthread_mutex_unlock(&d->card_lock);
+	return rc;
+}
+
+/* Runs a command and turns a non-OK status into a sentence. */
+static int
+cmd_ok(struct tfd *d, uint16_t opcode, const void *req, void *resp, size_t size, char *err,
+       size_t errlen)
+{
+	uint16_t st = 0;
+	uint32_t detail = 0;
+	int rc = tfd_card_cmd(d, opcode, req, resp, size, &st, &detail);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", tf_aq_opcode_name(opcode), tf_card_strerror(rc));
+		return rc;
+	}
+	if (st != TF_AQ_S_OK) {
+		snprintf(err, errlen, "%s: card answered %s (detail %u): %s",
+			 tf_aq_opcode_name(opcode), tf_aq_status_name(st), detail,
+			 tf_aq_status_help(st));
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+
+static void
+meta_key(char *buf, size_t len, uint32_t tenant, const char *what)
+{
+	snprintf(buf, len, "tenant.%u.%s", tenant, what);
+}
+
+/* Period start of a tenant as stored in the ledger (0 = never stored). */
+static uint64_t
+stored_period_start(struct tfd_ledger *l, uint32_t tenant)
+{
+	char key[64], val[32];
+
+	meta_key(key, sizeof(key), tenant, "period_start");
+	if (tfd_ledger_meta_get(l, key, val, sizeof(val)) < 0)
+		return 0;
+	return strtoull(val, NULL, 10);
+}
+
+static void
+store_period_start(struct tfd_ledger *l, uint32_t tenant, uint64_t start)
+{
+	char key[64], val[32];
+
+	meta_key(key, sizeof(key), tenant, "period_start");
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)start);
+	tfd_ledger_meta_set(l, key, val);
+}
+
+int
+tfd_card_push_tenant(struct tfd *d, struct tfd_ledger *l, const struct tfd_config *cfg,
+		     const struct tfd_tenant *t, int set_balance, char *err, size_t errlen)
+{
+	struct tf_aq_set_tenant c;
+	struct tf_aq_tenant_info info;
+	char key[64], hex[2 * TF_KEY_MAX + 1], until[32];
+	uint64_t budget = tfd_tenant_budget(l, t);
+	int rc;
+
+	(void)cfg;
+	memset(&c, 0, sizeof(c));
+	c.tenant_id = t->id;
+	snprintf(c.name, sizeof(c.name), "%s", t->name);
+	c.key_len = t->key_len;
+	memcpy(c.key, t->key, t->key_len);
+	c.key_id = tfd_tenant_key_id(l, t);
+	/* A rotation in its grace period: the previous key is still accepted. */
+	meta_key(key, sizeof(key), t->id, "prev_key_until");
+	if (tfd_ledger_meta_get(l, key, until, sizeof(until)) == 0 &&
+	    strtoull(until, NULL, 10) > tfd_now_ns()) {
+		size_t len = 0;
+
+		meta_key(key, sizeof(key), t->id, "prev_key");
+		if (tfd_ledger_meta_get(l, key, hex, sizeof(hex)) == 0 &&
+		    tfd_hex_decode(hex, c.prev_key, sizeof(c.prev_key), &len) == 0 &&
+		    len >= TF_KEY_MIN) {
+			c.prev_key_len = (uint16_t)len;
+			c.prev_key_id = (uint8_t)(c.key_id - 1);
+		}
+		explicit_bzero(hex, sizeof(hex));
+	}
+	if (t->unlimited)
+		c.flags |= TF_TENANT_F_UNLIMITED;
+	else
+		c.budget_micro = budget;
+	if (t->disabled)
+		c.flags |= TF_TENANT_F_DISABLED;
+	if (set_balance && !t->unlimited) {
+		uint64_t start = tfd_period_start(t->period, tfd_now_ns());
+		int64_t spent = 0, topups = 0;
+
+		if (tfd_ledger_spent(l, t->id, start, &spent) < 0 ||
+		    tfd_ledger_topups(l, t->id, start, &topups) < 0) {
+			snprintf(err, errlen, "tenant %u: ledger: %s", t->id, tfd_ledger_errmsg(l));
+			return -EIO;
+		}
+		c.flags |= TF_TENANT_F_SET_BALANCE;
+		c.balance_micro = tfd_quota_reseed(budget, topups, spent);
+	}
+	c.rate_rps = t->rate_rps;
+	c.burst_requests = t->burst_requests;
+	c.rate_tps = t->rate_tps;
+	c.burst_tokens = t->burst_tokens;
+	c.priority = t->priority;
+	c.max_inflight = t->max_inflight;
+	c.n_prices = t->n_prices;
+	for (uint32_t i = 0; i < t->n_prices; i++) {
+		c.prices[i].model_id = t->prices[i].model_id;
+		c.prices[i].price_per_1k_micro = t->prices[i].price_per_1k_micro;
+	}
+	rc = cmd_ok(d, TF_AQ_SET_TENANT, &c, &info, sizeof(info), err, errlen);
+	explicit_bzero(&c, sizeof(c));
+	return rc;
+}
+
+/* Pushes the whole configuration; removes what the previous push had and this one lacks. */
+static int
+push_config(struct tfd *d, int set_balance)
+{
+	struct tfd_config *prev = d->pushed, *cfg;
+	char err[512];
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	cfg = d->cfg;
+	if (prev && !set_balance) {
+		struct tf_aq_id id = { 0 };
+
+		for (uint32_t i = 0; i < prev->n_tenants && !rc; i++)
+			if (!tfd_config_tenant(cfg, prev->tenants[i].id)) {
+				id.id = prev->tenants[i].id;
+				rc = cmd_ok(d, TF_AQ_DEL_TENANT, &id, NULL, 0, err, sizeof(err));
+			}
+		for (uint32_t i = 0; i < prev->n_accels && !rc; i++)
+			if (!tfd_config_accel(cfg, prev->accels[i].id)) {
+				id.id = prev->accels[i].id;
+				rc = cmd_ok(d, TF_AQ_DEL_ACCEL, &id, NULL, 0, err, sizeof(err));
+			}
+		for (uint32_t i = 0; i < prev->n_models && !rc; i++)
+			if (!tfd_config_model(cfg, prev->models[i].id)) {
+				id.id = prev->models[i].id;
+				rc = cmd_ok(d, TF_AQ_DEL_MODEL, &id, NULL, 0, err, sizeof(err));
+			}
+	}
+	for (uint32_t i = 0; i < cfg->n_models && !rc; i++) {
+		struct tf_aq_set_model m = { .model_id = cfg->models[i].id,
+					     .max_prompt_tokens = cfg->models[i].max_prompt_tokens,
+					     .max_new_tokens = cfg->models[i].max_new_tokens };
+
+		snprintf(m.name, sizeof(m.name), "%s", cfg->models[i].name);
+		rc = cmd_ok(d, TF_AQ_SET_MODEL, &m, NULL, 0, err, sizeof(err));
+	}
+	for (uint32_t i = 0; i < cfg->n_accels && !rc; i++) {
+		const struct tfd_accel *a = &cfg->accels[i];
+		struct tf_aq_set_accel c = { .accel_id = a->id,
+					     .transport = a->transport,
+					     .cost_per_hour_micro = a->cost_per_hour_micro,
+					     .weight = a->weight,
+					     .max_outstanding = a->max_outstanding,
+					     .n_models = a->n_models };
+
+		snprintf(c.address, sizeof(c.address), "%s", a->address);
+		memcpy(c.models, a->models, a->n_models * sizeof(uint32_t));
+		rc = cmd_ok(d, TF_AQ_SET_ACCEL, &c, NULL, 0, err, sizeof(err));
+	}
+	if (!rc && cfg->has_batching)
+		rc = cmd_ok(d, TF_AQ_SET_BATCHING, &cfg->batching, NULL, 0, err, sizeof(err));
+	for (uint32_t i = 0; i < cfg->n_tenants && !rc; i++)
+		rc = tfd_card_push_tenant(d, d->ledger, cfg, &cfg->tenants[i], set_balance, err,
+					  sizeof(err));
+	if (!rc) {
+		/* Keep a copy of the ids for the next diff. */
+		struct tfd_config *copy = calloc(1, sizeof(*copy));
+
+		if (copy) {
+			copy->n_models = cfg->n_models;
+			copy->n_accels = cfg->n_accels;
+			copy->n_tenants = cfg->n_tenants;
+			copy->models = calloc(cfg->n_models + 1, sizeof(*copy->models));
+			copy->accels = calloc(cfg->n_accels + 1, sizeof(*copy->accels));
+			copy->tenants = calloc(cfg->n_tenants + 1, sizeof(*copy->tenants));
+			for (uint32_t i = 0; copy->models && i < cfg->n_models; i++)
+				copy->models[i].id = cfg->models[i].id;
+			for (uint32_t i = 0; copy->accels && i < cfg->n_accels; i++)
+				copy->accels[i].id = cfg->accels[i].id;
+			for (uint32_t i = 0; copy->tenants && i < cfg->n_tenants; i++)
+				copy->tenants[i].id = cfg->tenants[i].id;
+			if (!copy->models || !copy->accels || !copy->tenants) {
+				tfd_config_free(copy);
+				copy = NULL;
+			}
+		}
+		tfd_config_free(prev);
+		d->pushed = copy;
+	}
+	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->live_lock);
+	if (rc)
+		d->config_push_errors++;
+	else
+		d->config_pushes++;
+	pthread_mutex_unlock(&d->live_lock);
+	if (rc) {
+		tf_log_warnx("configuring the card failed: %s", err);
+		tfd_health_set(&d->health, TFD_HC_LINK, 0, TF_HS_DEGRADED, err, tfd_now_ns());
+	}
+	return rc;
+}
+
+/* Commits a batch, then acknowledges it. Returns events handled or -errno. */
+static int
+drain_once(struct tfd *d, struct tf_eq_entry *ev, unsigned int max)
+{
+	struct tfd_commit_result res;
+	const char *why = NULL;
+	uint64_t t0, t1;
+	int n, rc;
+
+	pthread_mutex_lock(&d->card_lock);
+	n = tf_card_events(d->card, ev, max, &why);
+	pthread_mutex_unlock(&d->card_lock);
+	if (n == -EPROTO) {
+		if (tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED,
+				   why ? why : "bad event", tfd_now_ns()))
+			tf_log_warnx("card event at seq %llu breaks hwdocs/usage-record.md (%s); "
+				     "not consuming further events until the card is fixed",
+				     (unsigned long long)d->card->broken_seq, why ? why : "?");
+		pthread_mutex_lock(&d->live_lock);
+		d->bad_events = d->card->bad_events;
+		pthread_mutex_unlock(&d->live_lock);
+		return 0;
+	}
+	if (n <= 0)
+		return n;
+	t0 = tfd_mono_ms();
+	rc = tfd_ledger_commit(d->ledger, d->info.serial, d->info.epoch, ev, (unsigned int)n, &res);
+	t1 = tfd_mono_ms();
+	if (rc < 0) {
+		/* Not acknowledged: the card keeps them; re-open re-reads them. */
+		tfd_health_set(&d->health, TFD_HC_LEDGER, 0, TF_HS_DOWN,
+			       tfd_ledger_errmsg(d->ledger), tfd_now_ns());
+		pthread_mutex_lock(&d->live_lock);
+		d->commit_errors++;
+		pthread_mutex_unlock(&d->live_lock);
+		return rc;
+	}
+	tfd_health_set(&d->health, TFD_HC_LEDGER, 0, TF_HS_UP, "committing", tfd_now_ns());
+	pthread_mutex_lock(&d->card_lock);
+	rc = d->card->ops->event_ack(d->card, res.max_seq);
+	pthread_mutex_unlock(&d->card_lock);
+	if (rc < 0)
+		tf_log_warnx("acknowledging seq %llu: %s", (unsigned long long)res.max_seq,
+			     tf_card_strerror(rc));
+	tfd_metrics_count(d, ev, (unsigned int)n);
+	pthread_mutex_lock(&d->live_lock);
+	d->commits++;
+	d->committed += res.inserted;
+	d->duplicates += res.duplicates;
+	d->commit_ns_total += (t1 - t0) * 1000000ull;
+	d->acked_seq = res.max_seq;
+	pthread_mutex_unlock(&d->live_lock);
+	/* Health events also drive the state machines. */
+	for (int i = 0; i < n; i++)
+		if (ev[i].type == TF_EQ_HEALTH) {
+			const struct tf_health_event *h = &ev[i].body.health;
+			char reason[TFD_REASON_LEN];
+
+			snprintf(reason, sizeof(reason), "%s%s%s",
+				 tfd_health_reason_name(h->reason), h->detail[0] ? ": " : "",
+				 h->detail);
+			tfd_health_set(&d->health, h->component, h->component_id, h->state, reason,
+				       h->time_ns);
+		}
+	return n;
+}
+
+static void
+card_close(struct tfd *d, const char *why)
+{
+	pthread_mutex_lock(&d->card_lock);
+	tf_card_host_close(d->card);
+	d->card = NULL;
+	d->card_ready = 0;
+	pthread_mutex_unlock(&d->card_lock);
+	tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DOWN, why, tfd_now_ns());
+	tfd_health_set(&d->health, TFD_HC_LINK, 0, TF_HS_DOWN, why, tfd_now_ns());
+}
+
+static int
+card_open(struct tfd *d)
+{
+	struct tf_card_host *h = NULL;
+	char spec[PATH_MAX], msg[PATH_MAX + 512];
+	const char *why = NULL;
+	int rc;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	snprintf(spec, sizeof(spec), "%s", d->cfg->card_access);
+	pthread_rwlock_unlock(&d->cfg_lock);
+	rc = tf_card_host_open(spec, &h, &why);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "cannot attach (%s): %s", spec, why ? why : "?");
+		tfd_health_set(&d->health, TFD_HC_LINK, 0, TF_HS_DOWN, msg, tfd_now_ns());
+		return rc;
+	}
+	pthread_mutex_lock(&d->card_lock);
+	d->card = h;
+	rc = h->ops->info(h, &d->info);
+	pthread_mutex_unlock(&d->card_lock);
+	tf_log_info(
+		"attached to card %s (%s): firmware %s, epoch %016llx, boot %u, events %llu..%llu",
+		d->info.serial, h->target, d->info.fw_version_str,
+		(unsigned long long)d->info.epoch, d->info.boot_count,
+		(unsigned long long)d->info.eq_ack_seq + 1,
+		(unsigned long long)d->info.eq_prod_seq);
+	snprintf(msg, sizeof(msg), "attached through %s", h->target);
+	tfd_health_set(&d->health, TFD_HC_LINK, 0, TF_HS_UP, msg, tfd_now_ns());
+	return rc;
+}
+
+/* Reset handshake, drain what is pending, then configure the card. */
+static int
+card_bring_up(struct tfd *d, struct tf_eq_entry *ev, unsigned int max)
+{
+	char key[96], val[64], seen[64];
+	int rc, set_balance;
+
+	pthread_mutex_lock(&d->card_lock);
+	rc = d->card->ops->reset(d->card, (int)admin_timeout(d) * 2);
+	if (rc == 0)
+		rc = d->card->ops->info(d->card, &d->info);
+	pthread_mutex_unlock(&d->card_lock);
+	if (rc < 0) {
+		tfd_health_set(&d->health, TFD_HC_LINK, 0, TF_HS_DEGRADED, tf_card_strerror(rc),
+			       tfd_now_ns());
+		return rc;
+	}
+	pthread_mutex_lock(&d->live_lock);
+	d->card_resets++;
+	pthread_mutex_unlock(&d->live_lock);
+	/* Commit what the card holds first, so re-seeded balances include it. */
+	while (!d->stop && (rc = drain_once(d, ev, max)) > 0)
+		;
+	/* Did the card lose its tables since we last configured it? */
+	snprintf(key, sizeof(key), "card.%s.configured", d->info.serial);
+	snprintf(val, sizeof(val), "%016llx:%u", (unsigned long long)d->info.epoch,
+		 d->info.boot_count);
+	set_balance = tfd_ledger_meta_get(d->ledger, key, seen, sizeof(seen)) < 0 ||
+		      strcmp(seen, val) != 0;
+	rc = push_config(d, set_balance);
+	if (rc == 0) {
+		tfd_ledger_meta_set(d->ledger, key, val);
+		pthread_mutex_lock(&d->card_lock);
+		d->card_ready = 1;
+		pthread_mutex_unlock(&d->card_lock);
+		tf_log_info("card %s configured%s", d->info.serial,
+			    set_balance ? " (balances re-seeded from the ledger)" : "");
+	}
+	return rc;
+}
+
+/* New budget periods: reset the card's balance and remember the period start. */
+static void
+period_resets(struct tfd *d)
+{
+	uint64_t now = tfd_now_ns();
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	for (uint32_t i = 0; i < d->cfg->n_tenants; i++) {
+		const struct tfd_tenant *t = &d->cfg->tenants[i];
+		uint64_t cur = tfd_period_start(t->period, now);
+		uint64_t stored = stored_period_start(d->ledger, t->id);
+
+		char key[64], until[32], err[256];
+
+		/* A key rotation's grace period ended: drop the previous key on the card. */
+		meta_key(key, sizeof(key), t->id, "prev_key_until");
+		if (tfd_ledger_meta_get(d->ledger, key, until, sizeof(until)) == 0 &&
+		    strcmp(until, "0") && strtoull(until, NULL, 10) <= now) {
+			if (tfd_card_push_tenant(d, d->ledger, d->cfg, t, 0, err, sizeof(err)) ==
+			    0) {
+				tfd_ledger_meta_set(d->ledger, key, "0");
+				tf_log_info("tenant %s: key rotation grace over, old key removed",
+					    t->name);
+			}
+		}
+		if (stored == cur)
+			continue;
+		if (stored && stored < cur && !t->unlimited) {
+			struct tf_aq_tenant_balance b = { .tenant_id = t->id,
+							  .op = TF_BALANCE_RESET_PERIOD };
+			struct tf_aq_tenant_info info;
+
+			if (cmd_ok(d, TF_AQ_TENANT_BALANCE, &b, &info, sizeof(info), err,
+				   sizeof(err)) < 0) {
+				tf_log_warnx("tenant %s: period reset: %s (will retry)", t->name,
+					     err);
+				continue;
+			}
+			tfd_ledger_balance_log(d->ledger, t->id, "reset", 0, now);
+			tf_log_info("tenant %s: new %s period, balance reset to its budget",
+				    t->name, tfd_period_name(t->period));
+		}
+		store_period_start(d->ledger, t->id, cur);
+	}
+	pthread_rwlock_unlock(&d->cfg_lock);
+}
+
+static int
+one_row(void *arg, const struct tfd_usage_row *row)
+{
+	*(struct tfd_usage_row *)arg = *row;
+	return 0;
+}
+
+/* Once a second: card stats, accelerator stats, tenant balances, ledger sums. */
+static void
+poll_live(struct tfd *d)
+{
+	struct tf_aq_get_stats gs = { .scope = TF_STATS_CARD };
+	struct tf_aq_card_stats cs;
+	struct tfd_tenant_live *tl;
+	struct tfd_accel_live *al;
+	uint64_t now = tfd_now_ns();
+	uint32_t nt, na;
+	uint16_t st;
+	uint32_t detail;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	nt = d->cfg->n_tenants;
+	na = d->cfg->n_accels;
+	tl = calloc(nt + 1, sizeof(*tl));
+	al = calloc(na + 1, sizeof(*al));
+	if (!tl || !al)
+		goto out;
+	for (uint32_t i = 0; i < nt; i++) {
+		const struct tfd_tenant *t = &d->cfg->tenants[i];
+		struct tf_aq_id id = { .id = t->id };
+
+		tl[i].id = t->id;
+		tl[i].period_start_ns = tfd_period_start(t->period, now);
+		tfd_ledger_spent(d->ledger, t->id, tl[i].period_start_ns, &tl[i].spent_micro);
+		tfd_ledger_topups(d->ledger, t->id, tl[i].period_start_ns, &tl[i].topups_micro);
+		if (d->card_ready &&
+		    tfd_card_cmd(d, TF_AQ_GET_TENANT, &id, &tl[i].info, sizeof(tl[i].info), &st,
+				 &detail) == 0 &&
+		    st == TF_AQ_S_OK)
+			tl[i].have_card = 1;
+	}
+	for (uint32_t i = 0; i < na; i++) {
+		const struct tfd_accel *a = &d->cfg->accels[i];
+		struct tf_aq_get_stats q = { .scope = TF_STATS_ACCEL, .id = a->id };
+		struct tfd_usage_filter f = { .accel = a->id, .since_ns = now - 3600000000000ull };
+		struct tfd_usage_row row;
+
+		al[i].id = a->id;
+		if (d->card_ready &&
+		    tfd_card_cmd(d, TF_AQ_GET_STATS, &q, &al[i].st, sizeof(al[i].st), &st,
+				 &detail) == 0 &&
+		    st == TF_AQ_S_OK) {
+			al[i].have_card = 1;
+			tfd_health_set(&d->health, TF_HC_ACCEL, a->id, al[i].st.state,
+				       "reported by the card", now);
+		}
+		memset(&row, 0, sizeof(row));
+		al[i].cost_per_1k = -1;
+		if (tfd_ledger_query(d->ledger, &f, one_row, &row) == 1) {
+			al[i].tokens_hour = row.prompt_tokens + row.completion_tokens;
+			al[i].cost_per_1k = tfd_accel_cost_per_1k(a->cost_per_hour_micro, 3600,
+								  al[i].tokens_hour);
+		}
+	}
+out:
+	pthread_rwlock_unlock(&d->cfg_lock);
+	if (d->card_ready &&
+	    tfd_card_cmd(d, TF_AQ_GET_STATS, &gs, &cs, sizeof(cs), &st, &detail) == 0 &&
+	    st == TF_AQ_S_OK) {
+		pthread_mutex_lock(&d->live_lock);
+		d->card_stats = cs;
+		d->have_card_stats = 1;
+		pthread_mutex_unlock(&d->live_lock);
+	}
+	if (!tl || !al) {
+		free(tl);
+		free(al);
+		return;
+	}
+	pthread_mutex_lock(&d->live_lock);
+	free(d->tenants);
+	free(d->accels);
+	d->tenants = tl;
+	d->n_tenants = nt;
+	d->accels = al;
+	d->n_accels = na;
+	pthread_mutex_unlock(&d->live_lock);
+}
+
+static void *
+card_thread(void *arg)
+{
+	struct tfd *d = arg;
+	struct tf_eq_entry *ev;
+	struct tfd_watchdog wd = { 0 };
+	uint64_t last_open = 0, last_slow = 0, last_prune = 0, last_bringup = 0, hb_open = 0;
+	int alive = 0;
+	unsigned int batch;
+	uint32_t boot = 0, periods;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	batch = d->cfg->ledger_batch_max;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	ev = calloc(batch, sizeof(*ev));
+	if (!ev) {
+		tf_log_warnx("card thread: out of memory");
+		return NULL;
+	}
+	while (!d->stop) {
+		uint64_t now = tfd_mono_ms();
+		struct tf_card_info in;
+		int n, rc;
+
+		if (!d->card) {
+			if (now - last_open < REOPEN_MS) {
+				usleep(50000);
+				continue;
+			}
+			last_open = now;
+			if (card_open(d) < 0)
+				continue;
+			wd.armed = 0;
+			boot = d->info.boot_count;
+			/* Configure it only once its heartbeat moves: a dead card would stall us. */
+			alive = 0;
+			hb_open = d->info.heartbeat;
+		}
+		pthread_mutex_lock(&d->card_lock);
+		rc = d->card->ops->info(d->card, &in);
+		if (rc == 0)
+			d->info = in;
+		pthread_mutex_unlock(&d->card_lock);
+		pthread_rwlock_rdlock(&d->cfg_lock);
+		periods = d->cfg->watchdog_periods;
+		pthread_rwlock_unlock(&d->cfg_lock);
+		if (rc == -ENODEV) {
+			card_close(d, "the card re-created its BAR; re-attaching");
+			continue;
+		}
+		if (!tfd_watchdog_check(&wd, in.heartbeat, now, in.hb_period_ms, periods)) {
+			int changed =
+				tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DOWN,
+					       (in.status & TF_STATUS_STOPPING)
+						       ? "card stopped (orderly)"
+						       : "heartbeat stopped: the card is silent",
+					       tfd_now_ns());
+
+			/* A silent card may come back as a new BAR: re-open after a while. */
+			if (changed)
+				last_open = now;
+			else if (now - last_open > 5 * REOPEN_MS)
+				card_close(d, "heartbeat stopped: re-attaching");
+		} else if (in.status & TF_STATUS_FAILED) {
+			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED,
+				       "card FAILED: resetting", tfd_now_ns());
+			d->card_ready = 0;
+		} else {
+			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_UP, "heartbeat",
+				       tfd_now_ns());
+		}
+		if (!alive && in.heartbeat != hb_open)
+			alive = 1;
+		if (d->card && alive && tfd_health_get(&d->health, TF_HC_CARD, 0) != TF_HS_DOWN) {
+			int push = __atomic_exchange_n(&d->push_requested, 0, __ATOMIC_ACQ_REL);
+
+			if (in.boot_count != boot || !d->card_ready) {
+				if (in.boot_count != boot)
+					tf_log_info("card %s restarted (boot %u -> %u): "
+						    "re-configuring",
+						    in.serial, boot, in.boot_count);
+				boot = in.boot_count;
+				if (now - last_bringup >= REOPEN_MS) {
+					last_bringup = now;
+					card_bring_up(d, ev, batch);
+				}
+			} else if (push) {
+				push_config(d, 0);
+			}
+		}
+		if (!d->card)
+			continue;
+		n = drain_once(d, ev, batch);
+		if (n == 0) {
+			pthread_mutex_lock(&d->card_lock);
+			d->card->ops->event_wait(d->card, EVENT_WAIT_MS);
+			pthread_mutex_unlock(&d->card_lock);
+		} else if (n < 0) {
+			usleep(100000);
+		}
+		if (now - last_slow >= 1000) {
+			last_slow = now;
+			if (d->card_ready)
+				period_resets(d);
+			poll_live(d);
+		}
+		if (now - last_prune >= 3600 * 1000) {
+			uint32_t days;
+			uint64_t deleted = 0;
+
+			last_prune = now;
+			pthread_rwlock_rdlock(&d->cfg_lock);
+			days = d->cfg->retention_days;
+			pthread_rwlock_unlock(&d->cfg_lock);
+			if (days &&
+			    tfd_ledger_prune(d->ledger,
+					     tfd_now_ns() - days * 86400ull * 1000000000ull,
+					     &deleted) == 0 &&
+			    deleted)
+				tf_log_info("ledger: pruned %llu usage records older than %u days "
+					    "(hourly rollups kept)",
+					    (unsigned long long)deleted, days);
+		}
+	}
+	free(ev);
+	return NULL;
+}
+
+int
+tfd_card_start(struct tfd *d)
+{
+	return -pthread_create(&d->card_thr, NULL, card_thread, d);
+}
+
+void
+tfd_card_stop(struct tfd *d)
+{
+	d->stop = 1;
+	pthread_join(d->card_thr, NULL);
+	pthread_mutex_lock(&d->card_lock);
+	if (d->card)
+		d->card->ops->host_heartbeat(d->card);
+	tf_card_host_close(d->card);
+	d->card = NULL;
+	pthread_mutex_unlock(&d->card_lock);
+	tfd_config_free(d->pushed);
+	d->pushed = NULL;
+}

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The metering ledger on SQLite (WAL): commit, rollups, queries, retention. */
+#include "tokfabd/ledger.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tfd_ledger {
+	sqlite3 *db;
+	sqlite3_stmt *ins_usage, *ins_health, *upsert_hourly, *upsert_card;
+	sqlite3_stmt *begin, *commit, *rollback;
+};
+
+static const char g_schema[] =
+	"CREATE TABLE IF NOT EXISTS usage ("
+	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" end_ns INTEGER NOT NULL, request_id INTEGER NOT NULL,"
+	" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL, accel_id INTEGER NOT NULL,"
+	" outcome INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,"
+	" completion_tokens INTEGER NOT NULL, queue_us INTEGER NOT NULL,"
+	" batch_us INTEGER NOT NULL, compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL,"
+	" PRIMARY KEY (card, epoch, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS usage_end ON usage(end_ns);"
+	"CREATE INDEX IF NOT EXISTS usage_tenant_end ON usage(tenant_id, end_ns);"
+	"CREATE TABLE IF NOT EXISTS health_events ("
+	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" time_ns INTEGER NOT NULL, component INTEGER NOT NULL, component_id INTEGER NOT NULL,"
+	" state INTEGER NOT NULL, reason INTEGER NOT NULL, detail TEXT NOT NULL,"
+	" PRIMARY KEY (card, epoch, seq)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS usage_hourly ("
+	" hour INTEGER NOT NULL, tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL,"
+	" accel_id INTEGER NOT NULL, outcome INTEGER NOT NULL, requests INTEGER NOT NULL,"
+	" prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+	" cost_micro INTEGER NOT NULL,"
+	" PRIMARY KEY (hour, tenant_id, model_id, accel_id, outcome)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS cards ("
+	" card TEXT NOT NULL, epoch INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+	" PRIMARY KEY (card, epoch)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS balance_log ("
+	" id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
+	" op TEXT NOT NULL, amount INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT OR IGNORE INTO meta VALUES ('schema', '1');";
+
+static int
+prep(struct tfd_ledger *l, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+		       ? 0
+		       : -EIO;
+}
+
+int
+tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *err, size_t errlen)
+{
+	struct tfd_ledger *l = calloc(1, sizeof(*l));
+	char pragmas[128];
+	char *msg = NULL;
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &l->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen,
+			 "ledger %s: cannot open: %s (does the directory exist and "
+			 "is it writable?)",
+			 path, l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+		goto err;
+	}
+	sqlite3_busy_timeout(l->db, 10000);
+	snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+		 sync_full ? "FULL" : "NORMAL");
+	if (sqlite3_exec(l->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(l->db, g_schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "ledger %s: %s", path, msg ? msg : "schema error");
+		sqlite3_free(msg);
+		goto err;
+	}
+	if (prep(l, "INSERT OR IGNORE INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		 &l->ins_usage) ||
+	    prep(l, "INSERT OR IGNORE INTO health_events VALUES (?,?,?,?,?,?,?,?,?)",
+		 &l->ins_health) ||
+	    prep(l,
+		 "INSERT INTO usage_hourly VALUES (?,?,?,?,?,1,?,?,?) ON CONFLICT DO UPDATE SET"
+		 " requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+		 " completion_tokens = completion_tokens + excluded.completion_tokens,"
+		 " cost_micro = cost_micro + excluded.cost_micro",
+		 &l->upsert_hourly) ||
+	    prep(l,
+		 "INSERT INTO cards VALUES (?,?,?) ON CONFLICT DO UPDATE SET"
+		 " last_seq = max(last_seq, excluded.last_seq)",
+		 &l->upsert_card) ||
+	    prep(l, "BEGIN IMMEDIATE", &l->begin) || prep(l, "COMMIT", &l->commit) ||
+	    prep(l, "ROLLBACK", &l->rollback)) {
+		snprintf(err, errlen, "ledger %s: %s", path, sqlite3_errmsg(l->db));
+		goto err;
+	}
+	*lp = l;
+	return 0;
+err:
+	tfd_ledger_close(l);
+	return -EIO;
+}
+
+void
+tfd_ledger_close(struct tfd_ledger *l)
+{
+	if (!l)
+		return;
+	sqlite3_finalize(l->ins_usage);
+	sqlite3_finalize(l->ins_health);
+	sqlite3_finalize(l->upsert_hourly);
+	sqlite3_finalize(l->upsert_card);
+	sqlite3_finalize(l->begin);
+	sqlite3_finalize(l->commit);
+	sqlite3_finalize(l->rollback);
+	sqlite3_close(l->db);
+	free(l);
+}
+
+const char *
+tfd_ledger_errmsg(struct tfd_ledger *l)
+{
+	return sqlite3_errmsg(l->db);
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int
+commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t seq,
+	     const struct tf_usage_record *u, struct tfd_commit_result *res)
+{
+	sqlite3_stmt *st = l->ins_usage;
+	int i = 1;
+
+	sqlite3_bind_text(st, i++, card, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)epoch);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->end_time_ns);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->request_id);
+	sqlite3_bind_int64(st, i++, u->tenant_id);
+	sqlite3_bind_int64(st, i++, u->model_id);
+	sqlite3_bind_int64(st, i++, u->accel_id);
+	sqlite3_bind_int(st, i++, u->outcome);
+	sqlite3_bind_int64(st, i++, u->prompt_tokens);
+	sqlite3_bind_int64(st, i++, u->completion_tokens);
+	sqlite3_bind_int64(st, i++, u->queue_us);
+	sqlite3_bind_int64(st, i++, u->batch_us);
+	sqlite3_bind_int64(st, i++, u->compute_us);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->cost_micro);
+	if (step_done(st))
+		return -EIO;
+	if (sqlite3_changes(l->db) == 0) {
+		res->duplicates++;
+		return 0;
+	}
+	res->inserted++;
+	st = l->upsert_hourly;
+	i = 1;
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)(u->end_time_ns / 3600000000000ull * 3600));
+	sqlite3_bind_int64(st, i++, u->tenant_id);
+	sqlite3_bind_int64(st, i++, u->model_id);
+	sqlite3_bind_int64(st, i++, u->accel_id);
+	sqlite3_bind_int(st, i++, u->outcome);
+	sqlite3_bind_int64(st, i++, u->prompt_tokens);
+	sqlite3_bind_int64(st, i++, u->completion_tokens);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->cost_micro);
+	return step_done(st);
+}
+
+static int
+commit_health(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t seq,
+	      const struct tf_health_event *h, struct tfd_commit_result *res)
+{
+	sqlite3_stmt *st = l->ins_health;
+	int i = 1;
+
+	sqlite3_bind_text(st, i++, card, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)epoch);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)h->time_ns);
+	sqlite3_bind_int(st, i++, h->component);
+	sqlite3_bind_int64(st, i++, h->component_id);
+	sqlite3_bind_int(st, i++, h->state);
+	sqlite3_bind_int64(st, i++, h->reason);
+	sqlite3_bind_text(st, i++, h->detail, -1, SQLITE_TRANSIENT);
+	if (step_done(st))
+		return -EIO;
+	if (sqlite3_changes(l->db))
+		res->inserted++;
+	else
+		res->duplicates++;
+	return 0;
+}
+
+int
+tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
+		  const struct tf_eq_entry *ev, unsigned int n, struct tfd_commit_result *res)
+{
+	unsigned int i;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0)
+		return 0;
+	if (step_done(l->begin))
+		return -EIO;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (ev[i].type == TF_EQ_USAGE)
+			rc = commit_usage(l, card, epoch, ev[i].seq, &ev[i].body.usage, res);
+		else
+			rc = commit_health(l, card, epoch, ev[i].seq, &ev[i].body.health, res);
+		if (ev[i].seq > res->max_seq)
+			res->max_seq = ev[i].seq;
+	}
+	if (rc == 0) {
+		sqlite3_bind_text(l->upsert_card, 1, card, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(l->upsert_card, 2, (sqlite3_int64)epoch);
+		sqlite3_bind_int64(l->upsert_card, 3, (sqlite3_int64)res->max_seq);
+		rc = step_done(l->upsert_card);
+	}
+	if (rc == 0 && step_done(l->commit) == 0)
+		return 0;
+	step_done(l->rollback);
+	memset(res, 0, sizeof(*res));
+	return -EIO;
+}
+
+int
+tfd_ledger_meta_get(struct tfd_ledger *l, const char *key, char *val, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = -ENOENT;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(val, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tfd_ledger_meta_set(struct tfd_ledger *l, const char *key, const char *val)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tfd_ledger_balance_log(struct tfd_ledger *l, uint32_t tenant, const char *op, int64_t amount,
+		       uint64_t ts_ns)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db,
+			       "INSERT INTO balance_log (ts_ns, tenant_id, op, amount) "
+			       "VALUES (?,?,?,?)",
+			       -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ts_ns);
+	sqlite3_bind_int64(st, 2, tenant);
+	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, amount);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sum_query(struct tfd_ledger *l, const char *sql, uint32_t tenant, uint64_t since_ns, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO;
+
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since_ns);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tfd_ledger_topups(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64_t *micro)
+{
+	return sum_query(l,
+			 "SELECT COALESCE(SUM(amount), 0) FROM balance_log "
+			 "WHERE tenant_id = ? AND ts_ns >= ? AND op = 'add'",
+			 tenant, since_ns, micro);
+}
+
+int
+tfd_ledger_spent(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64_t *micro)
+{
+	return sum_query(l,
+			 "SELECT COALESCE(SUM(cost_micro), 0) FROM usage "
+			 "WHERE tenant_id = ? AND end_ns >= ?",
+			 tenant, since_ns, micro);
+}
+
+/* WHERE clause and its bindings shared by query and records. */
+static void
+where_clause(const struct tfd_usage_filter *f, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 " WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 = 0 OR model_id = ?2)"
+		 " AND (?3 = 0 OR accel_id = ?3) AND end_ns >= ?4 AND (?5 = 0 OR end_ns < ?5)");
+	(void)f;
+}
+
+static void
+bind_filter(sqlite3_stmt *st, const struct tfd_usage_filter *f)
+{
+	sqlite3_bind_int64(st, 1, f->tenant);
+	sqlite3_bind_int64(st, 2, f->model);
+	sqlite3_bind_int64(st, 3, f->accel);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)f->since_ns);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)f->until_ns);
+}
+
+int
+tfd_ledger_query(struct tfd_ledger *l, const struct tfd_usage_filter *f,
+		 int (*fn)(void *arg, const struct tfd_usage_row *row), void *arg)
+{
+	char sql[1024], where[256], cols[256] = "", groupby[256] = "";
+	unsigned int limit = f->limit ? f->limit : 100000;
+	sqlite3_stmt *st;
+	int rows = 0, rc;
+
+	if ((f->group & TFD_GROUP_BUCKET) && f->bucket_s == 0)
+		return -EINVAL;
+		/* Fixed column order: tenant, model, accel, outcome, bucket (NULL if not grouped). */
+#define COL(flag, expr)                                                    \
+	do {                                                               \
+		strcat(cols, (f->group & (flag)) ? expr ", " : "NULL, ");  \
+		if (f->group & (flag)) {                                   \
+			strcat(groupby, groupby[0] ? ", " : " GROUP BY "); \
+			strcat(groupby, expr);                             \
+		}                                                          \
+	} while (0)
+	COL(TFD_GROUP_TENANT, "tenant_id");
+	COL(TFD_GROUP_MODEL, "model_id");
+	COL(TFD_GROUP_ACCEL, "accel_id");
+	COL(TFD_GROUP_OUTCOME, "outcome");
+	COL(TFD_GROUP_BUCKET, "(end_ns / ?6) * ?6");
+#undef COL
+	where_clause(f, where, sizeof(where));
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s COUNT(*), COALESCE(SUM(prompt_tokens),0),"
+		 " COALESCE(SUM(completion_tokens),0), COALESCE(SUM(cost_micro),0),"
+		 " COALESCE(SUM(compute_us),0), COALESCE(MIN(end_ns),0), COALESCE(MAX(end_ns),0)"
+		 " FROM usage%s%s ORDER BY 1, 2, 3, 4, 5 LIMIT %u",
+		 cols, where, groupby, limit);
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
+		return -EIO;
+	bind_filter(st, f);
+	if (f->group & TFD_GROUP_BUCKET)
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)(f->bucket_s * 1000000000ull));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tfd_usage_row r = { 0 };
+
+		if (sqlite3_column_int64(st, 5) == 0 && !(f->group))
+			break; /* no rows at all: COUNT(*) = 0 */
+		r.tenant = (uint32_t)sqlite3_column_int64(st, 0);
+		r.model = (uint32_t)sqlite3_column_int64(st, 1);
+		r.accel = (uint32_t)sqlite3_column_int64(st, 2);
+		r.outcome =
+			sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3);
+		r.bucket_ns = (uint64_t)sqlite3_column_int64(st, 4);
+		r.requests = (uint64_t)sqlite3_column_int64(st, 5);
+		r.prompt_tokens = (uint64_t)sqlite3_column_int64(st, 6);
+		r.completion_tokens = (uint64_t)sqlite3_column_int64(st, 7);
+		r.cost_micro = sqlite3_column_int64(st, 8);
+		r.compute_us = (uint64_t)sqlite3_column_int64(st, 9);
+		r.first_ns = (uint64_t)sqlite3_column_int64(st, 10);
+		r.last_ns = (uint64_t)sqlite3_column_int64(st, 11);
+		rows++;
+		if (fn(arg, &r) < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? rows : -EIO;
+}
+
+int
+tfd_ledger_records(struct tfd_ledger *l, const struct tfd_usage_filter *f,
+		   int (*fn)(void *arg, const struct tfd_usage_raw *rec), void *arg)
+{
+	unsigned int limit = f->limit ? f->limit : 100000;
+	char sql[768], where[256];
+	sqlite3_stmt *st;
+	int rows = 0, rc;
+
+	where_clause(f, where, sizeof(where));
+	snprintf(sql, sizeof(sql),
+		 "SELECT card, epoch, seq, end_ns, request_id, tenant_id, model_id, accel_id,"
+		 " outcome, prompt_tokens, completion_tokens, queue_us, batch_us, compute_us,"
+		 " cost_micro FROM usage%s ORDER BY end_ns, card, epoch, seq LIMIT %u",
+		 where, limit);
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
+		return -EIO;
+	bind_filter(st, f);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tfd_usage_raw x = { 0 };
+		int i = 0;
+
+		snprintf(x.card, sizeof(x.card), "%s", (const char *)sqlite3_column_text(st, i++));
+		x.epoch = (uint64_t)sqlite3_column_int64(st, i++);
+		x.seq = (uint64_t)sqlite3_column_int64(st, i++);
+		x.r.end_time_ns = (uint64_t)sqlite3_column_int64(st, i++);
+		x.r.request_id = (uint64_t)sqlite3_column_int64(st, i++);
+		x.r.tenant_id = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.model_id = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.accel_id = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.outcome = (uint16_t)sqlite3_column_int(st, i++);
+		x.r.prompt_tokens = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.completion_tokens = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.queue_us = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.batch_us = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.compute_us = (uint32_t)sqlite3_column_int64(st, i++);
+		x.r.cost_micro = (uint64_t)sqlite3_column_int64(st, i++);
+		rows++;
+		if (fn(arg, &x) < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? rows : -EIO;
+}
+
+int
+tfd_ledger_prune(struct tfd_ledger *l, uint64_t before_ns, uint64_t *deleted)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM usage WHERE end_ns < ?", -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)before_ns);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	*deleted = rc ? 0 : (uint64_t)sqlite3_changes(l->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tfd_ledger_counts(struct tfd_ledger *l, uint64_t *usage, uint64_t *health)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO;
+
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT (SELECT COUNT(*) FROM usage), (SELECT COUNT(*) FROM "
+			       "health_events)",
+			       -1, &st, NULL))
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*usage = (uint64_t)sqlite3_column_int64(st, 0);
+		*health = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tfd_ledger_totals(struct tfd_ledger *l, int (*fn)(void *arg, const struct tfd_usage_row *row),
+		  void *arg)
+{
+	sqlite3_stmt *st;
+	int rows = 0, rc;
+
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT tenant_id, model_id, accel_id, outcome, SUM(requests),"
+			       " SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_micro)"
+			       " FROM usage_hourly GROUP BY 1, 2, 3, 4",
+			       -1, &st, NULL))
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tfd_usage_row r = { 0 };
+
+		r.tenant = (uint32_t)sqlite3_column_int64(st, 0);
+		r.model = (uint32_t)sqlite3_column_int64(st, 1);
+		r.accel = (uint32_t)sqlite3_column_int64(st, 2);
+		r.outcome = sqlite3_column_int(st, 3);
+		r.requests = (uint64_t)sqlite3_column_int64(st, 4);
+		r.prompt_tokens = (uint64_t)sqlite3_column_int64(st, 5);
+		r.completion_tokens = (uint64_t)sqlite3_column_int64(st, 6);
+		r.cost_micro = sqlite3_column_int64(st, 7);
+		rows++;
+		if (fn(arg, &r) < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? rows : -EIO;
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests for host/tokfabd/ledger.c: idempotent replay by (card, epoch,
+ * seq), a daemon crash between commit and acknowledgement (with the real
+ * lib/card queues on a tmpfs BAR), aggregates, rollups that outlive
+ * retention, balances, export order.
+ */
+#include "card/card.h"
+#include "card/host.h"
+#include "tf_cunit.h"
+#include "tokfabd/ledger.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_db[128], g_bar[128];
+
+static void
+rm_db(void)
+{
+	char p[160];
+
+	unlink(g_db);
+	snprintf(p, sizeof(p), "%s-wal", g_db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", g_db);
+	unlink(p);
+}
+
+static int
+suite_init(void)
+{
+	snprintf(g_db, sizeof(g_db), "/tmp/tf-ledger-ut.%d.db", (int)getpid());
+	snprintf(g_bar, sizeof(g_bar), "/dev/shm/tf-ledger-ut.%d", (int)getpid());
+	rm_db();
+	return 0;
+}
+
+static int
+suite_fini(void)
+{
+	rm_db();
+	unlink(g_bar);
+	return 0;
+}
+
+static struct tfd_ledger *
+open_ledger(void)
+{
+	struct tfd_ledger *l = NULL;
+	char err[256];
+
+	CU_ASSERT_FATAL(tfd_ledger_open(g_db, 1, &l, err, sizeof(err)) == 0);
+	return l;
+}
+
+/* Event seq with a usage record: tenant 1 + seq % 3, 10 prompt, seq completion tokens. */
+static void
+usage_ev(struct tf_eq_entry *e, uint64_t seq, uint64_t end_ns)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = seq;
+	e->type = TF_EQ_USAGE;
+	e->len = sizeof(struct tf_usage_record);
+	e->body.usage.request_id = 1000 + seq;
+	e->body.usage.tenant_id = 1 + (uint32_t)(seq % 3);
+	e->body.usage.model_id = 7;
+	e->body.usage.accel_id = 1 + (uint32_t)(seq % 2);
+	e->body.usage.prompt_tokens = 10;
+	e->body.usage.completion_tokens = (uint32_t)seq;
+	e->body.usage.cost_micro = 10 + seq;
+	e->body.usage.end_time_ns = end_ns;
+}
+
+struct sums {
+	uint64_t rows, requests, completion;
+	int64_t cost;
+};
+
+static int
+sum_cb(void *arg, const struct tfd_usage_row *r)
+{
+	struct sums *s = arg;
+
+	s->rows++;
+	s->requests += r->requests;
+	s->completion += r->completion_tokens;
+	s->cost += r->cost_micro;
+	return 0;
+}
+
+static void
+test_replay_is_idempotent(void)
+{
+	struct tfd_ledger *l;
+	struct tf_eq_entry ev[50];
+	struct tfd_commit_result res;
+	uint64_t nu = 0, nh = 0;
+
+	rm_db();
+	l = open_ledger();
+	for (int i = 0; i < 50; i++)
+		usage_ev(&ev[i], (uint64_t)i + 1, 1700000000000000000ull + (uint64_t)i);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 0xabc, ev, 50, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 50);
+	CU_ASSERT_EQUAL(res.duplicates, 0);
+	CU_ASSERT_EQUAL(res.max_seq, 50);
+	/* The same events again (a replay), and an overlapping batch. */
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 0xabc, ev, 50, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 0);
+	CU_ASSERT_EQUAL(res.duplicates, 50);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 0xabc, ev + 40, 10, &res), 0);
+	CU_ASSERT_EQUAL(res.duplicates, 10);
+	/* Same sequence numbers in a new epoch (a re-created BAR) are new events. */
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 0xdef, ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 5);
+	/* And on another card. */
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF2", 0xabc, ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 5);
+	CU_ASSERT_EQUAL(tfd_ledger_counts(l, &nu, &nh), 0);
+	CU_ASSERT_EQUAL(nu, 60);
+	tfd_ledger_close(l);
+	/* Survives a reopen. */
+	l = open_ledger();
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 0xabc, ev, 50, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 0);
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 60);
+	tfd_ledger_close(l);
+}
+
+/*
+ * The daemon reads events, commits them, and dies before acknowledging. The
+ * restarted daemon reads them again from the card (which kept them) and the
+ * ledger skips them: each record exactly once, and the card's queue drains.
+ */
+static void
+test_crash_between_commit_and_ack(void)
+{
+	struct tf_card_dev_params p = { .path = g_bar,
+					.eq_depth = 64,
+					.serial = "UT1",
+					.fw_version_str = "1",
+					.flags = TF_CARD_F_FRESH };
+	struct tf_card_dev *dev;
+	struct tf_card_host *h;
+	struct tfd_ledger *l;
+	struct tf_eq_entry ev[64];
+	struct tfd_commit_result res;
+	char spec[160];
+	const char *why;
+	uint64_t nu = 0, nh = 0;
+	int n;
+
+	rm_db();
+	CU_ASSERT_FATAL(tf_card_dev_create(&p, &dev) == 0);
+	for (uint64_t i = 1; i <= 40; i++) {
+		struct tf_usage_record u = { .request_id = i,
+					     .tenant_id = 1,
+					     .model_id = 1,
+					     .accel_id = 1,
+					     .prompt_tokens = 1,
+					     .completion_tokens = 2,
+					     .cost_micro = 3,
+					     .end_time_ns = tf_card_now_ns() };
+
+		CU_ASSERT_EQUAL(tf_card_dev_post_usage(dev, &u, NULL), 0);
+	}
+	snprintf(spec, sizeof(spec), "shm:%s", g_bar);
+
+	/* First daemon life: commit, then "crash" (no ack). */
+	CU_ASSERT_FATAL(tf_card_host_open(spec, &h, &why) == 0);
+	l = open_ledger();
+	n = tf_card_events(h, ev, 64, &why);
+	CU_ASSERT_EQUAL_FATAL(n, 40);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "UT1", tf_card_dev_epoch(dev), ev, 40, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 40);
+	tfd_ledger_close(l);
+	tf_card_host_close(h);
+	CU_ASSERT_EQUAL(tf_card_dev_eq_room(dev), 24); /* the card still holds them */
+
+	/* Second life: the same 40 come back, the ledger skips them, then ack. */
+	CU_ASSERT_FATAL(tf_card_host_open(spec, &h, &why) == 0);
+	l = open_ledger();
+	n = tf_card_events(h, ev, 64, &why);
+	CU_ASSERT_EQUAL_FATAL(n, 40);
+	CU_ASSERT_EQUAL(ev[0].seq, 1);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "UT1", tf_card_dev_epoch(dev), ev, 40, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 0);
+	CU_ASSERT_EQUAL(res.duplicates, 40);
+	CU_ASSERT_EQUAL(h->ops->event_ack(h, res.max_seq), 0);
+	CU_ASSERT_EQUAL(tf_card_dev_eq_room(dev), 64);
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 40);
+
+	/* A crash before the commit loses nothing either: the card re-sends. */
+	for (uint64_t i = 41; i <= 45; i++) {
+		struct tf_usage_record u = { .request_id = i,
+					     .tenant_id = 1,
+					     .model_id = 1,
+					     .end_time_ns = tf_card_now_ns() };
+
+		CU_ASSERT_EQUAL(tf_card_dev_post_usage(dev, &u, NULL), 0);
+	}
+	CU_ASSERT_EQUAL(tf_card_events(h, ev, 64, &why), 5);
+	tf_card_host_close(h); /* read, never committed */
+	CU_ASSERT_FATAL(tf_card_host_open(spec, &h, &why) == 0);
+	CU_ASSERT_EQUAL(tf_card_events(h, ev, 64, &why), 5);
+	CU_ASSERT_EQUAL(ev[0].seq, 41);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "UT1", tf_card_dev_epoch(dev), ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 5);
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 45);
+	tfd_ledger_close(l);
+	tf_card_host_close(h);
+	tf_card_dev_destroy(dev);
+}
+
+static void
+test_aggregates_and_rollups(void)
+{
+	const uint64_t hour = 3600ull * 1000000000ull,
+		       t0 = 1700000000ull / 3600 * 3600 * 1000000000ull;
+	struct tf_eq_entry ev[30];
+	struct tfd_commit_result res;
+	struct tfd_usage_filter f = { 0 };
+	struct sums s = { 0 };
+	struct tfd_ledger *l;
+	uint64_t deleted = 0;
+	int64_t spent = 0;
+
+	rm_db();
+	l = open_ledger();
+	/* 30 records, one every 10 minutes: 5 hours. */
+	for (int i = 0; i < 30; i++)
+		usage_ev(&ev[i], (uint64_t)i + 1, t0 + (uint64_t)i * hour / 6);
+	ev[29].type = TF_EQ_HEALTH; /* and one health event */
+	memset(&ev[29].body, 0, sizeof(ev[29].body));
+	ev[29].body.health.time_ns = t0;
+	ev[29].body.health.component = TF_HC_CARD;
+	ev[29].body.health.state = TF_HS_UP;
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 1, ev, 30, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 30);
+
+	/* Everything: 29 usage records; completion tokens 1..29. */
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 1);
+	CU_ASSERT_EQUAL(s.requests, 29);
+	CU_ASSERT_EQUAL(s.completion, 29 * 30 / 2);
+	/* By tenant: 3 rows that add up. */
+	memset(&s, 0, sizeof(s));
+	f.group = TFD_GROUP_TENANT;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 3);
+	CU_ASSERT_EQUAL(s.requests, 29);
+	/* Hourly buckets: 5. */
+	memset(&s, 0, sizeof(s));
+	f.group = TFD_GROUP_BUCKET;
+	f.bucket_s = 3600;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 5);
+	/* Filter: tenant 2 (seq % 3 == 1) in the first two hours (seq 1..12). */
+	memset(&s, 0, sizeof(s));
+	f.group = 0;
+	f.tenant = 2;
+	f.since_ns = t0;
+	f.until_ns = t0 + 2 * hour;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 1);
+	CU_ASSERT_EQUAL(s.requests, 4); /* seq 1, 4, 7, 10 */
+	CU_ASSERT_EQUAL(s.completion, 1 + 4 + 7 + 10);
+	/* Empty range: no row. */
+	memset(&s, 0, sizeof(s));
+	f.tenant = 99;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 0);
+	/* Bucket grouping without a width is refused. */
+	f.group = TFD_GROUP_BUCKET;
+	f.bucket_s = 0;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), -EINVAL);
+
+	/* Spent since t0 for tenant 1 (seq % 3 == 0: 3, 6, .., 27): cost 10 + seq. */
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 9 * 10 + (3 + 27) * 9 / 2);
+
+	/* Retention: raw records older than 3 h go, the rollup totals stay. */
+	CU_ASSERT_EQUAL(tfd_ledger_prune(l, t0 + 3 * hour, &deleted), 0);
+	CU_ASSERT_EQUAL(deleted, 18);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(tfd_ledger_totals(l, sum_cb, &s) > 0, 1);
+	CU_ASSERT_EQUAL(s.requests, 29);
+	CU_ASSERT_EQUAL(s.completion, 29 * 30 / 2);
+	tfd_ledger_close(l);
+}
+
+static int
+raw_cb(void *arg, const struct tfd_usage_raw *x)
+{
+	uint64_t *last = arg;
+
+	CU_ASSERT(x->r.end_time_ns >= last[0]);
+	last[0] = x->r.end_time_ns;
+	last[1]++;
+	return 0;
+}
+
+static void
+test_meta_balances_export(void)
+{
+	struct tfd_ledger *l;
+	struct tf_eq_entry ev[10];
+	struct tfd_commit_result res;
+	struct tfd_usage_filter f = { .limit = 6 };
+	uint64_t last[2] = { 0, 0 };
+	int64_t top = 0;
+	char v[32];
+
+	rm_db();
+	l = open_ledger();
+	CU_ASSERT_EQUAL(tfd_ledger_meta_get(l, "x", v, sizeof(v)), -ENOENT);
+	CU_ASSERT_EQUAL(tfd_ledger_meta_set(l, "x", "42"), 0);
+	CU_ASSERT_EQUAL(tfd_ledger_meta_get(l, "x", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "42");
+	CU_ASSERT_EQUAL(tfd_ledger_balance_log(l, 5, "add", 300, 100), 0);
+	CU_ASSERT_EQUAL(tfd_ledger_balance_log(l, 5, "add", 200, 200), 0);
+	CU_ASSERT_EQUAL(tfd_ledger_balance_log(l, 5, "reset", 0, 250), 0);
+	CU_ASSERT_EQUAL(tfd_ledger_topups(l, 5, 150, &top), 0);
+	CU_ASSERT_EQUAL(top, 200);
+	for (int i = 0; i < 10; i++)
+		usage_ev(&ev[i], (uint64_t)i + 1, 5000 - (uint64_t)i * 10); /* reverse time */
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 1, ev, 10, &res), 0);
+	CU_ASSERT_EQUAL(tfd_ledger_records(l, &f, raw_cb, last), 6);
+	CU_ASSERT_EQUAL(last[1], 6);
+	tfd_ledger_close(l);
+}
+
+static const struct tf_cunit_test ledger_tests[] = {
+	TF_TEST(test_replay_is_idempotent),
+	TF_TEST(test_crash_between_commit_and_ack),
+	TF_TEST(test_aggregates_and_rollups),
+	TF_TEST(test_meta_balances_export),
+	TF_TESTS_END,
+};
+
+TF_CUNIT_MAIN({ "host_ledger", suite_init, suite_fini, ledger_tests })
