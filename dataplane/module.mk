@@ -30,3 +30,15 @@ DP_DPDK_CFLAGS = $(call pc_cflags,libdpdk)
 DP_DPDK_LIBS = $(call pc_libs,libdpdk)
 $(eval $(call tf_prog,tokfab-dp,$(DP_EDGE_SRCS),tfdp tfxport tfcard tfproto tfcommon,$$(DP_DPDK_LIBS) $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
 $(eval $(call tf_unit,dp_worker_ut,tests/unit/dataplane/worker_ut.c,$(DP_LOGIC_LIBS) tfcard,$$(DP_LOGIC_LDLIBS),$(DP_UT_CFLAGS)))
+
+# Test tools for tests/integration/test_dp_*.sh (built with everything, never installed).
+DP_TOOLS := $(BUILD)/tests/tools/dp_probe $(BUILD)/tests/tools/dp_engine_ref
+$(BUILD)/tests/tools/dp_probe: $(call tf_objs,tests/integration/dp_probe.c) $(BUILD)/lib/libtokfab-client.a $(BUILD)/lib/libtfproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,libcrypto)
+$(BUILD)/tests/tools/dp_engine_ref: $(call tf_objs,tests/integration/dp_engine_ref.c) $(BUILD)/lib/libtfengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+$(call tf_objs,tests/integration/dp_engine_ref.c): XCFLAGS += -I.
+BENCH_PROGS += $(DP_TOOLS)
+-include $(patsubst %.o,%.d,$(call tf_objs,tests/integration/dp_probe.c tests/integration/dp_engine_ref.c))
