@@ -28,6 +28,7 @@
  *
  * API history
  *   1 (ABI 1.0)  first version.
+ *   1.1          handler BAD_FIELD details are request-relative (the library adds 16).
  */
 #ifndef TF_CARD_CARD_H
 #define TF_CARD_CARD_H
@@ -108,7 +109,9 @@ uint64_t tf_card_dev_epoch(const struct tf_card_dev *dev);
  * (ids != 0, names printable, reserved zero, counts and ranges), so a handler
  * only checks what depends on its state (unknown ids, full tables).
  *
- * Each returns an enum tf_aq_status and may set *detail (see the enum). On
+ * Each returns an enum tf_aq_status and may set *detail (see the enum); for
+ * TF_AQ_S_BAD_FIELD, *detail is the offset of the field in the handler's
+ * request structure (offsetof), and the library adds the SQE header size. On
  * TF_AQ_S_OK the response structure (zeroed before the call) is sent back.
  * IDENTIFY is answered by the library from the params.
  */

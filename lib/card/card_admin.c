@@ -5,6 +5,7 @@
 #include "card/check.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 static void
@@ -154,6 +155,9 @@ execute(struct tf_card_dev *dev, const struct tf_card_admin_handlers *h, void *c
 		dev->st.aq_rejected++;
 	} else {
 		status = dispatch(dev, h, ctx, sqe, cqe->payload, &resp_len, &detail);
+		/* Handlers name a bad field by its offset in their request structure. */
+		if (status == TF_AQ_S_BAD_FIELD)
+			detail += (uint32_t)offsetof(struct tf_aq_sqe, payload);
 		if (status < 0 || status > 0xffff || !tf_aq_status_known((uint16_t)status)) {
 			status = TF_AQ_S_INTERNAL;
 			detail = 0;

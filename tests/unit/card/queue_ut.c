@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,10 +105,11 @@ fw_get_health(void *ctx, uint32_t first, struct tf_aq_health *resp, uint32_t *de
 {
 	struct fake_fw *fw = ctx;
 
-	(void)detail;
 	resp->total = 1;
-	if (first > 1)
+	if (first > 1) {
+		*detail = offsetof(struct tf_aq_get_health, first);
 		return TF_AQ_S_BAD_FIELD;
+	}
 	resp->count = 1 - first;
 	if (resp->count) {
 		resp->e[0].component = TF_HC_CARD;
@@ -294,6 +296,13 @@ test_admin_round_trip(void)
 			0);
 	CU_ASSERT_EQUAL(st, TF_AQ_S_OK);
 	CU_ASSERT_EQUAL(hp.count, 1);
+	/* A handler's BAD_FIELD names a request-relative offset; the SQE offset goes back. */
+	gh.first = 5;
+	CU_ASSERT_EQUAL(tf_card_cmd(h, TF_AQ_GET_HEALTH, &gh, &hp, sizeof(hp), &st, &detail, 1000),
+			0);
+	CU_ASSERT_EQUAL(st, TF_AQ_S_BAD_FIELD);
+	CU_ASSERT_EQUAL(detail, 16 + offsetof(struct tf_aq_get_health, first));
+	gh.first = 0;
 	cl.fw.bad_health = 1;
 	CU_ASSERT_EQUAL(tf_card_cmd(h, TF_AQ_GET_HEALTH, &gh, &hp, sizeof(hp), &st, &detail, 1000),
 			0);
