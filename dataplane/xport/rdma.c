@@ -9,8 +9,8 @@
  * the data is placed before the doorbell completes). Credit returns and the
  * status block are plain unsignalled WRITEs. Send completions are signalled
  * once per SIGNAL_EVERY work requests, or when nothing signalled is in
- * flight and a record waits for its completion; a zero-byte signalled WRITE
- * closes a gap when the sender goes quiet.
+ * flight and a record waits for its completion; a signalled rewrite of the
+ * doorbell word closes a gap when the sender goes quiet.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -826,17 +826,24 @@ rdma_status_write(struct tf_xport *x, const struct tf_accel_status *st)
 	return post_small(x, TF_ACCEL_STATUS_OFF, x->st_src, sizeof(*st));
 }
 
-/* Zero-byte signalled WRITE so waiting records complete when the sender goes quiet. */
+/*
+ * A signalled WRITE so waiting records complete when the sender goes quiet:
+ * it rewrites the peer's doorbell word with what it already holds (our
+ * producer index and the credits already returned), so it changes nothing.
+ * (Not a zero-byte WRITE: Soft-RoCE handles those badly.)
+ */
 static int
 post_flush(struct tf_xport *x, struct rdma_conn *c)
 {
 	struct ibv_send_wr w, *bad;
-
+	struct ibv_sge g;
 	int err;
 
 	if (!sq_room(c, 0))
 		return 0; /* completions are on their way anyway */
-	wr_write(&w, c, TF_ACCEL_CTL_OFF, NULL, 0);
+	*x->db_src = TF_ACCEL_DB(x->tx.prod, x->rx_returned);
+	wr_write(&w, c, TF_ACCEL_CTL_OFF, &g, 1);
+	small_src(x, c, &w, &g, x->db_src, sizeof(*x->db_src));
 	c->wr_posted++;
 	maybe_signal(c, &w, 1);
 	err = ibv_post_send(c->id->qp, &w, &bad);

@@ -409,6 +409,16 @@ conn_gone(struct agent *a, int ci)
 	}
 	tf_log_info("card connection %d closed (%s); %u requests of it stopped", ci,
 		    tf_xport_last_error(c->x), stopped);
+	{
+		uint64_t v[TF_XPORT_C_COUNT];
+
+		tf_xport_counters(c->x, v);
+		for (int k = 0; k < TF_XPORT_C_COUNT; k++)
+			if (v[k])
+				tf_log_debug("connection %d: %s = %" PRIu64, ci,
+					     tf_xport_counter_name((enum tf_xport_counter)k), v[k]);
+		tf_log_debug("connection %d: %u events still queued", ci, c->q_tail - c->q_head);
+	}
 	tf_xport_disconnect(c->x);
 	free(c->q);
 	memset(c, 0, sizeof(*c));

@@ -50,7 +50,7 @@ struct opts {
 	const char *serve;
 	int echo;
 	unsigned int requests, batch, max_new, model, prompt_tokens;
-	unsigned int temperature, seed, timeout_ms, seconds;
+	unsigned int temperature, seed, timeout_ms, seconds, peer_timeout_ms;
 	const char *prompt_text;
 	int print, bench, expect_tokens, quiet, progress;
 	uint32_t in_ring, resp_ring, max_inflight;
@@ -86,6 +86,7 @@ usage(void)
 		"  --max-new-tokens N   (default 16)   --model ID (default 1)\n"
 		"  --temperature-milli N --seed N\n"
 		"  --timeout-ms N       give up waiting for answers (default 60000)\n"
+		"  --peer-timeout-ms N  declare an accelerator dead after N ms without heartbeat\n"
 		"  --expect-tokens      fail unless every request ended with >= 1 token\n"
 		"  --print              print each request's generated text\n"
 		"  --progress           print 'drive: progress tokens=N' every 50 tokens\n"
@@ -421,7 +422,8 @@ card_setup(struct card *c, const struct opts *o)
 		tf_fatalx("registering the prompt buffer: %s", strerror(-rc));
 	for (int i = 0; i < o->nuris; i++) {
 		struct tf_xport_conn_cfg cc = { .uri = o->uris[i], .resp_ring_bytes = o->resp_ring,
-						.reconnect_min_ms = 50, .peer_timeout_ms = 3000 };
+						.reconnect_min_ms = 50,
+						.peer_timeout_ms = o->peer_timeout_ms };
 
 		rc = tf_xport_connect(c->ctx, &cc, &c->x[i]);
 		if (rc)
@@ -634,6 +636,7 @@ main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 'D' },
 		{ "max-inflight", required_argument, NULL, 'I' },
+		{ "peer-timeout-ms", required_argument, NULL, 'Z' },
 		{ "in-ring", required_argument, NULL, 'R' },
 		{ "resp-ring", required_argument, NULL, 'r' },
 		{ "expect-tokens", no_argument, NULL, 'x' },
@@ -645,7 +648,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .requests = 8, .batch = 4, .max_new = 16, .model = 1,
-			  .prompt_tokens = 8, .timeout_ms = 60000, .seconds = 3,
+			  .prompt_tokens = 8, .timeout_ms = 60000, .seconds = 3, .peer_timeout_ms = 3000,
 			  .max_inflight = 256 };
 	unsigned int v;
 	int ch;
@@ -702,6 +705,7 @@ main(int argc, char **argv)
 			case 't': o.timeout_ms = v; break;
 			case 'D': o.seconds = v; break;
 			case 'I': o.max_inflight = v; break;
+			case 'Z': o.peer_timeout_ms = v; break;
 			case 'R': o.in_ring = v; break;
 			case 'r': o.resp_ring = v; break;
 			}

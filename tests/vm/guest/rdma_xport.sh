@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Guest side of tests/vm/test_rdma_xport.sh and tests/bench/bench_xport_rdma.sh:
+# Soft-RoCE on a veth, then libtfxport over real verbs.
+#   $1 = test   transport checks: echo peer with tiny rings (wrap, credits),
+#               real tokfab-accel, SIGKILL of an accelerator mid-batch with a
+#               second one taking over; perftest as the reference
+#   $1 = bench  ib_write_bw / ib_write_lat and the transport benchmark, same link
+# Results for the host go to $TF_VM_OUT/*.txt.
+set -u
+MODE=${1:-test}
+B=$BUILD/bin
+ADDR=10.77.0.1
+W=/tmp/xp
+mkdir -p $W
+fail() { echo "FAIL: $*"; for f in $W/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done; exit 1; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+bg() { local log=$1; shift; "$@" >"$W/$log.log" 2>&1 </dev/null & PIDS+=($!); LASTPID=$!; }
+wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+
+# ---- Soft-RoCE: one rxe device on a veth end (rxe refuses lo; one device, own GID)
+modprobe crc32_generic 2>/dev/null || modprobe crc32-pclmul 2>/dev/null
+modprobe rdma_rxe || fail "cannot load rdma_rxe"
+modprobe ib_uverbs || fail "cannot load ib_uverbs"
+modprobe rdma_ucm || fail "cannot load rdma_ucm"
+modprobe veth || fail "cannot load veth"
+ip link set lo up
+ip link add v0 type veth peer name v1 || fail "cannot create veth"
+ip addr add $ADDR/24 dev v0
+ip link set v0 up
+ip link set v1 up
+rdma link add rxe0 type rxe netdev v0 || fail "rdma link add rxe0 failed"
+wait_for 20 test -e /sys/class/infiniband/rxe0/ports/1/gids/1 || fail "rxe0 did not appear"
+wait_for 10 test -c /dev/infiniband/uverbs0 || fail "no /dev/infiniband/uverbs0: libibverbs cannot reach rxe0"
+wait_for 10 test -c /dev/infiniband/rdma_cm || fail "no /dev/infiniband/rdma_cm"
+echo "rxe0 up on v0 ($ADDR)"
+
+perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt
+	local size=$1 iters=$2
+	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 >$W/bw-srv.log 2>&1 &
+	local srv=$!
+	sleep 1
+	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 $ADDR >$W/bw.txt 2>&1 ||
+		fail "ib_write_bw client failed"
+	wait $srv
+	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
+	srv=$!
+	sleep 1
+	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >$W/lat.txt 2>&1 ||
+		fail "ib_write_lat client failed"
+	wait $srv
+	grep -A1 '#bytes' $W/bw.txt | tail -n 1 | sed 's/^/ib_write_bw: /'
+	grep -A1 '#bytes' $W/lat.txt | tail -n 1 | sed 's/^/ib_write_lat: /'
+}
+
+"$B/tokfab-mkmodel" --preset tiny -o $W/m.bin -t $W/t.bin >/dev/null || fail "tokfab-mkmodel failed"
+
+if [ "$MODE" = bench ]; then
+	# batches of 16 requests of 64 prompt bytes: one record = 16 + 16 * (64 + 64) -> 2112 bytes
+	bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+	sleep 1
+	perftest 2112 20000
+	cp $W/bw.txt $W/lat.txt "$TF_VM_OUT/" 2>/dev/null
+	"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds 5 --batch 16 \
+		--prompt-tokens 16 --quiet >$W/bench.txt 2>&1 || fail "transport benchmark failed"
+	cat $W/bench.txt
+	cp $W/bench.txt "$TF_VM_OUT/bench-rdma.txt"
+	"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds 5 --batch 1 \
+		--prompt-tokens 16 --quiet >$W/bench1.txt 2>&1 || fail "transport benchmark failed"
+	cat $W/bench1.txt
+	cp $W/bench1.txt "$TF_VM_OUT/bench-rdma-b1.txt"
+	perftest 128 20000
+	cp $W/bw.txt "$TF_VM_OUT/bw128.txt"
+	echo "PASS: rdma benchmark done"
+	exit 0
+fi
+
+# ---- 1. transport over real verbs: tiny rings force wrap, PAD records and credit waits
+bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7470 --echo --in-ring 16384 --max-inflight 64
+wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
+out=$("$B/tokfab-xport-drive" --connect rdma:$ADDR:7470 --resp-ring 16384 --requests 3000 \
+	--batch 8 --prompt-tokens 40 --timeout-ms 120000 2>&1) || { echo "$out"; fail "rdma transport run failed"; }
+echo "$out" | grep '^drive:'
+echo "$out" | grep -q 'requests=3000 answered=3000 ended=3000 failed=0 redispatched=0' ||
+	fail "not every request came back over rdma: $out"
+echo "$out" | grep -E 'rx_bad|protocol|qp_error' && fail "transport counters show errors: $out"
+kill "$LASTPID"
+
+# ---- 2. the real accelerator over rdma. Under TCG the engine manages only tens of
+#         tokens per second and publishes its heartbeat between steps, so the card
+#         gets a generous peer timeout; generic kernels are the fastest emulated.
+ENG=(--model $W/m.bin --tokenizer $W/t.bin --threads 1 --kernels generic)
+PT=(--peer-timeout-ms 30000)
+bg accel1 "$B/tokfab-accel" --listen rdma:$ADDR:7471 "${ENG[@]}" --name acc1 --drain-timeout 0
+A1=$LASTPID
+bg accel2 "$B/tokfab-accel" --listen rdma:$ADDR:7472 "${ENG[@]}" --name acc2
+wait_for 20 grep -q 'listening on rdma' $W/accel1.log || fail "tokfab-accel 1 did not listen"
+wait_for 20 grep -q 'listening on rdma' $W/accel2.log || fail "tokfab-accel 2 did not listen"
+out=$("$B/tokfab-xport-drive" --connect rdma:$ADDR:7471 --requests 8 --batch 4 "${PT[@]}" \
+	--prompt "Once upon a time" --max-new-tokens 8 --expect-tokens --timeout-ms 120000 2>&1) ||
+	{ echo "$out"; fail "tokfab-accel over rdma did not answer every request with tokens"; }
+echo "$out" | grep '^drive:'
+echo "$out" | grep -q 'requests=8 answered=8 ended=8 failed=0' || fail "summary: $out"
+
+# ---- 3. kill accelerator 1 mid-batch: its requests come back failed-retryable and
+#         are re-dispatched to accelerator 2; none is lost
+"$B/tokfab-xport-drive" --connect rdma:$ADDR:7471 --connect rdma:$ADDR:7472 --requests 16 \
+	--batch 4 --prompt-tokens 8 --max-new-tokens 40 --expect-tokens --progress "${PT[@]}" \
+	--timeout-ms 300000 >$W/failover.log 2>&1 &
+DRIVE=$!
+PIDS+=($DRIVE)
+wait_for 120 grep -q 'progress tokens=[0-9]*[05]0 ' $W/failover.log || fail "no tokens flowed before the kill"
+kill -9 $A1
+echo "killed tokfab-accel 1 (pid $A1) mid-batch"
+wait $DRIVE
+rc=$?
+grep -v progress $W/failover.log | tail -n 25
+[ $rc -eq 0 ] || fail "requests were lost or failed after the accelerator was killed"
+grep -q 'requests=16 answered=16 ended=16 failed=0' $W/failover.log || fail "not every request ended"
+red=$(sed -n 's/.*redispatched=\([0-9]*\).*/\1/p' $W/failover.log)
+[ "${red:-0}" -ge 1 ] || fail "no request was re-dispatched: the kill did not hit in-flight work"
+echo "failover: $red requests re-dispatched to accelerator 2"
+grep -q 'connection 0 down' $W/failover.log || fail "the card did not notice the dead accelerator"
+
+# ---- 4. perftest on the same link, as the reference
+perftest 2112 5000
+cp $W/bw.txt "$TF_VM_OUT/bw.txt"
+echo "PASS: rdma transport, tokfab-accel over rdma, failover"
