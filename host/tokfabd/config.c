@@ -733,7 +733,7 @@ parse_tenants(struct ctx *c, const yaml_node_t *n, struct tfd_config *cfg)
 		yaml_node_t *m = node_at(c, n->data.sequence.items.start[i]), *x;
 		struct tfd_tenant *t = &cfg->tenants[i];
 		char base[64], kp[96], period[16] = "month";
-		uint32_t key_id = 1;
+		uint32_t key_id = 0; /* as tokfab-client and tokfab-dp */
 		int rc;
 
 		snprintf(base, sizeof(base), "tenants[%u]", i);
