@@ -29,6 +29,7 @@
  *     tf_proto_encode()       any message from a struct tf_proto_msg, signed.
  *     tf_proto_hdr_write() + tf_proto_sign()
  *                             build in place (payload already in the buffer).
+ *     tf_proto_encode_reject() the ERROR (or silence) for a refused datagram.
  *   Helpers for receivers (pure logic on plain memory, fixed bounds; the
  *   dataplane may reuse them):
  *     struct tf_proto_reasm   prompt reassembly from REQUEST + REQ_FRAGMENTs
@@ -40,6 +41,7 @@
  *
  * API history:
  *   v1.0  first version.
+ *   v1.1  added tf_proto_verify_burst(), tf_proto_encode_reject() (additions only).
  */
 #ifndef TOKFAB_PROTO_H
 #define TOKFAB_PROTO_H
@@ -601,6 +603,20 @@ int tf_proto_encode(void *buf, size_t cap, const struct tf_proto_msg *m,
  */
 void tf_proto_hdr_write(void *buf, const struct tf_proto_msg *m);
 int tf_proto_sign(void *buf, size_t cap, const struct tf_proto_key *k);
+
+/*
+ * The ERROR answering a datagram that failed with `reason` (from decode,
+ * verify, check_time or reassembly), following protocol.md 4.4 and 5:
+ * echoes tenant, request id and type from in (as far as decode_hdr filled
+ * it), detail per 5.1/5.2 (reason << 16 | field offset for MALFORMED and
+ * UNSUPPORTED). k NULL: unsigned (when the tenant or MAC is unknown).
+ * Returns the datagram length, or 0 when nothing must be sent: a reason
+ * that is dropped silently (bad magic), a datagram too short to echo, an
+ * unsigned reply that would be longer than in_len (no amplification), or a
+ * response type (never answer an answer).
+ */
+int tf_proto_encode_reject(void *buf, size_t cap, const struct tf_proto_msg *in, size_t in_len,
+			   int reason, const struct tf_proto_key *k, uint64_t now_us);
 
 /* Highest number of tokens one TOKENS datagram of dgram bytes can carry. */
 uint32_t tf_proto_tokens_capacity(uint32_t dgram, bool with_text, uint32_t text_bytes);

@@ -208,6 +208,47 @@ tf_proto_encode(void *buf, size_t cap, const struct tf_proto_msg *m, const struc
 	return tf_proto_sign(buf, cap, k);
 }
 
+int
+tf_proto_encode_reject(void *buf, size_t cap, const struct tf_proto_msg *in, size_t in_len,
+		       int reason, const struct tf_proto_key *k, uint64_t now_us)
+{
+	struct tf_proto_msg e;
+	uint16_t code = tf_proto_reason_error(reason);
+	int r = reason < 0 ? -reason : reason;
+	int n;
+
+	if (!code || in_len < HDR || tf_proto_type_is_response(in->type))
+		return 0;
+	if (!k && in_len < HDR + TF_PROTO_ERROR_LEN)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.type = TF_PROTO_T_ERROR;
+	e.tenant_id = in->tenant_id;
+	e.request_id = in->request_id;
+	e.timestamp_us = now_us;
+	e.u.err.code = code;
+	e.u.err.ref_type = in->type;
+	switch (code) {
+	case TF_PROTO_E_MALFORMED:
+	case TF_PROTO_E_UNSUPPORTED:
+		e.u.err.detail = (uint32_t)r << 16 | (in->bad_off & 0xffff);
+		break;
+	case TF_PROTO_E_UNSUPPORTED_VERSION:
+		e.u.err.detail = TF_PROTO_VERSION;
+		break;
+	case TF_PROTO_E_REPLAY:
+		e.u.err.detail = 1;
+		break;
+	case TF_PROTO_E_TOO_LARGE:
+		e.u.err.detail = in->bad_off < in_len ? TF_PROTO_MAX_PROMPT : TF_PROTO_MAX_DGRAM;
+		break;
+	}
+	n = tf_proto_encode(buf, cap, &e, k);
+	if (n > 0 && !k && (size_t)n > in_len)
+		return 0;
+	return n;
+}
+
 uint32_t
 tf_proto_tokens_capacity(uint32_t dgram, bool with_text, uint32_t text_bytes)
 {

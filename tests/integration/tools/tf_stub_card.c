@@ -379,6 +379,7 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 {
 	struct tf_proto_msg m;
 	struct sreq *r;
+	bool verified;
 	int rc = tf_proto_decode_hdr(buf, len, &m);
 
 	if (rc == 0 && tf_proto_type_is_response(m.type))
@@ -396,23 +397,19 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 				   m.type, 0, 0, false);
 		return;
 	}
+	verified = rc == 0;
 	if (rc == 0)
 		rc = tf_proto_decode_body(&m);
+	if (rc == 0)
+		rc = tf_proto_check_time(m.timestamp_us, real_us(), TF_PROTO_REPLAY_WINDOW_US);
 	if (rc) {
-		uint16_t code = tf_proto_reason_error(rc);
+		/* The codec's reject rules: signed once the MAC verified, else unsigned. */
+		int n = tf_proto_encode_reject(g.tx, sizeof(g.tx), &m, len, rc,
+					       verified ? &g.key : NULL, real_us());
 
-		printf("drop reason=%s\n", tf_proto_reason_name(rc));
-		if (code && len >= TF_PROTO_HDR_LEN + TF_PROTO_ERROR_LEN && len >= 16)
-			send_error(from, fromlen, m.tenant_id, m.request_id, code, m.type, 0,
-				   code == TF_PROTO_E_UNSUPPORTED_VERSION
-					   ? TF_PROTO_VERSION
-					   : (uint32_t)-rc << 16 | (m.bad_off & 0xffff),
-				   false);
-		return;
-	}
-	if (tf_proto_check_time(m.timestamp_us, real_us(), TF_PROTO_REPLAY_WINDOW_US)) {
-		send_error(from, fromlen, g.tenant, m.request_id, TF_PROTO_E_REPLAY, m.type, 0, 1,
-			   true);
+		printf("drop reason=%s reply=%d\n", tf_proto_reason_name(rc), n);
+		if (n > 0)
+			sendto(g.fd, g.tx, (size_t)n, 0, (const struct sockaddr *)from, fromlen);
 		return;
 	}
 	if (m.type != TF_PROTO_T_FRAGMENT)

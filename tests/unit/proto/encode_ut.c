@@ -132,7 +132,69 @@ test_in_place_build(void)
 	CU_ASSERT_EQUAL(tf_proto_sign(b, sizeof(b), NULL), -TF_PROTO_R_BAD_MAC_ALG);
 }
 
+/* The ERROR for a refused datagram: codes, details, echo, no amplification. */
+static void
+test_reject(void)
+{
+	uint8_t in[TF_PROTO_MAX_DGRAM], out[TF_PROTO_MAX_DGRAM];
+	struct tf_proto_msg m = ut_valid_msg(TF_PROTO_T_PING), d, e;
+	int n = tf_proto_encode(in, sizeof(in), &m, &g_key), rc, r;
+
+	/* A newer version: unsigned UNSUPPORTED_VERSION, detail 1, 44 <= 64 bytes. */
+	in[4] = 2;
+	rc = tf_proto_decode(in, (size_t)n, &d);
+	CU_ASSERT_EQUAL_FATAL(rc, -TF_PROTO_R_BAD_VERSION);
+	r = tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, rc, NULL, 5);
+	CU_ASSERT_EQUAL_FATAL(r, TF_PROTO_HDR_LEN + TF_PROTO_ERROR_LEN);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(out, (size_t)r, &e), 0);
+	CU_ASSERT_EQUAL(e.mac_alg, TF_PROTO_MAC_NONE);
+	CU_ASSERT_EQUAL(e.u.err.code, TF_PROTO_E_UNSUPPORTED_VERSION);
+	CU_ASSERT_EQUAL(e.u.err.detail, TF_PROTO_VERSION);
+	CU_ASSERT_EQUAL(e.u.err.ref_type, TF_PROTO_T_PING);
+	CU_ASSERT_EQUAL(e.tenant_id, 42);
+	CU_ASSERT_EQUAL(e.request_id, 77);
+	CU_ASSERT_EQUAL(e.timestamp_us, 5);
+	in[4] = 1;
+	/* Unknown flag: UNSUPPORTED, detail = reason << 16 | offset 6. */
+	in[6] = 0x80;
+	rc = tf_proto_decode(in, (size_t)n, &d);
+	r = tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, rc, &g_key, 5);
+	CU_ASSERT_FATAL(r > 0);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(out, (size_t)r, &e), 0);
+	CU_ASSERT_EQUAL(tf_proto_verify(&g_key, &e), 0);
+	CU_ASSERT_EQUAL(e.u.err.code, TF_PROTO_E_UNSUPPORTED);
+	CU_ASSERT_EQUAL(e.u.err.detail, (uint32_t)TF_PROTO_R_BAD_FLAGS << 16 | 6);
+	in[6] = 0;
+	/* Replay: detail 1. */
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(in, (size_t)n, &d), 0);
+	r = tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, -TF_PROTO_R_REPLAY, &g_key, 5);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(out, (size_t)r, &e), 0);
+	CU_ASSERT_EQUAL(e.u.err.code, TF_PROTO_E_REPLAY);
+	CU_ASSERT_EQUAL(e.u.err.detail, 1);
+	/* Silence: bad magic, too short to echo, unsigned amplification, a response. */
+	in[0] = 'X';
+	rc = tf_proto_decode(in, (size_t)n, &d);
+	CU_ASSERT_EQUAL(tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, rc, NULL, 5), 0);
+	in[0] = 'T';
+	CU_ASSERT_EQUAL(
+		tf_proto_encode_reject(out, sizeof(out), &d, 20, -TF_PROTO_R_TRUNCATED, NULL, 5),
+		0);
+	m = ut_valid_msg(TF_PROTO_T_CANCEL); /* 48 bytes: an unsigned ERROR (44) fits */
+	n = tf_proto_encode(in, sizeof(in), &m, &g_key);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(in, (size_t)n, &d), 0);
+	CU_ASSERT_EQUAL(tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, -TF_PROTO_R_BAD_MAC,
+					       NULL, 5),
+			44);
+	CU_ASSERT_EQUAL(
+		tf_proto_encode_reject(out, sizeof(out), &d, 40, -TF_PROTO_R_BAD_MAC, NULL, 5), 0);
+	d.type = TF_PROTO_T_FINAL;
+	CU_ASSERT_EQUAL(tf_proto_encode_reject(out, sizeof(out), &d, (size_t)n, -TF_PROTO_R_BAD_MAC,
+					       &g_key, 5),
+			0);
+}
+
 static const struct tf_cunit_test encode_tests[] = {
+	TF_TEST(test_reject),
 	TF_TEST(test_round_trip_every_type),
 	TF_TEST(test_no_space),
 	TF_TEST(test_refuses_what_would_not_decode),
