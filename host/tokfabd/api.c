@@ -454,15 +454,25 @@ tenant_json(struct tfd *d, const struct tfd_tenant *t)
 		json_object_set_new(j, "budget_source",
 				    json_string(budget == t->budget_micro ? "config" : "api"));
 	}
+	{
+		/* Spend and top-ups this period, from the ledger now. */
+		uint64_t start = tfd_period_start(t->period, tfd_now_ns());
+		int64_t spent = 0, topups = 0;
+
+		pthread_mutex_lock(&d->api_ledger_lock);
+		tfd_ledger_spent(d->api_ledger, t->id, start, &spent);
+		tfd_ledger_topups(d->api_ledger, t->id, start, &topups);
+		pthread_mutex_unlock(&d->api_ledger_lock);
+		json_object_set_new(j, "period_start", iso_time(start));
+		json_object_set_new(j, "spent", money(spent));
+		json_object_set_new(j, "spent_micro", json_integer(spent));
+		json_object_set_new(j, "topups_micro", json_integer(topups));
+	}
 	pthread_mutex_lock(&d->live_lock);
 	for (unsigned int i = 0; i < d->n_tenants; i++)
 		if (d->tenants[i].id == t->id)
 			live = &d->tenants[i];
 	if (live) {
-		json_object_set_new(j, "period_start", iso_time(live->period_start_ns));
-		json_object_set_new(j, "spent", money(live->spent_micro));
-		json_object_set_new(j, "spent_micro", json_integer(live->spent_micro));
-		json_object_set_new(j, "topups_micro", json_integer(live->topups_micro));
 		if (live->have_card) {
 			int64_t bal = (int64_t)live->info.balance_micro;
 

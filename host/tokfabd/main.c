@@ -118,6 +118,16 @@ main(int argc, char **argv)
 		return 2;
 	}
 	tf_log_init("tokfabd", debug ? TF_LOG_DEBUG : TF_LOG_INFO, use_syslog);
+	/*
+	 * Every thread inherits this mask and the main thread takes the signals,
+	 * so a SIGTERM at any point after this line is a clean stop.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (tfd_config_load(path, &cfg, err, sizeof(err)) < 0)
 		tf_fatalx("%s", err);
 	if (check) {
@@ -130,14 +140,6 @@ main(int argc, char **argv)
 		tf_log_set_level((enum tf_log_level)cfg->log_level);
 	if (cfg->log_syslog && !use_syslog)
 		tf_log_init("tokfabd", debug ? TF_LOG_DEBUG : (enum tf_log_level)cfg->log_level, 1);
-
-	/* Every thread inherits this mask; the main thread takes the signals. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	if (init(&d, cfg, path) < 0) {
 		fini(&d);

@@ -11,7 +11,9 @@
  *
  * usage: tokfab-cardsim --bar PATH [--records N] [--rate PER_S] [--serial S]
  *                       [--eq-depth N] [--fresh] [--summary FILE]
- *                       [--wait-acked] [--health-every N] [--start-id N]
+ *                       [--wait-acked] [--start-id N] [--wait-tenants N] [--linger]
+ * --linger keeps serving admin commands after the last record (until SIGTERM),
+ * writing the summary once every record is acknowledged.
  */
 #include "card/card.h"
 #include "common/log.h"
@@ -45,6 +47,7 @@ struct sim {
 	unsigned int nmodels;
 	uint64_t posted, refused_total;
 	struct tf_aq_set_batching batching;
+	int summary_written;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -382,6 +385,7 @@ main(int argc, char **argv)
 		{ "wait-acked", no_argument, NULL, 'w' },
 		{ "start-id", required_argument, NULL, 'i' },
 		{ "wait-tenants", required_argument, NULL, 't' },
+		{ "linger", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_card_dev_params p = {
@@ -401,7 +405,7 @@ main(int argc, char **argv)
 	const char *summary = NULL;
 	uint64_t records = 0, rate = 0, made = 0, start_id = 1, t0, last_hb = 0;
 	unsigned int wait_tenants = 1;
-	int opt, rc, wait_acked = 0, have_pending = 0;
+	int opt, rc, wait_acked = 0, have_pending = 0, linger = 0;
 
 	tf_log_init("tokfab-cardsim", TF_LOG_INFO, 0);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -435,6 +439,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			wait_tenants = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'l':
+			linger = 1;
 			break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of cardsim.c\n");
@@ -488,9 +495,13 @@ main(int argc, char **argv)
 			struct tf_card_dev_stats st;
 
 			tf_card_dev_stats(dev, &st);
-			if (!wait_acked || st.eq_freed_seq == st.eq_prod_seq) {
-				if (records)
-					break;
+			if ((!wait_acked || st.eq_freed_seq == st.eq_prod_seq) && records &&
+			    !linger)
+				break;
+			if (summary && linger && !s.summary_written &&
+			    st.eq_freed_seq == st.eq_prod_seq) {
+				write_summary(summary, &s, dev); /* posted and acknowledged */
+				s.summary_written = 1;
 			}
 		}
 		if (!progressed)
