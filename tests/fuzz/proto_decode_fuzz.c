@@ -36,7 +36,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc) {
 		if (rc >= 0 || -rc >= TF_PROTO_R_COUNT)
 			abort();
-		(void)tf_proto_reason_error(rc);
+		/* The reply to a refused datagram: never an unsigned amplifier. */
+		n = tf_proto_encode_reject(out, sizeof(out), &m, size, rc, NULL, 1);
+		if (n < 0 || (n > 0 && (size_t)n > size))
+			abort();
+		n = tf_proto_encode_reject(out, sizeof(out), &m, size, rc, &g_key, 1);
+		if (n < 0)
+			abort();
 		return 0;
 	}
 	/* Re-encode (signed with the fuzz key, or unsigned for an unsigned ERROR). */
