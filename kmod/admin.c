@@ -78,7 +78,7 @@ static bool tf_zero(const u8 *p, size_t len)
 /* The framing rules every CQE must follow (queues.md, "CQE"). */
 static int tf_aq_check_cqe(const struct tf_aq_slot *slot)
 {
-	const struct tf_aq_cqe *c = &slot->cqe;
+	const struct tf_aq_cqe *c = slot->cqe;
 	u16 status = le16_to_cpu(c->status);
 	u32 len = le32_to_cpu(c->len), req_size, resp_size;
 	union {
@@ -99,16 +99,32 @@ static int tf_aq_check_cqe(const struct tf_aq_slot *slot)
 int tf_aq_init(struct tf_dev *tf)
 {
 	struct tf_aq *aq = &tf->aq;
+	u32 i;
 
 	spin_lock_init(&aq->lock);
 	init_waitqueue_head(&aq->wq);
 	aq->nslots = min(tf->lay.aq_depth, TF_AQ_MAX_SLOTS);
 	aq->slots = kcalloc(aq->nslots, sizeof(*aq->slots), GFP_KERNEL);
-	return aq->slots ? 0 : -ENOMEM;
+	if (!aq->slots)
+		return -ENOMEM;
+	for (i = 0; i < aq->nslots; i++) {
+		aq->slots[i].cqe = kmalloc(sizeof(*aq->slots[i].cqe), GFP_KERNEL);
+		if (!aq->slots[i].cqe) {
+			tf_aq_fini(tf);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 void tf_aq_fini(struct tf_dev *tf)
 {
+	u32 i;
+
+	if (!tf->aq.slots)
+		return;
+	for (i = 0; i < tf->aq.nslots; i++)
+		kfree(tf->aq.slots[i].cqe);
 	kfree(tf->aq.slots);
 	tf->aq.slots = NULL;
 }
@@ -199,7 +215,7 @@ void tf_aq_reap(struct tf_dev *tf)
 			s->busy = false; /* its waiter gave up */
 			woke = true;
 		} else {
-			memcpy_fromio(&s->cqe, cqe, sizeof(s->cqe));
+			memcpy_fromio(s->cqe, cqe, sizeof(*s->cqe));
 			s->result = tf_aq_check_cqe(s);
 			if (s->result)
 				atomic64_inc(&tf->cnt.admin_bad_cqe);
@@ -353,7 +369,7 @@ int tf_aq_exec(struct tf_dev *tf, u16 opcode, const void *req, u32 req_len, stru
 		if (tf_aq_slot_done(tf, s)) {
 			ret = s->result;
 			if (!ret)
-				memcpy(cqe, &s->cqe, sizeof(*cqe));
+				memcpy(cqe, s->cqe, sizeof(*cqe));
 			break;
 		}
 		if (time_after_eq(jiffies, deadline)) {

@@ -172,7 +172,8 @@ static int tf_recover_events(struct devlink_health_reporter *rep, void *priv_ctx
 		return -EAGAIN;
 	/* Check the stuck entry again and tell the card to look at acks again. */
 	WRITE_ONCE(tf->eq.bad_seq, 0);
-	tf->eq.full_seen = tf_rd64(tf, TF_REG(eq_full_count));
+	tf->eq.stall_reported = false;
+	tf->eq.stall_since = 0;
 	tf->hw->ring(tf, TF_VEC_EVENTS);
 	tf_eq_kick(tf);
 	return 0;
@@ -248,10 +249,42 @@ static unsigned int tf_hb_timeout(struct tf_dev *tf)
 	return tf_hb_timeout_ms ? tf_hb_timeout_ms : 3 * tf->lay.hb_period_ms;
 }
 
+/*
+ * Event-queue overflow: the card holds events back (eq_full_count grows) and
+ * the host has not acknowledged anything for TF_EQ_STALL_MS. A full queue in
+ * a burst that the host is draining is only back-pressure, not a problem.
+ */
+#define TF_EQ_STALL_MS 2000
+
+static void tf_watchdog_events(struct tf_dev *tf)
+{
+	u64 full = tf_rd64(tf, TF_REG(eq_full_count));
+	u64 ack = READ_ONCE(tf->eq.ack_seq);
+
+	if (full == tf->eq.full_seen || ack != tf->eq.stall_ack) {
+		tf->eq.full_seen = full;
+		tf->eq.stall_ack = ack;
+		tf->eq.stall_since = 0;
+		return;
+	}
+	tf->eq.full_seen = full;
+	if (!tf->eq.stall_since) {
+		tf->eq.stall_since = jiffies ?: 1;
+	} else if (!tf->eq.stall_reported &&
+		   time_after(jiffies, tf->eq.stall_since + msecs_to_jiffies(TF_EQ_STALL_MS))) {
+		dev_warn(&tf->pdev->dev,
+			 "event queue full and not acknowledged for %u ms: is tokfabd reading?\n",
+			 TF_EQ_STALL_MS);
+		tf->eq.stall_reported = true;
+		atomic64_inc(&tf->cnt.eq_overflows);
+		tf_health_report(tf, TF_HEALTH_EVENTS);
+	}
+}
+
 static void tf_watchdog_check(struct tf_dev *tf)
 {
-	u64 hb, full;
 	u32 boot;
+	u64 hb;
 
 	if (tf_rd32(tf, TF_REG(magic)) != TF_BAR_MAGIC) {
 		tf_dev_fail(tf, TOKFAB_FAIL_MAGIC);
@@ -278,12 +311,7 @@ static void tf_watchdog_check(struct tf_dev *tf)
 		tf_dev_fail(tf, TOKFAB_FAIL_HEARTBEAT);
 		return;
 	}
-	full = tf_rd64(tf, TF_REG(eq_full_count));
-	if (full != tf->eq.full_seen) {
-		tf->eq.full_seen = full;
-		atomic64_inc(&tf->cnt.eq_overflows);
-		tf_health_report(tf, TF_HEALTH_EVENTS);
-	}
+	tf_watchdog_events(tf);
 }
 
 void tf_watchdog_work(struct work_struct *work)

@@ -336,7 +336,8 @@ int tf_dev_reset(struct tf_dev *tf)
 	ret = tf_wait_status(tf, TF_STATUS_DISABLED | TF_STATUS_READY | TF_STATUS_FAILED,
 			     TF_STATUS_DISABLED, false);
 	if (ret) {
-		dev_err(dev, "reset: the card did not acknowledge the disable within %u ms (status %#x): is the card process running?\n",
+		dev_err(dev,
+			"reset: the card did not acknowledge the disable within %u ms (status %#x): is the card process running?\n",
 			tf_reset_timeout_ms, tf_rd32(tf, TF_REG(status)));
 		goto failed;
 	}

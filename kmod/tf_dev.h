@@ -81,7 +81,7 @@ struct tf_aq_slot {
 	bool done; /* the result is in: cqe (result 0) or an error */
 	int result; /* 0, -EIO (failed/reset), -EPROTO (bad completion) */
 	u64 stats_scope; /* GET_STATS: scope of the request, for the size check */
-	struct tf_aq_cqe cqe;
+	struct tf_aq_cqe *cqe; /* own allocation: slab-sized, leak checks see it */
 };
 
 struct tf_aq {
@@ -98,7 +98,10 @@ struct tf_eq {
 	u64 ack_seq; /* what this host last wrote to eq_ack_seq */
 	u64 seen_prod; /* eq_prod_seq at the last wake-up */
 	u64 bad_seq; /* sequence of an entry that failed the checks, 0 none */
-	u64 full_seen; /* eq_full_count at the last overflow report */
+	u64 full_seen; /* eq_full_count at the last watchdog tick */
+	u64 stall_ack; /* ack_seq when the queue was last seen full */
+	unsigned long stall_since; /* jiffies: full, nothing acknowledged since (0: not) */
+	bool stall_reported; /* reported to devlink health; cleared by recover */
 	wait_queue_head_t wq; /* readers and pollers */
 };
 

@@ -13,7 +13,8 @@
  *   badargs DEV              malformed ioctl arguments: the right errno each
  *   unpriv DEV               as an unprivileged user: admin calls refused (EPERM),
  *                            usage records invisible
- *   admin-fails DEV          an admin command fails with ETIMEDOUT or EIO (hung card)
+ *   admin-fails DEV MS ERR   an admin command with a timeout of MS fails with ERR
+ *                            (ETIMEDOUT: hung card, EIO: card marked failed)
  *   state DEV STATE          the driver reports STATE (running, failed, ...)
  *   gone DEV                 hold the fd, wait for the device to be removed, then
  *                            expect ENODEV / POLLHUP
@@ -511,21 +512,21 @@ cmd_unpriv(const char *dev)
 }
 
 static int
-cmd_admin_fails(const char *dev)
+cmd_admin_fails(const char *dev, unsigned int timeout_ms, const char *want)
 {
 	uint8_t resp[TF_AQ_PAYLOAD_MAX];
 	struct tokfab_admin a = { .size = sizeof(a),
 				  .opcode = TF_AQ_IDENTIFY,
-				  .timeout_ms = 2000,
+				  .timeout_ms = timeout_ms,
 				  .resp_ptr = (uintptr_t)resp,
 				  .resp_len = sizeof(resp) };
-	int fd = open_dev(dev, O_RDWR), rc;
+	int fd = open_dev(dev, O_RDWR), rc, err = !strcmp(want, "ETIMEDOUT") ? ETIMEDOUT : EIO;
 
 	rc = xioctl(fd, TOKFAB_IOC_ADMIN, &a);
-	if (rc != -ETIMEDOUT && rc != -EIO)
-		fail("admin command on a hung card: %s, expected ETIMEDOUT or EIO",
-		     rc ? strerror(-rc) : "success");
-	printf("admin-fails: %s\n", strerror(-rc));
+	if (rc != -err)
+		fail("admin command on a hung or failed card: %s, expected %s",
+		     rc ? strerror(-rc) : "success", want);
+	printf("admin-fails: %s as expected\n", strerror(-rc));
 	close(fd);
 	return 0;
 }
@@ -588,8 +589,8 @@ main(int argc, char **argv)
 		return cmd_badargs(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "unpriv"))
 		return cmd_unpriv(argv[2]);
-	if (argc >= 3 && !strcmp(argv[1], "admin-fails"))
-		return cmd_admin_fails(argv[2]);
+	if (argc >= 5 && !strcmp(argv[1], "admin-fails"))
+		return cmd_admin_fails(argv[2], (unsigned int)strtoul(argv[3], NULL, 0), argv[4]);
 	if (argc >= 4 && !strcmp(argv[1], "state"))
 		return cmd_state(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "gone"))
