@@ -256,7 +256,8 @@ tf_entry_put_tokens(uint8_t *dst, uint32_t cap, uint64_t handle, uint32_t index,
 		    const struct tf_accel_tok *tok, unsigned int ntok, const void *text,
 		    uint32_t text_bytes)
 {
-	struct tf_accel_evt_tokens t = { .index = index, .ntok = (uint16_t)ntok,
+	struct tf_accel_evt_tokens t = { .index = index,
+					 .ntok = (uint16_t)ntok,
 					 .text_bytes = (uint16_t)text_bytes };
 	uint32_t len, sum = 0;
 	uint8_t *p;

@@ -16,14 +16,14 @@
 
 enum tf_entry_err {
 	TF_ENTRY_E_ENTRY = 1, /* lengths / counts / types / reserved inconsistent */
-	TF_ENTRY_E_TEXT = 2,  /* token text lengths inconsistent */
+	TF_ENTRY_E_TEXT = 2, /* token text lengths inconsistent */
 };
 
 /* ---- input ring (the accelerator parses) ------------------------------ */
 
 struct tf_entry_req {
 	struct tf_accel_req hdr; /* aligned copy */
-	const uint8_t *prompt;	 /* hdr.prompt_bytes bytes inside the record copy */
+	const uint8_t *prompt; /* hdr.prompt_bytes bytes inside the record copy */
 };
 
 /* Returns the number of requests (1..cap) or -TF_ENTRY_E_*. */

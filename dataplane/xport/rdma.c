@@ -3,11 +3,12 @@
  * rdma backend: RC queue pairs set up with librdmacm (the accelerator
  * listens on ADDR:PORT, the card connects; HELLOs ride in the CONNECT and
  * ACCEPT private data). A record goes as RDMA WRITEs whose gather list points
- * at the caller's registered buffers (split at the device's max_sge), then a
- * WRITE_WITH_IMM of the doorbell word with imm = the new producer index. The
- * receiver learns producer indexes only from those immediates (RC ordering:
- * the data is placed before the doorbell completes). Credit returns and the
- * status block are plain unsignalled WRITEs. Send completions are signalled
+ * at the caller's registered buffers (split at the device's max_sge); the
+ * last of them is a WRITE_WITH_IMM -- the doorbell -- with imm = the new
+ * producer index. The receiver learns producer indexes only from those
+ * immediates (RC ordering: the data is placed before the doorbell
+ * completes). Credit returns (the doorbell word) and the status block are
+ * plain unsignalled WRITEs. Send completions are signalled
  * once per SIGNAL_EVERY work requests, or when nothing signalled is in
  * flight and a record waits for its completion; a signalled rewrite of the
  * doorbell word closes a gap when the sender goes quiet.
@@ -30,11 +31,11 @@
 
 #define SQ_DEPTH 512
 #define RQ_DEPTH 256
-#define RQ_REFILL 16      /* repost receives in groups */
-#define SIGNAL_EVERY 16   /* work requests per signalled completion */
-#define MAX_SGE 32       /* most SGEs per WRITE we ask for */
+#define RQ_REFILL 16 /* repost receives in groups */
+#define SIGNAL_EVERY 16 /* work requests per signalled completion */
+#define MAX_SGE 32 /* most SGEs per WRITE we ask for */
 #define WANT_INLINE 64
-#define CM_CHECK_MS 2     /* how often an UP connection reads its CM events */
+#define CM_CHECK_MS 2 /* how often an UP connection reads its CM events */
 #define CM_TIMEOUT_MS 2000
 #define ACCEPT_WAIT_MS 3000
 
@@ -60,15 +61,15 @@ struct rdma_conn {
 	uint32_t rkey;
 	uint32_t max_sge;
 	uint32_t max_inline;
-	uint64_t wr_posted;     /* work requests posted, ever */
-	uint64_t wr_done;       /* ... known complete */
-	uint64_t wr_last_sig;   /* wr_posted when the last signalled one was posted */
-	uint32_t sig_inflight;  /* signalled work requests not yet completed */
+	uint64_t wr_posted; /* work requests posted, ever */
+	uint64_t wr_done; /* ... known complete */
+	uint64_t wr_last_sig; /* wr_posted when the last signalled one was posted */
+	uint32_t sig_inflight; /* signalled work requests not yet completed */
 	uint64_t slot_wr[TF_XPORT_TX_SLOTS]; /* wr_posted after each record's doorbell */
-	uint32_t rq_free;       /* receives to repost */
+	uint32_t rq_free; /* receives to repost */
 	int qp_ok;
 	uint64_t next_cm_ms;
-	struct ibv_sge sge[TF_XPORT_MAX_SEGS + 2];    /* one post's SGEs, sliced per WR */
+	struct ibv_sge sge[TF_XPORT_MAX_SEGS + 2]; /* one post's SGEs, sliced per WR */
 	struct ibv_send_wr wr[TF_XPORT_MAX_SEGS + 2];
 };
 
@@ -174,9 +175,11 @@ dev_attach(struct tf_xport *x, struct ibv_context *verbs)
 		int err = mem_reg_dev(rc, m, d);
 
 		if (err)
-			return tf_xport_seterr(x, -err, "ibv_reg_mr of %zu bytes on %s: %s (is the "
-					       "memlock limit high enough? ulimit -l)", m->len,
-					       ibv_get_device_name(verbs->device), strerror(-err));
+			return tf_xport_seterr(x, -err,
+					       "ibv_reg_mr of %zu bytes on %s: %s (is the "
+					       "memlock limit high enough? ulimit -l)",
+					       m->len, ibv_get_device_name(verbs->device),
+					       strerror(-err));
 	}
 	return d;
 }
@@ -212,8 +215,10 @@ parse_addr(struct tf_xport *x, const char *s, struct sockaddr_storage *ss)
 	return 0;
 bad:
 	if (x)
-		tf_xport_seterr(x, EINVAL, "rdma address '%s' is not ADDR:PORT with a numeric "
-				"address and port", s);
+		tf_xport_seterr(x, EINVAL,
+				"rdma address '%s' is not ADDR:PORT with a numeric "
+				"address and port",
+				s);
 	return -EINVAL;
 }
 
@@ -335,8 +340,10 @@ conn_new(struct tf_xport *x, struct rdma_conn **out)
 	x->priv = c;
 	c->ch = rdma_create_event_channel();
 	if (!c->ch)
-		return tf_xport_seterr(x, errno, "rdma_create_event_channel: %s (is an RDMA "
-				       "device configured? rdma link show)", strerror(errno));
+		return tf_xport_seterr(x, errno,
+				       "rdma_create_event_channel: %s (is an RDMA "
+				       "device configured? rdma link show)",
+				       strerror(errno));
 	if (chan_nonblock(c->ch))
 		return tf_xport_seterr(x, errno, "making the CM channel non-blocking failed");
 	*out = c;
@@ -361,8 +368,10 @@ rdma_connect_start(struct tf_xport *x)
 	if (rdma_create_id(c->ch, &c->id, x, RDMA_PS_TCP))
 		return tf_xport_seterr(x, errno, "rdma_create_id: %s", strerror(errno));
 	if (rdma_resolve_addr(c->id, NULL, (struct sockaddr *)&ss, CM_TIMEOUT_MS))
-		return tf_xport_seterr(x, errno, "rdma_resolve_addr %s: %s (no RDMA device routes "
-				       "there?)", x->addr, strerror(errno));
+		return tf_xport_seterr(x, errno,
+				       "rdma_resolve_addr %s: %s (no RDMA device routes "
+				       "there?)",
+				       x->addr, strerror(errno));
 	return 0;
 }
 
@@ -399,7 +408,8 @@ card_route_resolved(struct tf_xport *x, struct rdma_conn *c)
 	p.retry_count = 7;
 	p.rnr_retry_count = 7;
 	if (rdma_connect(c->id, &p))
-		return tf_xport_seterr(x, errno, "rdma_connect to %s: %s", x->addr, strerror(errno));
+		return tf_xport_seterr(x, errno, "rdma_connect to %s: %s", x->addr,
+				       strerror(errno));
 	return 0;
 }
 
@@ -409,9 +419,10 @@ peer_hello(struct tf_xport *x, struct rdma_conn *c, const void *pd, uint8_t len,
 {
 	if (!pd || len < sizeof(*h)) {
 		x->cnt[TF_XPORT_C_RX_BAD_HELLO]++;
-		return tf_xport_seterr(x, EPROTO, "peer's connection data has %u bytes, not a %zu-"
-				       "byte hello: is a tokfab peer at %s?", len, sizeof(*h),
-				       x->addr);
+		return tf_xport_seterr(x, EPROTO,
+				       "peer's connection data has %u bytes, not a %zu-"
+				       "byte hello: is a tokfab peer at %s?",
+				       len, sizeof(*h), x->addr);
 	}
 	memcpy(h, pd, sizeof(*h));
 	if (tf_xport_hello_check(x, h))
@@ -450,8 +461,9 @@ cm_event(struct tf_xport *x, struct rdma_conn *c, struct rdma_cm_event *ev)
 		if (ev->param.conn.private_data && ev->param.conn.private_data_len >= 1)
 			why = *(const uint8_t *)ev->param.conn.private_data;
 		x->cnt[TF_XPORT_C_RX_BAD_HELLO] += why ? 1 : 0;
-		rc = tf_xport_seterr(x, ECONNREFUSED, "accelerator at %s refused the connection: %s",
-				     x->addr, reject_why(why));
+		rc = tf_xport_seterr(x, ECONNREFUSED,
+				     "accelerator at %s refused the connection: %s", x->addr,
+				     reject_why(why));
 		break;
 	}
 	case RDMA_CM_EVENT_ADDR_ERROR:
@@ -501,22 +513,28 @@ rd_listen(struct tf_xport_listener *l)
 		return -ENOMEM;
 	rc = parse_addr(NULL, l->addr, &ss);
 	if (rc) {
-		fprintf(stderr, "rdma listen address '%s' is not ADDR:PORT with a numeric address "
-			"(0.0.0.0 for any) and port\n", l->addr);
+		fprintf(stderr,
+			"rdma listen address '%s' is not ADDR:PORT with a numeric address "
+			"(0.0.0.0 for any) and port\n",
+			l->addr);
 		goto err;
 	}
 	rl->ch = rdma_create_event_channel();
 	if (!rl->ch || chan_nonblock(rl->ch)) {
 		rc = -errno ? -errno : -ENODEV;
-		fprintf(stderr, "rdma_create_event_channel: %s (is an RDMA device configured? "
-			"rdma link show)\n", strerror(-rc));
+		fprintf(stderr,
+			"rdma_create_event_channel: %s (is an RDMA device configured? "
+			"rdma link show)\n",
+			strerror(-rc));
 		goto err;
 	}
 	if (rdma_create_id(rl->ch, &rl->id, NULL, RDMA_PS_TCP) ||
 	    rdma_bind_addr(rl->id, (struct sockaddr *)&ss) || rdma_listen(rl->id, 16)) {
 		rc = -errno;
-		fprintf(stderr, "cannot listen for RDMA connections on %s: %s (is an RDMA device "
-			"on that address? rdma link show)\n", l->addr, strerror(errno));
+		fprintf(stderr,
+			"cannot listen for RDMA connections on %s: %s (is an RDMA device "
+			"on that address? rdma link show)\n",
+			l->addr, strerror(errno));
 		goto err;
 	}
 	l->priv = rl;
@@ -576,6 +594,15 @@ wait_established(struct tf_xport *x, struct rdma_conn *c)
 }
 
 static int
+rdma_accept_ready(struct tf_xport_listener *l)
+{
+	struct rdma_listener *rl = l->priv;
+	struct pollfd p = { .fd = rl->ch->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+static int
 rdma_accept_one(struct tf_xport_listener *l, struct tf_xport *x)
 {
 	struct rdma_listener *rl = l->priv;
@@ -611,7 +638,8 @@ rdma_accept_one(struct tf_xport_listener *l, struct tf_xport *x)
 			tf_xport_seterr(x, EPROTO, "connect request without a hello (%u bytes)",
 					pdlen);
 		reject_id(id, h.magic == TF_ACCEL_MAGIC && h.version != TF_ACCEL_VERSION
-				      ? TF_ACCEL_REJECT_VERSION : TF_ACCEL_REJECT_BAD_HELLO);
+				      ? TF_ACCEL_REJECT_VERSION
+				      : TF_ACCEL_REJECT_BAD_HELLO);
 		rc = -EPROTO;
 		goto err;
 	}
@@ -723,7 +751,8 @@ rdma_post(struct tf_xport *x, const struct tf_xport_wr *wr)
 
 		if (s->mem) {
 			if (!s->mem->dev_mr[c->dev])
-				return tf_xport_seterr(x, EINVAL, "segment memory is not registered "
+				return tf_xport_seterr(x, EINVAL,
+						       "segment memory is not registered "
 						       "on this RDMA device");
 			g->addr = (uintptr_t)s->addr;
 			g->lkey = s->mem->lkey[c->dev];
@@ -748,17 +777,10 @@ rdma_post(struct tf_xport *x, const struct tf_xport_wr *wr)
 			cnt = 0;
 		}
 	}
-	/* the doorbell: WRITE_WITH_IMM of the word, imm = the new producer index */
-	memset(&w[nw], 0, sizeof(w[nw]));
-	w[nw].opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-	w[nw].imm_data = htobe32(TF_ACCEL_DB_PROD(wr->db));
-	w[nw].wr.rdma.remote_addr = c->raddr + TF_ACCEL_CTL_OFF;
-	w[nw].wr.rdma.rkey = c->rkey;
-	*x->db_src = wr->db;
-	w[nw].sg_list = &sg[ns];
-	w[nw].num_sge = 1;
-	small_src(x, c, &w[nw], &sg[ns], x->db_src, sizeof(wr->db));
-	nw++;
+	/* the doorbell: the record's last WRITE carries imm = the new producer index;
+	 * RC ordering places every byte before the peer sees its completion */
+	w[nw - 1].opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	w[nw - 1].imm_data = htobe32(TF_ACCEL_DB_PROD(wr->db));
 	if (!sq_room(c, nw))
 		return -ENOBUFS;
 	for (uint32_t i = 0; i + 1 < nw; i++)
@@ -895,7 +917,8 @@ rdma_poll(struct tf_xport *x)
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				x->cnt[TF_XPORT_C_QP_ERROR]++;
 				c->qp_ok = 0;
-				return tf_xport_seterr(x, EIO, "RDMA completion failed with '%s' "
+				return tf_xport_seterr(x, EIO,
+						       "RDMA completion failed with '%s' "
 						       "(peer %s dead or unreachable?)",
 						       ibv_wc_status_str(wc[i].status), x->addr);
 			}
@@ -928,6 +951,7 @@ const struct tf_xport_ops tf_xport_rdma_ops = {
 	.connect = rdma_connect_start,
 	.listen = rd_listen,
 	.accept = rdma_accept_one,
+	.accept_ready = rdma_accept_ready,
 	.listener_close = rdma_listener_close,
 	.mem_register = rdma_mem_register,
 	.mem_unregister = rdma_mem_unregister,

@@ -13,21 +13,21 @@
 
 /* One side's view of one ring. */
 struct tf_ring {
-	uint32_t size;	  /* power of two */
-	uint32_t prod;	  /* producer index (free-running) */
-	uint32_t cons;	  /* consumer index (free-running) */
-	uint32_t seq;	  /* next record sequence number to write / expect */
+	uint32_t size; /* power of two */
+	uint32_t prod; /* producer index (free-running) */
+	uint32_t cons; /* consumer index (free-running) */
+	uint32_t seq; /* next record sequence number to write / expect */
 	uint32_t max_rec; /* largest record the consumer accepts */
-	uint16_t epoch;	  /* low 16 bits of the connection epoch */
-	uint16_t types;	  /* consumer: bit (1 << type) for each type allowed (PAD implied) */
+	uint16_t epoch; /* low 16 bits of the connection epoch */
+	uint16_t types; /* consumer: bit (1 << type) for each type allowed (PAD implied) */
 };
 
 /* Where one record goes (producer). */
 struct tf_ring_resv {
-	uint32_t off;	   /* ring offset of the record */
-	uint32_t len;	   /* record length (64-aligned) */
-	uint32_t seq;	   /* the record's sequence number */
-	uint32_t pad_off;  /* pad_len > 0: a PAD record goes here first */
+	uint32_t off; /* ring offset of the record */
+	uint32_t len; /* record length (64-aligned) */
+	uint32_t seq; /* the record's sequence number */
+	uint32_t pad_off; /* pad_len > 0: a PAD record goes here first */
 	uint32_t pad_len;
 	uint32_t pad_seq;
 	uint32_t new_prod; /* producer index after the record */
@@ -36,11 +36,11 @@ struct tf_ring_resv {
 /* Consumer-side rejection classes (mapped to tf_xport counters by the caller). */
 enum tf_ring_err {
 	TF_RING_OK = 0,
-	TF_RING_E_INDEX,  /* producer index invalid */
+	TF_RING_E_INDEX, /* producer index invalid */
 	TF_RING_E_CREDIT, /* consumer index (credit return) invalid */
-	TF_RING_E_REC,	  /* record header invalid */
-	TF_RING_E_SEQ,	  /* record out of sequence */
-	TF_RING_E_EPOCH,  /* record of another connection */
+	TF_RING_E_REC, /* record header invalid */
+	TF_RING_E_SEQ, /* record out of sequence */
+	TF_RING_E_EPOCH, /* record of another connection */
 };
 
 static inline uint32_t

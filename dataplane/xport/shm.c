@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,8 @@
 
 struct shm_conn {
 	int sock;
-	int lfd;		/* our region's memfd */
-	uint8_t *pregion;	/* the peer's region, mapped */
+	int lfd; /* our region's memfd */
+	uint8_t *pregion; /* the peer's region, mapped */
 	size_t pregion_bytes;
 	size_t lmap_bytes;
 	uint64_t next_check_ms;
@@ -81,7 +82,9 @@ recv_hello(int sock, struct tf_accel_hello *h, int *fd, int flags)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { h, sizeof(*h) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c;
 	ssize_t n;
@@ -134,7 +137,8 @@ region_map_peer(struct tf_xport *x, struct shm_conn *c, int fd, const struct tf_
 	if (fstat(fd, &st) < 0 || st.st_size < (off_t)h->region_bytes) {
 		close(fd);
 		x->cnt[TF_XPORT_C_RX_BAD_HELLO]++;
-		return tf_xport_seterr(x, EPROTO, "peer's memfd is smaller than its hello's %u bytes",
+		return tf_xport_seterr(x, EPROTO,
+				       "peer's memfd is smaller than its hello's %u bytes",
 				       h->region_bytes);
 	}
 	p = mmap(NULL, h->region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -194,8 +198,10 @@ shm_connect(struct tf_xport *x)
 	if (rc)
 		return rc;
 	if (sock_path(x->addr, sa.sun_path, sizeof(sa.sun_path)))
-		return tf_xport_seterr(x, ENAMETOOLONG, "shm name '%s' makes a socket path over "
-				       "%zu bytes", x->addr, sizeof(sa.sun_path) - 1);
+		return tf_xport_seterr(x, ENAMETOOLONG,
+				       "shm name '%s' makes a socket path over "
+				       "%zu bytes",
+				       x->addr, sizeof(sa.sun_path) - 1);
 	rc = region_create(x, c);
 	if (rc)
 		return rc;
@@ -203,13 +209,15 @@ shm_connect(struct tf_xport *x)
 	if (c->sock < 0)
 		return tf_xport_seterr(x, errno, "socket: %s", strerror(errno));
 	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return tf_xport_seterr(x, errno, "no accelerator listens on %s (%s): start "
-				       "tokfab-accel --listen shm:%s", sa.sun_path,
-				       strerror(errno), x->addr);
+		return tf_xport_seterr(x, errno,
+				       "no accelerator listens on %s (%s): start "
+				       "tokfab-accel --listen shm:%s",
+				       sa.sun_path, strerror(errno), x->addr);
 	tf_xport_hello_make(x, &h);
 	rc = send_hello(c->sock, &h, c->lfd);
 	if (rc)
-		return tf_xport_seterr(x, -rc, "sending hello to %s: %s", sa.sun_path, strerror(-rc));
+		return tf_xport_seterr(x, -rc, "sending hello to %s: %s", sa.sun_path,
+				       strerror(-rc));
 	return 0;
 }
 
@@ -226,18 +234,20 @@ card_handshake(struct tf_xport *x, struct shm_conn *c)
 	if (rc) {
 		if (fd >= 0)
 			close(fd);
-		return tf_xport_seterr(x, -rc, "accelerator at shm:%s closed the set-up: %s", x->addr,
-				       strerror(-rc));
+		return tf_xport_seterr(x, -rc, "accelerator at shm:%s closed the set-up: %s",
+				       x->addr, strerror(-rc));
 	}
 	if (h.magic == 0) {
 		if (fd >= 0)
 			close(fd);
 		x->cnt[TF_XPORT_C_RX_BAD_HELLO]++;
-		return tf_xport_seterr(x, ECONNREFUSED, "accelerator at shm:%s refused us "
-				       "(reason %u: %s)", x->addr, h.reserved0,
-				       h.reserved0 == TF_ACCEL_REJECT_FULL ? "it has no room"
+		return tf_xport_seterr(x, ECONNREFUSED,
+				       "accelerator at shm:%s refused us "
+				       "(reason %u: %s)",
+				       x->addr, h.reserved0,
+				       h.reserved0 == TF_ACCEL_REJECT_FULL	? "it has no room"
 				       : h.reserved0 == TF_ACCEL_REJECT_VERSION ? "version"
-				       : "bad hello");
+										: "bad hello");
 	}
 	rc = tf_xport_hello_check(x, &h);
 	if (rc) {
@@ -265,8 +275,10 @@ shm_listen(struct tf_xport_listener *l)
 	sl->sock = -1;
 	if (sock_path(l->addr, sa.sun_path, sizeof(sa.sun_path))) {
 		rc = -ENAMETOOLONG;
-		fprintf(stderr, "shm name '%s' makes a socket path over %zu bytes: use a shorter "
-			"name or TOKFAB_SHM_DIR\n", l->addr, sizeof(sa.sun_path) - 1);
+		fprintf(stderr,
+			"shm name '%s' makes a socket path over %zu bytes: use a shorter "
+			"name or TOKFAB_SHM_DIR\n",
+			l->addr, sizeof(sa.sun_path) - 1);
 		goto err;
 	}
 	/* a socket file nobody answers on is stale: remove it; a live one is an error */
@@ -321,6 +333,15 @@ reject(int sock, uint8_t why)
 }
 
 static int
+shm_accept_ready(struct tf_xport_listener *l)
+{
+	struct shm_listener *sl = l->priv;
+	struct pollfd p = { .fd = sl->sock, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+static int
 shm_accept(struct tf_xport_listener *l, struct tf_xport *x)
 {
 	struct shm_listener *sl = l->priv;
@@ -352,7 +373,8 @@ shm_accept(struct tf_xport_listener *l, struct tf_xport *x)
 		if (fd >= 0)
 			close(fd);
 		reject(sock, h.magic == TF_ACCEL_MAGIC && h.version != TF_ACCEL_VERSION
-				     ? TF_ACCEL_REJECT_VERSION : TF_ACCEL_REJECT_BAD_HELLO);
+				     ? TF_ACCEL_REJECT_VERSION
+				     : TF_ACCEL_REJECT_BAD_HELLO);
 		goto err;
 	}
 	rc = region_map_peer(x, c, fd, &h);
@@ -416,8 +438,10 @@ shm_poll(struct tf_xport *x)
 		c->next_check_ms = now + SHM_CHECK_MS;
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
 			x->cnt[TF_XPORT_C_PEER_TIMEOUT]++;
-			return tf_xport_seterr(x, ECONNRESET, "peer at shm:%s went away (its "
-					       "socket closed)", x->addr);
+			return tf_xport_seterr(x, ECONNRESET,
+					       "peer at shm:%s went away (its "
+					       "socket closed)",
+					       x->addr);
 		}
 	}
 	return 0;
@@ -452,9 +476,11 @@ shm_status_write(struct tf_xport *x, const struct tf_accel_status *st)
 
 const struct tf_xport_ops tf_xport_shm_ops = {
 	.name = "shm",
+	.flags = TF_XPORT_OPS_F_POST_RETURNS_CREDITS,
 	.connect = shm_connect,
 	.listen = shm_listen,
 	.accept = shm_accept,
+	.accept_ready = shm_accept_ready,
 	.listener_close = shm_listener_close,
 	.post = shm_post,
 	.poll = shm_poll,

@@ -62,7 +62,9 @@ tf_xport_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* millisecond timers only: the coarse clock is a plain memory read, while
+	 * CLOCK_MONOTONIC can cost a syscall where the clocksource is not the TSC */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -79,8 +81,7 @@ tf_xport_seterr(struct tf_xport *x, int err, const char *fmt, ...)
 
 static __thread char g_cfg_err[256];
 
-static int
-cfg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cfg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 cfg_err(const char *fmt, ...)
@@ -258,7 +259,7 @@ xport_alloc(struct tf_xport_ctx *ctx, const struct tf_xport_ops *ops, enum tf_ac
 	x->ops = ops;
 	x->role = role;
 	x->lring_bytes = lring;
-	x->lmax_rec = lring / 2 < TF_XPORT_DEF_MAX_REC ? lring / 2 : TF_XPORT_DEF_MAX_REC;
+	x->lmax_rec = lring / 4 < TF_XPORT_DEF_MAX_REC ? lring / 4 : TF_XPORT_DEF_MAX_REC;
 	if (role == TF_ACCEL_ROLE_CARD)
 		rec_area = tf_ring_align(sizeof(struct tf_accel_rec) +
 					 TF_ACCEL_MAX_BATCH_REQS * sizeof(struct tf_accel_req)) +
@@ -327,20 +328,25 @@ tf_xport_hello_check(struct tf_xport *x, const struct tf_accel_hello *h)
 
 	x->cnt[TF_XPORT_C_RX_BAD_HELLO]++; /* undone on success */
 	if (h->magic != TF_ACCEL_MAGIC)
-		return tf_xport_seterr(x, EPROTO, "peer's hello has magic 0x%08x, not 0x%08x: "
-					   "is a tokfab peer listening there?", h->magic,
-				       TF_ACCEL_MAGIC);
+		return tf_xport_seterr(x, EPROTO,
+				       "peer's hello has magic 0x%08x, not 0x%08x: "
+				       "is a tokfab peer listening there?",
+				       h->magic, TF_ACCEL_MAGIC);
 	if (h->version != TF_ACCEL_VERSION)
-		return tf_xport_seterr(x, EPROTO, "peer speaks ring version %u, this build %u: "
-					   "upgrade the older side", h->version, TF_ACCEL_VERSION);
+		return tf_xport_seterr(x, EPROTO,
+				       "peer speaks ring version %u, this build %u: "
+				       "upgrade the older side",
+				       h->version, TF_ACCEL_VERSION);
 	if (h->role != want || h->reserved0 || memcmp(h->reserved, zero16, sizeof(zero16)))
-		return tf_xport_seterr(x, EPROTO, "peer's hello has role %u (want %u) or "
-					   "non-zero reserved bytes", h->role, want);
+		return tf_xport_seterr(x, EPROTO,
+				       "peer's hello has role %u (want %u) or "
+				       "non-zero reserved bytes",
+				       h->role, want);
 	if (!tf_ring_size_ok(h->ring_bytes) || h->region_bytes != TF_ACCEL_RING_OFF + h->ring_bytes)
 		return tf_xport_seterr(x, EPROTO, "peer's ring of %u bytes (region %u) is invalid",
 				       h->ring_bytes, h->region_bytes);
 	if ((h->max_record_bytes & (TF_ACCEL_REC_ALIGN - 1)) || h->max_record_bytes < 4096 ||
-	    h->max_record_bytes > h->ring_bytes / 2)
+	    h->max_record_bytes > h->ring_bytes / 4)
 		return tf_xport_seterr(x, EPROTO, "peer's max_record_bytes %u is invalid",
 				       h->max_record_bytes);
 	if (x->role == TF_ACCEL_ROLE_CARD) {
@@ -351,9 +357,10 @@ tf_xport_hello_check(struct tf_xport *x, const struct tf_accel_hello *h)
 					       h->epoch, x->epoch);
 	} else {
 		if (h->max_inflight != 0 || h->epoch == 0)
-			return tf_xport_seterr(x, EPROTO, "card's hello has max_inflight %u and "
-					       "epoch %u (want 0 and non-zero)", h->max_inflight,
-					       h->epoch);
+			return tf_xport_seterr(x, EPROTO,
+					       "card's hello has max_inflight %u and "
+					       "epoch %u (want 0 and non-zero)",
+					       h->max_inflight, h->epoch);
 	}
 	x->cnt[TF_XPORT_C_RX_BAD_HELLO]--;
 	return 0;
@@ -493,7 +500,8 @@ conn_lost(struct tf_xport *x, enum tf_xport_counter why, uint16_t code)
 	if (x->role == TF_ACCEL_ROLE_CARD) {
 		for (uint32_t i = 0; x->inflight.ent && i <= x->inflight.mask; i++) {
 			struct tf_handle_ent *e = &x->inflight.ent[i];
-			struct tf_xport_event ev = { .type = TF_XPORT_EV_ERROR, .handle = e->handle };
+			struct tf_xport_event ev = { .type = TF_XPORT_EV_ERROR,
+						     .handle = e->handle };
 
 			if (!e->used)
 				continue;
@@ -563,7 +571,7 @@ attempt_failed(struct tf_xport *x)
 	x->state = TF_XPORT_STATE_DOWN;
 	x->next_attempt_ms = tf_xport_now_ms() + x->backoff_ms;
 	x->backoff_ms = x->backoff_ms * 2 > x->ccfg.reconnect_max_ms ? x->ccfg.reconnect_max_ms
-								    : x->backoff_ms * 2;
+								     : x->backoff_ms * 2;
 }
 
 static void
@@ -686,6 +694,9 @@ tf_xport_accept(struct tf_xport_listener *l, struct tf_xport **out)
 	struct tf_xport *x;
 	int rc;
 
+	/* nothing pending: answer before allocating a connection's memory */
+	if (l->ops->accept_ready && !l->ops->accept_ready(l))
+		return -EAGAIN;
 	rc = xport_alloc(l->ctx, l->ops, TF_ACCEL_ROLE_ACCEL, l->cfg.in_ring_bytes, &x);
 	if (rc)
 		return rc;
@@ -821,7 +832,8 @@ post_record(struct tf_xport *x, const struct tf_ring_resv *rv, const struct tf_x
 		return rc;
 	}
 	tf_ring_prod_commit(&x->tx, rv);
-	x->rx_returned = x->rx.cons;
+	if (x->ops->flags & TF_XPORT_OPS_F_POST_RETURNS_CREDITS)
+		x->rx_returned = x->rx.cons;
 	x->cnt[TF_XPORT_C_BATCHES_TX]++;
 	x->cnt[TF_XPORT_C_BYTES_TX] += rv->len;
 	return 0;
@@ -908,8 +920,9 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 			goto unwind;
 		memcpy(h, &req, sizeof(req));
 		if (i == 0)
-			x->segs[nseg++] = (struct tf_xport_seg){ rec, sizeof(struct tf_accel_rec) +
-								   sizeof(req), x->stg_mem };
+			x->segs[nseg++] = (struct tf_xport_seg){
+				rec, sizeof(struct tf_accel_rec) + sizeof(req), x->stg_mem
+			};
 		else
 			x->segs[nseg++] = (struct tf_xport_seg){ h, sizeof(req), x->stg_mem };
 		for (uint32_t k = 0; k < reqs[i].nsegs; k++)
@@ -924,8 +937,9 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 	}
 	tf_ring_rec_hdr(&x->tx, &rv, TF_ACCEL_REC_BATCH, (uint16_t)n,
 			(struct tf_accel_rec *)(void *)rec);
-	x->slots[(x->post_seq + 1) % TF_XPORT_TX_SLOTS] =
-		(struct tf_tx_slot){ .post_seq = x->post_seq + 1, .cookie = cookie, .has_cookie = 1 };
+	x->slots[(x->post_seq + 1) % TF_XPORT_TX_SLOTS] = (struct tf_tx_slot){
+		.post_seq = x->post_seq + 1, .cookie = cookie, .has_cookie = 1
+	};
 	rc = post_record(x, &rv, x->segs, nseg,
 			 rec + tf_ring_align(sizeof(struct tf_accel_rec) +
 					     TF_ACCEL_MAX_BATCH_REQS * sizeof(struct tf_accel_req)),
@@ -1055,7 +1069,8 @@ code_msg(uint16_t code)
 static void
 reject(struct tf_xport *x, uint64_t handle, uint16_t code)
 {
-	if (x->ndeferred == 0 && ev_error(x, handle, code, retryable_code(code), code_msg(code)) == 0)
+	if (x->ndeferred == 0 &&
+	    ev_error(x, handle, code, retryable_code(code), code_msg(code)) == 0)
 		return;
 	if (x->ndeferred < x->deferred_cap) {
 		x->deferred[x->ndeferred].handle = handle;
@@ -1149,8 +1164,8 @@ tf_xport_resp_flush(struct tf_xport *x)
 		uint32_t i = x->ndeferred - 1;
 		uint32_t len = tf_entry_error_len((uint32_t)strlen(code_msg(x->deferred[i].code)));
 
-		if (x->ev_len && (x->ev_len + len > ev_cap(x) ||
-				  x->ev_count == TF_ACCEL_MAX_EVENTS))
+		if (x->ev_len &&
+		    (x->ev_len + len > ev_cap(x) || x->ev_count == TF_ACCEL_MAX_EVENTS))
 			break;
 		if (ev_error(x, x->deferred[i].handle, x->deferred[i].code,
 			     retryable_code(x->deferred[i].code), code_msg(x->deferred[i].code)))
@@ -1232,7 +1247,9 @@ tf_xport_credits_return(struct tf_xport *x)
 
 	if (x->state != TF_XPORT_STATE_UP)
 		return -ENOTCONN;
-	if (x->rx.cons == x->rx_returned)
+	/* a quarter of the ring at a time: records are at most a quarter of it
+	 * (hwdocs/accel-rings.md), so a waiting producer always gets room */
+	if (x->rx.cons - x->rx_returned < x->rx.size / 4)
 		return 0;
 	rc = x->ops->credits_return(x, TF_ACCEL_DB(x->tx.prod, x->rx.cons));
 	if (rc < 0)
@@ -1288,8 +1305,9 @@ rx_next_record(struct tf_xport *x)
 			break;
 		}
 		if (n < 0) {
-			protocol_violation(x, n == -TF_ENTRY_E_TEXT ? TF_XPORT_C_RX_BAD_TEXT
-								     : TF_XPORT_C_RX_BAD_ENTRY,
+			protocol_violation(x,
+					   n == -TF_ENTRY_E_TEXT ? TF_XPORT_C_RX_BAD_TEXT
+								 : TF_XPORT_C_RX_BAD_ENTRY,
 					   n == -TF_ENTRY_E_TEXT ? "token text lengths inconsistent"
 								 : "malformed entry");
 			return -1;
@@ -1310,7 +1328,8 @@ deliver_card(struct tf_xport *x, const struct tf_entry_evt *e, struct tf_xport_e
 	struct tf_handle_ent *h = tf_handles_find(&x->inflight, e->handle);
 
 	if (!h) {
-		protocol_violation(x, TF_XPORT_C_RX_UNKNOWN_HANDLE, "event for a request not in flight");
+		protocol_violation(x, TF_XPORT_C_RX_UNKNOWN_HANDLE,
+				   "event for a request not in flight");
 		return -1;
 	}
 	memset(ev, 0, sizeof(*ev));
@@ -1410,9 +1429,10 @@ check_liveness(struct tf_xport *x, uint64_t now)
 		x->last_hb = hb;
 		x->last_hb_change_ms = now;
 	} else if (now - x->last_hb_change_ms > x->peer_timeout_ms) {
-		tf_xport_seterr(x, ETIMEDOUT, "accelerator sent no heartbeat for %u ms with %u "
-			       "requests in flight: declared dead", x->peer_timeout_ms,
-			       x->inflight.count);
+		tf_xport_seterr(x, ETIMEDOUT,
+				"accelerator sent no heartbeat for %u ms with %u "
+				"requests in flight: declared dead",
+				x->peer_timeout_ms, x->inflight.count);
 		conn_lost(x, TF_XPORT_C_PEER_TIMEOUT, TF_ACCEL_ERR_CONN_LOST);
 	}
 }
@@ -1495,8 +1515,7 @@ tf_xport_poll(struct tf_xport *x, struct tf_xport_event *ev, unsigned int max)
 		x->cnt[TF_XPORT_C_ENTRIES_RX]++;
 	}
 	if (x->state == TF_XPORT_STATE_UP) {
-		if (x->rx.cons - x->rx_returned >= x->rx.size / 2)
-			tf_xport_credits_return(x);
+		tf_xport_credits_return(x);
 		check_liveness(x, now);
 	}
 	return (int)(n + q_drain(x, ev + n, max - n));

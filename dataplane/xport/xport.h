@@ -56,10 +56,10 @@
 extern "C" {
 #endif
 
-struct tf_xport_ctx;	  /* per-thread: registered memory, RDMA devices */
-struct tf_xport;	  /* one connection (card <-> one accelerator) */
+struct tf_xport_ctx; /* per-thread: registered memory, RDMA devices */
+struct tf_xport; /* one connection (card <-> one accelerator) */
 struct tf_xport_listener; /* accelerator side: where cards connect */
-struct tf_xport_mem;	  /* a memory registration (rdma: one MR per device) */
+struct tf_xport_mem; /* a memory registration (rdma: one MR per device) */
 
 /* ---- context and memory -------------------------------------------------- */
 
@@ -80,17 +80,17 @@ void tf_xport_mem_unregister(struct tf_xport_mem *m);
 
 enum tf_xport_state {
 	TF_XPORT_STATE_CONNECTING = 1, /* set-up in progress (card: also back-off wait) */
-	TF_XPORT_STATE_UP = 2,	       /* rings usable */
-	TF_XPORT_STATE_DOWN = 3,       /* lost; card: reconnects after back-off; accel: final */
+	TF_XPORT_STATE_UP = 2, /* rings usable */
+	TF_XPORT_STATE_DOWN = 3, /* lost; card: reconnects after back-off; accel: final */
 };
 
 /* Card side: one per accelerator. 0 picks the default named. */
 struct tf_xport_conn_cfg {
-	const char *uri;	     /* "rdma:ADDR:PORT" or "shm:NAME" */
-	uint32_t resp_ring_bytes;    /* response ring, power of two; 0: 1 MiB */
-	uint32_t reconnect_min_ms;   /* first back-off after a loss; 0: 50 */
-	uint32_t reconnect_max_ms;   /* back-off doubles up to this; 0: 5000 */
-	uint32_t peer_timeout_ms;    /* requests in flight and no heartbeat for this
+	const char *uri; /* "rdma:ADDR:PORT" or "shm:NAME" */
+	uint32_t resp_ring_bytes; /* response ring, power of two; 0: 1 MiB */
+	uint32_t reconnect_min_ms; /* first back-off after a loss; 0: 50 */
+	uint32_t reconnect_max_ms; /* back-off doubles up to this; 0: 5000 */
+	uint32_t peer_timeout_ms; /* requests in flight and no heartbeat for this
 				      * long -> DOWN; 0: 5000 */
 	uint32_t connect_timeout_ms; /* one set-up attempt; 0: 5000 */
 };
@@ -106,9 +106,9 @@ int tf_xport_connect(struct tf_xport_ctx *ctx, const struct tf_xport_conn_cfg *c
 
 /* Accelerator side. */
 struct tf_xport_listen_cfg {
-	const char *uri;	  /* "rdma:ADDR:PORT" (ADDR may be 0.0.0.0) or "shm:NAME" */
-	uint32_t in_ring_bytes;	  /* input ring per connection, power of two; 0: 4 MiB */
-	uint32_t max_inflight;	  /* request credits granted to each card; 0: 256 */
+	const char *uri; /* "rdma:ADDR:PORT" (ADDR may be 0.0.0.0) or "shm:NAME" */
+	uint32_t in_ring_bytes; /* input ring per connection, power of two; 0: 4 MiB */
+	uint32_t max_inflight; /* request credits granted to each card; 0: 256 */
 	uint32_t peer_timeout_ms; /* liveness of the card (shm: socket; rdma: CM/QP); 0: 5000 */
 };
 
@@ -132,12 +132,12 @@ const char *tf_xport_strerror_cfg(void);
 
 struct tf_xport_info {
 	enum tf_xport_state state;
-	uint32_t epoch;		   /* connection epoch (card picks, +1 per reconnection) */
-	uint32_t ring_free;	   /* card: input ring bytes writable now; accel: response ring */
+	uint32_t epoch; /* connection epoch (card picks, +1 per reconnection) */
+	uint32_t ring_free; /* card: input ring bytes writable now; accel: response ring */
 	uint32_t max_record_bytes; /* largest record the peer accepts */
-	uint32_t inflight;	   /* card: requests posted and not ended */
-	uint32_t max_inflight;	   /* card: request credits granted by the accelerator */
-	uint32_t connects;	   /* successful (re)connections so far */
+	uint32_t inflight; /* card: requests posted and not ended */
+	uint32_t max_inflight; /* card: request credits granted by the accelerator */
+	uint32_t connects; /* successful (re)connections so far */
 	uint32_t peer_timeout_ms;
 };
 void tf_xport_info(const struct tf_xport *x, struct tf_xport_info *info);
@@ -152,12 +152,12 @@ struct tf_xport_seg {
 };
 
 struct tf_xport_req {
-	uint64_t handle;		    /* caller's id, unique among requests in flight */
+	uint64_t handle; /* caller's id, unique among requests in flight */
 	uint32_t tenant;
 	uint32_t model;
-	uint8_t prompt_fmt;		    /* enum tf_accel_prompt_fmt */
-	struct tf_accel_sampling sampling;  /* reserved bytes must be zero */
-	const struct tf_xport_seg *segs;    /* the prompt bytes, in order (zero copy) */
+	uint8_t prompt_fmt; /* enum tf_accel_prompt_fmt */
+	struct tf_accel_sampling sampling; /* reserved bytes must be zero */
+	const struct tf_xport_seg *segs; /* the prompt bytes, in order (zero copy) */
 	uint32_t nsegs;
 };
 
@@ -202,15 +202,15 @@ int tf_xport_status_publish(struct tf_xport *x, const struct tf_accel_status *st
 /* ---- polling ------------------------------------------------------------- */
 
 enum tf_xport_ev_type {
-	TF_XPORT_EV_UP = 1,	    /* both: the connection is (again) usable */
-	TF_XPORT_EV_DOWN = 2,	    /* both: the connection was lost (tf_xport_last_error) */
+	TF_XPORT_EV_UP = 1, /* both: the connection is (again) usable */
+	TF_XPORT_EV_DOWN = 2, /* both: the connection was lost (tf_xport_last_error) */
 	TF_XPORT_EV_BATCH_SENT = 3, /* card: cookie's segments may be reused */
-	TF_XPORT_EV_TOKENS = 4,	    /* card: tokens of handle */
-	TF_XPORT_EV_END = 5,	    /* card: handle finished, usage */
-	TF_XPORT_EV_ERROR = 6,	    /* card: handle failed (from the accelerator, or
+	TF_XPORT_EV_TOKENS = 4, /* card: tokens of handle */
+	TF_XPORT_EV_END = 5, /* card: handle finished, usage */
+	TF_XPORT_EV_ERROR = 6, /* card: handle failed (from the accelerator, or
 				     * CONN_LOST / PROTOCOL made here); final */
-	TF_XPORT_EV_REQUEST = 7,    /* accel: a new request */
-	TF_XPORT_EV_CANCEL = 8,	    /* accel: the card cancelled handle */
+	TF_XPORT_EV_REQUEST = 7, /* accel: a new request */
+	TF_XPORT_EV_CANCEL = 8, /* accel: the card cancelled handle */
 };
 
 struct tf_xport_event {
@@ -220,22 +220,22 @@ struct tf_xport_event {
 	uint64_t handle; /* request handle; BATCH_SENT: the cookie */
 	union {
 		struct {
-			uint32_t index;		   /* completion index of tok[0] */
+			uint32_t index; /* completion index of tok[0] */
 			uint32_t ntok;
 			const struct tf_accel_tok *tok; /* validated copy */
-			const char *text;	   /* text_bytes bytes, tok[i].text_len each */
+			const char *text; /* text_bytes bytes, tok[i].text_len each */
 			uint32_t text_bytes;
 		} tokens;
 		struct tf_accel_usage end;
 		struct {
-			uint16_t code;	   /* enum tf_accel_err */
+			uint16_t code; /* enum tf_accel_err */
 			uint8_t retryable; /* 1: re-dispatch to another accelerator */
-			const char *msg;   /* msg_len bytes, not NUL-terminated */
+			const char *msg; /* msg_len bytes, not NUL-terminated */
 			uint16_t msg_len;
 		} error;
 		struct {
 			const struct tf_accel_req *hdr; /* validated copy */
-			const void *prompt;		/* hdr->prompt_bytes bytes (copy) */
+			const void *prompt; /* hdr->prompt_bytes bytes (copy) */
 		} request;
 	} u;
 };
@@ -243,14 +243,16 @@ struct tf_xport_event {
 /*
  * Polls completions and doorbells, advances set-up, reconnection and liveness,
  * and returns up to max events (0 if none). Pointers in events stay valid until
- * the next tf_xport_poll() on x. Consumed ring space is returned to the peer by
- * tf_xport_credits_return() (or automatically once half the ring is consumed).
+ * the next tf_xport_poll() on x. Consumed ring space goes back to the peer a
+ * quarter of the ring at a time (here, in tf_xport_credits_return(), and with
+ * every shm post).
  * Card side, on a loss: DOWN, then one ERROR (CONN_LOST, retryable) per request
  * in flight and BATCH_SENT for every unfinished batch -- nothing is left hanging.
  */
 int tf_xport_poll(struct tf_xport *x, struct tf_xport_event *ev, unsigned int max);
 
-/* Publishes how far this side consumed the peer's ring (credit return). */
+/* Credit return: publishes how far this side consumed the peer's ring once a
+ * quarter of the ring or more is unreturned (cheap no-op otherwise). */
 int tf_xport_credits_return(struct tf_xport *x);
 
 /* Card side: a consistent copy of the accelerator's status block; -EAGAIN if none yet. */
@@ -260,32 +262,32 @@ int tf_xport_peer_status(const struct tf_xport *x, struct tf_accel_status *out);
 
 /* Every rejection has its own counter (hwdocs/accel-rings.md, "Validation"). */
 enum tf_xport_counter {
-	TF_XPORT_C_BATCHES_TX,	  /* records posted */
-	TF_XPORT_C_REQS_TX,	  /* requests posted (card) / events posted (accel) */
-	TF_XPORT_C_BYTES_TX,	  /* record bytes written to the peer's ring */
-	TF_XPORT_C_RECS_RX,	  /* records consumed */
-	TF_XPORT_C_ENTRIES_RX,	  /* requests / events consumed */
+	TF_XPORT_C_BATCHES_TX, /* records posted */
+	TF_XPORT_C_REQS_TX, /* requests posted (card) / events posted (accel) */
+	TF_XPORT_C_BYTES_TX, /* record bytes written to the peer's ring */
+	TF_XPORT_C_RECS_RX, /* records consumed */
+	TF_XPORT_C_ENTRIES_RX, /* requests / events consumed */
 	TF_XPORT_C_BYTES_RX,
 	TF_XPORT_C_NO_RING_SPACE, /* post refused: -ENOBUFS */
 	TF_XPORT_C_NO_REQ_CREDIT, /* post refused: -EBUSY */
-	TF_XPORT_C_RX_BAD_INDEX,  /* peer's producer index beyond the ring (overflow) */
+	TF_XPORT_C_RX_BAD_INDEX, /* peer's producer index beyond the ring (overflow) */
 	TF_XPORT_C_RX_BAD_CREDIT, /* peer's consumer index beyond what was produced */
-	TF_XPORT_C_RX_BAD_REC,	  /* record type / len / flags / alignment wrong */
-	TF_XPORT_C_RX_BAD_SEQ,	  /* record sequence number not the next one */
-	TF_XPORT_C_RX_BAD_EPOCH,  /* record from another connection */
-	TF_XPORT_C_RX_BAD_ENTRY,  /* entry length/count inconsistent with its record */
-	TF_XPORT_C_RX_BAD_FIELD,  /* request field out of range (answered with ERROR) */
+	TF_XPORT_C_RX_BAD_REC, /* record type / len / flags / alignment wrong */
+	TF_XPORT_C_RX_BAD_SEQ, /* record sequence number not the next one */
+	TF_XPORT_C_RX_BAD_EPOCH, /* record from another connection */
+	TF_XPORT_C_RX_BAD_ENTRY, /* entry length/count inconsistent with its record */
+	TF_XPORT_C_RX_BAD_FIELD, /* request field out of range (answered with ERROR) */
 	TF_XPORT_C_RX_DUP_HANDLE, /* request handle already in flight (answered) */
 	TF_XPORT_C_RX_OVER_CREDIT, /* request beyond max_inflight (answered BUSY) */
 	TF_XPORT_C_RX_UNKNOWN_HANDLE, /* event for a request not in flight */
 	TF_XPORT_C_RX_BAD_TOKEN_INDEX, /* TOKENS index not contiguous */
-	TF_XPORT_C_RX_BAD_TEXT,	  /* token text lengths inconsistent */
-	TF_XPORT_C_RX_BAD_HELLO,  /* connection set-up refused */
-	TF_XPORT_C_CONN_LOST,	  /* connections lost (any cause) */
-	TF_XPORT_C_PEER_TIMEOUT,  /* ... of which: no heartbeat / socket dead */
-	TF_XPORT_C_QP_ERROR,	  /* ... of which: rdma completion with an error */
-	TF_XPORT_C_PROTOCOL,	  /* ... of which: the peer broke the ring rules */
-	TF_XPORT_C_REQS_FAILED,	  /* requests reported CONN_LOST / PROTOCOL */
+	TF_XPORT_C_RX_BAD_TEXT, /* token text lengths inconsistent */
+	TF_XPORT_C_RX_BAD_HELLO, /* connection set-up refused */
+	TF_XPORT_C_CONN_LOST, /* connections lost (any cause) */
+	TF_XPORT_C_PEER_TIMEOUT, /* ... of which: no heartbeat / socket dead */
+	TF_XPORT_C_QP_ERROR, /* ... of which: rdma completion with an error */
+	TF_XPORT_C_PROTOCOL, /* ... of which: the peer broke the ring rules */
+	TF_XPORT_C_REQS_FAILED, /* requests reported CONN_LOST / PROTOCOL */
 	TF_XPORT_C_COUNT
 };
 void tf_xport_counters(const struct tf_xport *x, uint64_t out[TF_XPORT_C_COUNT]);
@@ -299,13 +301,20 @@ const char *tf_xport_counter_name(enum tf_xport_counter c);
  */
 struct tf_xport_wr;
 
+#define TF_XPORT_OPS_F_POST_RETURNS_CREDITS \
+	0x1u /* post()'s doorbell word reaches the
+						     * peer's memory: it returns credits too */
+
 struct tf_xport_ops {
 	const char *name; /* the URI scheme: "rdma", "shm" */
+	uint32_t flags; /* TF_XPORT_OPS_F_* */
 	/* card: start (non-blocking) a connection to x->addr; progress in poll */
 	int (*connect)(struct tf_xport *x);
 	/* accel: bind/listen on l->addr; accept one set-up connection or -EAGAIN */
 	int (*listen)(struct tf_xport_listener *l);
 	int (*accept)(struct tf_xport_listener *l, struct tf_xport *x);
+	/* optional: 0 when certainly nothing is pending (cheap check before accept) */
+	int (*accept_ready)(struct tf_xport_listener *l);
 	void (*listener_close)(struct tf_xport_listener *l);
 	/* make m usable as a gather source on every device of its context */
 	int (*mem_register)(struct tf_xport_mem *m);

@@ -16,18 +16,18 @@
 #include "ring.h"
 #include "xport.h"
 
-#define TF_XPORT_MAX_DEVS 8	/* RDMA devices one context uses */
+#define TF_XPORT_MAX_DEVS 8 /* RDMA devices one context uses */
 #define TF_XPORT_MAX_BACKENDS 8
-#define TF_XPORT_POLL_MAX 256	/* events per tf_xport_poll() call */
-#define TF_XPORT_MAX_SEGS 2048	/* gather segments in one batch */
-#define TF_XPORT_TX_SLOTS 32	/* records in flight (staging slots) per connection */
-#define TF_XPORT_BOUNCE 16384u	/* card: bytes per slot for unregistered segments */
+#define TF_XPORT_POLL_MAX 256 /* events per tf_xport_poll() call */
+#define TF_XPORT_MAX_SEGS 2048 /* gather segments in one batch */
+#define TF_XPORT_TX_SLOTS 32 /* records in flight (staging slots) per connection */
+#define TF_XPORT_BOUNCE 16384u /* card: bytes per slot for unregistered segments */
 #define TF_XPORT_ACCEL_REC 65536u /* accel: largest EVENTS record it builds */
 
 #define TF_XPORT_DEF_RESP_RING (1u << 20)
 #define TF_XPORT_DEF_IN_RING (4u << 20)
 #define TF_XPORT_DEF_MAX_INFLIGHT 256
-#define TF_XPORT_DEF_MAX_REC (1u << 20) /* records accepted: min(ring / 2, this) */
+#define TF_XPORT_DEF_MAX_REC (1u << 20) /* records accepted: min(ring / 4, this) */
 
 struct tf_xport_mem {
 	struct tf_xport_ctx *ctx;
@@ -41,7 +41,7 @@ struct tf_xport_mem {
 struct tf_xport_ctx {
 	struct tf_xport_mem *mems;
 	void *bk[TF_XPORT_MAX_BACKENDS]; /* backend state per context, by backend slot */
-	unsigned int users;		 /* connections + listeners */
+	unsigned int users; /* connections + listeners */
 };
 
 /* A staging slot: one record this side has written and the transport may
@@ -54,15 +54,15 @@ struct tf_tx_slot {
 
 /* What a backend's post() writes: one record (plus a PAD on wrap) and the doorbell. */
 struct tf_xport_wr {
-	uint32_t ring_off;		 /* record offset in the peer's ring */
-	uint32_t len;			 /* record length (64-aligned) */
-	uint32_t pad_off, pad_len;	 /* pad_len > 0: pad_hdr goes at pad_off first */
+	uint32_t ring_off; /* record offset in the peer's ring */
+	uint32_t len; /* record length (64-aligned) */
+	uint32_t pad_off, pad_len; /* pad_len > 0: pad_hdr goes at pad_off first */
 	const struct tf_accel_rec *pad_hdr; /* in staging */
 	const struct tf_xport_seg *segs; /* the record's bytes, in order (<= len) */
 	unsigned int nsegs;
-	uint64_t db;			 /* doorbell word after the data */
-	uint64_t post_seq;		 /* report tf_xport_tx_done(x, post_seq) */
-	uint8_t *bounce;		 /* staging space for segs whose mem is NULL */
+	uint64_t db; /* doorbell word after the data */
+	uint64_t post_seq; /* report tf_xport_tx_done(x, post_seq) */
+	uint8_t *bounce; /* staging space for segs whose mem is NULL */
 	uint32_t bounce_len;
 };
 
@@ -71,7 +71,7 @@ struct tf_xport_listener {
 	struct tf_xport_ctx *ctx;
 	struct tf_xport_listen_cfg cfg;
 	char addr[128]; /* after "scheme:" */
-	void *priv;	/* backend */
+	void *priv; /* backend */
 };
 
 struct tf_xport {
@@ -105,14 +105,17 @@ struct tf_xport {
 	struct tf_tx_slot slots[TF_XPORT_TX_SLOTS];
 	uint64_t post_seq; /* last posted */
 	uint64_t done_seq; /* last completed */
-	uint64_t *db_src;  /* staging: source of doorbell / credit writes */
+	uint64_t *db_src; /* staging: source of doorbell / credit writes */
 	struct tf_accel_status *st_src; /* staging: source of status writes */
 	struct tf_xport_seg *segs; /* TF_XPORT_MAX_SEGS */
 
 	/* accel: EVENTS record being built in the current slot */
-	uint32_t ev_len;   /* bytes used (0: none pending) */
+	uint32_t ev_len; /* bytes used (0: none pending) */
 	uint16_t ev_count;
-	struct { uint64_t handle; uint16_t code; } *deferred; /* errors not yet appended */
+	struct {
+		uint64_t handle;
+		uint16_t code;
+	} * deferred; /* errors not yet appended */
 	uint32_t ndeferred, deferred_cap;
 	struct tf_accel_status st_last;
 
@@ -128,10 +131,10 @@ struct tf_xport {
 	uint32_t cur_len;
 	uint16_t cur_type;
 	unsigned int cur_n, cur_i;
-	struct tf_entry_req *reqs;	/* TF_ACCEL_MAX_BATCH_REQS (accel) */
-	struct tf_entry_evt *evts;	/* TF_ACCEL_MAX_EVENTS (card) */
-	uint64_t *cancels;		/* TF_ACCEL_MAX_CANCEL */
-	struct tf_accel_req *req_out;	/* TF_XPORT_POLL_MAX: hdr copies handed out */
+	struct tf_entry_req *reqs; /* TF_ACCEL_MAX_BATCH_REQS (accel) */
+	struct tf_entry_evt *evts; /* TF_ACCEL_MAX_EVENTS (card) */
+	uint64_t *cancels; /* TF_ACCEL_MAX_CANCEL */
+	struct tf_accel_req *req_out; /* TF_XPORT_POLL_MAX: hdr copies handed out */
 
 	/* events made here (UP, DOWN, BATCH_SENT, CONN_LOST errors), FIFO */
 	struct tf_xport_event *q;

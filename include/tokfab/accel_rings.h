@@ -44,24 +44,24 @@
 #define TF_ACCEL_REC_ALIGN 64u /* every record starts and ends on 64 bytes */
 
 /* Limits every receiver enforces. */
-#define TF_ACCEL_MAX_BATCH_REQS 256  /* requests in one BATCH record */
+#define TF_ACCEL_MAX_BATCH_REQS 256 /* requests in one BATCH record */
 #define TF_ACCEL_MAX_PROMPT_BYTES (256u * 1024) /* payload of one request */
-#define TF_ACCEL_MAX_CANCEL 256      /* handles in one CANCEL record */
-#define TF_ACCEL_MAX_EVENTS 1024     /* events in one EVENTS record */
+#define TF_ACCEL_MAX_CANCEL 256 /* handles in one CANCEL record */
+#define TF_ACCEL_MAX_EVENTS 1024 /* events in one EVENTS record */
 #define TF_ACCEL_MAX_CHUNK_TOKENS 64 /* tokens in one TOKENS event */
-#define TF_ACCEL_MAX_TOKEN_TEXT 255  /* text bytes of one token */
-#define TF_ACCEL_MAX_ERROR_MSG 200   /* message bytes of one ERROR event */
+#define TF_ACCEL_MAX_TOKEN_TEXT 255 /* text bytes of one token */
+#define TF_ACCEL_MAX_ERROR_MSG 200 /* message bytes of one ERROR event */
 #define TF_ACCEL_MAX_PRIORITY 7
 #define TF_ACCEL_MAX_TEMPERATURE 10000 /* milli-units: 10.000 */
-#define TF_ACCEL_MAX_TOP_P 10000       /* 1e-4 units: 1.0000 (= off) */
-#define TF_ACCEL_MAX_MODELS 8          /* models listed in the status block */
+#define TF_ACCEL_MAX_TOP_P 10000 /* 1e-4 units: 1.0000 (= off) */
+#define TF_ACCEL_MAX_MODELS 8 /* models listed in the status block */
 
 /* ------------------------------------------------------------------ */
 /* Connection set-up                                                  */
 /* ------------------------------------------------------------------ */
 
 enum tf_accel_role {
-	TF_ACCEL_ROLE_CARD = 1,	 /* connects; owns the response ring */
+	TF_ACCEL_ROLE_CARD = 1, /* connects; owns the response ring */
 	TF_ACCEL_ROLE_ACCEL = 2, /* listens; owns the input ring */
 };
 
@@ -72,25 +72,25 @@ enum tf_accel_role {
  * the unix socket, the region's memfd attached with SCM_RIGHTS.
  */
 struct tf_accel_hello {
-	uint32_t magic;		   /* TF_ACCEL_MAGIC */
-	uint16_t version;	   /* TF_ACCEL_VERSION */
-	uint8_t role;		   /* enum tf_accel_role of the sender */
-	uint8_t reserved0;	   /* must be zero */
-	uint32_t epoch;		   /* card: new value per connection; accel: echoes it */
-	uint32_t ring_bytes;	   /* size of the ring in the sender's region */
-	uint64_t region_addr;	   /* rdma: virtual address of the region; shm: 0 */
-	uint32_t rkey;		   /* rdma: rkey of the region; shm: 0 */
-	uint32_t region_bytes;	   /* TF_ACCEL_RING_OFF + ring_bytes */
-	uint32_t max_inflight;	   /* accel: requests it holds at once (request credits); card: 0 */
+	uint32_t magic; /* TF_ACCEL_MAGIC */
+	uint16_t version; /* TF_ACCEL_VERSION */
+	uint8_t role; /* enum tf_accel_role of the sender */
+	uint8_t reserved0; /* must be zero */
+	uint32_t epoch; /* card: new value per connection; accel: echoes it */
+	uint32_t ring_bytes; /* size of the ring in the sender's region */
+	uint64_t region_addr; /* rdma: virtual address of the region; shm: 0 */
+	uint32_t rkey; /* rdma: rkey of the region; shm: 0 */
+	uint32_t region_bytes; /* TF_ACCEL_RING_OFF + ring_bytes */
+	uint32_t max_inflight; /* accel: requests it holds at once (request credits); card: 0 */
 	uint32_t max_record_bytes; /* largest record the sender accepts in its ring */
-	uint8_t reserved[16];	   /* must be zero */
+	uint8_t reserved[16]; /* must be zero */
 };
 
 /* REJECT reason (rdma: 1 byte of reject private data; shm: reply hello with magic 0). */
 enum tf_accel_reject {
 	TF_ACCEL_REJECT_BAD_HELLO = 1, /* magic, role, sizes or reserved wrong */
-	TF_ACCEL_REJECT_VERSION = 2,   /* version not spoken */
-	TF_ACCEL_REJECT_FULL = 3,      /* the accelerator has no room for another card */
+	TF_ACCEL_REJECT_VERSION = 2, /* version not spoken */
+	TF_ACCEL_REJECT_FULL = 3, /* the accelerator has no room for another card */
 };
 
 /* ------------------------------------------------------------------ */
@@ -112,7 +112,7 @@ struct tf_accel_ctl {
 #define TF_ACCEL_DB_CONS(db) ((uint32_t)((db) >> 32))
 
 /* status flags */
-#define TF_ACCEL_ST_HEALTHY 0x1u  /* engine loaded and stepping */
+#define TF_ACCEL_ST_HEALTHY 0x1u /* engine loaded and stepping */
 #define TF_ACCEL_ST_DRAINING 0x2u /* shutting down: accepts no new requests */
 
 struct tf_accel_model_ent {
@@ -127,24 +127,24 @@ struct tf_accel_model_ent {
  * retries on a torn read, and never trusts it for memory safety.
  */
 struct tf_accel_status {
-	uint32_t gen;		   /* bumped before and after each update */
-	uint32_t flags;		   /* TF_ACCEL_ST_* */
-	uint32_t heartbeat_ms;	   /* accelerator's monotonic clock, ms (liveness) */
-	uint32_t max_inflight;	   /* request credits (same as hello) */
-	uint32_t active;	   /* requests accepted and not finished */
-	uint32_t running;	   /* sequences in the engine's batch */
-	uint32_t queued;	   /* waiting for a batch slot / KV blocks */
+	uint32_t gen; /* bumped before and after each update */
+	uint32_t flags; /* TF_ACCEL_ST_* */
+	uint32_t heartbeat_ms; /* accelerator's monotonic clock, ms (liveness) */
+	uint32_t max_inflight; /* request credits (same as hello) */
+	uint32_t active; /* requests accepted and not finished */
+	uint32_t running; /* sequences in the engine's batch */
+	uint32_t queued; /* waiting for a batch slot / KV blocks */
 	uint32_t kv_blocks_used;
 	uint32_t kv_blocks_total;
-	uint32_t tokens_per_s;	   /* generated tokens per second, last second */
+	uint32_t tokens_per_s; /* generated tokens per second, last second */
 	uint64_t tokens_generated; /* since start */
-	uint64_t requests_done;	   /* since start */
+	uint64_t requests_done; /* since start */
 	uint32_t cost_per_hour_milli; /* operator-configured cost, milli-units per hour */
-	uint32_t nmodels;	   /* entries used in models[] */
+	uint32_t nmodels; /* entries used in models[] */
 	struct tf_accel_model_ent models[TF_ACCEL_MAX_MODELS];
-	char name[32];		   /* accelerator id (--name), NUL-padded */
-	uint8_t reserved[52];	   /* must be zero */
-	uint32_t gen_end;	   /* == gen when the copy is consistent */
+	char name[32]; /* accelerator id (--name), NUL-padded */
+	uint8_t reserved[52]; /* must be zero */
+	uint32_t gen_end; /* == gen when the copy is consistent */
 };
 
 /* ------------------------------------------------------------------ */
@@ -152,17 +152,17 @@ struct tf_accel_status {
 /* ------------------------------------------------------------------ */
 
 enum tf_accel_rec_type {
-	TF_ACCEL_REC_PAD = 1,	 /* either ring: skip to the ring's end */
-	TF_ACCEL_REC_BATCH = 2,	 /* input ring: count requests */
+	TF_ACCEL_REC_PAD = 1, /* either ring: skip to the ring's end */
+	TF_ACCEL_REC_BATCH = 2, /* input ring: count requests */
 	TF_ACCEL_REC_CANCEL = 3, /* input ring: count u64 handles to stop */
 	TF_ACCEL_REC_EVENTS = 4, /* response ring: count events */
 };
 
 struct tf_accel_rec {
-	uint16_t type;	/* enum tf_accel_rec_type */
+	uint16_t type; /* enum tf_accel_rec_type */
 	uint16_t epoch; /* low 16 bits of the connection's epoch */
-	uint32_t len;	/* bytes incl. this header, multiple of 64, <= max_record_bytes */
-	uint32_t seq;	/* 1, 2, 3, ... per ring and connection (PAD records included) */
+	uint32_t len; /* bytes incl. this header, multiple of 64, <= max_record_bytes */
+	uint32_t seq; /* 1, 2, 3, ... per ring and connection (PAD records included) */
 	uint16_t count; /* entries that follow; 0 for PAD */
 	uint16_t flags; /* must be zero */
 };
@@ -175,28 +175,28 @@ struct tf_accel_rec {
  */
 enum tf_accel_prompt_fmt {
 	TF_ACCEL_PROMPT_TOKENS = 0, /* u32 LE token ids; prompt_bytes % 4 == 0 */
-	TF_ACCEL_PROMPT_TEXT = 1,   /* UTF-8 text: the accelerator tokenizes it */
+	TF_ACCEL_PROMPT_TEXT = 1, /* UTF-8 text: the accelerator tokenizes it */
 };
 
 struct tf_accel_sampling {
-	uint32_t max_new_tokens;    /* >= 1 */
+	uint32_t max_new_tokens; /* >= 1 */
 	uint16_t temperature_milli; /* 0 = greedy; <= TF_ACCEL_MAX_TEMPERATURE */
-	uint16_t top_p;		    /* 1e-4 units, 1 .. TF_ACCEL_MAX_TOP_P */
-	uint8_t priority;	    /* 0 (lowest) .. TF_ACCEL_MAX_PRIORITY */
-	uint8_t reserved[7];	    /* must be zero */
-	uint64_t seed;		    /* per-request RNG seed */
+	uint16_t top_p; /* 1e-4 units, 1 .. TF_ACCEL_MAX_TOP_P */
+	uint8_t priority; /* 0 (lowest) .. TF_ACCEL_MAX_PRIORITY */
+	uint8_t reserved[7]; /* must be zero */
+	uint64_t seed; /* per-request RNG seed */
 };
 
 struct tf_accel_req {
-	uint64_t handle;		 /* card's id, echoed in every event; unique in flight */
-	uint32_t tenant;		 /* tenant id (for the accelerator's accounting) */
-	uint32_t model;			 /* model id: one listed in the status block */
-	uint32_t prompt_bytes;		 /* payload bytes after this header, 1..MAX_PROMPT_BYTES */
-	uint8_t prompt_fmt;		 /* enum tf_accel_prompt_fmt */
-	uint8_t reserved0;		 /* must be zero */
-	uint16_t flags;			 /* must be zero */
+	uint64_t handle; /* card's id, echoed in every event; unique in flight */
+	uint32_t tenant; /* tenant id (for the accelerator's accounting) */
+	uint32_t model; /* model id: one listed in the status block */
+	uint32_t prompt_bytes; /* payload bytes after this header, 1..MAX_PROMPT_BYTES */
+	uint8_t prompt_fmt; /* enum tf_accel_prompt_fmt */
+	uint8_t reserved0; /* must be zero */
+	uint16_t flags; /* must be zero */
 	struct tf_accel_sampling sampling;
-	uint8_t reserved[16];		 /* must be zero */
+	uint8_t reserved[16]; /* must be zero */
 };
 
 /* ---- input ring: CANCEL ------------------------------------------------
@@ -210,14 +210,14 @@ struct tf_accel_req {
  */
 enum tf_accel_evt_type {
 	TF_ACCEL_EVT_TOKENS = 1, /* generated tokens, in order */
-	TF_ACCEL_EVT_END = 2,	 /* the request finished; usage */
-	TF_ACCEL_EVT_ERROR = 3,	 /* the request failed; no END follows */
+	TF_ACCEL_EVT_END = 2, /* the request finished; usage */
+	TF_ACCEL_EVT_ERROR = 3, /* the request failed; no END follows */
 };
 
 struct tf_accel_evt {
-	uint16_t type;	 /* enum tf_accel_evt_type */
-	uint16_t flags;	 /* must be zero */
-	uint32_t len;	 /* bytes incl. this header, multiple of 8 */
+	uint16_t type; /* enum tf_accel_evt_type */
+	uint16_t flags; /* must be zero */
+	uint32_t len; /* bytes incl. this header, multiple of 8 */
 	uint64_t handle; /* the request's handle */
 };
 
@@ -227,55 +227,55 @@ struct tf_accel_evt {
  * sum(tok[i].text_len) == text_bytes.
  */
 struct tf_accel_evt_tokens {
-	uint32_t index;	     /* completion-token index of tok[0]: 0, then contiguous */
-	uint16_t ntok;	     /* 1 .. TF_ACCEL_MAX_CHUNK_TOKENS */
+	uint32_t index; /* completion-token index of tok[0]: 0, then contiguous */
+	uint16_t ntok; /* 1 .. TF_ACCEL_MAX_CHUNK_TOKENS */
 	uint16_t text_bytes; /* <= ntok * TF_ACCEL_MAX_TOKEN_TEXT */
 };
 
 struct tf_accel_tok {
-	uint32_t id;	   /* token id */
+	uint32_t id; /* token id */
 	uint16_t text_len; /* bytes of this token's text, <= TF_ACCEL_MAX_TOKEN_TEXT */
 	uint16_t reserved; /* must be zero */
 };
 
 enum tf_accel_finish {
-	TF_ACCEL_FINISH_EOS = 1,	/* the model ended the sequence */
+	TF_ACCEL_FINISH_EOS = 1, /* the model ended the sequence */
 	TF_ACCEL_FINISH_MAX_TOKENS = 2, /* max_new_tokens produced */
-	TF_ACCEL_FINISH_LENGTH = 3,	/* the model's context is full */
-	TF_ACCEL_FINISH_CANCELLED = 4,	/* the card cancelled it */
+	TF_ACCEL_FINISH_LENGTH = 3, /* the model's context is full */
+	TF_ACCEL_FINISH_CANCELLED = 4, /* the card cancelled it */
 };
 
 /* END body. */
 struct tf_accel_usage {
-	uint32_t prompt_tokens;	    /* prompt tokens processed */
+	uint32_t prompt_tokens; /* prompt tokens processed */
 	uint32_t completion_tokens; /* == tokens streamed (indexes 0..n-1) */
-	uint16_t reason;	    /* enum tf_accel_finish */
-	uint16_t reserved;	    /* must be zero */
-	uint32_t queue_us;	    /* received -> first step that ran it */
-	uint32_t first_token_us;    /* received -> first token */
-	uint32_t total_us;	    /* received -> finished */
+	uint16_t reason; /* enum tf_accel_finish */
+	uint16_t reserved; /* must be zero */
+	uint32_t queue_us; /* received -> first step that ran it */
+	uint32_t first_token_us; /* received -> first token */
+	uint32_t total_us; /* received -> finished */
 };
 
 enum tf_accel_err {
-	TF_ACCEL_ERR_BAD_REQUEST = 1,	  /* a field of the request entry is invalid */
-	TF_ACCEL_ERR_UNKNOWN_MODEL = 2,	  /* model id not served by this accelerator */
-	TF_ACCEL_ERR_TOO_LARGE = 3,	  /* prompt (+ max_new_tokens) exceeds the context / pool */
-	TF_ACCEL_ERR_BUSY = 4,		  /* over request credits or engine full (retryable) */
-	TF_ACCEL_ERR_SHUTDOWN = 5,	  /* the agent is stopping (retryable) */
-	TF_ACCEL_ERR_CANCELLED = 6,	  /* cancelled before it produced anything */
-	TF_ACCEL_ERR_DUP_HANDLE = 7,	  /* handle already in flight */
-	TF_ACCEL_ERR_INTERNAL = 8,	  /* engine failure */
-	TF_ACCEL_ERR_CONN_LOST = 9,	  /* card side only, never on the ring: connection lost */
-	TF_ACCEL_ERR_PROTOCOL = 10,	  /* card side only: the peer broke this spec */
+	TF_ACCEL_ERR_BAD_REQUEST = 1, /* a field of the request entry is invalid */
+	TF_ACCEL_ERR_UNKNOWN_MODEL = 2, /* model id not served by this accelerator */
+	TF_ACCEL_ERR_TOO_LARGE = 3, /* prompt (+ max_new_tokens) exceeds the context / pool */
+	TF_ACCEL_ERR_BUSY = 4, /* over request credits or engine full (retryable) */
+	TF_ACCEL_ERR_SHUTDOWN = 5, /* the agent is stopping (retryable) */
+	TF_ACCEL_ERR_CANCELLED = 6, /* cancelled before it produced anything */
+	TF_ACCEL_ERR_DUP_HANDLE = 7, /* handle already in flight */
+	TF_ACCEL_ERR_INTERNAL = 8, /* engine failure */
+	TF_ACCEL_ERR_CONN_LOST = 9, /* card side only, never on the ring: connection lost */
+	TF_ACCEL_ERR_PROTOCOL = 10, /* card side only: the peer broke this spec */
 };
 #define TF_ACCEL_ERR_MAX TF_ACCEL_ERR_PROTOCOL
 
 /* ERROR body: this, then msg_len bytes of text (not NUL-terminated), zero padding to 8. */
 struct tf_accel_evt_error {
-	uint16_t code;	   /* enum tf_accel_err */
+	uint16_t code; /* enum tf_accel_err */
 	uint8_t retryable; /* 1: another accelerator may succeed */
 	uint8_t reserved0; /* must be zero */
-	uint16_t msg_len;  /* <= TF_ACCEL_MAX_ERROR_MSG */
+	uint16_t msg_len; /* <= TF_ACCEL_MAX_ERROR_MSG */
 	uint16_t reserved; /* must be zero */
 };
 

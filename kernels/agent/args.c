@@ -15,7 +15,8 @@ agent_usage(void)
 {
 	fprintf(stderr,
 		"usage: tokfab-accel --listen shm:NAME|rdma:ADDR:PORT [--listen ...]\n"
-		"                    --model PATH --tokenizer PATH [--model-id N] [--model-name S]\n"
+		"                    --model PATH --tokenizer PATH [--model-id N] [--model-name "
+		"S]\n"
 		"                    [--model PATH --tokenizer PATH ...] [options]\n"
 		"  --listen URI         where cards connect (repeatable, up to %d)\n"
 		"  --model PATH         llama2.c checkpoint; starts a model entry (up to %d)\n"
@@ -26,12 +27,14 @@ agent_usage(void)
 		"  --cost-per-hour X    operator cost of this accelerator per hour (e.g. 2.50)\n"
 		"  --threads N          matrix-product threads per model (default: online CPUs)\n"
 		"  --max-batch N        sequences per engine step (default 32)\n"
-		"  --kv-blocks N        KV-cache blocks per model (default: max-batch full sequences)\n"
+		"  --kv-blocks N        KV-cache blocks per model (default: max-batch full "
+		"sequences)\n"
 		"  --max-inflight N     requests each card may have in flight (default 256)\n"
 		"  --in-ring BYTES      input ring per card, power of two (default 4194304)\n"
 		"  --precision fp32|int8   weight precision (default fp32)\n"
 		"  --kernels auto|generic|avx2|avx512\n"
-		"  --drain-timeout SEC  on SIGTERM, finish in-flight work for this long (default 30)\n"
+		"  --drain-timeout SEC  on SIGTERM, finish in-flight work for this long (default "
+		"30)\n"
 		"  -n, --check          load the models, print what would be served, exit\n"
 		"  -v, --verbose\n",
 		AGENT_MAX_LISTEN, AGENT_MAX_MODELS);
@@ -68,14 +71,29 @@ readable(const char *opt, const char *path)
 {
 	if (access(path, R_OK) == 0)
 		return 0;
-	fprintf(stderr, "tokfab-accel: %s '%s': %s (give the path of an existing, readable "
-		"file)\n", opt, path, strerror(errno));
+	fprintf(stderr,
+		"tokfab-accel: %s '%s': %s (give the path of an existing, readable "
+		"file)\n",
+		opt, path, strerror(errno));
 	return -1;
 }
 
 enum {
-	O_LISTEN = 256, O_MODEL, O_TOKENIZER, O_MODEL_ID, O_MODEL_NAME, O_NAME, O_COST, O_THREADS,
-	O_MAX_BATCH, O_KV_BLOCKS, O_MAX_INFLIGHT, O_IN_RING, O_PRECISION, O_KERNELS, O_DRAIN,
+	O_LISTEN = 256,
+	O_MODEL,
+	O_TOKENIZER,
+	O_MODEL_ID,
+	O_MODEL_NAME,
+	O_NAME,
+	O_COST,
+	O_THREADS,
+	O_MAX_BATCH,
+	O_KV_BLOCKS,
+	O_MAX_INFLIGHT,
+	O_IN_RING,
+	O_PRECISION,
+	O_KERNELS,
+	O_DRAIN,
 };
 
 int
@@ -131,8 +149,10 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 			break;
 		case O_TOKENIZER:
 			if (!m)
-				return bad("--tokenizer '%s' comes before any --model: give --model "
-					   "PATH first%s", optarg, "");
+				return bad(
+					"--tokenizer '%s' comes before any --model: give --model "
+					"PATH first%s",
+					optarg, "");
 			if (m->tokenizer)
 				return bad("model '%s' has two --tokenizer options (second: '%s')",
 					   m->path, optarg);
@@ -142,16 +162,19 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 			break;
 		case O_MODEL_ID:
 			if (!m)
-				return bad("--model-id '%s' comes before any --model%s", optarg, "");
+				return bad("--model-id '%s' comes before any --model%s", optarg,
+					   "");
 			if (num("--model-id", optarg, 0, UINT32_MAX, &m->id))
 				return -1;
 			explicit_id[cfg->nmodels - 1] = 1;
 			break;
 		case O_MODEL_NAME:
 			if (!m)
-				return bad("--model-name '%s' comes before any --model%s", optarg, "");
+				return bad("--model-name '%s' comes before any --model%s", optarg,
+					   "");
 			if (!*optarg || strlen(optarg) >= sizeof(m->name))
-				return bad("--model-name '%s' must be 1..27 characters%s", optarg, "");
+				return bad("--model-name '%s' must be 1..27 characters%s", optarg,
+					   "");
 			strcpy(m->name, optarg);
 			break;
 		case O_NAME:
@@ -167,7 +190,8 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 			d = strtod(optarg, &end);
 			if (errno || !*optarg || *end || !isfinite(d) || d < 0 || d > 4e6)
 				return bad("--cost-per-hour '%s' is not a number between 0 and "
-					   "4000000%s", optarg, "");
+					   "4000000%s",
+					   optarg, "");
 			cfg->cost_per_hour_milli = (uint32_t)llround(d * 1000);
 			break;
 		}
@@ -201,7 +225,8 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 			else if (!strcmp(optarg, "int8"))
 				cfg->precision = TF_ENGINE_INT8;
 			else
-				return bad("--precision '%s' is neither fp32 nor int8%s", optarg, "");
+				return bad("--precision '%s' is neither fp32 nor int8%s", optarg,
+					   "");
 			break;
 		case O_KERNELS:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "generic") &&
@@ -234,23 +259,27 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 		return bad("unexpected argument '%s' (options start with --)%s", argv[optind], "");
 	if (!cfg->nmodels)
 		return bad("no --model given: tokfab-accel needs at least one --model PATH "
-			   "--tokenizer PATH%s%s", "", "");
+			   "--tokenizer PATH%s%s",
+			   "", "");
 	if (!cfg->nlisten && !cfg->check_only)
 		return bad("no --listen given: add --listen shm:NAME or --listen "
-			   "rdma:ADDR:PORT%s%s", "", "");
+			   "rdma:ADDR:PORT%s%s",
+			   "", "");
 	for (int i = 0; i < cfg->nmodels; i++) {
 		struct agent_model_cfg *mi = &cfg->models[i];
 		const char *base;
 
 		if (!mi->tokenizer)
 			return bad("model '%s' has no --tokenizer: put --tokenizer PATH after its "
-				   "--model%s", mi->path, "");
+				   "--model%s",
+				   mi->path, "");
 		if (!explicit_id[i])
 			mi->id = (uint32_t)i + 1;
 		for (int k = 0; k < i; k++)
 			if (cfg->models[k].id == mi->id)
 				return bad("models '%s' and '%s' have the same model id: give "
-					   "distinct --model-id values", cfg->models[k].path, mi->path);
+					   "distinct --model-id values",
+					   cfg->models[k].path, mi->path);
 		if (!mi->name[0]) {
 			base = strrchr(mi->path, '/');
 			snprintf(mi->name, sizeof(mi->name), "%s", base ? base + 1 : mi->path);

@@ -22,7 +22,7 @@
 #include "common/log.h"
 
 #define STATUS_NS 100000000ull /* status block every 100 ms */
-#define ACCEPT_NS 5000000ull   /* look for new cards every 5 ms */
+#define ACCEPT_NS 5000000ull /* look for new cards every 5 ms */
 #define EV_BATCH 256
 
 struct outev {
@@ -45,15 +45,15 @@ struct conn {
 };
 
 struct req {
-	uint32_t gen;	     /* cookie = gen << 32 | slot */
+	uint32_t gen; /* cookie = gen << 32 | slot */
 	int used;
-	int conn;	     /* -1: its card is gone, drop its events */
+	int conn; /* -1: its card is gone, drop its events */
 	int model;
-	int in_engine;	     /* 0: waiting for an engine slot */
+	int in_engine; /* 0: waiting for an engine slot */
 	uint64_t handle;
 	uint64_t t_recv, t_added, t_first;
 	struct tf_engine_seq_params p;
-	int32_t *ids;	     /* prompt ids until added */
+	int32_t *ids; /* prompt ids until added */
 };
 
 struct agent {
@@ -69,7 +69,7 @@ struct agent {
 	uint32_t nreqs, active;
 	uint32_t *free_slots, nfree;
 	uint32_t *pending, npending; /* FIFO of slots waiting for seq_add */
-	int32_t *tokbuf;	     /* tokenizer output, seq_len of the largest model */
+	int32_t *tokbuf; /* tokenizer output, seq_len of the largest model */
 	uint32_t tokbuf_cap;
 	int draining;
 	uint64_t drain_deadline;
@@ -163,9 +163,8 @@ emit(struct agent *a, int ci, const struct outev *o)
 	c->q[c->q_tail++ % c->q_cap] = *o;
 }
 
-static void
-emit_error(struct agent *a, int ci, uint64_t handle, uint16_t code, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void emit_error(struct agent *a, int ci, uint64_t handle, uint16_t code, const char *fmt,
+		       ...) __attribute__((format(printf, 5, 6)));
 
 static void
 emit_error(struct agent *a, int ci, uint64_t handle, uint16_t code, const char *fmt, ...)
@@ -187,7 +186,8 @@ req_of_cookie(struct agent *a, uint64_t cookie)
 {
 	uint32_t slot = (uint32_t)cookie;
 
-	if (slot >= a->nreqs || !a->reqs[slot].used || a->reqs[slot].gen != (uint32_t)(cookie >> 32))
+	if (slot >= a->nreqs || !a->reqs[slot].used ||
+	    a->reqs[slot].gen != (uint32_t)(cookie >> 32))
 		return NULL;
 	return &a->reqs[slot];
 }
@@ -232,14 +232,15 @@ req_add(struct agent *a, struct req *r)
 		if (rc == -E2BIG)
 			emit_error(a, r->conn, r->handle, TF_ACCEL_ERR_TOO_LARGE,
 				   "prompt of %u tokens + %u new tokens needs more KV cache than "
-				   "this accelerator has", r->p.prompt_len, r->p.max_new_tokens);
+				   "this accelerator has",
+				   r->p.prompt_len, r->p.max_new_tokens);
 		else if (rc == -EINVAL)
 			emit_error(a, r->conn, r->handle, TF_ACCEL_ERR_BAD_REQUEST,
 				   "the engine refused the request (token id out of range or bad "
 				   "sampling value)");
 		else
-			emit_error(a, r->conn, r->handle, TF_ACCEL_ERR_INTERNAL,
-				   "engine error: %s", strerror(-rc));
+			emit_error(a, r->conn, r->handle, TF_ACCEL_ERR_INTERNAL, "engine error: %s",
+				   strerror(-rc));
 	}
 	req_free(a, r);
 	return -1;
@@ -376,7 +377,8 @@ on_cancel(struct agent *a, int ci, uint64_t handle)
 		if (r->in_engine) {
 			tf_engine_seq_cancel(a->eng[r->model], r->p.cookie);
 		} else {
-			struct outev o = { .type = TF_ACCEL_EVT_END, .handle = handle,
+			struct outev o = { .type = TF_ACCEL_EVT_END,
+					   .handle = handle,
 					   .u = { .reason = TF_ACCEL_FINISH_CANCELLED,
 						  .queue_us = us_since(r->t_recv, now_ns()),
 						  .total_us = us_since(r->t_recv, now_ns()) } };
@@ -450,7 +452,8 @@ on_engine_event(struct agent *a, int m, const struct tf_engine_event *ev)
 	if (!r)
 		return;
 	if (ev->type == TF_ENGINE_EV_TOKEN) {
-		struct outev o = { .type = TF_ACCEL_EVT_TOKENS, .handle = r->handle,
+		struct outev o = { .type = TF_ACCEL_EVT_TOKENS,
+				   .handle = r->handle,
 				   .index = ev->index };
 		size_t len = 0;
 		const char *text = tf_engine_token_text(a->eng[m], ev->token, &len);
@@ -557,8 +560,9 @@ engines_create(struct agent *a)
 		if (mi->seq_len > a->tokbuf_cap)
 			a->tokbuf_cap = mi->seq_len;
 		tf_log_info("model %u '%s': dim %u, %u layers, vocab %u, context %u, %s kernels, "
-			    "%u threads", mc->id, mc->name, mi->dim, mi->n_layers, mi->vocab_size,
-			    mi->seq_len, mi->kernels, mi->threads);
+			    "%u threads",
+			    mc->id, mc->name, mi->dim, mi->n_layers, mi->vocab_size, mi->seq_len,
+			    mi->kernels, mi->threads);
 	}
 	a->tokbuf = calloc(a->tokbuf_cap + 1, sizeof(int32_t));
 	return a->tokbuf ? 0 : -1;
@@ -589,7 +593,8 @@ setup(struct agent *a)
 
 		if (rc == -EADDRINUSE) {
 			tf_log_warnx("--listen %s: another accelerator already listens there: stop "
-				     "it or pick another name/port", lc.uri);
+				     "it or pick another name/port",
+				     lc.uri);
 			return -1;
 		}
 		if (rc) {
@@ -722,7 +727,8 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 		if (a->draining && (a->active == 0 || t >= a->drain_deadline)) {
 			if (a->active)
 				tf_log_warnx("drain timeout: failing %u requests with SHUTDOWN "
-					     "(retryable)", a->active);
+					     "(retryable)",
+					     a->active);
 			fail_all(a);
 			for (int m = 0; m < a->cfg->nmodels; m++)
 				while (!tf_engine_idle(a->eng[m]) &&
@@ -768,8 +774,8 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 				continue;
 			n = tf_engine_step(a->eng[m], a->eev[m], a->eev_cap[m]);
 			if (n < 0) {
-				tf_log_warnx("model %u: engine step failed: %s", a->cfg->models[m].id,
-					     strerror(-n));
+				tf_log_warnx("model %u: engine step failed: %s",
+					     a->cfg->models[m].id, strerror(-n));
 				continue;
 			}
 			work = 1;

@@ -47,7 +47,8 @@ fz_consume(const uint8_t *data, size_t size, uint16_t types)
 		if (h.type != TF_ACCEL_REC_PAD) {
 			memcpy(copy, ring + off, h.len);
 			if (h.type == TF_ACCEL_REC_BATCH) {
-				n = tf_entry_batch_parse(copy, h.len, reqs, TF_ACCEL_MAX_BATCH_REQS);
+				n = tf_entry_batch_parse(copy, h.len, reqs,
+							 TF_ACCEL_MAX_BATCH_REQS);
 				for (int i = 0; i < n; i++) {
 					volatile uint8_t sink = 0;
 
@@ -57,17 +58,20 @@ fz_consume(const uint8_t *data, size_t size, uint16_t types)
 					(void)sink;
 				}
 			} else if (h.type == TF_ACCEL_REC_CANCEL) {
-				n = tf_entry_cancel_parse(copy, h.len, handles, TF_ACCEL_MAX_CANCEL);
+				n = tf_entry_cancel_parse(copy, h.len, handles,
+							  TF_ACCEL_MAX_CANCEL);
 			} else {
 				n = tf_entry_events_parse(copy, h.len, evts, TF_ACCEL_MAX_EVENTS);
 				for (int i = 0; i < n; i++) {
 					volatile uint8_t sink = 0;
 
 					if (evts[i].type == TF_ACCEL_EVT_TOKENS)
-						for (uint32_t k = 0; k < evts[i].u.tokens.text_bytes; k++)
+						for (uint32_t k = 0;
+						     k < evts[i].u.tokens.text_bytes; k++)
 							sink ^= (uint8_t)evts[i].u.tokens.text[k];
 					if (evts[i].type == TF_ACCEL_EVT_ERROR)
-						for (uint32_t k = 0; k < evts[i].u.error.msg_len; k++)
+						for (uint32_t k = 0; k < evts[i].u.error.msg_len;
+						     k++)
 							sink ^= (uint8_t)evts[i].u.error.msg[k];
 					(void)sink;
 				}

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,10 +36,10 @@
 static volatile sig_atomic_t g_stop;
 
 struct req_state {
-	int conn;	    /* where it is in flight, -1: waiting to be (re)sent */
-	int failed_on;	    /* connection that last failed it retryably, -1: none */
+	int conn; /* where it is in flight, -1: waiting to be (re)sent */
+	int failed_on; /* connection that last failed it retryably, -1: none */
 	int attempts;
-	int done;	    /* 1 ended, 2 failed with a final error */
+	int done; /* 1 ended, 2 failed with a final error */
 	uint32_t tokens;
 	uint32_t text_bytes;
 	char text[512];
@@ -114,13 +115,14 @@ parse_u(const char *s, const char *what, unsigned int *out)
 static int
 serve_echo(const struct opts *o)
 {
-	struct tf_xport_listen_cfg lc = { .uri = o->serve, .in_ring_bytes = o->in_ring,
+	struct tf_xport_listen_cfg lc = { .uri = o->serve,
+					  .in_ring_bytes = o->in_ring,
 					  .max_inflight = o->max_inflight };
 	struct tf_xport *conns[MAX_CONNS] = { 0 };
 	static struct tf_xport_event ev[256];
 	struct tf_xport_listener *l;
 	struct tf_xport_ctx *ctx;
-	uint64_t last_st = 0, served = 0;
+	uint64_t last_st = 0, served = 0, last_accept = 0;
 	int rc;
 
 	if (tf_xport_ctx_create(&ctx))
@@ -135,7 +137,8 @@ serve_echo(const struct opts *o)
 		uint64_t t = now_ns();
 		int busy = 0;
 
-		if (tf_xport_accept(l, &x) == 0) {
+		if (t - last_accept > 5000000ull && (last_accept = t) &&
+		    tf_xport_accept(l, &x) == 0) {
 			int i;
 
 			for (i = 0; i < MAX_CONNS && conns[i]; i++)
@@ -167,8 +170,8 @@ serve_echo(const struct opts *o)
 				} else {
 					u.prompt_tokens = 1;
 				}
-				while ((rc = tf_xport_resp_tokens(x, e->handle, 0, &tok, 1, "", 0)) ==
-				       -ENOBUFS) {
+				while ((rc = tf_xport_resp_tokens(x, e->handle, 0, &tok, 1, "",
+								  0)) == -ENOBUFS) {
 					tf_xport_resp_flush(x);
 					tf_xport_poll(x, ev, 0); /* completions only */
 				}
@@ -189,9 +192,11 @@ serve_echo(const struct opts *o)
 			tf_xport_credits_return(x);
 			if (t - last_st > 100000000ull) {
 				struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY,
-							      .heartbeat_ms = (uint32_t)(t / 1000000),
+							      .heartbeat_ms =
+								      (uint32_t)(t / 1000000),
 							      .max_inflight = o->max_inflight,
-							      .requests_done = served, .nmodels = 1 };
+							      .requests_done = served,
+							      .nmodels = 1 };
 
 				st.models[0].model_id = o->model;
 				snprintf(st.models[0].name, sizeof(st.models[0].name), "echo");
@@ -202,7 +207,7 @@ serve_echo(const struct opts *o)
 		if (t - last_st > 100000000ull)
 			last_st = t;
 		if (!busy)
-			usleep(20);
+			sched_yield(); /* a poller: stays responsive, lets others run */
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
 		tf_xport_disconnect(conns[i]);
@@ -279,7 +284,9 @@ send_some(struct card *c)
 			.prompt_fmt = c->fmt,
 			.sampling = { .max_new_tokens = c->o->max_new,
 				      .temperature_milli = (uint16_t)c->o->temperature,
-				      .top_p = 10000, .priority = 3, .seed = c->o->seed + i },
+				      .top_p = 10000,
+				      .priority = 3,
+				      .seed = c->o->seed + i },
 			.segs = &seg[n],
 			.nsegs = 1,
 		};
@@ -373,8 +380,8 @@ handle_event(struct card *c, int ci, const struct tf_xport_event *e)
 			c->redispatched++;
 			if (!c->o->quiet)
 				tf_log_info("request %" PRIu64 " failed retryably on %d (%.*s): "
-					    "re-dispatching", e->handle, ci, e->u.error.msg_len,
-					    e->u.error.msg);
+					    "re-dispatching",
+					    e->handle, ci, e->u.error.msg_len, e->u.error.msg);
 		} else {
 			r->done = 2;
 			c->failed++;
@@ -421,7 +428,8 @@ card_setup(struct card *c, const struct opts *o)
 	if (rc)
 		tf_fatalx("registering the prompt buffer: %s", strerror(-rc));
 	for (int i = 0; i < o->nuris; i++) {
-		struct tf_xport_conn_cfg cc = { .uri = o->uris[i], .resp_ring_bytes = o->resp_ring,
+		struct tf_xport_conn_cfg cc = { .uri = o->uris[i],
+						.resp_ring_bytes = o->resp_ring,
 						.reconnect_min_ms = 50,
 						.peer_timeout_ms = o->peer_timeout_ms };
 
@@ -503,8 +511,8 @@ run_card(const struct opts *o)
 		if (c.rs[i].done == 1 && c.rs[i].tokens == 0)
 			short_tokens++;
 	printf("drive: requests=%u answered=%u ended=%" PRIu64 " failed=%" PRIu64
-	       " redispatched=%" PRIu64 " tokens=%" PRIu64 "\n", o->requests, answered, c.ended,
-	       c.failed, c.redispatched, c.tokens);
+	       " redispatched=%" PRIu64 " tokens=%" PRIu64 "\n",
+	       o->requests, answered, c.ended, c.failed, c.redispatched, c.tokens);
 	fflush(stdout);
 	card_teardown(&c);
 	if (answered != o->requests) {
@@ -575,14 +583,17 @@ run_bench(const struct opts *o)
 		tf_fatalx("no connection to %s: %s", o->uris[0], tf_xport_last_error(c.x[0]));
 	for (unsigned int i = 0; i < o->batch; i++) {
 		seg[i] = (struct tf_xport_seg){ c.prompt, c.prompt_bytes, c.mem };
-		reqs[i] = (struct tf_xport_req){ .model = o->model, .prompt_fmt = c.fmt,
-						 .sampling = { .max_new_tokens = 1, .top_p = 10000 },
-						 .segs = &seg[i], .nsegs = 1 };
+		reqs[i] =
+			(struct tf_xport_req){ .model = o->model,
+					       .prompt_fmt = c.fmt,
+					       .sampling = { .max_new_tokens = 1, .top_p = 10000 },
+					       .segs = &seg[i],
+					       .nsegs = 1 };
 	}
 	rec = tf_xport_batch_bytes(reqs, o->batch);
 	t0 = now_ns();
 	t_end = t0 + (uint64_t)o->seconds * 1000000000ull;
-	while (!g_stop && now_ns() < t_end) {
+	for (uint64_t it = 0; !g_stop && ((++it & 1023) || now_ns() < t_end);) {
 		int n = tf_xport_poll(c.x[0], c.ev, 256);
 
 		for (int k = 0; k < n; k++) {
@@ -609,11 +620,12 @@ run_bench(const struct opts *o)
 	printf("bench_xport: uri=%s batch=%u prompt_bytes=%u record_bytes=%u seconds=%.2f\n",
 	       o->uris[0], o->batch, c.prompt_bytes, rec, secs);
 	printf("bench_xport: batches_per_s=%.0f requests_per_s=%.0f MB_per_s=%.1f "
-	       "answered_per_s=%.0f\n", (double)batches / secs, (double)reqs_sent / secs,
-	       (double)bytes / secs / 1e6, (double)done / secs);
+	       "answered_per_s=%.0f\n",
+	       (double)batches / secs, (double)reqs_sent / secs, (double)bytes / secs / 1e6,
+	       (double)done / secs);
 	printf("bench_xport: memcpy_same_bytes MB_per_s=%.1f batches_per_s=%.0f "
-	       "ratio_xport_vs_memcpy=%.3f\n", (double)bytes / mc / 1e6, (double)batches / mc,
-	       mc / secs);
+	       "ratio_xport_vs_memcpy=%.3f\n",
+	       (double)bytes / mc / 1e6, (double)batches / mc, mc / secs);
 	card_teardown(&c);
 	return 0;
 }
@@ -647,8 +659,14 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .requests = 8, .batch = 4, .max_new = 16, .model = 1,
-			  .prompt_tokens = 8, .timeout_ms = 60000, .seconds = 3, .peer_timeout_ms = 3000,
+	struct opts o = { .requests = 8,
+			  .batch = 4,
+			  .max_new = 16,
+			  .model = 1,
+			  .prompt_tokens = 8,
+			  .timeout_ms = 60000,
+			  .seconds = 3,
+			  .peer_timeout_ms = 3000,
 			  .max_inflight = 256 };
 	unsigned int v;
 	int ch;
@@ -695,19 +713,45 @@ main(int argc, char **argv)
 			if (parse_u(optarg, "option value", &v))
 				return 2;
 			switch (ch) {
-			case 'n': o.requests = v; break;
-			case 'b': o.batch = v; break;
-			case 'P': o.prompt_tokens = v; break;
-			case 'm': o.max_new = v; break;
-			case 'M': o.model = v; break;
-			case 'T': o.temperature = v; break;
-			case 'S': o.seed = v; break;
-			case 't': o.timeout_ms = v; break;
-			case 'D': o.seconds = v; break;
-			case 'I': o.max_inflight = v; break;
-			case 'Z': o.peer_timeout_ms = v; break;
-			case 'R': o.in_ring = v; break;
-			case 'r': o.resp_ring = v; break;
+			case 'n':
+				o.requests = v;
+				break;
+			case 'b':
+				o.batch = v;
+				break;
+			case 'P':
+				o.prompt_tokens = v;
+				break;
+			case 'm':
+				o.max_new = v;
+				break;
+			case 'M':
+				o.model = v;
+				break;
+			case 'T':
+				o.temperature = v;
+				break;
+			case 'S':
+				o.seed = v;
+				break;
+			case 't':
+				o.timeout_ms = v;
+				break;
+			case 'D':
+				o.seconds = v;
+				break;
+			case 'I':
+				o.max_inflight = v;
+				break;
+			case 'Z':
+				o.peer_timeout_ms = v;
+				break;
+			case 'R':
+				o.in_ring = v;
+				break;
+			case 'r':
+				o.resp_ring = v;
+				break;
 			}
 			break;
 		}

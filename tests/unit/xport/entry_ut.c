@@ -21,8 +21,11 @@ req_of(uint64_t handle, uint32_t bytes)
 		.model = 1,
 		.prompt_bytes = bytes,
 		.prompt_fmt = TF_ACCEL_PROMPT_TOKENS,
-		.sampling = { .max_new_tokens = 8, .temperature_milli = 800, .top_p = 9000,
-			      .priority = 3, .seed = 42 },
+		.sampling = { .max_new_tokens = 8,
+			      .temperature_milli = 800,
+			      .top_p = 9000,
+			      .priority = 3,
+			      .seed = 42 },
 	};
 }
 
@@ -178,7 +181,8 @@ static uint32_t
 make_events(void)
 {
 	struct tf_accel_tok tok[2] = { { .id = 300, .text_len = 3 }, { .id = 301, .text_len = 2 } };
-	struct tf_accel_usage u = { .prompt_tokens = 4, .completion_tokens = 2,
+	struct tf_accel_usage u = { .prompt_tokens = 4,
+				    .completion_tokens = 2,
 				    .reason = TF_ACCEL_FINISH_MAX_TOKENS };
 	struct tf_accel_rec h = { .type = TF_ACCEL_REC_EVENTS, .count = 3 };
 	uint32_t off = sizeof(h);

@@ -67,7 +67,8 @@ test_churn_matches_model(void)
 		}
 		if (i % 1000 == 0)
 			for (int j = 0; j < KEYS; j++)
-				CU_ASSERT_EQUAL_FATAL(tf_handles_find(&h, (uint64_t)j * 4096) != NULL,
+				CU_ASSERT_EQUAL_FATAL(tf_handles_find(&h, (uint64_t)j * 4096) !=
+							      NULL,
 						      present[j]);
 	}
 	CU_ASSERT_EQUAL(h.count, (uint32_t)count);

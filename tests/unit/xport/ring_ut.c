@@ -100,8 +100,8 @@ test_bad_credit_rejected(void)
 	r.prod = 1024;
 	r.cons = 512;
 	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 1088), TF_RING_E_CREDIT); /* beyond produced */
-	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 448), TF_RING_E_CREDIT);  /* backwards */
-	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 520), TF_RING_E_CREDIT);  /* unaligned */
+	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 448), TF_RING_E_CREDIT); /* backwards */
+	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 520), TF_RING_E_CREDIT); /* unaligned */
 	CU_ASSERT_EQUAL(r.cons, 512);
 	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 1024), TF_RING_OK);
 	CU_ASSERT_EQUAL(tf_ring_prod_credit(&r, 1024), TF_RING_OK); /* repeated: fine */
@@ -114,8 +114,8 @@ test_bad_doorbell_rejected(void)
 
 	tf_ring_init(&r, SZ, SZ / 2, 1, ALL_IN);
 	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, SZ + 64), TF_RING_E_INDEX); /* overflow */
-	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, 100), TF_RING_E_INDEX);     /* unaligned */
-	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, SZ), TF_RING_OK);	      /* exactly full */
+	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, 100), TF_RING_E_INDEX); /* unaligned */
+	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, SZ), TF_RING_OK); /* exactly full */
 	CU_ASSERT_EQUAL(tf_ring_cons_doorbell(&r, SZ - 64), TF_RING_E_INDEX); /* backwards */
 	CU_ASSERT_EQUAL(r.prod, SZ);
 }
@@ -123,8 +123,9 @@ test_bad_doorbell_rejected(void)
 static struct tf_accel_rec
 hdr_of(uint16_t type, uint32_t len, uint32_t seq, uint16_t count)
 {
-	return (struct tf_accel_rec){ .type = type, .epoch = 5, .len = len, .seq = seq,
-				      .count = count };
+	return (struct tf_accel_rec){
+		.type = type, .epoch = 5, .len = len, .seq = seq, .count = count
+	};
 }
 
 static void
@@ -208,7 +209,7 @@ test_stream_through_wraps(void)
 			CU_ASSERT_EQUAL_FATAL(tf_ring_cons_doorbell(&c, p.prod), TF_RING_OK);
 		}
 		/* consume zero to two records */
-		for (unsigned int k = (rnd >> 8) % 3; k && tf_ring_avail(&c); ) {
+		for (unsigned int k = (rnd >> 8) % 3; k && tf_ring_avail(&c);) {
 			struct tf_accel_rec h;
 			uint32_t off = tf_ring_off(&c, c.cons);
 
@@ -228,14 +229,10 @@ test_stream_through_wraps(void)
 }
 
 static const struct tf_cunit_test ring_tests[] = {
-	TF_TEST(test_reserve_commit),
-	TF_TEST(test_credits_bound_producer),
-	TF_TEST(test_wrap_pads_the_tail),
-	TF_TEST(test_bad_credit_rejected),
-	TF_TEST(test_bad_doorbell_rejected),
-	TF_TEST(test_record_header_checks),
-	TF_TEST(test_stream_through_wraps),
-	TF_TESTS_END,
+	TF_TEST(test_reserve_commit),	     TF_TEST(test_credits_bound_producer),
+	TF_TEST(test_wrap_pads_the_tail),    TF_TEST(test_bad_credit_rejected),
+	TF_TEST(test_bad_doorbell_rejected), TF_TEST(test_record_header_checks),
+	TF_TEST(test_stream_through_wraps),  TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "ring", NULL, NULL, ring_tests })

@@ -55,13 +55,21 @@ pair_up(uint32_t in_ring, uint32_t resp_ring, uint32_t max_inflight, uint32_t pe
 	int n, up = 0;
 
 	snprintf(uri, sizeof(uri), "shm:ut%d", g_name++);
-	CU_ASSERT_EQUAL_FATAL(tf_xport_listen(g_ctx, &(struct tf_xport_listen_cfg){
-						 .uri = uri, .in_ring_bytes = in_ring,
-						 .max_inflight = max_inflight }, &g_l), 0);
-	CU_ASSERT_EQUAL_FATAL(tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){
-						  .uri = uri, .resp_ring_bytes = resp_ring,
-						  .peer_timeout_ms = peer_timeout,
-						  .reconnect_min_ms = 10 }, card), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		tf_xport_listen(g_ctx,
+				&(struct tf_xport_listen_cfg){ .uri = uri,
+							       .in_ring_bytes = in_ring,
+							       .max_inflight = max_inflight },
+				&g_l),
+		0);
+	CU_ASSERT_EQUAL_FATAL(
+		tf_xport_connect(g_ctx,
+				 &(struct tf_xport_conn_cfg){ .uri = uri,
+							      .resp_ring_bytes = resp_ring,
+							      .peer_timeout_ms = peer_timeout,
+							      .reconnect_min_ms = 10 },
+				 card),
+		0);
 	CU_ASSERT_EQUAL_FATAL(tf_xport_state(*card), TF_XPORT_STATE_CONNECTING);
 	CU_ASSERT_EQUAL_FATAL(tf_xport_accept(g_l, accel), 0);
 	CU_ASSERT_EQUAL_FATAL(tf_xport_state(*accel), TF_XPORT_STATE_UP);
@@ -153,13 +161,15 @@ test_batch_and_tokens_roundtrip(void)
 		CU_ASSERT_EQUAL(h->handle, 10u + (unsigned int)got_req);
 		CU_ASSERT_EQUAL(h->tenant, 3);
 		CU_ASSERT_EQUAL(h->sampling.seed, h->handle);
-		CU_ASSERT_EQUAL(memcmp(g_ev[i].u.request.prompt, r[got_req].segs[0].addr,
-				       h->prompt_bytes), 0);
+		CU_ASSERT_EQUAL(
+			memcmp(g_ev[i].u.request.prompt, r[got_req].segs[0].addr, h->prompt_bytes),
+			0);
 		got_req++;
 	}
 	CU_ASSERT_EQUAL(got_req, 3);
 	for (uint64_t h = 10; h <= 12; h++) {
-		struct tf_accel_usage u = { .prompt_tokens = 3, .completion_tokens = 2,
+		struct tf_accel_usage u = { .prompt_tokens = 3,
+					    .completion_tokens = 2,
 					    .reason = TF_ACCEL_FINISH_MAX_TOKENS };
 
 		CU_ASSERT_EQUAL(tf_xport_resp_tokens(accel, h, 0, tok, 2, "hello", 5), 0);
@@ -238,7 +248,8 @@ test_wrap_and_credits(void)
 							    .reason = TF_ACCEL_FINISH_EOS };
 
 				CU_ASSERT_EQUAL_FATAL(g_ev[i].type, TF_XPORT_EV_REQUEST);
-				CU_ASSERT_EQUAL_FATAL(tf_xport_resp_end(accel, g_ev[i].handle, &u), 0);
+				CU_ASSERT_EQUAL_FATAL(tf_xport_resp_end(accel, g_ev[i].handle, &u),
+						      0);
 			}
 			CU_ASSERT_EQUAL_FATAL(tf_xport_resp_flush(accel), 0);
 			tf_xport_credits_return(accel);
@@ -351,11 +362,12 @@ static void
 test_accel_rejects_bad_records(void)
 {
 	static const uint32_t p[] = { 1, 2 };
-	static const struct { enum tf_xport_counter c; int how; } cases[] = {
-		{ TF_XPORT_C_RX_BAD_SEQ, 0 },
-		{ TF_XPORT_C_RX_BAD_EPOCH, 1 },
-		{ TF_XPORT_C_RX_BAD_ENTRY, 2 },
-		{ TF_XPORT_C_RX_BAD_REC, 3 },
+	static const struct {
+		enum tf_xport_counter c;
+		int how;
+	} cases[] = {
+		{ TF_XPORT_C_RX_BAD_SEQ, 0 },	{ TF_XPORT_C_RX_BAD_EPOCH, 1 },
+		{ TF_XPORT_C_RX_BAD_ENTRY, 2 }, { TF_XPORT_C_RX_BAD_REC, 3 },
 		{ TF_XPORT_C_RX_BAD_INDEX, 4 },
 	};
 
@@ -377,7 +389,8 @@ test_accel_rejects_bad_records(void)
 		if (cases[k].how == 3) /* len not a multiple of 64 */
 			memcpy(rec + 4, &(uint32_t){ 100 }, 4);
 		if (cases[k].how == 4) /* producer index a whole ring ahead */
-			tf_xport_db_store(accel->lregion, TF_ACCEL_DB(TF_XPORT_DEF_IN_RING + 128, 0));
+			tf_xport_db_store(accel->lregion,
+					  TF_ACCEL_DB(TF_XPORT_DEF_IN_RING + 128, 0));
 		CU_ASSERT_EQUAL(tf_xport_poll(accel, g_ev, 64) >= 1 ? g_ev[0].type : 0,
 				TF_XPORT_EV_DOWN);
 		CU_ASSERT_EQUAL(cnt(accel, cases[k].c), 1);
@@ -410,8 +423,9 @@ test_card_rejects_bad_events(void)
 			want = TF_XPORT_C_RX_BAD_TOKEN_INDEX;
 		} else if (how == 1) { /* END for a request the card never sent */
 			tf_handles_add(&accel->inflight, 99, NULL);
-			CU_ASSERT_EQUAL(tf_xport_resp_end(accel, 99, &(struct tf_accel_usage){
-								 .reason = 1 }), 0);
+			CU_ASSERT_EQUAL(tf_xport_resp_end(accel, 99,
+							  &(struct tf_accel_usage){ .reason = 1 }),
+					0);
 			want = TF_XPORT_C_RX_UNKNOWN_HANDLE;
 		} else if (how == 2) { /* text lengths lie */
 			CU_ASSERT_EQUAL(tf_xport_resp_tokens(accel, 1, 0, &tok, 1, "x", 1), 0);
@@ -421,8 +435,8 @@ test_card_rejects_bad_events(void)
 		}
 		CU_ASSERT_EQUAL(tf_xport_resp_flush(accel), 0);
 		if (how == 2) /* tok[0].text_len = 2 in the card's ring */
-			memcpy(card->lregion + TF_ACCEL_RING_OFF + 16 + 16 + 8 + 4, &(uint16_t){ 2 },
-			       2);
+			memcpy(card->lregion + TF_ACCEL_RING_OFF + 16 + 16 + 8 + 4,
+			       &(uint16_t){ 2 }, 2);
 		if (how == 3) /* next post reads credits from the doorbell word */
 			tf_xport_db_store(card->lregion, TF_ACCEL_DB(0, 4096));
 		if (how == 3)
@@ -432,7 +446,8 @@ test_card_rejects_bad_events(void)
 			for (int k = 0; k < n; k++) {
 				down += g_ev[k].type == TF_XPORT_EV_DOWN;
 				if (g_ev[k].type == TF_XPORT_EV_ERROR) {
-					CU_ASSERT_EQUAL(g_ev[k].u.error.code, TF_ACCEL_ERR_PROTOCOL);
+					CU_ASSERT_EQUAL(g_ev[k].u.error.code,
+							TF_ACCEL_ERR_PROTOCOL);
 					CU_ASSERT_EQUAL(g_ev[k].u.error.retryable, 1);
 					failed++;
 				}
@@ -506,8 +521,9 @@ static void
 test_status_and_heartbeat_timeout(void)
 {
 	static const uint32_t p[] = { 1 };
-	struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY, .max_inflight = 8,
-				      .nmodels = 1, .heartbeat_ms = 1 };
+	struct tf_accel_status st = {
+		.flags = TF_ACCEL_ST_HEALTHY, .max_inflight = 8, .nmodels = 1, .heartbeat_ms = 1
+	};
 	struct tf_xport_seg s;
 	struct tf_xport_req r = mkreq(1, p, 1, &s);
 	struct tf_xport *card, *accel;
@@ -566,16 +582,20 @@ test_config_errors_say_what(void)
 	CU_ASSERT(strstr(tf_xport_strerror_cfg(), "rdma:ADDR:PORT") != NULL);
 	CU_ASSERT_EQUAL(tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){ .uri = "tcp:x" }, &x),
 			-ENOENT);
-	CU_ASSERT_EQUAL(tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){
-						.uri = "shm:a", .resp_ring_bytes = 5000 }, &x),
+	CU_ASSERT_EQUAL(tf_xport_connect(g_ctx,
+					 &(struct tf_xport_conn_cfg){ .uri = "shm:a",
+								      .resp_ring_bytes = 5000 },
+					 &x),
 			-EINVAL);
 	CU_ASSERT(strstr(tf_xport_strerror_cfg(), "power of two") != NULL);
-	CU_ASSERT_EQUAL(tf_xport_listen(g_ctx, &(struct tf_xport_listen_cfg){
-					       .uri = "shm:a", .in_ring_bytes = 1 << 27 }, &l),
+	CU_ASSERT_EQUAL(tf_xport_listen(g_ctx,
+					&(struct tf_xport_listen_cfg){ .uri = "shm:a",
+								       .in_ring_bytes = 1 << 27 },
+					&l),
 			-EINVAL);
 	/* nobody listens: the connection exists and keeps trying */
-	CU_ASSERT_EQUAL(tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){ .uri = "shm:none" },
-					 &x), 0);
+	CU_ASSERT_EQUAL(
+		tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){ .uri = "shm:none" }, &x), 0);
 	CU_ASSERT_EQUAL(tf_xport_state(x), TF_XPORT_STATE_DOWN);
 	CU_ASSERT(strstr(tf_xport_last_error(x), "tokfab-accel --listen shm:none") != NULL);
 	tf_xport_disconnect(x);
