@@ -39,6 +39,9 @@ tf_dedupe_create(struct tf_dedupe *d, uint32_t cap)
 		memset(d, 0, sizeof(*d));
 		return -ENOMEM;
 	}
+	/* Touch every page now: no page fault on the fast path later. */
+	memset(d->ring, 0, (size_t)c * sizeof(*d->ring));
+	memset(d->index, 0, 2 * (size_t)c * sizeof(*d->index));
 	return 0;
 }
 

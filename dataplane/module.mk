@@ -42,3 +42,7 @@ $(BUILD)/tests/tools/dp_engine_ref: $(call tf_objs,tests/integration/dp_engine_r
 $(call tf_objs,tests/integration/dp_engine_ref.c): XCFLAGS += -I.
 BENCH_PROGS += $(DP_TOOLS)
 -include $(patsubst %.o,%.d,$(call tf_objs,tests/integration/dp_probe.c tests/integration/dp_engine_ref.c))
+
+# Benchmark: the whole card pipeline on one lcore from an in-memory source.
+$(eval $(call tf_bench,bench_dp,tests/bench/bench_dp.c,$(DP_LOGIC_LIBS),$$(DP_DPDK_LIBS) -lrte_net_ring $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
+$(eval $(call tf_bench,bench_dp_cpu,tests/bench/bench_dp_cpu.c,$(DP_LOGIC_LIBS),$$(DP_LOGIC_LDLIBS),-I.))

@@ -22,6 +22,7 @@ tf_tokarena_create(struct tf_tokarena *a, uint64_t bytes)
 	if (!a->chunks)
 		return -ENOMEM;
 	a->nchunks = (uint32_t)n;
+	memset(a->chunks, 0, n * sizeof(*a->chunks)); /* fault the pages in now, not later */
 	for (uint32_t i = 0; i < a->nchunks; i++)
 		a->chunks[i].next = i + 2 <= a->nchunks ? i + 2 : 0;
 	a->free_head = 1;

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench_dp_cpu: the CPU cost of tokfab-dp's request pipeline per request,
+ * in one thread and without DPDK, so it can be measured on a shared machine
+ * (thread CPU time, not wall time) and run under callgrind to see where the
+ * instructions go. The same libtfdp worker as tokfab-dp; frames are plain
+ * buffers pre-built and signed before timing; responses are dropped after
+ * the worker built them; the accelerator is an in-process stand-in on the
+ * real shm transport answering every request with N tokens (benchmark only).
+ *
+ * Time is split with rdtsc between the card (worker rx + poll) and the
+ * stand-in; the card's share of the thread's CPU time is the figure.
+ *
+ * Then the card's added latency at light load (one request at a time).
+ *
+ *   bench_dp_cpu [--requests N] [--tokens N] [--prompt-tokens N] [--max-batch N]
+ *                [--latency N]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "dataplane/worker.h"
+#include "dataplane/xport/xport.h"
+#include "tokfab/proto.h"
+
+#define FRAME 256
+
+static uint8_t *g_frames;   /* requests * FRAME bytes, pre-built */
+static uint32_t g_flen;
+static uint64_t g_out, g_finals;
+static uint8_t g_txbuf[64][2048];
+static unsigned int g_txi;
+
+static uint8_t *
+io_tx_alloc(void *io, uint16_t port, uint32_t len, void **cookie)
+{
+	(void)io, (void)port;
+	if (len > sizeof(g_txbuf[0]))
+		return NULL;
+	*cookie = g_txbuf[g_txi++ % 64];
+	return *cookie;
+}
+
+static void
+io_tx_send(void *io, uint16_t port, void *cookie, uint32_t len)
+{
+	const uint8_t *f = cookie;
+
+	(void)io, (void)port;
+	g_out++;
+	if (len > 42 + 6 && f[42 + 5] == TF_PROTO_T_FINAL)
+		g_finals++;
+}
+
+static void
+io_rx_free(void *io, void *cookie)
+{
+	(void)io, (void)cookie; /* frames live in g_frames */
+}
+
+static int
+io_handoff(void *io, unsigned int to, uint16_t port, void *c, const uint8_t *f, uint32_t len)
+{
+	(void)io, (void)to, (void)port, (void)c, (void)f, (void)len;
+	return -ENOBUFS;
+}
+
+static int
+io_usage_emit(void *io, const struct tf_usage_record *rec)
+{
+	(void)io, (void)rec;
+	return 0;
+}
+
+static const struct tf_dp_io_ops cpu_io = {
+	.tx_alloc = io_tx_alloc,
+	.tx_send = io_tx_send,
+	.rx_send = io_tx_send,
+	.rx_free = io_rx_free,
+	.handoff = io_handoff,
+	.usage_emit = io_usage_emit,
+};
+
+int cmp(const void *x, const void *y);
+
+int
+cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static uint64_t
+clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- stand-in accelerator ---- */
+
+static struct tf_xport_listener *g_l;
+static struct tf_xport *g_ax;
+static uint32_t g_tokens;
+
+static void
+standin_poll(void)
+{
+	struct tf_xport_event ev[64];
+	int n;
+
+	if (!g_ax && tf_xport_accept(g_l, &g_ax) != 0)
+		return;
+	n = tf_xport_poll(g_ax, ev, 64);
+	for (int i = 0; i < n; i++) {
+		struct tf_accel_tok tok[64];
+		char text[64];
+		struct tf_accel_usage u = { .completion_tokens = g_tokens,
+					    .reason = TF_ACCEL_FINISH_MAX_TOKENS };
+
+		if (ev[i].type != TF_XPORT_EV_REQUEST)
+			continue;
+		u.prompt_tokens = ev[i].u.request.hdr->prompt_bytes / 4;
+		for (uint32_t k = 0; k < g_tokens; k++) {
+			tok[k] = (struct tf_accel_tok){ .id = 100 + k, .text_len = 1 };
+			text[k] = 'a';
+		}
+		while (tf_xport_resp_tokens(g_ax, ev[i].handle, 0, tok, g_tokens, text,
+					    g_tokens) == -ENOBUFS ||
+		       tf_xport_resp_end(g_ax, ev[i].handle, &u) == -ENOBUFS)
+			tf_xport_resp_flush(g_ax);
+	}
+	if (n > 0)
+		tf_xport_credits_return(g_ax);
+	tf_xport_resp_flush(g_ax);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "requests", required_argument, NULL, 'n' },
+		{ "tokens", required_argument, NULL, 't' },
+		{ "prompt-tokens", required_argument, NULL, 'p' },
+		{ "max-batch", required_argument, NULL, 'b' },
+		{ "latency", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000;
+	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &cpu_io };
+	struct tf_aq_set_model md = { .model_id = 7, .max_prompt_tokens = 4096,
+				      .max_new_tokens = 4096 };
+	struct tf_aq_set_accel ac = { .accel_id = 1, .transport = TF_TRANSPORT_SHM, .weight = 100,
+				      .max_outstanding = 4096, .n_models = 1, .models = { 7 } };
+	struct tf_aq_set_tenant tn = { .tenant_id = 42, .key_len = 32, .priority = 7,
+				       .flags = TF_TENANT_F_UNLIMITED, .n_prices = 1 };
+	struct tf_aq_set_batching bt = { .max_batch_bytes = 1 << 20, .max_queue_delay_us = 20 };
+	struct tf_pkt_addr cli = { .udp_port = htons(40000) };
+	struct tf_pkt_peer card = { .port = htons(TF_PROTO_PORT) };
+	struct tf_xport_ctx *actx;
+	struct tf_aq_tenant_info info;
+	struct tf_proto_key key;
+	struct tf_dp_worker *w;
+	uint8_t secret[32], prompt[256];
+	char dir[] = "/tmp/bench-dp-cpu.XXXXXX", uri[96];
+	uint64_t t_card = 0, t_accel = 0, cpu0, cpu1, wall0, wall1, next = 0, wall_base;
+	uint32_t d;
+	int ch;
+
+	g_tokens = 4;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'n': nreq = (uint32_t)atoi(optarg); break;
+		case 't': g_tokens = (uint32_t)atoi(optarg); break;
+		case 'p': ptok = (uint32_t)atoi(optarg); break;
+		case 'b': max_batch = (uint32_t)atoi(optarg); break;
+		case 'l': nlat = (uint32_t)atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (g_tokens < 1 || g_tokens > 64 || ptok < 1 || ptok > 48 || nreq < 1)
+		return 2;
+	if (!mkdtemp(dir))
+		return 1;
+	setenv("TOKFAB_SHM_DIR", dir, 1);
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(i * 7);
+	tf_proto_key_init(&key, TF_PROTO_MAC_HMAC_SHA256, 0, secret, 32);
+
+	/* The card and its configuration. */
+	p.me.ip = htonl(0x0a090001);
+	p.me.udp_port = htons(TF_PROTO_PORT);
+	p.me.check_udp_csum = 1;
+	memcpy(p.me.mac, "\x02\xca\x00\x00\x00\x01", 6);
+	tf_dp_limits_default(&p.limits);
+	p.limits.max_requests = 16384;
+	p.limits.max_queue = 8192;
+	p.limits.id_table = nreq * 2 > 1024 ? nreq * 2 : 1024;
+	p.limits.cache_entries = 4096;
+	p.limits.cache_min_ms = 0;
+	p.limits.token_buffer_bytes = 64ull << 20;
+	if (tf_dp_worker_create(&p, &w) < 0)
+		return 1;
+	snprintf(uri, sizeof(uri), "shm:bdc%d", (int)getpid());
+	if (tf_xport_ctx_create(&actx) < 0 ||
+	    tf_xport_listen(actx, &(struct tf_xport_listen_cfg){ .uri = uri, .max_inflight = 4096,
+								 .in_ring_bytes = 16u << 20 },
+			    &g_l) < 0)
+		return 1;
+	strcpy(md.name, "bench");
+	strcpy(tn.name, "bench");
+	memcpy(tn.key, secret, 32);
+	tn.prices[0].model_id = 7;
+	tn.prices[0].price_per_1k_micro = 1000;
+	snprintf(ac.address, sizeof(ac.address), "bdc%d", (int)getpid());
+	bt.max_batch = max_batch;
+	tf_dp_worker_set_time(w, clock_us(CLOCK_MONOTONIC), clock_us(CLOCK_REALTIME));
+	if (tf_dp_worker_set_model(w, &md, &d) || tf_dp_worker_set_tenant(w, &tn, &info, &d) ||
+	    tf_dp_worker_set_batching(w, &bt, &d) || tf_dp_worker_set_accel(w, &ac, &d))
+		return 1;
+	for (int i = 0; i < 100000; i++) {
+		struct tf_dp_obj_stats st;
+		uint32_t id;
+
+		tf_dp_worker_set_time(w, clock_us(CLOCK_MONOTONIC), clock_us(CLOCK_REALTIME));
+		tf_dp_worker_poll(w);
+		standin_poll();
+		if (tf_dp_worker_accel_stats(w, 0, &id, &st) == 0 && st.state == TF_HS_UP)
+			break;
+	}
+
+	/* Every request frame, built and signed before timing (the clients' work). */
+	g_frames = malloc((size_t)(nreq + nlat) * FRAME);
+	if (!g_frames)
+		return 1;
+	cli.ip = htonl(0x0a090002);
+	memcpy(cli.mac, "\x02\xc1\x00\x00\x00\x02", 6);
+	card.ip = p.me.ip;
+	memcpy(card.mac, p.me.mac, 6);
+	for (uint32_t i = 0; i < ptok; i++)
+		tf_proto_st32(prompt + 4 * i, 1 + i);
+	wall_base = clock_us(CLOCK_REALTIME);
+	for (uint32_t i = 0; i < nreq + nlat; i++) {
+		struct tf_proto_msg m = { .version = 1, .type = TF_PROTO_T_REQUEST, .tenant_id = 42,
+					  .request_id = i + 1, .timestamp_us = wall_base };
+		uint8_t *f = g_frames + (size_t)i * FRAME;
+		int n;
+
+		m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = g_tokens,
+						     .prompt_total_len = 4 * ptok, .priority = 3,
+						     .top_p = 10000, .prompt = prompt,
+						     .prompt_len = 4 * ptok };
+		n = tf_proto_encode(f + 42, FRAME - 42, &m, &key);
+		if (n < 0)
+			return 1;
+		tf_pkt_udp_build(f, &cli, &card, (uint16_t)n, 1, 1);
+		g_flen = 42 + (uint32_t)n;
+	}
+
+	/* Timed: bursts of 32 frames in, then the poll step; the stand-in between. */
+	cpu0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+	wall0 = clock_us(CLOCK_MONOTONIC);
+	while (g_finals < nreq) {
+		uint64_t a = __rdtsc(), b, c;
+		uint64_t mono = clock_us(CLOCK_MONOTONIC);
+
+		tf_dp_worker_set_time(w, mono, wall_base + (mono - wall0));
+		/* Clients keep at most 2048 requests outstanding (closed loop). */
+		for (int k = 0; k < 32 && next < nreq && next - g_finals < 2048; k++, next++)
+			tf_dp_worker_rx(w, 0, g_frames + next * FRAME, g_frames + next * FRAME,
+					g_flen);
+		tf_dp_worker_poll(w);
+		b = __rdtsc();
+		standin_poll();
+		c = __rdtsc();
+		t_card += b - a;
+		t_accel += c - b;
+		if (mono - wall0 > 60000000)
+			break; /* a minute: something is wrong */
+	}
+	cpu1 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+	wall1 = clock_us(CLOCK_MONOTONIC);
+	{
+		double share = (double)t_card / (double)(t_card + t_accel);
+		double card_cpu_s = (double)(cpu1 - cpu0) * share / 1e6;
+		const struct tf_dp_counters *cn = tf_dp_worker_counters(w);
+
+		printf("requests_done %lu\n", (unsigned long)g_finals);
+		printf("frames_out %lu\n", (unsigned long)g_out);
+		printf("refused %lu\n",
+		       (unsigned long)(cn->ev[TF_EV_REQ_RX] - cn->ev[TF_EV_REQ_ADMITTED]));
+		printf("thread_cpu_s %.3f\n", (double)(cpu1 - cpu0) / 1e6);
+		printf("wall_s %.3f\n", (double)(wall1 - wall0) / 1e6);
+		printf("card_share %.3f\n", share);
+		printf("card_ns_per_request %.0f\n", card_cpu_s * 1e9 / (double)g_finals);
+		printf("requests_per_card_cpu_second %.0f\n", (double)g_finals / card_cpu_s);
+		printf("accel_standin_ns_per_request %.0f\n",
+		       (double)(cpu1 - cpu0) * (1 - share) * 1e3 / (double)g_finals);
+	}
+	/*
+	 * Added latency at light load: one request at a time, batches leave at
+	 * once (max_queue_delay 0). Card time = frame in -> batch posted, plus
+	 * every poll that did work until its FINAL left; the stand-in's time is
+	 * not the card's. rdtsc cycles -> ns with the TSC rate measured here.
+	 */
+	if (nlat) {
+		struct tf_aq_set_batching b0 = { .max_batch = 1, .max_batch_bytes = 1 << 20 };
+		uint64_t *lat = calloc(nlat, sizeof(*lat)), c0, m0 = clock_us(CLOCK_MONOTONIC);
+		double ns_per_tick;
+		uint32_t k = 0;
+
+		c0 = __rdtsc();
+		usleep(20000);
+		ns_per_tick = (double)(clock_us(CLOCK_MONOTONIC) - m0) * 1000.0 /
+			      (double)(__rdtsc() - c0);
+		tf_dp_worker_set_batching(w, &b0, &d);
+		for (; lat && k < nlat; k++) {
+			uint64_t want = g_finals + 1, a, sum;
+			uint8_t *f = g_frames + (size_t)(nreq + k) * FRAME;
+			uint64_t mono = clock_us(CLOCK_MONOTONIC);
+
+			tf_dp_worker_set_time(w, mono, wall_base + (mono - wall0));
+			a = __rdtsc();
+			tf_dp_worker_rx(w, 0, f, f, g_flen);
+			tf_dp_worker_poll(w);
+			sum = __rdtsc() - a;
+			for (int spin = 0; g_finals < want && spin < 1000000; spin++) {
+				standin_poll();
+				a = __rdtsc();
+				if (tf_dp_worker_poll(w))
+					sum += __rdtsc() - a;
+			}
+			lat[k] = (uint64_t)((double)sum * ns_per_tick);
+		}
+		if (lat) {
+			qsort(lat, k, sizeof(*lat), cmp);
+			printf("latency_requests %u\n", k);
+			printf("latency_p50_ns %lu\n", (unsigned long)lat[k / 2]);
+			printf("latency_p90_ns %lu\n", (unsigned long)lat[k * 9 / 10]);
+			printf("latency_p99_ns %lu\n", (unsigned long)lat[k * 99 / 100]);
+			printf("latency_p999_ns %lu\n", (unsigned long)lat[k * 999 / 1000]);
+			free(lat);
+		}
+	}
+	tf_dp_worker_destroy(w);
+	if (g_ax)
+		tf_xport_disconnect(g_ax);
+	tf_xport_listener_close(g_l);
+	tf_xport_ctx_destroy(actx);
+	rmdir(dir);
+	free(g_frames);
+	return 0;
+}
