@@ -25,3 +25,6 @@ $(eval $(call tf_prog,tokfab-cardsim,tests/integration/cardsim.c,tfcard tfcommon
 
 # Fuzz target: the configuration loader on arbitrary YAML.
 $(eval $(call tf_fuzz,fuzz_host_config,tests/fuzz/fuzz_host_config.c,host/tokfabd/config.c lib/common/log.c lib/card/check_aq.c,$(call pc_libs,yaml-0.1),-Ihost))
+
+# Benchmark: batched ledger commits vs one transaction per record (tests/bench/bench_host_ledger.sh).
+$(eval $(call tf_bench,bench_host_ledger,tests/bench/bench_host_ledger.c,tfd tfcard tfcommon,$(TFD_LIBS),$(TFD_CFLAGS)))

@@ -401,12 +401,12 @@ cmd_accels(const struct opts *o)
 					    "address",
 					    "state",
 					    "cost_per_hour",
-					    "tokens_last_hour",
+					    "window_tokens",
 					    "cost_per_1k_tokens",
 					    "utilisation",
 					    "outstanding" };
 	static const char *const titles[] = { "ID",	 "TRANSPORT", "ADDRESS",
-					      "STATE",	 "COST/H",    "TOKENS(1H)",
+					      "STATE",	 "COST/H",    "TOKENS(WINDOW)",
 					      "COST/1K", "UTIL",      "OUTSTANDING" };
 	json_t *j = call(o, "GET", "/v1/accelerators", NULL);
 

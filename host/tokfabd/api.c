@@ -755,7 +755,12 @@ get_accels(struct tfd *d, struct tfd_response *rs)
 
 			if (l->id != a->id)
 				continue;
-			json_object_set_new(j, "tokens_last_hour",
+			/* Cost window: the previous hour's start until now (hourly rollups). */
+			json_object_set_new(
+				j, "window_start",
+				iso_time(tfd_period_start(TFD_PERIOD_HOUR, tfd_now_ns()) -
+					 3600000000000ull));
+			json_object_set_new(j, "window_tokens",
 					    json_integer((json_int_t)l->tokens_hour));
 			if (l->cost_per_1k >= 0) {
 				json_object_set_new(j, "cost_per_1k_tokens", money(l->cost_per_1k));

@@ -473,13 +473,6 @@ period_resets(struct tfd *d)
 	pthread_rwlock_unlock(&d->cfg_lock);
 }
 
-static int
-one_row(void *arg, const struct tfd_usage_row *row)
-{
-	*(struct tfd_usage_row *)arg = *row;
-	return 0;
-}
-
 /* Once a second: card stats, accelerator stats, tenant balances, ledger sums. */
 static void
 poll_live(struct tfd *d)
@@ -517,8 +510,9 @@ poll_live(struct tfd *d)
 	for (uint32_t i = 0; i < na; i++) {
 		const struct tfd_accel *a = &d->cfg->accels[i];
 		struct tf_aq_get_stats q = { .scope = TF_STATS_ACCEL, .id = a->id };
-		struct tfd_usage_filter f = { .accel = a->id, .since_ns = now - 3600000000000ull };
-		struct tfd_usage_row row;
+		/* Window: from the start of the previous hour until now (rollup hours). */
+		uint64_t from = tfd_period_start(TFD_PERIOD_HOUR, now) - 3600000000000ull;
+		int64_t tokens = 0;
 
 		al[i].id = a->id;
 		if (d->card_ready &&
@@ -529,12 +523,12 @@ poll_live(struct tfd *d)
 			tfd_health_set(&d->health, TF_HC_ACCEL, a->id, al[i].st.state,
 				       "reported by the card", now);
 		}
-		memset(&row, 0, sizeof(row));
 		al[i].cost_per_1k = -1;
-		if (tfd_ledger_query(d->ledger, &f, one_row, &row) == 1) {
-			al[i].tokens_hour = row.prompt_tokens + row.completion_tokens;
-			al[i].cost_per_1k = tfd_accel_cost_per_1k(a->cost_per_hour_micro, 3600,
-								  al[i].tokens_hour);
+		if (tfd_ledger_accel_tokens(d->ledger, a->id, from, &tokens) == 0) {
+			al[i].tokens_hour = (uint64_t)tokens;
+			al[i].cost_per_1k = tfd_accel_cost_per_1k(a->cost_per_hour_micro,
+								  (now - from) / 1000000000ull,
+								  (uint64_t)tokens);
 		}
 	}
 out:
@@ -612,6 +606,8 @@ card_thread(void *arg)
 			card_close(d, "the card re-created its BAR; re-attaching");
 			continue;
 		}
+		if (!alive && in.heartbeat != hb_open)
+			alive = 1;
 		if (!tfd_watchdog_check(&wd, in.heartbeat, now, in.hb_period_ms, periods)) {
 			int changed =
 				tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DOWN,
@@ -625,6 +621,8 @@ card_thread(void *arg)
 				last_open = now;
 			else if (now - last_open > 5 * REOPEN_MS)
 				card_close(d, "heartbeat stopped: re-attaching");
+		} else if (!alive) {
+			/* Just attached: "up" only once the heartbeat has moved since. */
 		} else if (in.status & TF_STATUS_FAILED) {
 			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED,
 				       "card FAILED: resetting", tfd_now_ns());
@@ -633,8 +631,6 @@ card_thread(void *arg)
 			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_UP, "heartbeat",
 				       tfd_now_ns());
 		}
-		if (!alive && in.heartbeat != hb_open)
-			alive = 1;
 		if (d->card && alive && tfd_health_get(&d->health, TF_HC_CARD, 0) != TF_HS_DOWN) {
 			int push = __atomic_exchange_n(&d->push_requested, 0, __ATOMIC_ACQ_REL);
 

@@ -46,8 +46,15 @@ int tfd_ledger_balance_log(struct tfd_ledger *l, uint32_t tenant, const char *op
 			   uint64_t ts_ns);
 /* Sum of top-ups (op "add") for tenant since since_ns. */
 int tfd_ledger_topups(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64_t *micro);
-/* Sum of cost_micro of tenant's usage records that ended at or after since_ns. */
+/*
+ * Sum of cost_micro of tenant's usage records that ended at or after since_ns,
+ * which must be on an hour boundary (budget periods are): read from the hourly
+ * rollups, so it stays cheap and survives retention. -EINVAL otherwise.
+ */
 int tfd_ledger_spent(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64_t *micro);
+/* Tokens (prompt + completion) accel produced since since_ns (hour boundary). */
+int tfd_ledger_accel_tokens(struct tfd_ledger *l, uint32_t accel, uint64_t since_ns,
+			    int64_t *tokens);
 
 /* GROUP BY flags for tfd_ledger_query. */
 #define TFD_GROUP_TENANT (1u << 0)

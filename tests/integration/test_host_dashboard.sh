@@ -107,8 +107,13 @@ near "$rgb" "45 164 78" || tf_fail "card badge pixel is '$rgb', expected green (
 # Stop the card: the watchdog marks it down and the badge turns red.
 kill -TERM "$CS"
 wait "$CS" 2>/dev/null
-tf_wait_for 10 bash -c "curl -sf -H 'Authorization: Bearer $TOKEN' $URL/v1/health | grep -q '\"state\": \"down\"'" ||
-	tf_fail "tokfabd did not notice the stopped card"
+card_down() {
+	curl -sf -H "Authorization: Bearer $TOKEN" "$URL/v1/health" | python3 -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["components"] if x["component"] == "card"]
+sys.exit(0 if c and c[0]["state"] == "down" else 1)'
+}
+tf_wait_for 10 card_down || tf_fail "tokfabd did not notice the stopped card"
 chrome --screenshot="$W/down.png" >/dev/null || tf_fail "chromium --screenshot failed"
 rgb=$(pixel "$W/down.png") || tf_fail "cannot read $W/down.png"
 near "$rgb" "207 34 46" || tf_fail "card badge pixel is '$rgb', expected red (207 34 46): $W/down.png"

@@ -280,6 +280,17 @@ test_aggregates_and_rollups(void)
 	/* Spent since t0 for tenant 1 (seq % 3 == 0: 3, 6, .., 27): cost 10 + seq. */
 	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0, &spent), 0);
 	CU_ASSERT_EQUAL(spent, 9 * 10 + (3 + 27) * 9 / 2);
+	/* From hour 3 on (seq 19..29; 30 is the health event) tenant 1 has 21, 24, 27. */
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0 + 3 * hour, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 3 * 10 + 21 + 24 + 27);
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0 + 1, &spent), -EINVAL); /* not on an hour */
+	{
+		int64_t tok = 0;
+
+		/* accel 2 (odd seq) in hour 4 (seq 25..29): 25, 27, 29, 10 prompt tokens each */
+		CU_ASSERT_EQUAL(tfd_ledger_accel_tokens(l, 2, t0 + 4 * hour, &tok), 0);
+		CU_ASSERT_EQUAL(tok, 3 * 10 + 25 + 27 + 29);
+	}
 
 	/* Retention: raw records older than 3 h go, the rollup totals stay. */
 	CU_ASSERT_EQUAL(tfd_ledger_prune(l, t0 + 3 * hour, &deleted), 0);
@@ -288,6 +299,9 @@ test_aggregates_and_rollups(void)
 	CU_ASSERT_EQUAL(tfd_ledger_totals(l, sum_cb, &s) > 0, 1);
 	CU_ASSERT_EQUAL(s.requests, 29);
 	CU_ASSERT_EQUAL(s.completion, 29 * 30 / 2);
+	/* What a tenant spent this period survives the pruning of raw records. */
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 9 * 10 + (3 + 27) * 9 / 2);
 	tfd_ledger_close(l);
 }
 
