@@ -56,4 +56,24 @@ grep -q 'drain timeout: failing' "$TF_LOGDIR/acc-a-TERM.log" ||
 	{ cat "$TF_LOGDIR/acc-a-TERM.log"; tf_fail "tokfab-accel did not fail its in-flight work explicitly"; }
 grep -q 'stopped before this request finished' "$TF_LOGDIR/drive-TERM.log" ||
 	tf_fail "the card did not receive SHUTDOWN errors"
-tf_pass "failover: no request lost when an accelerator dies or stops"
+
+tf_log "SIGTERM with drain time: the requests in flight finish normally, then it exits 0"
+c=c$TF_ID
+start_accel "$c" "acc-c" --drain-timeout 60
+pid_c=$TF_PID
+"$TF_BIN/tokfab-xport-drive" --connect "shm:$c" --requests 16 --batch 16 --prompt-tokens 8 \
+	--max-new-tokens 100 --expect-tokens --progress --timeout-ms 120000 \
+	>"$TF_LOGDIR/drive-drain.log" 2>&1 &
+drive=$!
+tf_on_exit "kill $drive"
+tf_wait_for 60 grep -q 'progress tokens=[0-9]*[05]00 ' "$TF_LOGDIR/drive-drain.log" ||
+	{ cat "$TF_LOGDIR/drive-drain.log"; tf_fail "no tokens flowed"; }
+kill -TERM "$pid_c"
+wait "$drive" || { cat "$TF_LOGDIR/drive-drain.log"; tf_fail "drain: requests failed"; }
+grep -q 'requests=16 answered=16 ended=16 failed=0 redispatched=0 tokens=1600' \
+	"$TF_LOGDIR/drive-drain.log" || { cat "$TF_LOGDIR/drive-drain.log"; tf_fail "drain: not all finished"; }
+wait "$pid_c"; rc=$?
+tf_expect_eq "$rc" 0 "tokfab-accel exit status after a clean drain"
+grep -q 'stopping: finishing 16 requests' "$TF_LOGDIR/acc-c.log" ||
+	{ cat "$TF_LOGDIR/acc-c.log"; tf_fail "the drain did not start with the requests in flight"; }
+tf_pass "failover: no request lost when an accelerator dies or stops; drain finishes work"
