@@ -14,6 +14,7 @@ export TOKFAB_SHM_DIR=$TF_LOGDIR
 # a model big enough that 60 x 100 tokens take seconds, not milliseconds
 "$TF_BIN/tokfab-mkmodel" --preset stories15m -o "$TF_LOGDIR/m.bin" -t "$TF_LOGDIR/t.bin" \
 	>/dev/null || tf_fail "tokfab-mkmodel failed"
+tf_on_exit "rm -f $TF_LOGDIR/m.bin $TF_LOGDIR/t.bin" # 60 MB; the logs stay
 
 start_accel() { # NAME LOGNAME EXTRA...
 	local n=$1 log=$2; shift 2
