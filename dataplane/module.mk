@@ -10,7 +10,7 @@ DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplan
 	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/worker.c \
 	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c \
-	dataplane/config.c dataplane/ctl.c dataplane/records.c
+	dataplane/config.c dataplane/ctl.c dataplane/records.c dataplane/limits.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
 DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto yaml-0.1)
@@ -46,3 +46,12 @@ BENCH_PROGS += $(DP_TOOLS)
 # Benchmark: the whole card pipeline on one lcore from an in-memory source.
 $(eval $(call tf_bench,bench_dp,tests/bench/bench_dp.c,$(DP_LOGIC_LIBS),$$(DP_DPDK_LIBS) -lrte_net_ring $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
 $(eval $(call tf_bench,bench_dp_cpu,tests/bench/bench_dp_cpu.c,$(DP_LOGIC_LIBS),$$(DP_LOGIC_LDLIBS),-I.))
+
+# Fuzz targets: frames into the pipeline (raw, and signed sessions). Seeds in
+# tests/fuzz/corpus/<target>/ (tests/fuzz/dp_seeds.sh writes them).
+# (dataplane/xport/module.mk is read after this file: name its sources by wildcard.)
+DP_FUZZ_LIB := $(filter-out dataplane/config.c dataplane/ctl.c dataplane/records.c,$(DP_LOGIC_SRCS)) \
+	$(wildcard dataplane/xport/*.c) $(TFPROTO_SRCS)
+DP_FUZZ_LDLIBS := $(or $(call pc_libs,librdmacm libibverbs),-lrdmacm -libverbs) -lcrypto
+$(eval $(call tf_fuzz,dp_frame,tests/fuzz/dp_frame_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))
+$(eval $(call tf_fuzz,dp_session,tests/fuzz/dp_session_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))
