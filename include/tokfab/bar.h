@@ -15,6 +15,8 @@
  *
  * ABI history
  *   1.0  first version.
+ *   1.1  host queues: hq_off, hq_count, hq_size, TF_FEAT_HOST_QUEUES
+ *        (include/tokfab/hostq.h, hwdocs/kmod.md "Host queues").
  */
 #ifndef TOKFAB_BAR_H
 #define TOKFAB_BAR_H
@@ -27,7 +29,7 @@
 
 #define TF_BAR_MAGIC 0x42414654u /* bytes "TFAB" at offset 0 */
 #define TF_ABI_MAJOR 1u /* incompatible changes: hosts refuse another major */
-#define TF_ABI_MINOR 0u /* compatible additions (fields in reserved space) */
+#define TF_ABI_MINOR 1u /* compatible additions (fields in reserved space) */
 #define TF_ABI_VERSION(maj, min) (((maj) << 16) | (min))
 #define TF_ABI_VERSION_MAJOR(v) ((v) >> 16)
 #define TF_ABI_VERSION_MINOR(v) ((v)&0xffffu)
@@ -51,7 +53,10 @@
 #define TF_FEAT_HEALTH_EVENTS (1ull << 0) /* the card posts TF_EQ_HEALTH events */
 #define TF_FEAT_FW_ACTIVATE (1ull << 1) /* TF_AQ_FW_ACTIVATE is implemented */
 #define TF_FEAT_IVSHMEM_DOORBELL (1ull << 2) /* card serves ivshmem doorbells/vectors */
-#define TF_FEAT_KNOWN_MASK (TF_FEAT_HEALTH_EVENTS | TF_FEAT_FW_ACTIVATE | TF_FEAT_IVSHMEM_DOORBELL)
+#define TF_FEAT_HOST_QUEUES (1ull << 3) /* hq_* registers valid: host queue windows (1.1) */
+#define TF_FEAT_KNOWN_MASK                                                        \
+	(TF_FEAT_HEALTH_EVENTS | TF_FEAT_FW_ACTIVATE | TF_FEAT_IVSHMEM_DOORBELL | \
+	 TF_FEAT_HOST_QUEUES)
 
 /* status register bits (card-written). */
 #define TF_STATUS_READY (1u << 0) /* admin queue enabled and being served */
@@ -104,7 +109,10 @@ struct tf_bar_regs {
 	__le32 max_models;
 	__le32 max_accels;
 	__le32 reserved_064;
-	__le64 reserved_068[3];
+	__le64 hq_off; /* 1.1: BAR offset of the host queue windows, 4 KiB aligned */
+	__le32 hq_count; /* 1.1: windows, 0..TF_HQ_MAX (0 without TF_FEAT_HOST_QUEUES) */
+	__le32 hq_size; /* 1.1: bytes per window, power of two (include/tokfab/hostq.h) */
+	__le64 reserved_078;
 	/* 0x080 */
 	char serial[TF_NAME_LEN]; /* printable ASCII, NUL-terminated, NUL-padded */
 	char fw_version_str[TF_NAME_LEN]; /* e.g. "1.0.0", same rules */
@@ -460,6 +468,8 @@ _Static_assert(TF_BAR_OFF(tf_bar_regs, hb_period_ms) == 0x03c, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, aq_sq_off) == 0x040, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, eq_off) == 0x050, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, max_tenants) == 0x058, "regs");
+_Static_assert(TF_BAR_OFF(tf_bar_regs, hq_off) == 0x068, "regs");
+_Static_assert(TF_BAR_OFF(tf_bar_regs, hq_size) == 0x074, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, serial) == 0x080, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, fw_version_str) == 0x0a0, "regs");
 _Static_assert(TF_BAR_OFF(tf_bar_regs, status) == 0x100, "regs");
