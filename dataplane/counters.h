@@ -52,7 +52,9 @@
 
 /* Events (not drops). X(name, "description") */
 #define TF_DP_EV_LIST(X)                                                                           \
-	X(RX_PKTS, "frames received")                                                              \
+	X(RX_PKTS, "frames received from a port")                                                  \
+	X(HANDOFF_OUT, "frames handed to the lcore that owns their tenant")                        \
+	X(HANDOFF_IN, "frames taken over from another lcore")                                      \
 	X(RX_BYTES, "bytes received")                                                              \
 	X(TX_PKTS, "frames sent")                                                                  \
 	X(TX_BYTES, "bytes sent")                                                                  \

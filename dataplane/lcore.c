@@ -108,7 +108,7 @@ const struct tf_dp_io_ops tf_dp_mbuf_io = {
 /* ---- the loop ---- */
 
 static inline void
-rx_one(struct tf_dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
+rx_one(struct tf_dp_lcore *lc, uint16_t port, struct rte_mbuf *m, int handed)
 {
 	if (unlikely(m->nb_segs != 1)) {
 		/* Our frames fit one buffer; a chained one is not ours to parse. */
@@ -116,7 +116,11 @@ rx_one(struct tf_dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	tf_dp_worker_rx(lc->w, port, m, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
+	if (handed)
+		tf_dp_worker_rx_handoff(lc->w, port, m, rte_pktmbuf_mtod(m, uint8_t *),
+					m->data_len);
+	else
+		tf_dp_worker_rx(lc->w, port, m, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
 }
 
 void
@@ -147,7 +151,7 @@ tf_dp_lcore_iter(struct tf_dp_lcore *lc)
 		for (uint16_t k = 0; k < n; k++) {
 			if (k + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[k + 1], void *));
-			rx_one(lc, port, pkts[k]);
+			rx_one(lc, port, pkts[k], 0);
 		}
 		work += n;
 	}
@@ -159,7 +163,7 @@ tf_dp_lcore_iter(struct tf_dp_lcore *lc)
 		n = rte_ring_sc_dequeue_burst(app->handoff[from][lc->wid], (void **)pkts,
 					      TF_DP_RX_BURST, NULL);
 		for (unsigned int k = 0; k < n; k++)
-			rx_one(lc, pkts[k]->port, pkts[k]);
+			rx_one(lc, pkts[k]->port, pkts[k], 1);
 		work += n;
 	}
 	work += tf_dp_worker_poll(lc->w);

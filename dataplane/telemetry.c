@@ -153,6 +153,7 @@ cb_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 	if ((unsigned long)id >= g_app->nworkers)
 		return -1;
 	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "worker", (uint64_t)id);
 	rte_tel_data_add_dict_u64(d, "lcore_id", g_app->lc[id] ? g_app->lc[id]->lcore_id : 0);
 	add_counters(d, tf_dp_worker_counters(g_app->workers[id]), 1, 1);
 	tf_dp_worker_gauges(g_app->workers[id], &g);

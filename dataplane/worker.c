@@ -195,8 +195,10 @@ proto_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 	}
 	owner = tf_dp_tenant_owner(m.tenant_id, w->nworkers);
 	if (owner != w->id) {
-		if (w->io_ops->handoff(w->io, owner, port, cookie, frame, frame_len) == 0)
+		if (w->io_ops->handoff(w->io, owner, port, cookie, frame, frame_len) == 0) {
+			tf_dp_count(w, TF_EV_HANDOFF_OUT, 1);
 			return;
+		}
 		tf_dp_count_drop(w, TF_DROP_HANDOFF_FULL);
 		goto drop;
 	}
@@ -260,16 +262,33 @@ drop:
 	w->io_ops->rx_free(w->io, cookie);
 }
 
+static void rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
+	       uint32_t len);
+
 void
 tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len)
+{
+	tf_dp_count(w, TF_EV_RX_PKTS, 1);
+	tf_dp_count(w, TF_EV_RX_BYTES, len);
+	rx(w, port, cookie, frame, len);
+}
+
+void
+tf_dp_worker_rx_handoff(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
+			uint32_t len)
+{
+	tf_dp_count(w, TF_EV_HANDOFF_IN, 1);
+	rx(w, port, cookie, frame, len);
+}
+
+static void
+rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len)
 {
 	struct tf_pkt_addr me = w->me;
 	struct tf_pkt_info info;
 	enum tf_dp_drop why;
 	uint32_t out;
 
-	tf_dp_count(w, TF_EV_RX_PKTS, 1);
-	tf_dp_count(w, TF_EV_RX_BYTES, len);
 	memcpy(me.mac, w->port_mac[port < TF_DP_MAX_PORTS ? port : 0], 6);
 	switch (tf_pkt_parse(frame, len, &me, &info, &why)) {
 	case TF_PKT_UDP:

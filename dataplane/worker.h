@@ -103,6 +103,9 @@ void tf_dp_worker_set_time(struct tf_dp_worker *w, uint64_t mono_us, uint64_t wa
 /* One received frame. The worker owns cookie from here (frees, keeps or sends it). */
 void tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		     uint32_t len);
+/* A frame another worker received and handed over (counted apart from port RX). */
+void tf_dp_worker_rx_handoff(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
+			     uint32_t len);
 
 /*
  * Everything that is not a received frame: transport completions and token
