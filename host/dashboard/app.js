@@ -4,6 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 let token = "";
+let timer = null;
 
 function readToken() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
@@ -126,12 +127,14 @@ async function loop() {
       $("updated").textContent = "error: " + e.message;
     }
   }
-  setTimeout(loop, 2000);
+  clearTimeout(timer);
+  timer = setTimeout(loop, 2000);
 }
 
 $("token-save").addEventListener("click", () => {
   token = $("token-input").value.trim();
   try { sessionStorage.setItem("tokfab-token", token); } catch (e) { /* ignore */ }
+  clearTimeout(timer);
   loop();
 });
 readToken();
