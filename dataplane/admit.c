@@ -27,7 +27,7 @@ void
 tf_admit_tenant_set_balance(struct tf_admit_tenant *t, int64_t balance_micro, int unlimited)
 {
 	t->balance_micro = balance_micro;
-	t->unlimited = (uint8_t)!!unlimited;
+	t->unlimited = (uint8_t) !!unlimited;
 }
 
 void
@@ -48,9 +48,9 @@ tf_admit_queue_init(struct tf_admit_queue *q, uint32_t max_depth, uint64_t retry
 {
 	q->depth = 0;
 	for (unsigned int p = 0; p < TF_ADMIT_PRIO_LEVELS; p++)
-		q->limit[p] = max_depth - (uint32_t)(((uint64_t)max_depth *
-						     (TF_ADMIT_PRIO_LEVELS - 1 - p)) /
-						    (2 * TF_ADMIT_PRIO_LEVELS));
+		q->limit[p] = max_depth -
+			      (uint32_t)(((uint64_t)max_depth * (TF_ADMIT_PRIO_LEVELS - 1 - p)) /
+					 (2 * TF_ADMIT_PRIO_LEVELS));
 	q->retry_after_us = retry_after_us;
 }
 

@@ -25,10 +25,10 @@
 /* Why a request was not admitted. */
 enum tf_admit_verdict {
 	TF_ADMIT_OK = 0,
-	TF_ADMIT_QUOTA,      /* budget exhausted: no retry helps until the host tops it up */
-	TF_ADMIT_RATE,       /* request or token rate exceeded: retry after */
-	TF_ADMIT_BUSY,       /* queue depth bound for this priority reached: retry after */
-	TF_ADMIT_TOO_LARGE,  /* needs more tokens than the token-rate burst can ever hold */
+	TF_ADMIT_QUOTA, /* budget exhausted: no retry helps until the host tops it up */
+	TF_ADMIT_RATE, /* request or token rate exceeded: retry after */
+	TF_ADMIT_BUSY, /* queue depth bound for this priority reached: retry after */
+	TF_ADMIT_TOO_LARGE, /* needs more tokens than the token-rate burst can ever hold */
 };
 
 /* Per-tenant limits, from the configuration / the host. 0 = unlimited. */
@@ -40,25 +40,25 @@ struct tf_admit_limits {
 
 /* A tenant's admission state (owned by one lcore). */
 struct tf_admit_tenant {
-	int64_t balance_micro;   /* what the tenant may still spend (host-set, minus charges) */
-	int64_t reserved_micro;  /* sum of the reservations of its running requests */
-	uint8_t unlimited;       /* no budget enforcement (balance not configured) */
-	uint32_t inflight;       /* admitted, not yet ended */
+	int64_t balance_micro; /* what the tenant may still spend (host-set, minus charges) */
+	int64_t reserved_micro; /* sum of the reservations of its running requests */
+	uint8_t unlimited; /* no budget enforcement (balance not configured) */
+	uint32_t inflight; /* admitted, not yet ended */
 	struct tf_bucket req_rate;
 	struct tf_bucket tok_rate;
 	uint32_t max_inflight;
 	/* counters */
-	uint64_t used_micro;     /* charged this period (RESET_PERIOD clears it) */
-	uint64_t charged_micro;  /* charged since start */
-	uint64_t admitted;       /* requests admitted since start */
-	uint64_t refused[5];     /* by enum tf_admit_verdict */
+	uint64_t used_micro; /* charged this period (RESET_PERIOD clears it) */
+	uint64_t charged_micro; /* charged since start */
+	uint64_t admitted; /* requests admitted since start */
+	uint64_t refused[5]; /* by enum tf_admit_verdict */
 };
 
 /* Queue bounds of one lcore: how many requests may wait or run, by priority. */
 struct tf_admit_queue {
-	uint32_t depth;                             /* admitted, not ended */
-	uint32_t limit[TF_ADMIT_PRIO_LEVELS];       /* depth at which a priority is refused */
-	uint64_t retry_after_us;                    /* advice sent with BUSY */
+	uint32_t depth; /* admitted, not ended */
+	uint32_t limit[TF_ADMIT_PRIO_LEVELS]; /* depth at which a priority is refused */
+	uint64_t retry_after_us; /* advice sent with BUSY */
 };
 
 /* Cost in micro-units of tokens at price_per_1k_micro (round half up), as usage.h. */

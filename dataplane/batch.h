@@ -15,23 +15,23 @@
 
 struct tf_batch_item {
 	struct tf_batch_item *next;
-	uint64_t enq_us;   /* when it joined the queue */
-	uint32_t bytes;    /* payload bytes it adds to a batch */
-	uint8_t prio;      /* 0..TF_ADMIT_PRIO_LEVELS-1 */
+	uint64_t enq_us; /* when it joined the queue */
+	uint32_t bytes; /* payload bytes it adds to a batch */
+	uint8_t prio; /* 0..TF_ADMIT_PRIO_LEVELS-1 */
 };
 
 struct tf_batch_policy {
-	uint32_t max_batch;          /* requests per batch (>= 1) */
-	uint32_t max_batch_bytes;    /* payload bytes per batch (0 = unbounded) */
+	uint32_t max_batch; /* requests per batch (>= 1) */
+	uint32_t max_batch_bytes; /* payload bytes per batch (0 = unbounded) */
 	uint64_t max_queue_delay_us; /* oldest request's longest wait (0 = flush at once) */
 };
 
 /* Why a batch is due. */
 enum tf_batch_due {
 	TF_BATCH_NOT_DUE = 0,
-	TF_BATCH_DUE_FULL,   /* max_batch requests waiting */
-	TF_BATCH_DUE_BYTES,  /* max_batch_bytes reached */
-	TF_BATCH_DUE_DELAY,  /* oldest waited max_queue_delay_us */
+	TF_BATCH_DUE_FULL, /* max_batch requests waiting */
+	TF_BATCH_DUE_BYTES, /* max_batch_bytes reached */
+	TF_BATCH_DUE_DELAY, /* oldest waited max_queue_delay_us */
 };
 
 struct tf_batch_q {

@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 struct tf_bucket {
-	uint64_t rate;     /* units per second; 0 = unlimited */
-	uint64_t burst;    /* most units it holds */
-	uint64_t level;    /* micro-units (units * 1e6) available */
-	uint64_t last_us;  /* time of the last refill */
+	uint64_t rate; /* units per second; 0 = unlimited */
+	uint64_t burst; /* most units it holds */
+	uint64_t level; /* micro-units (units * 1e6) available */
+	uint64_t last_us; /* time of the last refill */
 };
 
 /* Sets rate and burst (burst 0 = one second's worth); a new bucket starts full. */

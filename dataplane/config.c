@@ -39,8 +39,8 @@ fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errlen, "%s:%zu: %s: %s", c->file, n ? n->start_mark.line + 1 : 0,
-		 key, msg);
+	snprintf(c->err, c->errlen, "%s:%zu: %s: %s", c->file, n ? n->start_mark.line + 1 : 0, key,
+		 msg);
 	return -EINVAL;
 }
 
@@ -178,8 +178,7 @@ parse_hex_key(const char *s, size_t len, uint8_t *out, uint16_t *outlen)
  * digits on one line; blank lines and lines starting with '#' ignored.
  */
 static int
-read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out,
-	      uint16_t *outlen)
+read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out, uint16_t *outlen)
 {
 	char path[PATH_MAX + 256], line[512];
 	int found = 0, lineno = 0;
@@ -206,7 +205,8 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 		if (found || parse_hex_key(line, len, out, outlen) < 0) {
 			fclose(f);
 			return fail(c, n, key,
-				    "'%s' line %d: expected one line of 32..128 hex digits (a %d..%d byte key)",
+				    "'%s' line %d: expected one line of 32..128 hex digits (a "
+				    "%d..%d byte key)",
 				    path, lineno, TF_KEY_MIN, TF_KEY_MAX);
 		}
 		found = 1;
@@ -218,8 +218,7 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 }
 
 /* Walks a mapping: for each pair calls fn(c, keyname, value, obj, path). */
-typedef int (*pair_fn)(struct ctx *c, const char *k, yaml_node_t *v, void *obj,
-		       const char *path);
+typedef int (*pair_fn)(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char *path);
 
 static int
 walk_map(struct ctx *c, yaml_node_t *map, const char *path, pair_fn fn, void *obj)
@@ -548,9 +547,8 @@ tenant_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 
 /* Loads a list of objects of fixed size with fn per item; *count gets how many. */
 static int
-load_list(struct ctx *c, yaml_node_t *v, const char *path, size_t size, uint32_t max,
-	  void **out, uint32_t *count,
-	  int (*item)(struct ctx *c, yaml_node_t *n, const char *ip, void *obj))
+load_list(struct ctx *c, yaml_node_t *v, const char *path, size_t size, uint32_t max, void **out,
+	  uint32_t *count, int (*item)(struct ctx *c, yaml_node_t *n, const char *ip, void *obj))
 {
 	size_t n = 0;
 	uint8_t *arr;
@@ -607,7 +605,8 @@ accel_item(struct ctx *c, yaml_node_t *n, const char *ip, void *obj)
 	if (!a->accel_id)
 		return fail(c, n, ip, "missing key 'id'");
 	if (!a->address[0])
-		return fail(c, n, ip, "missing key 'address' (shm: the accelerator's name; rdma: host:port)");
+		return fail(c, n, ip,
+			    "missing key 'address' (shm: the accelerator's name; rdma: host:port)");
 	if (!a->n_models)
 		return fail(c, n, ip, "missing key 'models' (the model ids it serves)");
 	return 0;
@@ -633,8 +632,8 @@ tenant_item(struct ctx *c, yaml_node_t *n, const char *ip, void *obj)
 		return fail(c, n, ip, "a burst needs its rate (rate_rps / rate_tps)");
 	if (!o.have_prio)
 		t->priority = TF_PRIORITY_MAX;
-	t->flags = (o.unlimited ? TF_TENANT_F_UNLIMITED : 0) |
-		   (o.disabled ? TF_TENANT_F_DISABLED : 0);
+	t->flags =
+		(o.unlimited ? TF_TENANT_F_UNLIMITED : 0) | (o.disabled ? TF_TENANT_F_DISABLED : 0);
 	if (!t->name[0])
 		snprintf(t->name, sizeof(t->name), "tenant-%u", t->tenant_id);
 	return 0;
@@ -683,9 +682,10 @@ check_refs(struct ctx *c, struct tf_dp_config *cfg, yaml_node_t *root)
 			for (k = 0; k < cfg->nmodels && cfg->models[k].model_id != id; k++)
 				;
 			if (k == cfg->nmodels)
-				return fail(c, root, "accelerators",
-					    "accelerator %u serves model %u, which is not in 'models'",
-					    cfg->accels[i].accel_id, id);
+				return fail(
+					c, root, "accelerators",
+					"accelerator %u serves model %u, which is not in 'models'",
+					cfg->accels[i].accel_id, id);
 		}
 	}
 	for (uint32_t i = 0; i < cfg->ntenants; i++)
@@ -731,7 +731,8 @@ tf_dp_config_load(const char *path, struct tf_dp_config *cfg, char *err, size_t 
 	cfg->drain_timeout_s = 10;
 	snprintf(cfg->serial, sizeof(cfg->serial), "TF-DP-0001");
 	tf_dp_limits_default(&cfg->limits);
-	cfg->batching = (struct tf_aq_set_batching){ .max_batch = 16, .max_batch_bytes = 1u << 20,
+	cfg->batching = (struct tf_aq_set_batching){ .max_batch = 16,
+						     .max_batch_bytes = 1u << 20,
 						     .max_queue_delay_us = 200 };
 	slash = strrchr(path, '/');
 	if (slash)

@@ -18,14 +18,14 @@
 
 struct tf_dp_config {
 	/* card */
-	uint32_t ipv4;           /* network order */
-	uint16_t udp_port;       /* host order */
+	uint32_t ipv4; /* network order */
+	uint16_t udp_port; /* host order */
 	char serial[TF_NAME_LEN];
 	uint32_t stats_interval_s; /* 0 = no periodic stats line */
-	uint32_t idle_sleep_us;  /* sleep when a loop found no work (0 = busy-poll) */
-	uint32_t mbufs;          /* packet buffers in the pool */
+	uint32_t idle_sleep_us; /* sleep when a loop found no work (0 = busy-poll) */
+	uint32_t mbufs; /* packet buffers in the pool */
 	uint32_t drain_timeout_s;
-	uint8_t udp_checksum;    /* verify received and fill sent UDP checksums */
+	uint8_t udp_checksum; /* verify received and fill sent UDP checksums */
 	struct tf_dp_limits limits;
 	/* what the admin queue could also set */
 	struct tf_aq_set_batching batching;

@@ -275,8 +275,8 @@ h_del_tenant(void *ctx, uint32_t id, uint32_t *detail)
 }
 
 static int
-h_tenant_balance(void *ctx, const struct tf_aq_tenant_balance *cmd,
-		 struct tf_aq_tenant_info *resp, uint32_t *detail)
+h_tenant_balance(void *ctx, const struct tf_aq_tenant_balance *cmd, struct tf_aq_tenant_info *resp,
+		 uint32_t *detail)
 {
 	return tf_dp_ctl_tenant_balance(ctx, cmd, resp, detail);
 }
@@ -377,7 +377,8 @@ h_get_accel_stats(void *ctx, uint32_t accel_id, struct tf_aq_accel_stats *r, uin
 			r->outstanding += st.active;
 			r->errors += st.errors;
 			/* Up when any worker's connection is up. */
-			if (st.state == TF_HS_UP || (st.state == TF_HS_DEGRADED && state != TF_HS_UP))
+			if (st.state == TF_HS_UP ||
+			    (st.state == TF_HS_DEGRADED && state != TF_HS_UP))
 				state = (uint16_t)st.state;
 		}
 	}
@@ -419,8 +420,8 @@ h_get_health(void *ctx, uint32_t first, struct tf_aq_health *r, uint32_t *detail
 			e->component = TF_HC_ACCEL;
 			e->component_id = h->accel_id[a];
 			e->state = h->accel_state[a];
-			e->reason = e->state == TF_HS_UP ? TF_HR_HEARTBEAT_OK
-							 : TF_HR_HEARTBEAT_LOST;
+			e->reason =
+				e->state == TF_HS_UP ? TF_HR_HEARTBEAT_OK : TF_HR_HEARTBEAT_LOST;
 			e->since_ns = h->accel_since_ns[a];
 		}
 	}

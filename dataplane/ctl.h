@@ -34,13 +34,13 @@ enum tf_dp_ctl_op {
 };
 
 struct tf_dp_ctl {
-	uint32_t op;       /* enum tf_dp_ctl_op */
-	uint32_t id;       /* DEL_*, GET_TENANT */
-	const void *cmd;   /* the admin command structure of op */
-	void *resp;        /* struct tf_aq_tenant_info for the tenant ops */
-	int status;        /* enum tf_aq_status, set by the worker */
+	uint32_t op; /* enum tf_dp_ctl_op */
+	uint32_t id; /* DEL_*, GET_TENANT */
+	const void *cmd; /* the admin command structure of op */
+	void *resp; /* struct tf_aq_tenant_info for the tenant ops */
+	int status; /* enum tf_aq_status, set by the worker */
 	uint32_t detail;
-	uint32_t done;     /* set (release) by the worker when finished */
+	uint32_t done; /* set (release) by the worker when finished */
 };
 
 /* Executes m on w (the worker's lcore) and marks it done. */
@@ -51,7 +51,7 @@ typedef void (*tf_dp_ctl_call_fn)(void *ctx, unsigned int wid, struct tf_dp_ctl 
 /* Per-port and card facts the admin handlers report (kept current by the edge). */
 struct tf_dp_health {
 	uint64_t since_ns[1 + TF_DP_MAX_PORTS];
-	uint16_t port_state[TF_DP_MAX_PORTS];  /* enum tf_health_state */
+	uint16_t port_state[TF_DP_MAX_PORTS]; /* enum tf_health_state */
 	uint16_t nports;
 	uint64_t accel_since_ns[64];
 	uint32_t accel_id[64];
@@ -65,7 +65,7 @@ struct tf_dp_ctl_bus {
 	tf_dp_ctl_call_fn call;
 	void *ctx;
 	struct tf_dp_health health;
-	uint64_t rx_packets_extra;           /* frames counted by the edge only */
+	uint64_t rx_packets_extra; /* frames counted by the edge only */
 };
 
 /* Each returns an enum tf_aq_status (and *detail), as the admin queue defines. */

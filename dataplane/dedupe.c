@@ -176,13 +176,15 @@ tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t re
 	*retry_us = 0;
 	if (d->tail - d->head == d->cap) {
 		tf_dedupe_expire(d, now_us, 64);
-		while (d->tail - d->head == d->cap && d->ring[d->head & (d->cap - 1)].tenant_id == 0)
+		while (d->tail - d->head == d->cap &&
+		       d->ring[d->head & (d->cap - 1)].tenant_id == 0)
 			d->head++;
 	}
 	if (d->tail - d->head == d->cap) {
 		/* Full of entries that must stay: say when the oldest may go. */
 		e = &d->ring[d->head & (d->cap - 1)];
-		*retry_us = e->ref ? UINT64_MAX : (e->expire_us > now_us ? e->expire_us - now_us : 1);
+		*retry_us =
+			e->ref ? UINT64_MAX : (e->expire_us > now_us ? e->expire_us - now_us : 1);
 		return NULL;
 	}
 	i = probe(d, tenant, rid, &found);

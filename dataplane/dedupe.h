@@ -20,17 +20,17 @@
 struct tf_dedupe_ent {
 	uint64_t request_id;
 	uint32_t tenant_id; /* 0 = dead slot (removed before expiry) */
-	uint32_t ref;       /* caller's request reference, 0 = none */
+	uint32_t ref; /* caller's request reference, 0 = none */
 	uint64_t expire_us; /* may be dropped once ref == 0 and this has passed */
 };
 
 struct tf_dedupe {
 	struct tf_dedupe_ent *ring; /* cap entries */
-	uint32_t *index;            /* 2 * cap slots: ring slot + 1, 0 = empty */
-	uint32_t cap;               /* power of two */
-	uint32_t head, tail;        /* free-running ring positions */
-	uint32_t live;              /* entries in the index */
-	uint64_t moved;             /* entries with a ref moved from head to tail */
+	uint32_t *index; /* 2 * cap slots: ring slot + 1, 0 = empty */
+	uint32_t cap; /* power of two */
+	uint32_t head, tail; /* free-running ring positions */
+	uint32_t live; /* entries in the index */
+	uint64_t moved; /* entries with a ref moved from head to tail */
 };
 
 /* cap is rounded up to a power of two (>= 16). 0 or -ENOMEM. */

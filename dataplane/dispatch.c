@@ -208,9 +208,10 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 		a->st.queued = a->q.count;
 		tf_dp_count(w, TF_EV_BATCHES, 1);
 		tf_dp_count(w, TF_EV_BATCH_REQS, n);
-		tf_dp_count(w, why == TF_BATCH_DUE_FULL    ? TF_EV_FLUSH_FULL
-			       : why == TF_BATCH_DUE_BYTES ? TF_EV_FLUSH_BYTES
-							   : TF_EV_FLUSH_DELAY,
+		tf_dp_count(w,
+			    why == TF_BATCH_DUE_FULL	? TF_EV_FLUSH_FULL
+			    : why == TF_BATCH_DUE_BYTES ? TF_EV_FLUSH_BYTES
+							: TF_EV_FLUSH_DELAY,
 			    1);
 		return n;
 	}
@@ -333,8 +334,8 @@ on_error(struct tf_dp_worker *w, struct tf_dp_accel *a, struct tf_dp_req *r,
 	a->st.errors++;
 	r->xport_done = 1;
 	/* A prompt of token ids is known; a text prompt's count only the accelerator knew. */
-	r->prompt_tokens = r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4
-									    : 0;
+	r->prompt_tokens =
+		r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : 0;
 	if (r->cut) {
 		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CUT_OFF, TF_PROTO_E_QUOTA_EXHAUSTED,
 				 TF_USAGE_CUT_OFF);

@@ -29,7 +29,7 @@
 #define TF_DP_CTL_TIMEOUT_MS 2000
 
 extern int tf_dp_logtype;
-#define TF_DP_LOG(level, fmt, ...)                                                                 \
+#define TF_DP_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, tf_dp_logtype, "tokfab-dp: " fmt "\n", ##__VA_ARGS__)
 
 struct tf_dp_app;
@@ -37,7 +37,7 @@ struct tf_dp_app;
 /* One worker lcore: its pipeline, its queue on every port, its transmit buffers. */
 struct tf_dp_lcore {
 	struct tf_dp_app *app;
-	unsigned int wid;      /* worker index = queue index on every port */
+	unsigned int wid; /* worker index = queue index on every port */
 	unsigned int lcore_id;
 	struct tf_dp_worker *w;
 	struct rte_mbuf *txb[TF_DP_MAX_PORTS][TF_DP_RX_BURST];
@@ -52,18 +52,18 @@ struct tf_dp_app {
 	uint16_t nports;
 	uint16_t ports[TF_DP_MAX_PORTS];
 	unsigned int nworkers;
-	int inline_worker;          /* no worker lcores: the main lcore runs worker 0 */
-	volatile int running;       /* workers launched */
-	volatile int quit;          /* workers: leave the loop */
+	int inline_worker; /* no worker lcores: the main lcore runs worker 0 */
+	volatile int running; /* workers launched */
+	volatile int quit; /* workers: leave the loop */
 	struct tf_dp_lcore *lc[TF_DP_MAX_WORKERS];
 	struct tf_dp_worker *workers[TF_DP_MAX_WORKERS];
 	struct rte_ring *handoff[TF_DP_MAX_WORKERS][TF_DP_MAX_WORKERS]; /* [from][to] */
-	struct rte_ring *usage[TF_DP_MAX_WORKERS];  /* worker -> main, 64-byte records */
-	struct rte_ring *ctl[TF_DP_MAX_WORKERS];    /* main -> worker, struct tf_dp_ctl * */
+	struct rte_ring *usage[TF_DP_MAX_WORKERS]; /* worker -> main, 64-byte records */
+	struct rte_ring *ctl[TF_DP_MAX_WORKERS]; /* main -> worker, struct tf_dp_ctl * */
 	struct tf_dp_ctl_bus bus;
 	struct tf_card_dev *card;
 	struct tf_dp_records rec;
-	uint64_t tsc_mult;          /* µs = tsc * tsc_mult >> 32 */
+	uint64_t tsc_mult; /* µs = tsc * tsc_mult >> 32 */
 	volatile uint64_t wall_offset_us;
 	uint64_t start_us;
 };

@@ -106,8 +106,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "tokfab-dp: unexpected argument '%s' (application options go "
-				"after '--'; see --help)\n",
+		fprintf(stderr,
+			"tokfab-dp: unexpected argument '%s' (application options go "
+			"after '--'; see --help)\n",
 			argv[optind]);
 		return -1;
 	}
@@ -169,12 +170,12 @@ make_rings(struct tf_dp_app *app)
 
 	for (unsigned int w = 0; w < app->nworkers; w++) {
 		snprintf(name, sizeof(name), "tf_ctl%u", w);
-		app->ctl[w] = rte_ring_create(name, 64, rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		app->ctl[w] =
+			rte_ring_create(name, 64, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "tf_use%u", w);
-		app->usage[w] = rte_ring_create_elem(name, sizeof(struct tf_usage_record), 4096,
-						     rte_socket_id(),
-						     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		app->usage[w] =
+			rte_ring_create_elem(name, sizeof(struct tf_usage_record), 4096,
+					     rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!app->ctl[w] || !app->usage[w])
 			return -ENOMEM;
 		for (unsigned int to = 0; to < app->nworkers; to++) {
@@ -235,7 +236,7 @@ make_workers(struct tf_dp_app *app)
 		app->lc[0]->lcore_id = rte_get_main_lcore();
 		return 0;
 	}
-	RTE_LCORE_FOREACH_WORKER(lcore)
+	RTE_LCORE_FOREACH_WORKER (lcore)
 		app->lc[w++]->lcore_id = lcore;
 	return 0;
 }
@@ -307,7 +308,8 @@ health_poll(struct tf_dp_app *app)
 			h->port_state[i] = st;
 			h->since_ns[i + 1] = now;
 			tf_dp_records_health(&app->rec, TF_HC_PORT, app->ports[i], st,
-					     st == TF_HS_UP ? TF_HR_LINK_UP : TF_HR_LINK_DOWN, NULL);
+					     st == TF_HS_UP ? TF_HR_LINK_UP : TF_HR_LINK_DOWN,
+					     NULL);
 		}
 	}
 	/* An accelerator is as healthy as the best connection any worker has to it. */
@@ -334,10 +336,9 @@ health_poll(struct tf_dp_app *app)
 			if (h->accel_id[j] == id)
 				prev = h->accel_state[j];
 		if (best != prev) {
-			tf_dp_records_health(&app->rec, TF_HC_ACCEL, id, best,
-					     best == TF_HS_UP ? TF_HR_HEARTBEAT_OK
-							      : TF_HR_HEARTBEAT_LOST,
-					     NULL);
+			tf_dp_records_health(
+				&app->rec, TF_HC_ACCEL, id, best,
+				best == TF_HS_UP ? TF_HR_HEARTBEAT_OK : TF_HR_HEARTBEAT_LOST, NULL);
 			h->accel_since_ns[h->naccels] = now;
 		}
 		h->accel_id[h->naccels] = id;
@@ -517,8 +518,9 @@ main(int argc, char **argv)
 	}
 	rc = rte_eal_init(sep ? sep : argc, argv);
 	if (rc < 0) {
-		fprintf(stderr, "tokfab-dp: EAL initialisation failed: %s (check the EAL options "
-				"before '--'; without hugepages use --no-huge -m 512)\n",
+		fprintf(stderr,
+			"tokfab-dp: EAL initialisation failed: %s (check the EAL options "
+			"before '--'; without hugepages use --no-huge -m 512)\n",
 			rte_strerror(rte_errno));
 		tf_dp_config_free(&app.cfg);
 		return 1;
@@ -538,8 +540,9 @@ main(int argc, char **argv)
 	app.pool = rte_pktmbuf_pool_create("tf_dp_mbufs", app.cfg.mbufs, 256, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (!app.pool) {
-		TF_DP_LOG(ERR, "cannot create %u packet buffers: %s (lower card.mbufs or give the "
-			       "EAL more memory with -m)",
+		TF_DP_LOG(ERR,
+			  "cannot create %u packet buffers: %s (lower card.mbufs or give the "
+			  "EAL more memory with -m)",
 			  app.cfg.mbufs, rte_strerror(rte_errno));
 		goto out_eal;
 	}
@@ -608,13 +611,12 @@ main(int argc, char **argv)
 	if (!app.inline_worker) {
 		unsigned int w = 0;
 
-		RTE_LCORE_FOREACH_WORKER(lcore)
+		RTE_LCORE_FOREACH_WORKER (lcore)
 			rte_eal_remote_launch(tf_dp_lcore_main, app.lc[w++], lcore);
 	}
 	app.running = 1;
 	TF_DP_LOG(INFO, "serving %s on UDP port %u with %u worker(s)%s", "requests",
-		  app.cfg.udp_port, app.nworkers,
-		  app.inline_worker ? " (on the main lcore)" : "");
+		  app.cfg.udp_port, app.nworkers, app.inline_worker ? " (on the main lcore)" : "");
 	control_loop(&app);
 	drain(&app);
 	app.quit = 1;

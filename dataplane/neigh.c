@@ -41,7 +41,7 @@ tf_neigh_learn(struct tf_neigh *n, uint32_t ip, const uint8_t mac[6], int has_vl
 set:
 	victim->ip = ip;
 	memcpy(victim->mac, mac, 6);
-	victim->has_vlan = (uint8_t)!!has_vlan;
+	victim->has_vlan = (uint8_t) !!has_vlan;
 	victim->vlan_tci = has_vlan ? vlan_tci : 0;
 	victim->seen_us = now_us;
 	return changed;

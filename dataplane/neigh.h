@@ -13,11 +13,11 @@
 #define TF_NEIGH_PROBE 8
 
 struct tf_neigh_entry {
-	uint32_t ip;       /* network order; 0 = empty */
+	uint32_t ip; /* network order; 0 = empty */
 	uint16_t vlan_tci;
 	uint8_t has_vlan;
 	uint8_t mac[6];
-	uint64_t seen_us;  /* last time it was learned */
+	uint64_t seen_us; /* last time it was learned */
 };
 
 struct tf_neigh {

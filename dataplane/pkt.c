@@ -144,8 +144,8 @@ parse_udp(const uint8_t *f, const struct tf_pkt_addr *me, struct tf_pkt_info *in
 		return drop(reason, TF_DROP_UDP_PORT);
 	memcpy(&csum, udp + 6, 2);
 	if (csum != 0 && me->check_udp_csum &&
-	    tf_pkt_csum_fold(tf_pkt_csum_add(pseudo4(info->src_ip, info->dst_ip, ulen), udp, ulen)) !=
-		    0xffff)
+	    tf_pkt_csum_fold(tf_pkt_csum_add(pseudo4(info->src_ip, info->dst_ip, ulen), udp,
+					     ulen)) != 0xffff)
 		return drop(reason, TF_DROP_UDP_CSUM);
 	info->payload_off = (uint16_t)(info->l4_off + TF_PKT_UDP_HLEN);
 	info->payload_len = (uint16_t)(ulen - TF_PKT_UDP_HLEN);
@@ -260,8 +260,7 @@ ip4_finish(uint8_t *ip)
 }
 
 uint32_t
-tf_pkt_icmp_echo_reply(uint8_t *frame, const struct tf_pkt_info *info,
-		       const struct tf_pkt_addr *me)
+tf_pkt_icmp_echo_reply(uint8_t *frame, const struct tf_pkt_info *info, const struct tf_pkt_addr *me)
 {
 	uint8_t *ip = frame + info->l3_off;
 	uint8_t *icmp = frame + info->l4_off;

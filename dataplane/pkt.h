@@ -33,17 +33,17 @@
 
 /* What a frame is once tf_pkt_parse() accepted it. */
 enum tf_pkt_kind {
-	TF_PKT_DROP = 0,   /* malformed or not for us: see the drop reason */
-	TF_PKT_ARP_REQ,    /* ARP request for our address: answer it */
-	TF_PKT_ARP_OTHER,  /* ARP reply or request for someone else: learn, no answer */
-	TF_PKT_ICMP_ECHO,  /* ICMP echo request to our address: answer it */
-	TF_PKT_UDP,        /* UDP datagram to our address and port: the protocol's */
+	TF_PKT_DROP = 0, /* malformed or not for us: see the drop reason */
+	TF_PKT_ARP_REQ, /* ARP request for our address: answer it */
+	TF_PKT_ARP_OTHER, /* ARP reply or request for someone else: learn, no answer */
+	TF_PKT_ICMP_ECHO, /* ICMP echo request to our address: answer it */
+	TF_PKT_UDP, /* UDP datagram to our address and port: the protocol's */
 };
 
 /* The local identity the parser checks frames against (network byte order). */
 struct tf_pkt_addr {
 	uint8_t mac[6];
-	uint32_t ip;       /* our IPv4 address, network order */
+	uint32_t ip; /* our IPv4 address, network order */
 	uint16_t udp_port; /* our UDP port, network order */
 	uint8_t check_udp_csum; /* verify a non-zero UDP checksum */
 };
@@ -51,18 +51,18 @@ struct tf_pkt_addr {
 /* Where the layers of an accepted frame are (offsets into the frame). */
 struct tf_pkt_info {
 	enum tf_pkt_kind kind;
-	uint8_t nvlan;            /* VLAN tags seen (0..TF_PKT_MAX_VLANS) */
+	uint8_t nvlan; /* VLAN tags seen (0..TF_PKT_MAX_VLANS) */
 	uint16_t vlan_tci[TF_PKT_MAX_VLANS];
 	uint16_t vlan_tpid[TF_PKT_MAX_VLANS];
-	uint16_t l3_off;          /* start of the IPv4 header / ARP body */
-	uint16_t l4_off;          /* start of the UDP / ICMP header */
-	uint16_t payload_off;     /* start of the UDP payload / ICMP body */
-	uint16_t payload_len;     /* bytes of UDP payload / ICMP message after the header */
+	uint16_t l3_off; /* start of the IPv4 header / ARP body */
+	uint16_t l4_off; /* start of the UDP / ICMP header */
+	uint16_t payload_off; /* start of the UDP payload / ICMP body */
+	uint16_t payload_len; /* bytes of UDP payload / ICMP message after the header */
 	uint8_t src_mac[6];
-	uint32_t src_ip;          /* network order */
-	uint32_t dst_ip;          /* network order */
-	uint16_t src_port;        /* network order */
-	uint16_t dst_port;        /* network order */
+	uint32_t src_ip; /* network order */
+	uint32_t dst_ip; /* network order */
+	uint16_t src_port; /* network order */
+	uint16_t dst_port; /* network order */
 	uint8_t ttl;
 };
 
@@ -96,10 +96,10 @@ uint32_t tf_pkt_icmp_echo_reply(uint8_t *frame, const struct tf_pkt_info *info,
 /* Where a response datagram goes: the peer as learned from its request. */
 struct tf_pkt_peer {
 	uint8_t mac[6];
-	uint16_t vlan_tci;  /* used when has_vlan */
+	uint16_t vlan_tci; /* used when has_vlan */
 	uint8_t has_vlan;
-	uint32_t ip;        /* network order */
-	uint16_t port;      /* network order */
+	uint32_t ip; /* network order */
+	uint16_t port; /* network order */
 };
 
 /* Bytes of header tf_pkt_udp_build() writes for this peer. */

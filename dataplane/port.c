@@ -44,10 +44,11 @@ port_init(struct tf_dp_app *app, uint16_t port)
 		if (conf.rx_adv_conf.rss_conf.rss_hf)
 			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		else
-			TF_DP_LOG(WARNING,
-				  "port %u (%s) offers no RSS: the PMD spreads frames over its "
-				  "queues its own way; tenants are still handed to their owner lcore",
-				  port, info.driver_name);
+			TF_DP_LOG(
+				WARNING,
+				"port %u (%s) offers no RSS: the PMD spreads frames over its "
+				"queues its own way; tenants are still handed to their owner lcore",
+				port, info.driver_name);
 	}
 	rc = rte_eth_dev_configure(port, nq, nq, &conf);
 	if (rc < 0) {
@@ -73,7 +74,8 @@ port_init(struct tf_dp_app *app, uint16_t port)
 	}
 	rc = rte_eth_dev_start(port);
 	if (rc < 0) {
-		TF_DP_LOG(ERR, "port %u (%s): start: %s", port, info.driver_name, rte_strerror(-rc));
+		TF_DP_LOG(ERR, "port %u (%s): start: %s", port, info.driver_name,
+			  rte_strerror(-rc));
 		return rc;
 	}
 	rte_eth_macaddr_get(port, &mac);
@@ -91,7 +93,7 @@ tf_dp_ports_init(struct tf_dp_app *app)
 	int rc;
 
 	app->nports = 0;
-	RTE_ETH_FOREACH_DEV(port) {
+	RTE_ETH_FOREACH_DEV (port) {
 		if (app->nports == TF_DP_MAX_PORTS || port >= TF_DP_MAX_PORTS) {
 			TF_DP_LOG(ERR, "more than %d ports: tokfab-dp serves up to %d",
 				  TF_DP_MAX_PORTS, TF_DP_MAX_PORTS);

@@ -18,18 +18,17 @@
 
 struct tf_dp_records {
 	struct tf_card_dev *card; /* NULL: no BAR */
-	FILE *file;               /* NULL: no usage file */
+	FILE *file; /* NULL: no usage file */
 	struct tf_usage_record *fifo;
 	uint32_t cap, head, tail;
-	uint64_t posted;          /* to the event queue */
-	uint64_t written;         /* to the file */
-	uint64_t discarded;       /* no sink configured: counted only */
-	uint64_t eq_full;         /* posts refused with -EAGAIN */
+	uint64_t posted; /* to the event queue */
+	uint64_t written; /* to the file */
+	uint64_t discarded; /* no sink configured: counted only */
+	uint64_t eq_full; /* posts refused with -EAGAIN */
 	uint64_t health_posted;
 };
 
-int tf_dp_records_init(struct tf_dp_records *r, struct tf_card_dev *card, FILE *file,
-		       uint32_t cap);
+int tf_dp_records_init(struct tf_dp_records *r, struct tf_card_dev *card, FILE *file, uint32_t cap);
 void tf_dp_records_fini(struct tf_dp_records *r);
 /* Room for more records now? */
 static inline int
@@ -47,8 +46,8 @@ tf_dp_records_backlog(const struct tf_dp_records *r)
 	return r->tail - r->head;
 }
 /* Posts a health event (card only; best effort, counted). */
-void tf_dp_records_health(struct tf_dp_records *r, uint16_t component, uint32_t id,
-			  uint16_t state, uint32_t reason, const char *detail);
+void tf_dp_records_health(struct tf_dp_records *r, uint16_t component, uint32_t id, uint16_t state,
+			  uint32_t reason, const char *detail);
 /* One record as a JSON object on one line (no newline). */
 int tf_dp_usage_json(const struct tf_usage_record *u, char *buf, size_t len);
 

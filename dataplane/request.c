@@ -286,8 +286,8 @@ complete(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_proto_msg 
 			tf_utf8s_feed(&r->utf8, w->segs[s - 1].p, w->segs[s - 1].len);
 		if (!tf_utf8s_ok(&r->utf8)) {
 			tf_dp_count_drop(w, TF_DROP_PROTO_MALFORMED);
-			tf_dp_send_error(w, r->port, &r->peer, &ref,
-					 tf_dp_tenant_key(t, r->key_id), TF_PROTO_E_MALFORMED, 0,
+			tf_dp_send_error(w, r->port, &r->peer, &ref, tf_dp_tenant_key(t, r->key_id),
+					 TF_PROTO_E_MALFORMED, 0,
 					 (uint32_t)TF_PROTO_R_BAD_FIELD << 16 |
 						 (TF_PROTO_HDR_LEN + TF_PROTO_REQUEST_FIXED));
 			abandon(w, r);
@@ -312,7 +312,8 @@ complete(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_proto_msg 
 	 * Prompt tokens to reserve: exact for token ids; for text an upper bound
 	 * (one token per byte at worst, plus BOS and the tokenizer's leading space).
 	 */
-	r->prompt_est = r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : r->prompt_total + 3;
+	r->prompt_est =
+		r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : r->prompt_total + 3;
 	r->work = r->prompt_est + r->max_new;
 	r->price_per_1k = tf_dp_tenant_price(t, r->model_id);
 	r->reserve_micro = tf_admit_cost(r->work, r->price_per_1k);
@@ -332,8 +333,9 @@ complete(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_proto_msg 
 	case TF_ADMIT_TOO_LARGE:
 	default:
 		refuse_counted(w, r, &ref, TF_PROTO_E_TOO_LARGE, 0,
-			       (uint32_t)(t->adm.tok_rate.burst > UINT32_MAX ? UINT32_MAX
-									       : t->adm.tok_rate.burst));
+			       (uint32_t)(t->adm.tok_rate.burst > UINT32_MAX
+						  ? UINT32_MAX
+						  : t->adm.tok_rate.burst));
 		return;
 	}
 	r->state = TF_DP_REQ_QUEUED;
@@ -384,10 +386,10 @@ add_piece(struct tf_dp_worker *w, struct tf_dp_req *r, void *cookie, const struc
 	if (rc == 1 || (rc == 0 && len == 0)) {
 		w->io_ops->rx_free(w->io, cookie); /* a duplicate piece */
 	} else if (rc < 0) {
-		enum tf_dp_drop d = rc == -TF_PROTO_R_FRAG_OVERLAP ? TF_DROP_REASM_OVERLAP
-								   : TF_DROP_REASM_LIE;
-		uint32_t field = m->type == TF_PROTO_T_REQUEST ? TF_PROTO_HDR_LEN + 8
-							       : TF_PROTO_HDR_LEN + 4;
+		enum tf_dp_drop d =
+			rc == -TF_PROTO_R_FRAG_OVERLAP ? TF_DROP_REASM_OVERLAP : TF_DROP_REASM_LIE;
+		uint32_t field =
+			m->type == TF_PROTO_T_REQUEST ? TF_PROTO_HDR_LEN + 8 : TF_PROTO_HDR_LEN + 4;
 
 		tf_dp_count_drop(w, d);
 		tf_dp_send_error(w, r->port, &r->peer, m, tf_dp_tenant_key(r->tenant, r->key_id),
@@ -413,8 +415,8 @@ static void
 start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_peer *peer,
       const struct tf_proto_msg *m, struct tf_dp_tenant *t)
 {
-	int single = m->type == TF_PROTO_T_REQUEST &&
-		     m->u.req.prompt_len == m->u.req.prompt_total_len;
+	int single =
+		m->type == TF_PROTO_T_REQUEST && m->u.req.prompt_len == m->u.req.prompt_total_len;
 	struct tf_dp_req *r;
 	uint64_t ra;
 
@@ -439,7 +441,8 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 	r->port = port;
 	r->peer = *peer; /* every answer goes where the first piece came from */
 	if (!tf_dedupe_insert(&w->ids, t->id, m->request_id, r->index + 1,
-			      w->now_us + (uint64_t)w->lim.replay_window_ms * 1000, w->now_us, &ra)) {
+			      w->now_us + (uint64_t)w->lim.replay_window_ms * 1000, w->now_us,
+			      &ra)) {
 		/* Every remembered id is still inside the replay window. */
 		tf_dp_req_free(w, r);
 		refuse(w, port, peer, m, t, TF_PROTO_E_BUSY, retry_ms(w, ra), 0);
@@ -448,8 +451,8 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 	if (single) {
 		take_header(r, m, t);
 		r->state = TF_DP_REQ_REASM; /* not admitted yet; complete() decides */
-		if (m->u.req.prompt_len && seg_add(w, r, cookie, m->u.req.prompt, 0,
-						   m->u.req.prompt_len) < 0) {
+		if (m->u.req.prompt_len &&
+		    seg_add(w, r, cookie, m->u.req.prompt, 0, m->u.req.prompt_len) < 0) {
 			tf_dp_count_drop(w, TF_DROP_REASM_NOMEM);
 			refuse(w, port, peer, m, t, TF_PROTO_E_BUSY, w->lim.retry_after_ms, 0);
 			abandon(w, r);
@@ -472,8 +475,8 @@ drop:
 }
 
 void
-tf_dp_on_request(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_peer *peer,
-		 struct tf_proto_msg *m, struct tf_dp_tenant *t)
+tf_dp_on_request(struct tf_dp_worker *w, uint16_t port, void *cookie,
+		 const struct tf_pkt_peer *peer, struct tf_proto_msg *m, struct tf_dp_tenant *t)
 {
 	struct tf_dedupe_ent *e = tf_dedupe_find(&w->ids, t->id, m->request_id);
 	struct tf_dp_req *r;

@@ -12,17 +12,17 @@
 
 /* Health of an accelerator as the router sees it. */
 enum tf_route_health {
-	TF_ROUTE_UP = 0,        /* full weight */
-	TF_ROUTE_DEGRADED = 1,  /* looks 4x as loaded as it is */
-	TF_ROUTE_DOWN = 2,      /* never chosen */
+	TF_ROUTE_UP = 0, /* full weight */
+	TF_ROUTE_DEGRADED = 1, /* looks 4x as loaded as it is */
+	TF_ROUTE_DOWN = 2, /* never chosen */
 };
 
 struct tf_route_cand {
-	uint64_t outstanding;  /* tokens of work queued or running there (this lcore's view) */
-	uint32_t cost_weight;  /* relative cost, e.g. cost per hour per unit of speed (>= 1) */
-	uint8_t health;        /* enum tf_route_health */
-	uint8_t excluded;      /* e.g. just failed this request */
-	uint8_t no_credit;     /* transport has no room now: choose only if nothing else */
+	uint64_t outstanding; /* tokens of work queued or running there (this lcore's view) */
+	uint32_t cost_weight; /* relative cost, e.g. cost per hour per unit of speed (>= 1) */
+	uint8_t health; /* enum tf_route_health */
+	uint8_t excluded; /* e.g. just failed this request */
+	uint8_t no_credit; /* transport has no room now: choose only if nothing else */
 };
 
 /*

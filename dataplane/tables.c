@@ -458,8 +458,8 @@ tf_dp_worker_set_batching(struct tf_dp_worker *w, const struct tf_aq_set_batchin
 		*detail = offsetof(struct tf_aq_set_batching, max_batch);
 		return TF_AQ_S_BAD_FIELD;
 	}
-	w->batching.max_batch = c->max_batch > TF_ACCEL_MAX_BATCH_REQS ? TF_ACCEL_MAX_BATCH_REQS
-								       : c->max_batch;
+	w->batching.max_batch =
+		c->max_batch > TF_ACCEL_MAX_BATCH_REQS ? TF_ACCEL_MAX_BATCH_REQS : c->max_batch;
 	w->batching.max_batch_bytes = c->max_batch_bytes;
 	w->batching.max_queue_delay_us = c->max_queue_delay_us;
 	return TF_AQ_S_OK;

@@ -79,8 +79,7 @@ cb_info(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "udp_port", g_app->cfg.udp_port);
 	rte_tel_data_add_dict_u64(d, "workers", g_app->nworkers);
 	rte_tel_data_add_dict_u64(d, "ports", g_app->nports);
-	rte_tel_data_add_dict_u64(d, "uptime_s",
-				  (tf_dp_now_us(g_app) - g_app->start_us) / 1000000);
+	rte_tel_data_add_dict_u64(d, "uptime_s", (tf_dp_now_us(g_app) - g_app->start_us) / 1000000);
 	rte_tel_data_add_dict_string(d, "config", g_app->cfg_path);
 	rte_tel_data_add_dict_string(d, "bar", g_app->card ? "yes" : "no");
 	return 0;
@@ -267,9 +266,9 @@ obj_cmd(obj_iter it, const char *params, struct rte_tel_data *d, int tenant, int
 	rte_tel_data_add_dict_u64(d, "active", s.active);
 	if (tenant) {
 		rte_tel_data_add_dict_int(d, "balance_micro_sign", s.balance_micro < 0 ? -1 : 1);
-		rte_tel_data_add_dict_u64(d, "balance_micro",
-					  (uint64_t)(s.balance_micro < 0 ? -s.balance_micro
-									 : s.balance_micro));
+		rte_tel_data_add_dict_u64(
+			d, "balance_micro",
+			(uint64_t)(s.balance_micro < 0 ? -s.balance_micro : s.balance_micro));
 		rte_tel_data_add_dict_u64(d, "reserved_micro", (uint64_t)s.reserved_micro);
 		rte_tel_data_add_dict_u64(d, "flags", s.state);
 	}
@@ -313,9 +312,11 @@ tf_dp_telemetry_init(struct tf_dp_app *app)
 		const char *help;
 	} cmds[] = {
 		{ "/tokfab/info", cb_info, "Card identity and configuration. No parameters." },
-		{ "/tokfab/stats", cb_stats, "Card-wide event counters and gauges. No parameters." },
+		{ "/tokfab/stats", cb_stats,
+		  "Card-wide event counters and gauges. No parameters." },
 		{ "/tokfab/drops", cb_drops, "One counter per drop reason. No parameters." },
-		{ "/tokfab/lcore", cb_lcore, "Worker ids, or one worker's counters. Param: worker id." },
+		{ "/tokfab/lcore", cb_lcore,
+		  "Worker ids, or one worker's counters. Param: worker id." },
 		{ "/tokfab/port", cb_port, "Port ids, or one port's counters. Param: port id." },
 		{ "/tokfab/tenant", cb_tenant, "Tenant ids, or one tenant's counters. Param: id." },
 		{ "/tokfab/model", cb_model, "Model ids, or one model's counters. Param: id." },

@@ -122,8 +122,8 @@ tf_tokbuf_append(struct tf_tokarena *a, struct tf_tokbuf *b, uint32_t id, const 
 }
 
 uint32_t
-tf_tokbuf_read(const struct tf_tokarena *a, const struct tf_tokbuf *b, uint32_t from,
-	       uint8_t *ids, uint8_t *lens, uint8_t *text, uint32_t max_tok, uint32_t max_text,
+tf_tokbuf_read(const struct tf_tokarena *a, const struct tf_tokbuf *b, uint32_t from, uint8_t *ids,
+	       uint8_t *lens, uint8_t *text, uint32_t max_tok, uint32_t max_text,
 	       uint32_t *text_len)
 {
 	uint32_t n = 0, tl = 0, c = b->head;

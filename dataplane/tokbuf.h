@@ -19,10 +19,10 @@
 #define TF_TOKBUF_MAX_PIECE 255u
 
 struct tf_tokbuf_chunk {
-	uint32_t next;   /* chunk index + 1, 0 = last */
-	uint32_t first;  /* token index of the first token here */
+	uint32_t next; /* chunk index + 1, 0 = last */
+	uint32_t first; /* token index of the first token here */
 	uint16_t ntok;
-	uint16_t used;   /* bytes of data used */
+	uint16_t used; /* bytes of data used */
 	/* records: u32 id (LE), u8 len, len bytes of text */
 	uint8_t data[TF_TOKBUF_CHUNK_BYTES - 12];
 };
@@ -32,13 +32,13 @@ struct tf_tokarena {
 	uint32_t nchunks;
 	uint32_t free_head; /* chunk index + 1, 0 = none */
 	uint32_t nfree;
-	uint64_t steals;    /* a request reused its own oldest chunk */
+	uint64_t steals; /* a request reused its own oldest chunk */
 };
 
 /* One request's tokens: [first_avail, count) are buffered. */
 struct tf_tokbuf {
 	uint32_t head, tail; /* chunk index + 1, 0 = none */
-	uint32_t count;      /* tokens appended so far (the next index) */
+	uint32_t count; /* tokens appended so far (the next index) */
 	uint32_t first_avail;
 	uint32_t nchunks;
 	uint32_t text_bytes; /* text bytes appended so far */

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 struct tf_utf8s {
-	uint8_t need;   /* continuation bytes still expected */
+	uint8_t need; /* continuation bytes still expected */
 	uint8_t lo, hi; /* allowed range of the next continuation byte */
-	uint8_t bad;    /* sticky */
+	uint8_t bad; /* sticky */
 };
 
 static inline void

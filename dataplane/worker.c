@@ -70,7 +70,8 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	for (unsigned int i = 0; i < TF_DP_MAX_PORTS; i++)
 		memcpy(w->port_mac[i], p->me.mac, 6);
 	w->lim = *l;
-	w->batching = (struct tf_batch_policy){ .max_batch = 16, .max_batch_bytes = 1u << 20,
+	w->batching = (struct tf_batch_policy){ .max_batch = 16,
+						.max_batch_bytes = 1u << 20,
 						.max_queue_delay_us = 200 };
 	tf_neigh_init(&w->neigh);
 
@@ -217,7 +218,8 @@ proto_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		goto drop;
 	}
 	/* Authenticated from here on: answers are signed with the key that verified. */
-	rc = tf_proto_check_time(m.timestamp_us, w->wall_us, (uint64_t)w->lim.replay_window_ms * 1000);
+	rc = tf_proto_check_time(m.timestamp_us, w->wall_us,
+				 (uint64_t)w->lim.replay_window_ms * 1000);
 	if (TF_DP_UNLIKELY(rc < 0)) {
 		w->c.proto[-rc]++;
 		tf_dp_count_drop(w, TF_DROP_AUTH_REPLAY);
@@ -262,8 +264,7 @@ drop:
 	w->io_ops->rx_free(w->io, cookie);
 }
 
-static void rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
-	       uint32_t len);
+static void rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len);
 
 void
 tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len)

@@ -50,26 +50,26 @@ struct tf_dp_io_ops {
 
 /* Card-wide limits, from the configuration file (not the admin queue). */
 struct tf_dp_limits {
-	uint32_t max_requests;       /* request objects per worker (running + cached) */
-	uint32_t max_queue;          /* admitted, not ended, per worker */
-	uint32_t reasm_contexts;     /* prompts being reassembled at once, per worker */
-	uint32_t reasm_timeout_ms;   /* since the last piece */
-	uint32_t replay_window_ms;   /* timestamp window and id memory */
-	uint32_t id_table;           /* (tenant, request id) entries per worker */
-	uint32_t cache_entries;      /* finished requests kept per worker */
+	uint32_t max_requests; /* request objects per worker (running + cached) */
+	uint32_t max_queue; /* admitted, not ended, per worker */
+	uint32_t reasm_contexts; /* prompts being reassembled at once, per worker */
+	uint32_t reasm_timeout_ms; /* since the last piece */
+	uint32_t replay_window_ms; /* timestamp window and id memory */
+	uint32_t id_table; /* (tenant, request id) entries per worker */
+	uint32_t cache_entries; /* finished requests kept per worker */
 	uint64_t token_buffer_bytes; /* token buffers (resume + cache) per worker */
-	uint32_t cache_min_ms;       /* a finished request stays at least this long if room */
-	uint32_t retry_after_ms;     /* advice sent with BUSY */
-	uint32_t max_segs;           /* prompt pieces per request */
-	uint32_t dgram;              /* response datagram size */
-	uint32_t resp_ring_bytes;    /* transport response ring */
-	uint8_t udp_tx_csum;         /* compute UDP checksums of responses */
+	uint32_t cache_min_ms; /* a finished request stays at least this long if room */
+	uint32_t retry_after_ms; /* advice sent with BUSY */
+	uint32_t max_segs; /* prompt pieces per request */
+	uint32_t dgram; /* response datagram size */
+	uint32_t resp_ring_bytes; /* transport response ring */
+	uint8_t udp_tx_csum; /* compute UDP checksums of responses */
 };
 
 void tf_dp_limits_default(struct tf_dp_limits *l);
 
 struct tf_dp_worker_params {
-	unsigned int id;       /* 0..nworkers-1 */
+	unsigned int id; /* 0..nworkers-1 */
 	unsigned int nworkers;
 	const struct tf_dp_io_ops *io_ops;
 	void *io;
@@ -151,21 +151,21 @@ void tf_dp_worker_count_drop(struct tf_dp_worker *w, enum tf_dp_drop d, uint64_t
 
 /* Per-tenant / per-model / per-accelerator counters of one worker. */
 struct tf_dp_obj_stats {
-	uint64_t requests;   /* admitted */
-	uint64_t refused;    /* refused at admission */
-	uint64_t failed;     /* ended with CUT_OFF other than quota / an accelerator error */
+	uint64_t requests; /* admitted */
+	uint64_t refused; /* refused at admission */
+	uint64_t failed; /* ended with CUT_OFF other than quota / an accelerator error */
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
 	uint64_t cost_micro;
-	uint64_t batches;    /* accelerators: batches posted */
-	uint64_t errors;     /* accelerators: errors reported */
+	uint64_t batches; /* accelerators: batches posted */
+	uint64_t errors; /* accelerators: errors reported */
 	uint64_t redispatched;
-	uint32_t active;     /* gauge: running now */
-	uint32_t queued;     /* gauge: waiting in a batch queue */
-	uint32_t state;      /* accelerators: enum tf_health_state; tenants: flags */
+	uint32_t active; /* gauge: running now */
+	uint32_t queued; /* gauge: waiting in a batch queue */
+	uint32_t state; /* accelerators: enum tf_health_state; tenants: flags */
 	uint32_t reserved_;
-	int64_t balance_micro;   /* tenants */
-	int64_t reserved_micro;  /* tenants */
+	int64_t balance_micro; /* tenants */
+	int64_t reserved_micro; /* tenants */
 };
 
 /* Iterates the objects a worker knows; returns 0, or -ENOENT past the last. */
@@ -178,13 +178,13 @@ int tf_dp_worker_accel_stats(const struct tf_dp_worker *w, unsigned int i, uint3
 
 /* Gauges of one worker. */
 struct tf_dp_worker_gauges {
-	uint32_t requests_used;   /* request objects in use (incl. cache) */
-	uint32_t active;          /* admitted, not ended */
-	uint32_t queued;          /* in batch queues */
-	uint32_t reasm;           /* reassembly contexts in use */
-	uint32_t cached;          /* finished requests in the response cache */
-	uint32_t ids;             /* (tenant, id) entries */
-	uint32_t usage_backlog;   /* records not yet handed to the main lcore */
+	uint32_t requests_used; /* request objects in use (incl. cache) */
+	uint32_t active; /* admitted, not ended */
+	uint32_t queued; /* in batch queues */
+	uint32_t reasm; /* reassembly contexts in use */
+	uint32_t cached; /* finished requests in the response cache */
+	uint32_t ids; /* (tenant, id) entries */
+	uint32_t usage_backlog; /* records not yet handed to the main lcore */
 	uint32_t tok_free_chunks;
 };
 void tf_dp_worker_gauges(const struct tf_dp_worker *w, struct tf_dp_worker_gauges *g);

@@ -29,16 +29,16 @@
 /* A tenant, owned by one worker. */
 struct tf_dp_tenant {
 	uint32_t id;
-	uint32_t flags;          /* TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED */
+	uint32_t flags; /* TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED */
 	char name[TF_NAME_LEN];
 	struct tf_proto_key key;
 	struct tf_proto_key prev_key;
 	uint8_t has_prev;
 	uint8_t max_prio;
-	uint8_t deleted;         /* removed from the table; the slot frees when refs == 0 */
-	uint8_t in_use;          /* the slot holds a tenant (objects are reused, never freed
+	uint8_t deleted; /* removed from the table; the slot frees when refs == 0 */
+	uint8_t in_use; /* the slot holds a tenant (objects are reused, never freed
 				  * while workers run: telemetry may be reading them) */
-	uint32_t refs;           /* request objects pointing here */
+	uint32_t refs; /* request objects pointing here */
 	int64_t budget_micro;
 	uint32_t nprices;
 	struct tf_aq_price prices[TF_MAX_PRICES];
@@ -47,7 +47,7 @@ struct tf_dp_tenant {
 };
 
 struct tf_dp_model {
-	uint32_t id;             /* 0 = free slot */
+	uint32_t id; /* 0 = free slot */
 	char name[TF_NAME_LEN];
 	uint32_t max_prompt_tokens;
 	uint32_t max_new_tokens;
@@ -57,26 +57,26 @@ struct tf_dp_model {
 /* Accelerator health as this worker sees its connection. */
 enum tf_dp_accel_state {
 	TF_DP_ACCEL_CONNECTING = 0, /* not usable yet */
-	TF_DP_ACCEL_UP,             /* usable */
-	TF_DP_ACCEL_DOWN,           /* lost; the transport reconnects */
+	TF_DP_ACCEL_UP, /* usable */
+	TF_DP_ACCEL_DOWN, /* lost; the transport reconnects */
 };
 
 struct tf_dp_accel {
-	uint32_t id;                /* 0 = free slot */
-	uint16_t transport;         /* enum tf_transport */
+	uint32_t id; /* 0 = free slot */
+	uint16_t transport; /* enum tf_transport */
 	char address[TF_ADDR_LEN];
 	uint64_t cost_per_hour_micro;
-	uint32_t weight;            /* routing weight 1..1000 (higher: preferred) */
+	uint32_t weight; /* routing weight 1..1000 (higher: preferred) */
 	uint32_t max_outstanding;
 	uint32_t nmodels;
 	uint32_t models[TF_MAX_ACCEL_MODELS];
-	uint32_t cost_weight;       /* derived: what the router multiplies the load by */
+	uint32_t cost_weight; /* derived: what the router multiplies the load by */
 	struct tf_xport *x;
-	uint8_t state;              /* enum tf_dp_accel_state */
-	uint8_t peer_flags_ok;      /* status block says healthy */
-	uint8_t deleted;            /* removed: no new work; freed when nothing in flight */
-	uint32_t inflight;          /* requests posted, not ended */
-	uint64_t outstanding;       /* tokens of work routed here, not ended */
+	uint8_t state; /* enum tf_dp_accel_state */
+	uint8_t peer_flags_ok; /* status block says healthy */
+	uint8_t deleted; /* removed: no new work; freed when nothing in flight */
+	uint32_t inflight; /* requests posted, not ended */
+	uint64_t outstanding; /* tokens of work routed here, not ended */
 	struct tf_batch_q q;
 	uint64_t next_status_us;
 	struct tf_dp_obj_stats st;
@@ -85,36 +85,36 @@ struct tf_dp_accel {
 /* Where a request object is in its life. */
 enum tf_dp_req_state {
 	TF_DP_REQ_FREE = 0,
-	TF_DP_REQ_REASM,    /* pieces arriving; not admitted */
-	TF_DP_REQ_QUEUED,   /* admitted, waiting in a batch queue */
-	TF_DP_REQ_POSTED,   /* posted to an accelerator, streaming */
-	TF_DP_REQ_DONE,     /* FINAL sent, in the response cache */
+	TF_DP_REQ_REASM, /* pieces arriving; not admitted */
+	TF_DP_REQ_QUEUED, /* admitted, waiting in a batch queue */
+	TF_DP_REQ_POSTED, /* posted to an accelerator, streaming */
+	TF_DP_REQ_DONE, /* FINAL sent, in the response cache */
 };
 
 /* One piece of a prompt: bytes in a received frame (zero copy). */
 struct tf_dp_seg {
-	void *cookie;       /* the frame (mbuf) holding them */
+	void *cookie; /* the frame (mbuf) holding them */
 	const uint8_t *p;
-	uint32_t off;       /* offset in the prompt */
+	uint32_t off; /* offset in the prompt */
 	uint32_t len;
-	uint32_t next;      /* seg index + 1 */
+	uint32_t next; /* seg index + 1 */
 };
 
 struct tf_dp_req {
-	uint8_t state;          /* enum tf_dp_req_state */
-	uint8_t have_hdr;       /* REQUEST seen (fields below valid) */
-	uint8_t key_id;         /* the key that verified it: responses are signed with it */
+	uint8_t state; /* enum tf_dp_req_state */
+	uint8_t have_hdr; /* REQUEST seen (fields below valid) */
+	uint8_t key_id; /* the key that verified it: responses are signed with it */
 	uint8_t prio;
-	uint8_t kind;           /* enum tf_proto_prompt_kind */
+	uint8_t kind; /* enum tf_proto_prompt_kind */
 	uint8_t want_text;
-	uint8_t cancel;         /* the client asked to cancel */
-	uint8_t finished;       /* FINAL sent */
-	uint8_t cut;            /* tenant ran dry: cancelled at the accelerator, FINAL on END */
-	uint8_t xport_done;     /* the accelerator ended it (END/ERROR seen) */
-	uint8_t attempts;       /* dispatches so far */
+	uint8_t cancel; /* the client asked to cancel */
+	uint8_t finished; /* FINAL sent */
+	uint8_t cut; /* tenant ran dry: cancelled at the accelerator, FINAL on END */
+	uint8_t xport_done; /* the accelerator ended it (END/ERROR seen) */
+	uint8_t attempts; /* dispatches so far */
 	uint16_t port;
 	uint32_t gen;
-	uint32_t index;         /* own index in the pool */
+	uint32_t index; /* own index in the pool */
 	struct tf_dp_tenant *tenant;
 	uint64_t request_id;
 	struct tf_pkt_peer peer;
@@ -125,37 +125,37 @@ struct tf_dp_req {
 	uint16_t temperature, top_p;
 	uint64_t seed;
 	/* prompt pieces, sorted by offset */
-	uint32_t seg_head;      /* seg index + 1 */
+	uint32_t seg_head; /* seg index + 1 */
 	uint32_t nsegs;
-	uint32_t reasm;         /* reassembly context index + 1 */
+	uint32_t reasm; /* reassembly context index + 1 */
 	struct tf_utf8s utf8;
 	uint64_t reasm_deadline_us;
 	/* admission */
 	uint64_t reserve_micro;
 	uint64_t price_per_1k;
-	uint32_t prompt_est;    /* tokens reserved for the prompt */
-	uint32_t work;          /* prompt_est + max_new: what routing counts */
+	uint32_t prompt_est; /* tokens reserved for the prompt */
+	uint32_t work; /* prompt_est + max_new: what routing counts */
 	/* routing and batching */
-	int16_t accel;          /* index into w->accels, -1 none */
-	uint64_t excluded;      /* accelerators that failed this request (bit per index) */
+	int16_t accel; /* index into w->accels, -1 none */
+	uint64_t excluded; /* accelerators that failed this request (bit per index) */
 	struct tf_batch_item bi;
 	/* streaming */
 	struct tf_tokbuf tb;
 	uint32_t prompt_tokens; /* from the accelerator's END */
-	uint8_t finish;         /* enum tf_proto_finish */
-	uint16_t error_code;    /* with CUT_OFF */
-	uint16_t outcome;       /* enum tf_usage_outcome */
+	uint8_t finish; /* enum tf_proto_finish */
+	uint16_t error_code; /* with CUT_OFF */
+	uint16_t outcome; /* enum tf_usage_outcome */
 	uint32_t accel_id;
 	uint64_t cost_micro;
 	/* times (monotonic µs) */
-	uint64_t t_complete;    /* prompt complete and authenticated */
+	uint64_t t_complete; /* prompt complete and authenticated */
 	uint64_t t_admit;
 	uint64_t t_flush;
 	uint64_t t_final;
 	/* response cache FIFO */
-	uint32_t cache_next;    /* req index + 1 */
+	uint32_t cache_next; /* req index + 1 */
 	/* free list / reassembly list */
-	uint32_t link;          /* req index + 1 */
+	uint32_t link; /* req index + 1 */
 };
 
 struct tf_dp_reasm_ctx {
@@ -170,8 +170,8 @@ struct tf_dp_worker {
 	unsigned int id, nworkers;
 	const struct tf_dp_io_ops *io_ops;
 	void *io;
-	uint64_t now_us;         /* monotonic */
-	uint64_t wall_us;        /* realtime */
+	uint64_t now_us; /* monotonic */
+	uint64_t wall_us; /* realtime */
 	struct tf_pkt_addr me;
 	uint8_t port_mac[TF_DP_MAX_PORTS][6];
 	uint8_t draining;
@@ -192,7 +192,7 @@ struct tf_dp_worker {
 	/* requests */
 	struct tf_dp_req *reqs;
 	uint32_t nreqs;
-	uint32_t free_head;      /* req index + 1 */
+	uint32_t free_head; /* req index + 1 */
 	uint32_t used;
 	struct tf_admit_queue aq;
 	struct tf_dedupe ids;
@@ -202,7 +202,7 @@ struct tf_dp_worker {
 	uint32_t nsegs_total, seg_free;
 	struct tf_dp_reasm_ctx *reasm;
 	uint32_t reasm_free, nreasm_used;
-	uint32_t reasm_list;     /* requests in REASM state (req index + 1), for timeouts */
+	uint32_t reasm_list; /* requests in REASM state (req index + 1), for timeouts */
 	uint64_t next_timer_us;
 
 	/* transport */
@@ -213,8 +213,8 @@ struct tf_dp_worker {
 	} memr[8];
 	unsigned int nmem;
 	uint64_t batch_seq;
-	struct tf_xport_req *xreqs;  /* scratch for one batch */
-	struct tf_xport_seg *xsegs;  /* scratch gather list */
+	struct tf_xport_req *xreqs; /* scratch for one batch */
+	struct tf_xport_seg *xsegs; /* scratch gather list */
 	uint32_t xsegs_cap;
 
 	/* usage records not yet accepted by the main lcore (FIFO ring) */

@@ -42,7 +42,7 @@
 #include "tokfab/proto.h"
 
 #define BURST 32
-#define HIST_NS 10                 /* histogram bucket width */
+#define HIST_NS 10 /* histogram bucket width */
 #define HIST_N (2000000 / HIST_NS) /* up to 2 ms */
 
 static struct {
@@ -58,8 +58,8 @@ static struct {
 	double rate; /* requests/s offered by the feeder; 0 = as fast as it can */
 	/* shared between the lcores (single writer each) */
 	volatile int stop;
-	volatile uint64_t sent;  /* feeder: requests enqueued */
-	uint64_t *rx_tsc;        /* card: when request i entered the pipeline */
+	volatile uint64_t sent; /* feeder: requests enqueued */
+	uint64_t *rx_tsc; /* card: when request i entered the pipeline */
 	uint64_t nslots;
 	uint64_t rid_base;
 	/* card results */
@@ -186,10 +186,13 @@ build_template(void)
 	memcpy(card.mac, g_card_mac, 6);
 	for (uint32_t i = 0; i < B.prompt_tokens; i++)
 		tf_proto_st32(prompt + 4 * i, 1 + i);
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = B.tokens,
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = B.tokens,
 					     .prompt_total_len = 4 * B.prompt_tokens,
-					     .prompt_kind = TF_PROTO_PROMPT_TOKENS, .priority = 3,
-					     .top_p = 10000, .prompt = prompt,
+					     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+					     .priority = 3,
+					     .top_p = 10000,
+					     .prompt = prompt,
 					     .prompt_len = 4 * B.prompt_tokens };
 	n = tf_proto_encode(g_tmpl + 42, sizeof(g_tmpl) - 42, &m, &B.key);
 	if (n < 0)
@@ -251,8 +254,8 @@ standin_poll(void)
 			tok[k] = (struct tf_accel_tok){ .id = 100 + k, .text_len = 1 };
 			text[k] = 'a';
 		}
-		while (tf_xport_resp_tokens(B.ax, ev[i].handle, 0, tok, B.tokens, text,
-					    B.tokens) == -ENOBUFS ||
+		while (tf_xport_resp_tokens(B.ax, ev[i].handle, 0, tok, B.tokens, text, B.tokens) ==
+			       -ENOBUFS ||
 		       tf_xport_resp_end(B.ax, ev[i].handle, &u) == -ENOBUFS) {
 			tf_xport_resp_flush(B.ax);
 			tf_xport_poll(B.ax, NULL, 0);
@@ -287,7 +290,8 @@ feeder_main(void *arg)
 {
 	uint64_t start = rte_rdtsc(), next = start, seq = 0;
 	uint64_t gap = B.rate > 0 ? (uint64_t)(B.hz / B.rate) : 0;
-	struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY, .max_inflight = 4096,
+	struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY,
+				      .max_inflight = 4096,
 				      .nmodels = 1 };
 	uint64_t last_status = 0;
 
@@ -375,13 +379,22 @@ static int
 setup_worker(void)
 {
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &bench_io };
-	struct tf_aq_set_model md = { .model_id = 7, .max_prompt_tokens = 4096,
+	struct tf_aq_set_model md = { .model_id = 7,
+				      .max_prompt_tokens = 4096,
 				      .max_new_tokens = 4096 };
-	struct tf_aq_set_accel ac = { .accel_id = 1, .transport = TF_TRANSPORT_SHM, .weight = 100,
-				      .max_outstanding = 4096, .n_models = 1, .models = { 7 } };
-	struct tf_aq_set_tenant tn = { .tenant_id = 42, .key_len = 32, .priority = 7,
-				       .flags = TF_TENANT_F_UNLIMITED, .n_prices = 1 };
-	struct tf_aq_set_batching bt = { .max_batch = B.max_batch, .max_batch_bytes = 1 << 20,
+	struct tf_aq_set_accel ac = { .accel_id = 1,
+				      .transport = TF_TRANSPORT_SHM,
+				      .weight = 100,
+				      .max_outstanding = 4096,
+				      .n_models = 1,
+				      .models = { 7 } };
+	struct tf_aq_set_tenant tn = { .tenant_id = 42,
+				       .key_len = 32,
+				       .priority = 7,
+				       .flags = TF_TENANT_F_UNLIMITED,
+				       .n_prices = 1 };
+	struct tf_aq_set_batching bt = { .max_batch = B.max_batch,
+					 .max_batch_bytes = 1 << 20,
 					 .max_queue_delay_us = B.delay_us };
 	struct tf_aq_tenant_info info;
 	uint32_t d;
@@ -444,13 +457,26 @@ main(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
-		case 's': B.seconds = atof(optarg); break;
-		case 't': B.tokens = (uint32_t)atoi(optarg); break;
-		case 'p': B.prompt_tokens = (uint32_t)atoi(optarg); break;
-		case 'r': B.rate = atof(optarg); break;
-		case 'b': B.max_batch = (uint32_t)atoi(optarg); break;
-		case 'd': B.delay_us = (uint32_t)atoi(optarg); break;
-		default: rte_exit(2, "bench_dp: bad option\n");
+		case 's':
+			B.seconds = atof(optarg);
+			break;
+		case 't':
+			B.tokens = (uint32_t)atoi(optarg);
+			break;
+		case 'p':
+			B.prompt_tokens = (uint32_t)atoi(optarg);
+			break;
+		case 'r':
+			B.rate = atof(optarg);
+			break;
+		case 'b':
+			B.max_batch = (uint32_t)atoi(optarg);
+			break;
+		case 'd':
+			B.delay_us = (uint32_t)atoi(optarg);
+			break;
+		default:
+			rte_exit(2, "bench_dp: bad option\n");
 		}
 	}
 	if (B.tokens < 1 || B.tokens > 64 || B.prompt_tokens < 1 || B.prompt_tokens > 48)
@@ -486,7 +512,8 @@ main(int argc, char **argv)
 
 		for (int i = 0; i < 2; i++) {
 			if (rte_eth_dev_configure(ports[i], 1, 1, &conf) < 0 ||
-			    rte_eth_rx_queue_setup(ports[i], 0, 1024, rte_socket_id(), NULL, B.pool) < 0 ||
+			    rte_eth_rx_queue_setup(ports[i], 0, 1024, rte_socket_id(), NULL,
+						   B.pool) < 0 ||
 			    rte_eth_tx_queue_setup(ports[i], 0, 1024, rte_socket_id(), NULL) < 0 ||
 			    rte_eth_dev_start(ports[i]) < 0)
 				rte_exit(1, "bench_dp: port %u set-up failed\n", ports[i]);
@@ -495,8 +522,9 @@ main(int argc, char **argv)
 	snprintf(B.shm_name, sizeof(B.shm_name), "bench-dp-%d", (int)getpid());
 	snprintf(uri, sizeof(uri), "shm:%s", B.shm_name);
 	if (tf_xport_ctx_create(&B.actx) < 0 ||
-	    tf_xport_listen(B.actx, &(struct tf_xport_listen_cfg){ .uri = uri, .max_inflight = 4096,
-								   .in_ring_bytes = 16u << 20 },
+	    tf_xport_listen(B.actx,
+			    &(struct tf_xport_listen_cfg){
+				    .uri = uri, .max_inflight = 4096, .in_ring_bytes = 16u << 20 },
 			    &B.al) < 0)
 		rte_exit(1, "bench_dp: stand-in accelerator cannot listen on %s\n", uri);
 	build_template();
@@ -530,14 +558,16 @@ main(int argc, char **argv)
 		printf("accel_requests %lu\n", (unsigned long)B.accel_reqs);
 		printf("card_seconds %.3f\n", all_s);
 		printf("card_busy_fraction %.3f\n", busy_s / all_s);
-		printf("requests_per_busy_second %.0f\n", busy_s > 0 ? (double)B.finals / busy_s : 0);
+		printf("requests_per_busy_second %.0f\n",
+		       busy_s > 0 ? (double)B.finals / busy_s : 0);
 		printf("requests_per_second %.0f\n", all_s > 0 ? (double)B.finals / all_s : 0);
 		printf("frames_in %lu\n", (unsigned long)c->ev[TF_EV_RX_PKTS]);
 		printf("frames_out %lu\n", (unsigned long)c->ev[TF_EV_TX_PKTS]);
 		printf("batches %lu\n", (unsigned long)c->ev[TF_EV_BATCHES]);
 		printf("batch_reqs %lu\n", (unsigned long)c->ev[TF_EV_BATCH_REQS]);
 		printf("drops %lu\n", (unsigned long)drops);
-		printf("refused %lu\n", (unsigned long)(c->ev[TF_EV_REQ_RX] - c->ev[TF_EV_REQ_ADMITTED]));
+		printf("refused %lu\n",
+		       (unsigned long)(c->ev[TF_EV_REQ_RX] - c->ev[TF_EV_REQ_ADMITTED]));
 		printf("latency_samples %lu\n", (unsigned long)B.lat_n);
 		printf("latency_p50_us %.2f\n", percentile(0.50));
 		printf("latency_p90_us %.2f\n", percentile(0.90));

@@ -32,7 +32,7 @@
 
 #define FRAME 256
 
-static uint8_t *g_frames;   /* requests * FRAME bytes, pre-built */
+static uint8_t *g_frames; /* requests * FRAME bytes, pre-built */
 static uint32_t g_flen;
 static uint64_t g_out, g_finals;
 static uint8_t g_txbuf[64][2048];
@@ -135,8 +135,8 @@ standin_poll(void)
 			tok[k] = (struct tf_accel_tok){ .id = 100 + k, .text_len = 1 };
 			text[k] = 'a';
 		}
-		while (tf_xport_resp_tokens(g_ax, ev[i].handle, 0, tok, g_tokens, text,
-					    g_tokens) == -ENOBUFS ||
+		while (tf_xport_resp_tokens(g_ax, ev[i].handle, 0, tok, g_tokens, text, g_tokens) ==
+			       -ENOBUFS ||
 		       tf_xport_resp_end(g_ax, ev[i].handle, &u) == -ENOBUFS)
 			tf_xport_resp_flush(g_ax);
 	}
@@ -158,12 +158,20 @@ main(int argc, char **argv)
 	};
 	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000;
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &cpu_io };
-	struct tf_aq_set_model md = { .model_id = 7, .max_prompt_tokens = 4096,
+	struct tf_aq_set_model md = { .model_id = 7,
+				      .max_prompt_tokens = 4096,
 				      .max_new_tokens = 4096 };
-	struct tf_aq_set_accel ac = { .accel_id = 1, .transport = TF_TRANSPORT_SHM, .weight = 100,
-				      .max_outstanding = 4096, .n_models = 1, .models = { 7 } };
-	struct tf_aq_set_tenant tn = { .tenant_id = 42, .key_len = 32, .priority = 7,
-				       .flags = TF_TENANT_F_UNLIMITED, .n_prices = 1 };
+	struct tf_aq_set_accel ac = { .accel_id = 1,
+				      .transport = TF_TRANSPORT_SHM,
+				      .weight = 100,
+				      .max_outstanding = 4096,
+				      .n_models = 1,
+				      .models = { 7 } };
+	struct tf_aq_set_tenant tn = { .tenant_id = 42,
+				       .key_len = 32,
+				       .priority = 7,
+				       .flags = TF_TENANT_F_UNLIMITED,
+				       .n_prices = 1 };
 	struct tf_aq_set_batching bt = { .max_batch_bytes = 1 << 20, .max_queue_delay_us = 20 };
 	struct tf_pkt_addr cli = { .udp_port = htons(40000) };
 	struct tf_pkt_peer card = { .port = htons(TF_PROTO_PORT) };
@@ -180,12 +188,23 @@ main(int argc, char **argv)
 	g_tokens = 4;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'n': nreq = (uint32_t)atoi(optarg); break;
-		case 't': g_tokens = (uint32_t)atoi(optarg); break;
-		case 'p': ptok = (uint32_t)atoi(optarg); break;
-		case 'b': max_batch = (uint32_t)atoi(optarg); break;
-		case 'l': nlat = (uint32_t)atoi(optarg); break;
-		default: return 2;
+		case 'n':
+			nreq = (uint32_t)atoi(optarg);
+			break;
+		case 't':
+			g_tokens = (uint32_t)atoi(optarg);
+			break;
+		case 'p':
+			ptok = (uint32_t)atoi(optarg);
+			break;
+		case 'b':
+			max_batch = (uint32_t)atoi(optarg);
+			break;
+		case 'l':
+			nlat = (uint32_t)atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (g_tokens < 1 || g_tokens > 64 || ptok < 1 || ptok > 48 || nreq < 1)
@@ -213,8 +232,9 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(uri, sizeof(uri), "shm:bdc%d", (int)getpid());
 	if (tf_xport_ctx_create(&actx) < 0 ||
-	    tf_xport_listen(actx, &(struct tf_xport_listen_cfg){ .uri = uri, .max_inflight = 4096,
-								 .in_ring_bytes = 16u << 20 },
+	    tf_xport_listen(actx,
+			    &(struct tf_xport_listen_cfg){
+				    .uri = uri, .max_inflight = 4096, .in_ring_bytes = 16u << 20 },
 			    &g_l) < 0)
 		return 1;
 	strcpy(md.name, "bench");
@@ -251,14 +271,20 @@ main(int argc, char **argv)
 		tf_proto_st32(prompt + 4 * i, 1 + i);
 	wall_base = clock_us(CLOCK_REALTIME);
 	for (uint32_t i = 0; i < nreq + nlat; i++) {
-		struct tf_proto_msg m = { .version = 1, .type = TF_PROTO_T_REQUEST, .tenant_id = 42,
-					  .request_id = i + 1, .timestamp_us = wall_base };
+		struct tf_proto_msg m = { .version = 1,
+					  .type = TF_PROTO_T_REQUEST,
+					  .tenant_id = 42,
+					  .request_id = i + 1,
+					  .timestamp_us = wall_base };
 		uint8_t *f = g_frames + (size_t)i * FRAME;
 		int n;
 
-		m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = g_tokens,
-						     .prompt_total_len = 4 * ptok, .priority = 3,
-						     .top_p = 10000, .prompt = prompt,
+		m.u.req = (struct tf_proto_request){ .model_id = 7,
+						     .max_new_tokens = g_tokens,
+						     .prompt_total_len = 4 * ptok,
+						     .priority = 3,
+						     .top_p = 10000,
+						     .prompt = prompt,
 						     .prompt_len = 4 * ptok };
 		n = tf_proto_encode(f + 42, FRAME - 42, &m, &key);
 		if (n < 0)

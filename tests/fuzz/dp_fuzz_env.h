@@ -71,9 +71,13 @@ static struct tf_dp_worker *
 fz_worker(void)
 {
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &fz_io };
-	struct tf_aq_set_tenant t = { .tenant_id = 42, .key_len = 32, .priority = 7,
-				      .budget_micro = 1000000, .n_prices = 1 };
-	struct tf_aq_set_model m = { .model_id = 7, .max_prompt_tokens = 4096,
+	struct tf_aq_set_tenant t = { .tenant_id = 42,
+				      .key_len = 32,
+				      .priority = 7,
+				      .budget_micro = 1000000,
+				      .n_prices = 1 };
+	struct tf_aq_set_model m = { .model_id = 7,
+				     .max_prompt_tokens = 4096,
 				     .max_new_tokens = 256 };
 	struct tf_aq_tenant_info info;
 	uint8_t secret[32];

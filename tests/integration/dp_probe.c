@@ -117,20 +117,24 @@ receive(uint64_t rid)
 			       m.u.err.retry_after_ms, sig, m.flags);
 			return 0;
 		case TF_PROTO_T_TOKENS:
-			printf("TOKENS first=%u n=%u ids=", m.u.tokens.first_seq, m.u.tokens.n_tokens);
+			printf("TOKENS first=%u n=%u ids=", m.u.tokens.first_seq,
+			       m.u.tokens.n_tokens);
 			for (uint32_t i = 0; i < m.u.tokens.n_tokens; i++)
 				printf("%s%u", i ? "," : "", tf_proto_token_id(&m.u.tokens, i));
 			printf(" flags=0x%x signed=%d\n", m.flags, sig);
 			break;
 		case TF_PROTO_T_FINAL:
-			printf("FINAL reason=%u error=%u prompt=%u completion=%u cost=%llu accel=%u "
+			printf("FINAL reason=%u error=%u prompt=%u completion=%u cost=%llu "
+			       "accel=%u "
 			       "flags=0x%x signed=%d\n",
-			       m.u.final.finish_reason, m.u.final.error_code, m.u.final.prompt_tokens,
-			       m.u.final.completion_tokens, (unsigned long long)m.u.final.cost_micro,
-			       m.u.final.accel_id, m.flags, sig);
+			       m.u.final.finish_reason, m.u.final.error_code,
+			       m.u.final.prompt_tokens, m.u.final.completion_tokens,
+			       (unsigned long long)m.u.final.cost_micro, m.u.final.accel_id,
+			       m.flags, sig);
 			return 0;
 		case TF_PROTO_T_PONG:
-			printf("PONG echo=%llu signed=%d\n", (unsigned long long)m.u.pong.echo, sig);
+			printf("PONG echo=%llu signed=%d\n", (unsigned long long)m.u.pong.echo,
+			       sig);
 			return 0;
 		default:
 			break;
@@ -152,10 +156,14 @@ request(uint64_t rid, uint8_t flags, uint32_t total, uint32_t first_len, uint32_
 
 	for (uint32_t i = 0; i < total / 4; i++)
 		tf_proto_st32(prompt + 4 * i, 1 + i % 200);
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = max_new,
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = max_new,
 					     .prompt_total_len = total,
-					     .prompt_kind = TF_PROTO_PROMPT_TOKENS, .priority = 3,
-					     .top_p = 10000, .seed = rid, .prompt = prompt,
+					     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+					     .priority = 3,
+					     .top_p = 10000,
+					     .seed = rid,
+					     .prompt = prompt,
 					     .prompt_len = first_len };
 	send_msg(&m);
 }
@@ -166,8 +174,9 @@ fragment(uint64_t rid, uint32_t total, uint32_t off, uint32_t len)
 	static const uint8_t junk[TF_PROTO_MAX_DGRAM];
 	struct tf_proto_msg m = { .type = TF_PROTO_T_FRAGMENT, .request_id = rid };
 
-	m.u.frag = (struct tf_proto_fragment){ .prompt_total_len = total, .offset = off,
-					       .data = junk, .len = len };
+	m.u.frag = (struct tf_proto_fragment){
+		.prompt_total_len = total, .offset = off, .data = junk, .len = len
+	};
 	send_msg(&m);
 }
 
@@ -218,7 +227,8 @@ run_case(const char *c, int argc, char **argv)
 			argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 4);
 	} else if (!strcmp(c, "big")) {
 		/* A prompt over many datagrams, fragments in reverse order. */
-		uint32_t total = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 8192, piece = 1344;
+		uint32_t total = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 8192,
+			 piece = 1344;
 
 		for (uint32_t off = (total - 1) / piece * piece; off > 0; off -= piece)
 			fragment(rid, total, off, total - off < piece ? total - off : piece);
@@ -239,9 +249,12 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "server", required_argument, NULL, 's' }, { "port", required_argument, NULL, 'p' },
-		{ "tenant", required_argument, NULL, 't' }, { "key-file", required_argument, NULL, 'k' },
-		{ "wait", required_argument, NULL, 'w' },   { "sport", required_argument, NULL, 'P' },
+		{ "server", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "sport", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(TF_PROTO_PORT) };

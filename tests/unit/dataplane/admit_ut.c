@@ -68,7 +68,7 @@ test_budget_reserved_and_refunded_exactly(void)
 	CU_ASSERT_EQUAL(t.balance_micro, 210);
 	CU_ASSERT_EQUAL(t.reserved_micro, 100);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 50, r50, 0, 0, &ra), TF_ADMIT_OK);
-	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 5, 10, 0, 0, &ra), TF_ADMIT_OK);  /* 210-200 = 10 */
+	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 5, 10, 0, 0, &ra), TF_ADMIT_OK); /* 210-200 = 10 */
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 1, 0, 0, &ra), TF_ADMIT_QUOTA);
 	/* A request can never be charged more than it reserved. */
 	CU_ASSERT_EQUAL(tf_admit_end(&t, &q, r50, 1000), 100);
@@ -107,8 +107,9 @@ test_dry_when_host_lowers_balance(void)
 static void
 test_rate_limits_give_retry_after(void)
 {
-	struct tf_admit_limits lim = { .req_per_s = 2, .req_burst = 2, .tok_per_s = 100,
-				       .tok_burst = 100 };
+	struct tf_admit_limits lim = {
+		.req_per_s = 2, .req_burst = 2, .tok_per_s = 100, .tok_burst = 100
+	};
 	struct tf_admit_tenant t;
 	struct tf_admit_queue q;
 	uint64_t ra;

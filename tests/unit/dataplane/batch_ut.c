@@ -20,7 +20,9 @@ fill(unsigned int i, uint64_t t, uint32_t bytes, uint8_t prio)
 static void
 test_flush_at_max_batch(void)
 {
-	struct tf_batch_policy p = { .max_batch = 3, .max_batch_bytes = 0, .max_queue_delay_us = 100 };
+	struct tf_batch_policy p = { .max_batch = 3,
+				     .max_batch_bytes = 0,
+				     .max_queue_delay_us = 100 };
 	struct tf_batch_q q;
 	struct tf_batch_item *out[8];
 
@@ -28,7 +30,8 @@ test_flush_at_max_batch(void)
 	for (unsigned int i = 0; i < 4; i++) {
 		fill(i, 10, 10, 0);
 		tf_batch_q_push(&q, &items[i]);
-		CU_ASSERT_EQUAL(tf_batch_q_due(&q, &p, 10), i >= 2 ? TF_BATCH_DUE_FULL : TF_BATCH_NOT_DUE);
+		CU_ASSERT_EQUAL(tf_batch_q_due(&q, &p, 10),
+				i >= 2 ? TF_BATCH_DUE_FULL : TF_BATCH_NOT_DUE);
 	}
 	CU_ASSERT_EQUAL(tf_batch_q_take(&q, &p, out, 8), 3);
 	CU_ASSERT_PTR_EQUAL(out[0], &items[0]); /* FIFO */
@@ -40,7 +43,9 @@ test_flush_at_max_batch(void)
 static void
 test_flush_at_delay_and_bytes(void)
 {
-	struct tf_batch_policy p = { .max_batch = 8, .max_batch_bytes = 100, .max_queue_delay_us = 50 };
+	struct tf_batch_policy p = { .max_batch = 8,
+				     .max_batch_bytes = 100,
+				     .max_queue_delay_us = 50 };
 	struct tf_batch_q q;
 	struct tf_batch_item *out[8];
 
@@ -102,8 +107,8 @@ test_route_by_load_cost_health(void)
 	/* score = (outstanding + work + 1) * cost_weight, x4 when degraded */
 	struct tf_route_cand c[3] = {
 		{ .outstanding = 100, .cost_weight = 1 }, /* 111 */
-		{ .outstanding = 0, .cost_weight = 1 },   /* 11 */
-		{ .outstanding = 0, .cost_weight = 20 },  /* 220 */
+		{ .outstanding = 0, .cost_weight = 1 }, /* 11 */
+		{ .outstanding = 0, .cost_weight = 20 }, /* 220 */
 	};
 
 	CU_ASSERT_EQUAL(tf_route_pick(c, 3, 10), 1);

@@ -24,7 +24,8 @@ setup(void)
 	f = fopen(kp, "w");
 	if (!f)
 		return 1;
-	fprintf(f, "# tenant 42, key 0\n\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+	fprintf(f, "# tenant 42, key "
+		   "0\n\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
 	fclose(f);
 	snprintf(g_path, sizeof(g_path), "%s/dp.yaml", g_dir);
 	return 0;
@@ -52,42 +53,41 @@ write_cfg(const char *text)
 	fclose(f);
 }
 
-static const char good[] =
-	"card:\n"
-	"  ipv4: 10.9.0.1\n"
-	"  udp_port: 7480\n"
-	"  stats_interval_s: 5\n"
-	"  udp_checksum: false\n"
-	"limits:\n"
-	"  max_requests: 1024\n"
-	"  max_queue: 512\n"
-	"  token_buffer_mb: 4\n"
-	"batching:\n"
-	"  max_batch: 8\n"
-	"  max_queue_delay_us: 100\n"
-	"models:\n"
-	"  - id: 7\n"
-	"    name: tiny\n"
-	"    max_new_tokens: 64\n"
-	"accelerators:\n"
-	"  - id: 1\n"
-	"    transport: shm\n"
-	"    address: a0\n"
-	"    cost_per_hour_micro: 1500000\n"
-	"    models: [7]\n"
-	"tenants:\n"
-	"  - id: 42\n"
-	"    name: alice\n"
-	"    key_file: t42.key\n"
-	"    budget_micro: 1000000\n"
-	"    rate_rps: 100\n"
-	"    prices:\n"
-	"      - model: 7\n"
-	"        per_1k_micro: 2000\n"
-	"  - id: 43\n"
-	"    key: 00112233445566778899aabbccddeeff\n"
-	"    unlimited: true\n"
-	"    priority: 3\n";
+static const char good[] = "card:\n"
+			   "  ipv4: 10.9.0.1\n"
+			   "  udp_port: 7480\n"
+			   "  stats_interval_s: 5\n"
+			   "  udp_checksum: false\n"
+			   "limits:\n"
+			   "  max_requests: 1024\n"
+			   "  max_queue: 512\n"
+			   "  token_buffer_mb: 4\n"
+			   "batching:\n"
+			   "  max_batch: 8\n"
+			   "  max_queue_delay_us: 100\n"
+			   "models:\n"
+			   "  - id: 7\n"
+			   "    name: tiny\n"
+			   "    max_new_tokens: 64\n"
+			   "accelerators:\n"
+			   "  - id: 1\n"
+			   "    transport: shm\n"
+			   "    address: a0\n"
+			   "    cost_per_hour_micro: 1500000\n"
+			   "    models: [7]\n"
+			   "tenants:\n"
+			   "  - id: 42\n"
+			   "    name: alice\n"
+			   "    key_file: t42.key\n"
+			   "    budget_micro: 1000000\n"
+			   "    rate_rps: 100\n"
+			   "    prices:\n"
+			   "      - model: 7\n"
+			   "        per_1k_micro: 2000\n"
+			   "  - id: 43\n"
+			   "    key: 00112233445566778899aabbccddeeff\n"
+			   "    unlimited: true\n"
+			   "    priority: 3\n";
 
 static void
 test_full_file(void)
@@ -152,27 +152,36 @@ static void
 test_errors_name_line_and_key(void)
 {
 	expect_error("ipv4: 10.9.0.1", "ipv4: 10.9.0", ":2: card.ipv4: expected a unicast IPv4");
-	expect_error("udp_port: 7480", "udp_port: 70000", ":3: card.udp_port: 70000 is out of range");
+	expect_error("udp_port: 7480", "udp_port: 70000",
+		     ":3: card.udp_port: 70000 is out of range");
 	expect_error("udp_checksum: false", "udp_checksum: maybe",
 		     ":5: card.udp_checksum: expected true or false");
 	expect_error("  max_queue: 512\n", "  max_queue: 512\n  max_queue: 3\n",
 		     "key 'max_queue' given twice");
 	expect_error("max_queue: 512", "max_queue: 2048",
 		     "limits.max_queue: 2048 exceeds limits.max_requests");
-	expect_error("  token_buffer_mb: 4\n", "  tokenbuffer: 4\n", ":9: limits: unknown key 'tokenbuffer'");
-	expect_error("max_batch: 8", "max_batch: eight", ":11: batching.max_batch: expected an integer");
-	expect_error("  - id: 7\n    name: tiny\n", "  - name: tiny\n", ":14: models[0]: missing key 'id'");
-	expect_error("transport: shm", "transport: tcp", ":19: accelerators[0].transport: expected shm or rdma");
-	expect_error("models: [7]", "models: [8]", "accelerator 1 serves model 8, which is not in 'models'");
-	expect_error("models: [7]", "models: [7, 7]", "accelerators[0].models[1]: model 7 listed twice");
-	expect_error("key_file: t42.key", "key_file: nope.key", ":26: tenants[0].key_file: cannot read");
+	expect_error("  token_buffer_mb: 4\n", "  tokenbuffer: 4\n",
+		     ":9: limits: unknown key 'tokenbuffer'");
+	expect_error("max_batch: 8", "max_batch: eight",
+		     ":11: batching.max_batch: expected an integer");
+	expect_error("  - id: 7\n    name: tiny\n", "  - name: tiny\n",
+		     ":14: models[0]: missing key 'id'");
+	expect_error("transport: shm", "transport: tcp",
+		     ":19: accelerators[0].transport: expected shm or rdma");
+	expect_error("models: [7]", "models: [8]",
+		     "accelerator 1 serves model 8, which is not in 'models'");
+	expect_error("models: [7]", "models: [7, 7]",
+		     "accelerators[0].models[1]: model 7 listed twice");
+	expect_error("key_file: t42.key", "key_file: nope.key",
+		     ":26: tenants[0].key_file: cannot read");
 	expect_error("key: 00112233445566778899aabbccddeeff", "key: 0011",
 		     ":33: tenants[1].key: expected 32..128 hex digits");
 	expect_error("    unlimited: true\n", "", "tenants[1]: missing key 'budget_micro'");
 	expect_error("    rate_rps: 100\n", "    burst_requests: 10\n", "a burst needs its rate");
 	expect_error("  - id: 43\n", "  - id: 42\n", "tenants: id 42 used twice");
 	expect_error("priority: 3", "priority: 9", "tenants[1].priority: 9 is out of range 0..7");
-	expect_error("per_1k_micro: 2000", "per_1k_micro: -5", "prices[0].per_1k_micro: expected an integer");
+	expect_error("per_1k_micro: 2000", "per_1k_micro: -5",
+		     "prices[0].per_1k_micro: expected an integer");
 	expect_error("card:\n", "card: [\n", "YAML syntax error");
 	expect_error("  ipv4: 10.9.0.1\n", "", "card.ipv4: missing");
 }

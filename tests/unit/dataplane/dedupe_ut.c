@@ -171,13 +171,16 @@ static void
 test_utf8_streaming_matches_whole(void)
 {
 	static const char *const cases[] = {
-		"plain ascii", "caf\xc3\xa9", "\xe2\x82\xac euro", "\xf0\x9f\x98\x80 smile",
-		"\xc3",                 /* truncated */
-		"\xc0\xaf",             /* overlong */
-		"\xed\xa0\x80",         /* surrogate */
-		"\xf4\x90\x80\x80",     /* > U+10FFFF */
-		"\xe0\x80\x80",         /* overlong 3-byte */
-		"\x80",                 /* lone continuation */
+		"plain ascii",
+		"caf\xc3\xa9",
+		"\xe2\x82\xac euro",
+		"\xf0\x9f\x98\x80 smile",
+		"\xc3", /* truncated */
+		"\xc0\xaf", /* overlong */
+		"\xed\xa0\x80", /* surrogate */
+		"\xf4\x90\x80\x80", /* > U+10FFFF */
+		"\xe0\x80\x80", /* overlong 3-byte */
+		"\x80", /* lone continuation */
 		"\xf8\x88\x80\x80\x80", /* 5-byte form */
 	};
 

@@ -158,10 +158,10 @@ test_udp_drop_classes(void)
 	size_t n = udp_frame(f, 16, 0);
 	uint8_t *ip = g + 14, *udp = g + 34;
 
-#define EXPECT_DROP(len, reason)                                                                  \
-	do {                                                                                       \
-		CU_ASSERT_EQUAL(parse(g, (len), &info, &why), TF_PKT_DROP);                        \
-		CU_ASSERT_EQUAL(why, (reason));                                                    \
+#define EXPECT_DROP(len, reason)                                            \
+	do {                                                                \
+		CU_ASSERT_EQUAL(parse(g, (len), &info, &why), TF_PKT_DROP); \
+		CU_ASSERT_EQUAL(why, (reason));                             \
 	} while (0)
 
 	memcpy(g, f, n);
@@ -339,8 +339,9 @@ static void
 test_udp_build_roundtrip(void)
 {
 	uint8_t f[256];
-	struct tf_pkt_peer peer = { .has_vlan = 1, .vlan_tci = 42, .ip = peer_ip,
-				    .port = htons(40001) };
+	struct tf_pkt_peer peer = {
+		.has_vlan = 1, .vlan_tci = 42, .ip = peer_ip, .port = htons(40001)
+	};
 	struct tf_pkt_addr peer_as_me = me;
 	struct tf_pkt_info info;
 	enum tf_dp_drop why;

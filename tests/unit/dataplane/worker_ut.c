@@ -113,8 +113,8 @@ static const struct tf_dp_io_ops fake_io = {
 static const uint8_t CARD_MAC[6] = { 0x02, 0xca, 0, 0, 0, 1 };
 static const uint8_t CLI_MAC[6] = { 0x02, 0xc1, 0, 0, 0, 2 };
 static struct tf_pkt_addr g_card, g_cli;
-static struct tf_proto_key g_key;  /* tenant 42, key 0 */
-static struct tf_proto_key g_bad;  /* a wrong key */
+static struct tf_proto_key g_key; /* tenant 42, key 0 */
+static struct tf_proto_key g_bad; /* a wrong key */
 static struct tf_proto_key g_key5; /* the right secret under a key id the card does not know */
 static uint8_t g_secret[32];
 static char g_dir[] = "/tmp/tf-dp-worker-ut.XXXXXX";
@@ -174,9 +174,9 @@ suite_fini(void)
 /* ---- the accelerator stand-in (shm transport, this thread) ---- */
 
 enum standin_mode {
-	SI_NORMAL = 0,   /* every request: ntok tokens, then END */
-	SI_ERROR_RETRY,  /* every request: a retryable error */
-	SI_SLOW,         /* one token per poll, END after ntok */
+	SI_NORMAL = 0, /* every request: ntok tokens, then END */
+	SI_ERROR_RETRY, /* every request: a retryable error */
+	SI_SLOW, /* one token per poll, END after ntok */
 };
 
 struct si_req {
@@ -195,7 +195,7 @@ struct standin {
 	struct tf_xport *x;
 	enum standin_mode mode;
 	uint32_t ntok;
-	uint32_t requests;      /* REQUEST events seen */
+	uint32_t requests; /* REQUEST events seen */
 	uint8_t last_prompt[4096];
 	uint32_t last_prompt_len;
 	struct si_req r[512];
@@ -213,9 +213,8 @@ standin_start(struct standin *s, enum standin_mode mode, uint32_t ntok)
 	s->mode = mode;
 	s->ntok = ntok;
 	CU_ASSERT_EQUAL_FATAL(tf_xport_ctx_create(&s->ctx), 0);
-	CU_ASSERT_EQUAL_FATAL(tf_xport_listen(s->ctx, &(struct tf_xport_listen_cfg){ .uri = uri },
-					      &s->l),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+		tf_xport_listen(s->ctx, &(struct tf_xport_listen_cfg){ .uri = uri }, &s->l), 0);
 }
 
 static void
@@ -243,7 +242,8 @@ standin_poll(struct standin *s)
 	if (!s->x && tf_xport_accept(s->l, &s->x) != 0)
 		return;
 	if (mono_us() >= s->next_status) {
-		struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY, .max_inflight = 256,
+		struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY,
+					      .max_inflight = 256,
 					      .nmodels = 1,
 					      .heartbeat_ms = (uint32_t)(mono_us() / 1000) };
 
@@ -268,10 +268,12 @@ standin_poll(struct standin *s)
 			}
 			for (int k = 0; k < 512; k++) {
 				if (!s->r[k].used) {
-					s->r[k] = (struct si_req){ .handle = h->handle,
-								   .max_new = h->sampling.max_new_tokens,
-								   .prompt_bytes = h->prompt_bytes,
-								   .used = 1 };
+					s->r[k] =
+						(struct si_req){ .handle = h->handle,
+								 .max_new =
+									 h->sampling.max_new_tokens,
+								 .prompt_bytes = h->prompt_bytes,
+								 .used = 1 };
 					break;
 				}
 			}
@@ -303,7 +305,7 @@ standin_poll(struct standin *s)
 			struct tf_accel_usage u = {
 				.prompt_tokens = q->prompt_bytes / 4,
 				.completion_tokens = q->produced,
-				.reason = q->cancelled			  ? TF_ACCEL_FINISH_CANCELLED
+				.reason = q->cancelled		      ? TF_ACCEL_FINISH_CANCELLED
 					  : q->produced == q->max_new ? TF_ACCEL_FINISH_MAX_TOKENS
 								      : TF_ACCEL_FINISH_EOS,
 			};
@@ -368,7 +370,8 @@ rmworker(struct tf_dp_worker *w)
 static void
 add_model(struct tf_dp_worker *w, uint32_t id, uint32_t max_new)
 {
-	struct tf_aq_set_model m = { .model_id = id, .max_prompt_tokens = 1024,
+	struct tf_aq_set_model m = { .model_id = id,
+				     .max_prompt_tokens = 1024,
 				     .max_new_tokens = max_new };
 	uint32_t d;
 
@@ -379,8 +382,11 @@ add_model(struct tf_dp_worker *w, uint32_t id, uint32_t max_new)
 static void
 add_accel(struct tf_dp_worker *w, uint32_t id, const struct standin *s, uint32_t model)
 {
-	struct tf_aq_set_accel a = { .accel_id = id, .transport = TF_TRANSPORT_SHM, .weight = 100,
-				     .max_outstanding = 256, .n_models = 1 };
+	struct tf_aq_set_accel a = { .accel_id = id,
+				     .transport = TF_TRANSPORT_SHM,
+				     .weight = 100,
+				     .max_outstanding = 256,
+				     .n_models = 1 };
 	uint32_t d;
 
 	a.models[0] = model;
@@ -389,11 +395,13 @@ add_accel(struct tf_dp_worker *w, uint32_t id, const struct standin *s, uint32_t
 }
 
 static void
-add_tenant(struct tf_dp_worker *w, uint32_t id, int64_t budget, uint64_t price,
-	   uint32_t rate_rps)
+add_tenant(struct tf_dp_worker *w, uint32_t id, int64_t budget, uint64_t price, uint32_t rate_rps)
 {
-	struct tf_aq_set_tenant t = { .tenant_id = id, .key_len = 32, .priority = 7,
-				      .rate_rps = rate_rps, .burst_requests = rate_rps };
+	struct tf_aq_set_tenant t = { .tenant_id = id,
+				      .key_len = 32,
+				      .priority = 7,
+				      .rate_rps = rate_rps,
+				      .burst_requests = rate_rps };
 	struct tf_aq_tenant_info info;
 	uint32_t d;
 
@@ -414,7 +422,8 @@ add_tenant(struct tf_dp_worker *w, uint32_t id, int64_t budget, uint64_t price,
 static void
 set_batching(struct tf_dp_worker *w, uint32_t max_batch, uint32_t delay_us)
 {
-	struct tf_aq_set_batching b = { .max_batch = max_batch, .max_batch_bytes = 1 << 20,
+	struct tf_aq_set_batching b = { .max_batch = max_batch,
+					.max_batch_bytes = 1 << 20,
 					.max_queue_delay_us = delay_us };
 	uint32_t d;
 
@@ -454,16 +463,21 @@ static void
 send_request(struct tf_dp_worker *w, uint32_t tenant, uint64_t rid, const uint32_t *ids,
 	     uint32_t nids, uint32_t max_new, uint8_t flags)
 {
-	struct tf_proto_msg m = { .type = TF_PROTO_T_REQUEST, .tenant_id = tenant,
-				  .request_id = rid, .flags = flags };
+	struct tf_proto_msg m = {
+		.type = TF_PROTO_T_REQUEST, .tenant_id = tenant, .request_id = rid, .flags = flags
+	};
 	uint8_t prompt[1024];
 
 	for (uint32_t i = 0; i < nids; i++)
 		tf_proto_st32(prompt + 4 * i, ids[i]);
-	m.u.req = (struct tf_proto_request){ .model_id = 7, .max_new_tokens = max_new,
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = max_new,
 					     .prompt_total_len = 4 * nids,
-					     .prompt_kind = TF_PROTO_PROMPT_TOKENS, .priority = 3,
-					     .top_p = 10000, .seed = rid, .prompt = prompt,
+					     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+					     .priority = 3,
+					     .top_p = 10000,
+					     .seed = rid,
+					     .prompt = prompt,
 					     .prompt_len = 4 * nids };
 	send_msg(w, &m, &g_key);
 }
@@ -712,16 +726,25 @@ test_every_error_class(void)
 	m.timestamp_us = 0;
 	/* unsupported version: unsigned, detail = highest spoken */
 	m.request_id = 5;
-	n = tf_proto_encode(d, sizeof(d), &(struct tf_proto_msg){ .version = 1,
-		.type = TF_PROTO_T_PING, .tenant_id = 42, .request_id = 5,
-		.timestamp_us = wall_us() }, &g_key);
+	n = tf_proto_encode(d, sizeof(d),
+			    &(struct tf_proto_msg){ .version = 1,
+						    .type = TF_PROTO_T_PING,
+						    .tenant_id = 42,
+						    .request_id = 5,
+						    .timestamp_us = wall_us() },
+			    &g_key);
 	d[4] = 9;
 	send_raw(w, d, (uint32_t)n);
 	expect_error(5, TF_PROTO_E_UNSUPPORTED_VERSION, 0, TF_PROTO_VERSION);
 	/* reserved byte set in the body (signed, so the card can sign its answer) */
-	n = tf_proto_encode(d, sizeof(d), &(struct tf_proto_msg){ .version = 1,
-		.type = TF_PROTO_T_PING, .tenant_id = 42, .request_id = 6,
-		.timestamp_us = wall_us(), .u.ping.echo = 1 }, &g_key);
+	n = tf_proto_encode(d, sizeof(d),
+			    &(struct tf_proto_msg){ .version = 1,
+						    .type = TF_PROTO_T_PING,
+						    .tenant_id = 42,
+						    .request_id = 6,
+						    .timestamp_us = wall_us(),
+						    .u.ping.echo = 1 },
+			    &g_key);
 	d[32 + 8] = 1;
 	tf_proto_mac(&g_key, d, (size_t)n - TF_PROTO_MAC_LEN, d + n - TF_PROTO_MAC_LEN);
 	send_raw(w, d, (uint32_t)n);
@@ -729,9 +752,12 @@ test_every_error_class(void)
 	/* unknown model, too many new tokens */
 	m.type = TF_PROTO_T_REQUEST;
 	m.request_id = 7;
-	m.u.req = (struct tf_proto_request){ .model_id = 8, .max_new_tokens = 4,
-					     .prompt_total_len = 4, .top_p = 10000,
-					     .prompt = (const uint8_t *)p, .prompt_len = 4 };
+	m.u.req = (struct tf_proto_request){ .model_id = 8,
+					     .max_new_tokens = 4,
+					     .prompt_total_len = 4,
+					     .top_p = 10000,
+					     .prompt = (const uint8_t *)p,
+					     .prompt_len = 4 };
 	send_msg(w, &m, &g_key);
 	expect_error(7, TF_PROTO_E_UNKNOWN_MODEL, 1, 8);
 	m.request_id = 8;
@@ -749,10 +775,16 @@ test_every_error_class(void)
 	send_raw(w, d, 40);
 	CU_ASSERT_EQUAL(g_ntx, 0);
 	/* a response type sent to the card is dropped and counted */
-	n = tf_proto_encode(d, sizeof(d), &(struct tf_proto_msg){ .version = 1,
-		.type = TF_PROTO_T_PONG, .tenant_id = 42, .request_id = 10,
-		.timestamp_us = wall_us(),
-		.u.pong = { .min_version = 1, .max_version = 1, .max_dgram = 1472 } }, &g_key);
+	n = tf_proto_encode(
+		d, sizeof(d),
+		&(struct tf_proto_msg){
+			.version = 1,
+			.type = TF_PROTO_T_PONG,
+			.tenant_id = 42,
+			.request_id = 10,
+			.timestamp_us = wall_us(),
+			.u.pong = { .min_version = 1, .max_version = 1, .max_dgram = 1472 } },
+		&g_key);
 	CU_ASSERT_FATAL(n > 0);
 	send_raw(w, d, (uint32_t)n);
 	CU_ASSERT_EQUAL(g_ntx, 0);
@@ -976,8 +1008,8 @@ test_cancel_and_resume(void)
 
 /* A prompt of n token ids sent as REQUEST + fragments of `piece` bytes, in the given order. */
 static void
-send_fragmented(struct tf_dp_worker *w, uint64_t rid, uint32_t n, uint32_t piece,
-		const int *order, int npieces)
+send_fragmented(struct tf_dp_worker *w, uint64_t rid, uint32_t n, uint32_t piece, const int *order,
+		int npieces)
 {
 	uint8_t prompt[4096];
 	uint32_t total = 4 * n;
@@ -991,15 +1023,19 @@ send_fragmented(struct tf_dp_worker *w, uint64_t rid, uint32_t n, uint32_t piece
 
 		if (order[k] == 0) {
 			m.type = TF_PROTO_T_REQUEST;
-			m.u.req = (struct tf_proto_request){
-				.model_id = 7, .max_new_tokens = 3, .prompt_total_len = total,
-				.prompt_kind = TF_PROTO_PROMPT_TOKENS, .top_p = 10000,
-				.prompt = prompt, .prompt_len = len };
+			m.u.req = (struct tf_proto_request){ .model_id = 7,
+							     .max_new_tokens = 3,
+							     .prompt_total_len = total,
+							     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+							     .top_p = 10000,
+							     .prompt = prompt,
+							     .prompt_len = len };
 		} else {
 			m.type = TF_PROTO_T_FRAGMENT;
 			m.u.frag = (struct tf_proto_fragment){ .prompt_total_len = total,
 							       .offset = off,
-							       .data = prompt + off, .len = len };
+							       .data = prompt + off,
+							       .len = len };
 		}
 		send_msg(w, &m, &g_key);
 	}
@@ -1034,8 +1070,9 @@ test_reassembly_order_overlap_gap(void)
 	/* Overlap: [0,128) then [64,192): MALFORMED, nothing stays. */
 	free_tx();
 	send_fragmented(w, 71, 100, 128, order + 1, 1); /* piece 0: REQUEST [0,128) */
-	m.u.frag = (struct tf_proto_fragment){ .prompt_total_len = 400, .offset = 64,
-					       .data = junk, .len = 128 };
+	m.u.frag = (struct tf_proto_fragment){
+		.prompt_total_len = 400, .offset = 64, .data = junk, .len = 128
+	};
 	send_msg(w, &m, &g_key);
 	expect_error(71, TF_PROTO_E_MALFORMED, 1, UINT32_MAX);
 	CU_ASSERT_EQUAL(c->drop[TF_DROP_REASM_OVERLAP], 1);
@@ -1043,8 +1080,9 @@ test_reassembly_order_overlap_gap(void)
 	free_tx();
 	send_fragmented(w, 72, 100, 128, order + 1, 1);
 	m.request_id = 72;
-	m.u.frag = (struct tf_proto_fragment){ .prompt_total_len = 404, .offset = 128,
-					       .data = junk, .len = 128 };
+	m.u.frag = (struct tf_proto_fragment){
+		.prompt_total_len = 404, .offset = 128, .data = junk, .len = 128
+	};
 	send_msg(w, &m, &g_key);
 	expect_error(72, TF_PROTO_E_MALFORMED, 1, UINT32_MAX);
 	CU_ASSERT_EQUAL(c->drop[TF_DROP_REASM_LIE], 1);
@@ -1134,8 +1172,7 @@ test_cut_off_when_tenant_runs_dry(void)
 	CU_ASSERT_EQUAL(r.m.u.final.finish_reason, TF_PROTO_FINISH_CUT_OFF);
 	CU_ASSERT_EQUAL(r.m.u.final.error_code, TF_PROTO_E_QUOTA_EXHAUSTED);
 	CU_ASSERT(r.m.u.final.completion_tokens > 0 && r.m.u.final.completion_tokens < 5000);
-	CU_ASSERT_EQUAL(r.m.u.final.cost_micro,
-			(1 + r.m.u.final.completion_tokens) * 1000 / 1000);
+	CU_ASSERT_EQUAL(r.m.u.final.cost_micro, (1 + r.m.u.final.completion_tokens) * 1000 / 1000);
 	CU_ASSERT_EQUAL_FATAL(g_nusage, 1);
 	CU_ASSERT_EQUAL(g_usage[0].outcome, TF_USAGE_CUT_OFF);
 	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
@@ -1168,12 +1205,16 @@ test_rate_and_busy_carry_retry_after(void)
 	add_model(w, 8, 64);
 	g_txpos = 0;
 	{
-		struct tf_proto_msg m = { .type = TF_PROTO_T_REQUEST, .tenant_id = 42,
+		struct tf_proto_msg m = { .type = TF_PROTO_T_REQUEST,
+					  .tenant_id = 42,
 					  .request_id = 4 };
 
-		m.u.req = (struct tf_proto_request){ .model_id = 8, .max_new_tokens = 1,
-						     .prompt_total_len = 4, .top_p = 10000,
-						     .prompt = (const uint8_t *)p, .prompt_len = 4 };
+		m.u.req = (struct tf_proto_request){ .model_id = 8,
+						     .max_new_tokens = 1,
+						     .prompt_total_len = 4,
+						     .top_p = 10000,
+						     .prompt = (const uint8_t *)p,
+						     .prompt_len = 4 };
 		usleep(600000); /* the rate bucket refills */
 		send_msg(w, &m, &g_key);
 	}
@@ -1243,7 +1284,9 @@ static void
 test_ctl_routes_to_owner_and_all(void)
 {
 	struct tf_dp_ctl_bus b = { .nworkers = 2, .workers = g_bus_w, .call = bus_call };
-	struct tf_aq_set_tenant t = { .tenant_id = 0, .key_len = 32, .flags = TF_TENANT_F_UNLIMITED };
+	struct tf_aq_set_tenant t = { .tenant_id = 0,
+				      .key_len = 32,
+				      .flags = TF_TENANT_F_UNLIMITED };
 	struct tf_aq_set_model md = { .model_id = 7, .max_prompt_tokens = 8, .max_new_tokens = 8 };
 	struct tf_aq_tenant_info info;
 	uint32_t d, own;
