@@ -276,6 +276,7 @@ rc=0
 wait "$DP" || rc=$?
 [ $rc = 0 ] || tf_fail "tokfab-dp exit $rc after SIGTERM (log: $W/dp.log)"
 grep -q "stopped:" "$W/dp.log" || tf_fail "no orderly stop in the log"
+! grep -q "Sanitizer" "$W/dp.log" || tf_fail "sanitizer report in $W/dp.log (make SAN=1 build)"
 recs=$(wc -l <"$W/usage.jsonl")
 [ "$recs" = "$admitted" ] || tf_fail "$recs usage records for $admitted admitted requests"
 grep -q '"outcome":"accel_failed"' "$W/usage.jsonl" || tf_fail "no usage record for the cut stream"

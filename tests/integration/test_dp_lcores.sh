@@ -109,4 +109,5 @@ kill -TERM "$DP"
 rc=0
 wait "$DP" || rc=$?
 [ $rc = 0 ] || tf_fail "tokfab-dp exit $rc after SIGTERM"
+! grep -q "Sanitizer" "$W/dp.log" || tf_fail "sanitizer report in $W/dp.log (make SAN=1 build)"
 tf_pass "two worker lcores, tenants on their owners"
