@@ -314,7 +314,7 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 	if (!strcmp(k, "replay_window_ms"))
 		return get_u32(c, v, path, 1, 3600000, &l->replay_window_ms);
 	if (!strcmp(k, "id_table"))
-		return get_u32(c, v, path, 16, 1u << 28, &l->id_table);
+		return get_u32(c, v, path, 16, 1u << 23, &l->id_table);
 	if (!strcmp(k, "cache_entries"))
 		return get_u32(c, v, path, 0, 1u << 22, &l->cache_entries);
 	if (!strcmp(k, "cache_min_ms"))

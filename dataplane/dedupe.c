@@ -22,13 +22,32 @@ imask(const struct tf_dedupe *d)
 	return 2 * d->cap - 1;
 }
 
+/*
+ * An index slot: ring slot + 1 in the low 24 bits, 8 bits of the key's hash
+ * above them, so a probe past another key rarely has to read the ring.
+ */
+#define POS_BITS 24
+#define POS_MASK ((1u << POS_BITS) - 1)
+
+static inline uint32_t
+tag_of(uint32_t h)
+{
+	return h & 0xff000000u;
+}
+
+static inline uint32_t
+pos_of(uint32_t v)
+{
+	return (v & POS_MASK) - 1;
+}
+
 int
 tf_dedupe_create(struct tf_dedupe *d, uint32_t cap)
 {
 	uint32_t c = 16;
 
 	memset(d, 0, sizeof(*d));
-	while (c < cap && c < (1u << 30))
+	while (c < cap && c < (1u << (POS_BITS - 1)))
 		c <<= 1;
 	d->cap = c;
 	d->ring = calloc(c, sizeof(*d->ring));
@@ -57,7 +76,7 @@ tf_dedupe_destroy(struct tf_dedupe *d)
 static uint32_t
 probe(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, int *found)
 {
-	uint32_t m = imask(d), i = hash_of(tenant, rid) & m;
+	uint32_t h = hash_of(tenant, rid), m = imask(d), i = h & m, tag = tag_of(h);
 
 	for (;;) {
 		uint32_t v = d->index[i];
@@ -66,12 +85,22 @@ probe(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, int *found)
 			*found = 0;
 			return i;
 		}
-		if (d->ring[v - 1].tenant_id == tenant && d->ring[v - 1].request_id == rid) {
-			*found = 1;
-			return i;
+		if (tag_of(v) == tag) {
+			const struct tf_dedupe_ent *e = &d->ring[pos_of(v)];
+
+			if (e->tenant_id == tenant && e->request_id == rid) {
+				*found = 1;
+				return i;
+			}
 		}
 		i = (i + 1) & m;
 	}
+}
+
+static inline uint32_t
+slot_value(uint32_t tenant, uint64_t rid, uint32_t ring_slot)
+{
+	return tag_of(hash_of(tenant, rid)) | (ring_slot + 1);
 }
 
 struct tf_dedupe_ent *
@@ -80,7 +109,7 @@ tf_dedupe_find(struct tf_dedupe *d, uint32_t tenant, uint64_t rid)
 	int found;
 	uint32_t i = probe(d, tenant, rid, &found);
 
-	return found ? &d->ring[d->index[i] - 1] : NULL;
+	return found ? &d->ring[pos_of(d->index[i])] : NULL;
 }
 
 /* Removes index slot i, shifting later members of its cluster back (no tombstones). */
@@ -96,7 +125,7 @@ index_delete(struct tf_dedupe *d, uint32_t i)
 		v = d->index[j];
 		if (v == 0)
 			break;
-		home = hash_of(d->ring[v - 1].tenant_id, d->ring[v - 1].request_id) & m;
+		home = hash_of(d->ring[pos_of(v)].tenant_id, d->ring[pos_of(v)].request_id) & m;
 		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
 		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
 			d->index[i] = v;
@@ -132,7 +161,7 @@ pop_head(struct tf_dedupe *d, int move)
 
 		e->tenant_id = 0;
 		d->ring[ts] = keep;
-		d->index[i] = ts + 1;
+		d->index[i] = slot_value(keep.tenant_id, keep.request_id, ts);
 		d->tail++;
 		d->moved++;
 	}
@@ -196,7 +225,7 @@ tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t re
 	e->request_id = rid;
 	e->ref = ref;
 	e->expire_us = expire_us;
-	d->index[i] = ts + 1;
+	d->index[i] = slot_value(tenant, rid, ts);
 	d->tail++;
 	d->live++;
 	return e;
@@ -210,7 +239,7 @@ tf_dedupe_remove(struct tf_dedupe *d, uint32_t tenant, uint64_t rid)
 
 	if (!found)
 		return -ENOENT;
-	d->ring[d->index[i] - 1].tenant_id = 0; /* dead until the head passes it */
+	d->ring[pos_of(d->index[i])].tenant_id = 0; /* dead until the head passes it */
 	index_delete(d, i);
 	return 0;
 }

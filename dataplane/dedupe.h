@@ -33,7 +33,7 @@ struct tf_dedupe {
 	uint64_t moved; /* entries with a ref moved from head to tail */
 };
 
-/* cap is rounded up to a power of two (>= 16). 0 or -ENOMEM. */
+/* cap is rounded up to a power of two (16 .. 2^23). 0 or -ENOMEM. */
 int tf_dedupe_create(struct tf_dedupe *d, uint32_t cap);
 void tf_dedupe_destroy(struct tf_dedupe *d);
 
