@@ -26,7 +26,7 @@ struct tf_dedupe_ent {
 
 struct tf_dedupe {
 	struct tf_dedupe_ent *ring; /* cap entries */
-	uint32_t *index; /* 2 * cap slots: ring slot + 1, 0 = empty */
+	uint32_t *index; /* 2 * cap slots: hash tag (8 bits) | ring slot + 1, 0 = empty */
 	uint32_t cap; /* power of two */
 	uint32_t head, tail; /* free-running ring positions */
 	uint32_t live; /* entries in the index */
