@@ -9,6 +9,7 @@ set -euo pipefail
 
 tf_require_root
 tf_require_cmd ip ethtool python3 dpdk-telemetry.py
+[ "$(nproc)" -ge 2 ] || tf_skip "needs 2 CPUs for two worker lcores (this machine has $(nproc))"
 for b in tokfab-dp tokfab-accel tokfab-client tokfab-mkmodel; do
 	[ -x "$TF_BIN/$b" ] || tf_fail "missing $TF_BIN/$b: run 'make' first"
 done
