@@ -96,10 +96,20 @@ io_usage_emit(void *io, const struct tf_usage_record *rec)
 		       : -EAGAIN;
 }
 
+/* A received frame rewritten in place (ARP, ICMP): no RX metadata may reach the TX path. */
+static void
+io_rx_send(void *io, uint16_t port, void *cookie, uint32_t len)
+{
+	struct rte_mbuf *m = cookie;
+
+	m->ol_flags = 0;
+	io_tx_send(io, port, m, len);
+}
+
 const struct tf_dp_io_ops tf_dp_mbuf_io = {
 	.tx_alloc = io_tx_alloc,
 	.tx_send = io_tx_send,
-	.rx_send = io_tx_send, /* a rewritten received frame goes out the same way */
+	.rx_send = io_rx_send,
 	.rx_free = io_rx_free,
 	.handoff = io_handoff,
 	.usage_emit = io_usage_emit,

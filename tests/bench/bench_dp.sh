@@ -76,6 +76,7 @@ printf "%-44s %12s\n" "tokfab-dp requests per card-CPU-second" "$cpu_rate"
 printf "%-44s %12s\n" "  card CPU per request (ns)" "$cpu_ns"
 printf "%-44s %12s\n" "  ratio to the testpmd ceiling" "$cpu_ratio"
 printf "%-44s %12s\n" "tokfab-dp requests/s per lcore (DPDK, busy)" "$rate"
+printf "%-44s %12s\n" "  same, per card-lcore CPU-second (DPDK)" "$(get sat requests_per_card_cpu_second)"
 printf "%-44s %12s\n" "  ratio to the testpmd ceiling" "$ratio"
 printf "%-44s %12s\n" "  card lcore busy fraction (saturated run)" "$(get sat card_busy_fraction)"
 printf "%-44s %12s\n" "  frames in / out per request" \
