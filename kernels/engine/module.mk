@@ -24,3 +24,6 @@ $(eval $(call tf_unit,engine_api_ut,tests/unit/engine/engine_ut.c,tfengine tfmkm
 # Fuzz targets for the two file parsers (seeds: tests/fuzz/corpus/engine_*).
 $(eval $(call tf_fuzz,engine_ckpt,tests/fuzz/engine_ckpt_fuzz.c,kernels/engine/model.c kernels/engine/errmsg.c,-lm,-Ikernels/engine))
 $(eval $(call tf_fuzz,engine_tokenizer,tests/fuzz/engine_tokenizer_fuzz.c,kernels/engine/tokenizer.c kernels/engine/errmsg.c,,-Ikernels/engine))
+
+# Benchmark program behind tests/bench/bench_engine.sh.
+$(eval $(call tf_bench,bench_engine,tests/bench/bench_engine.c tests/unit/engine/ref_llama.c,tfengine,-lm,-Ikernels/engine -Itests/unit/engine))
