@@ -19,6 +19,7 @@ for b in "$bench" "$cpu"; do [ -x "$b" ] || tf_fail "missing $b: run 'make' firs
 tf_require_cmd dpdk-testpmd
 W=$TF_LOGDIR
 export TOKFAB_SHM_DIR=$W
+tf_on_exit "rm -rf /var/run/dpdk/bdpt$TF_ID /var/run/dpdk/bdp$TF_ID*" # EAL runtime directories
 EAL="--no-huge -m 1024 --no-pci --log-level=lib.eal:warning"
 ncpu=$(nproc)
 [ "$ncpu" -ge 2 ] || tf_skip "needs 2 CPUs (card lcore + feeder)"

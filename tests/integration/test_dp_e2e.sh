@@ -29,6 +29,7 @@ NET=10.$(( (0x$TF_ID >> 8) % 200 + 20 )).$(( 0x$TF_ID & 0xff ))
 CARD=$NET.1
 PREFIX=tfdp$TF_ID
 export TOKFAB_SHM_DIR=$W
+tf_on_exit "rm -rf /var/run/dpdk/$PREFIX" # the EAL's runtime directory
 
 tf_netns_veth "$NS" "$HIF" "$NIF" - "$NET.2/24"
 # veth hands the kernel's partial UDP checksums to af_packet; the card verifies them.

@@ -24,6 +24,7 @@ NET=10.$(( (0x$TF_ID >> 8) % 200 + 20 )).$(( (0x$TF_ID + 1) & 0xff ))
 CARD=$NET.1
 PREFIX=tfdl$TF_ID
 export TOKFAB_SHM_DIR=$W
+tf_on_exit "rm -rf /var/run/dpdk/$PREFIX" # the EAL's runtime directory
 tf_netns_veth "$NS" "$HIF" "$NIF" - "$NET.2/24"
 ip netns exec "$NS" ethtool -K "$NIF" tx off >/dev/null
 
