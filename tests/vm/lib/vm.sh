@@ -121,9 +121,10 @@ tf_vm_run() {
 	case "$out$script$TF_ROOT" in *[[:space:]]*)
 		echo "FAIL: paths with white space are not supported: $out $script" >&2; return 1 ;;
 	esac
-	# /tmp, /run, /var/tmp and /dev/shm are the guest's own tmpfs: a script
-	# that lives there travels in the run directory instead.
-	case "$script" in /tmp/*|/run/*|/var/tmp/*|/dev/shm/*)
+	# /tmp, /run, /var/tmp and /dev/shm are the guest's own tmpfs: the project
+	# tree and the run directory are mounted on top of them at their host
+	# paths; any other script that lives there travels in the run directory.
+	case "$script" in "$TF_ROOT"/*) ;; /tmp/*|/run/*|/var/tmp/*|/dev/shm/*)
 		cp "$script" "$out/guest-script.sh" && script=$out/guest-script.sh ;;
 	esac
 	log=$out/console.log
@@ -146,8 +147,9 @@ tf_vm_run() {
 		-accel tcg,thread=multi -cpu max -m "${TF_VM_MEM:-1536}" -smp "${TF_VM_SMP:-2}" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=5 panic=-1 oops=panic tf.run=$TF_VM_LIB/guest-run.sh tf.out=$out" \
+		-append "console=ttyS0 loglevel=5 panic=-1 oops=panic tf.run=$TF_VM_LIB/guest-run.sh tf.out=$out tf.proj=$TF_ROOT" \
 		-virtfs local,path=/,mount_tag=tfroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$TF_ROOT",mount_tag=tfproj,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$out",mount_tag=tfout,security_model=none,multidevs=remap \
 		"$@" </dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
