@@ -50,6 +50,9 @@ struct tf_kern_ops {
 	void (*rmsnorm)(float *out, const float *x, const float *w, uint32_t n, float eps);
 	void (*softmax)(float *x, uint32_t n);
 	void (*swiglu)(float *h1, const float *h3, uint32_t n); /* h1 = silu(h1) * h3 */
+	/* Index of the largest of x[0..n) (the first of equals), -1 if any is
+	 * not finite. Exact: every variant returns the same index. */
+	int32_t (*argmax)(const float *x, uint32_t n);
 };
 
 extern const struct tf_kern_ops tf_kern_generic;
@@ -74,5 +77,6 @@ void tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w, int 
 void tf_kern_rmsnorm_generic(float *out, const float *x, const float *w, uint32_t n, float eps);
 void tf_kern_softmax_generic(float *x, uint32_t n);
 void tf_kern_swiglu_generic(float *h1, const float *h3, uint32_t n);
+int32_t tf_kern_argmax_generic(const float *x, uint32_t n);
 
 #endif /* TF_ENGINE_KERN_H */

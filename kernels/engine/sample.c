@@ -3,26 +3,6 @@
 
 #include <math.h>
 
-/* Index of the largest value (the first of equals); -1 if any is not finite. */
-static int32_t
-argmax(const float *x, uint32_t n)
-{
-	float m = x[0];
-	int32_t best = 0;
-	int finite = 1;
-
-	for (uint32_t i = 0; i < n; i++) {
-		float v = x[i];
-
-		finite &= v - v == 0.0f; /* false for inf and NaN */
-		if (v > m) {
-			m = v;
-			best = (int32_t)i;
-		}
-	}
-	return finite ? best : -1;
-}
-
 /* The order tokens are ranked in: higher probability first, then lower id.
  * A total order, so the nucleus below is one well-defined set. */
 static int
@@ -91,7 +71,8 @@ sample_all(const float *p, uint32_t n, float coin)
 /* A draw inside the nucleus. Tokens under (1 - top_p) / (n - 1) cannot be in
  * it, so they are dropped first. */
 static int32_t
-sample_top_p(const float *p, uint32_t n, float top_p, float coin, struct tf_prob_index *s)
+sample_top_p(const float *p, uint32_t n, float top_p, float coin, int32_t top,
+	     struct tf_prob_index *s)
 {
 	float cutoff = (1.0f - top_p) / (float)(n > 1 ? n - 1 : 1), cum = 0.0f, r;
 	uint32_t m = 0, k;
@@ -99,8 +80,8 @@ sample_top_p(const float *p, uint32_t n, float top_p, float coin, struct tf_prob
 	for (uint32_t i = 0; i < n; i++)
 		if (p[i] >= cutoff)
 			s[m].p = p[i], s[m].i = (int32_t)i, m++;
-	if (m == 0)
-		return argmax(p, n);
+	if (m == 0) /* top_p below 1/n with a flat distribution: the most likely */
+		return top;
 	k = nucleus(s, m, top_p);
 	for (uint32_t i = 0; i < k; i++)
 		cum += s[i].p;
@@ -116,11 +97,10 @@ sample_top_p(const float *p, uint32_t n, float top_p, float coin, struct tf_prob
 
 int32_t
 tf_sample(float *logits, uint32_t n, float temperature, float top_p, uint64_t *rng,
-	  struct tf_prob_index *scratch)
+	  struct tf_prob_index *scratch, int32_t (*argmax)(const float *x, uint32_t n))
 {
-	float max, sum = 0.0f, coin;
-
 	int32_t top = argmax(logits, n);
+	float max, sum = 0.0f, coin;
 
 	if (top < 0 || temperature <= 0.0f)
 		return top;
@@ -134,6 +114,6 @@ tf_sample(float *logits, uint32_t n, float temperature, float top_p, uint64_t *r
 	for (uint32_t i = 0; i < n; i++)
 		logits[i] /= sum;
 	if (top_p > 0.0f && top_p < 1.0f)
-		return sample_top_p(logits, n, top_p, coin, scratch);
+		return sample_top_p(logits, n, top_p, coin, top, scratch);
 	return sample_all(logits, n, coin);
 }

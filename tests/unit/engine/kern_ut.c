@@ -256,6 +256,41 @@ test_pointwise(void)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* argmax is exact: every variant returns the generic's index, ties to the
+ * first, and -1 for any NaN or infinity. */
+static void
+test_argmax(void)
+{
+	static const uint32_t ns[] = { 1, 2, 15, 16, 17, 33, 1000, 32000 };
+	uint64_t rng = 5;
+	float *x = malloc(sizeof(float) * 32000);
+
+	for (unsigned v = 0; v < tf_kern_count(); v++) {
+		int usable;
+		const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
+
+		if (!usable)
+			continue;
+		for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+			uint32_t n = ns[i];
+
+			for (uint32_t k = 0; k < n; k++)
+				x[k] = trng_f(&rng) * 5 - 6; /* all negative */
+			CU_ASSERT_EQUAL(ops->argmax(x, n), tf_kern_argmax_generic(x, n));
+			x[n - 1] = 2.0f, x[n / 2] = 2.0f; /* tie: the first wins */
+			CU_ASSERT_EQUAL(ops->argmax(x, n), (int32_t)(n / 2));
+			x[n / 3] = NAN;
+			CU_ASSERT_EQUAL(ops->argmax(x, n), -1);
+			x[n / 3] = -INFINITY;
+			CU_ASSERT_EQUAL(ops->argmax(x, n), -1);
+			x[n / 3] = 0;
+			x[n - 1] = INFINITY;
+			CU_ASSERT_EQUAL(ops->argmax(x, n), -1);
+		}
+	}
+	free(x);
+}
+
 static void
 test_select(void)
 {
@@ -290,6 +325,7 @@ test_select(void)
 static const struct tf_cunit_test g_tests[] = {
 	TF_TEST(test_select),	  TF_TEST(test_matmul_f32), TF_TEST(test_matmul_q8),
 	TF_TEST(test_q8_quantize_bound), TF_TEST(test_attention), TF_TEST(test_pointwise),
+	TF_TEST(test_argmax),
 	TF_TESTS_END,
 };
 

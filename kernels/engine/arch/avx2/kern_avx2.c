@@ -247,4 +247,5 @@ const struct tf_kern_ops tf_kern_avx2 = {
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
+	.argmax = tf_kern_argmax_generic,
 };

@@ -10,6 +10,7 @@
  * output is one lane summed over k in order: identical in any tile shape.
  */
 #include <immintrin.h>
+#include <math.h>
 
 #include "../../kern.h"
 
@@ -238,6 +239,40 @@ attn_values(float *out, const float *att, const float *v, size_t stride, uint32_
 			_mm512_mask_storeu_ps(out + c * 16, lanes(hs, c), ov[c]);
 }
 
+/* Per lane: the largest value and the first index holding it; then the
+ * smallest index among lanes holding the overall largest. */
+static int32_t
+argmax(const float *x, uint32_t n)
+{
+	__m512 vmax = _mm512_set1_ps(-INFINITY);
+	__m512i vidx = _mm512_setzero_si512(), idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+								      10, 11, 12, 13, 14, 15);
+	__m512i step = _mm512_set1_epi32(16);
+	__mmask16 bad = 0;
+	float m;
+	int32_t best = INT32_MAX;
+
+	for (uint32_t k = 0; k < n; k += 16) {
+		__mmask16 live = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+		__m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), live, x + k);
+		__mmask16 gt = _mm512_cmp_ps_mask(v, vmax, _CMP_GT_OQ);
+
+		/* v - v is 0 for finite v, NaN for inf and NaN */
+		bad |= live & ~_mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_EQ_OQ);
+		vmax = _mm512_mask_mov_ps(vmax, gt, v);
+		vidx = _mm512_mask_mov_epi32(vidx, gt, idx);
+		idx = _mm512_add_epi32(idx, step);
+	}
+	if (bad)
+		return -1;
+	m = _mm512_reduce_max_ps(vmax);
+	if (m == -INFINITY) /* n == 0 cannot happen; all -inf was caught above */
+		return 0;
+	best = _mm512_mask_reduce_min_epi32(_mm512_cmp_ps_mask(vmax, _mm512_set1_ps(m), _CMP_EQ_OQ),
+					    vidx);
+	return best;
+}
+
 const struct tf_kern_ops tf_kern_avx512 = {
 	.name = "avx512",
 	.panel = P,
@@ -248,4 +283,5 @@ const struct tf_kern_ops tf_kern_avx512 = {
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
+	.argmax = argmax,
 };

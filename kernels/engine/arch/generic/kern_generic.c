@@ -110,6 +110,25 @@ tf_kern_swiglu_generic(float *h1, const float *h3, uint32_t n)
 	}
 }
 
+int32_t
+tf_kern_argmax_generic(const float *x, uint32_t n)
+{
+	float m = x[0];
+	int32_t best = 0;
+	int finite = 1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		float v = x[i];
+
+		finite &= v - v == 0.0f; /* false for inf and NaN */
+		if (v > m) {
+			m = v;
+			best = (int32_t)i;
+		}
+	}
+	return finite ? best : -1;
+}
+
 const struct tf_kern_ops tf_kern_generic = {
 	.name = "generic",
 	.matmul_f32 = matmul_f32,
@@ -119,4 +138,5 @@ const struct tf_kern_ops tf_kern_generic = {
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
+	.argmax = tf_kern_argmax_generic,
 };
