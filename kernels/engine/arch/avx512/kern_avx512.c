@@ -16,7 +16,6 @@
 
 #define P      16	/* rows per panel = lanes */
 #define TOKS   12	/* batch rows per tile */
-#define PF     16	/* prefetch distance in k steps (16 x 64 bytes per panel) */
 #define AI     static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -67,10 +66,9 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 
 			if (R == 2)
 				w1 = _mm512_load_ps(p1 + (size_t)k * P);
-			if (pf && k + PF < n) {
-				_mm_prefetch((const char *)(p0 + (size_t)(k + PF) * P), _MM_HINT_T0);
-				if (R == 2)
-					_mm_prefetch((const char *)(p1 + (size_t)(k + PF) * P), _MM_HINT_T0);
+			if (pf) { /* the next panel pair, into L2, one pair ahead */
+				_mm_prefetch((const char *)(p0 + (size_t)(2 * n + k) * P), _MM_HINT_T1);
+				_mm_prefetch((const char *)(p0 + (size_t)(3 * n + k) * P), _MM_HINT_T1);
 			}
 			fma_tile(acc, w0, w1, x, ldx, k, R, T);
 		}
@@ -118,7 +116,7 @@ panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
        const struct tf_matrix *w, uint32_t r, uint32_t r1, const int R, const int q8)
 {
 	uint32_t b = 0;
-	int pf = 1;
+	int pf = r + 2 * P < w->rows; /* first tile over these panels, and a next pair exists */
 
 	for (; b + TOKS <= nb; b += TOKS, pf = 0)
 		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8, pf);
