@@ -376,6 +376,9 @@ h_get_accel_stats(void *ctx, uint32_t accel_id, struct tf_aq_accel_stats *r, uin
 			r->batches += st.batches;
 			r->outstanding += st.active;
 			r->errors += st.errors;
+			/* every worker reads the same status block: the latest copy */
+			if (st.busy_ppm > r->busy_ppm)
+				r->busy_ppm = st.busy_ppm;
 			/* Up when any worker's connection is up. */
 			if (st.state == TF_HS_UP ||
 			    (st.state == TF_HS_DEGRADED && state != TF_HS_UP))

@@ -429,6 +429,7 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			a->peer_flags_ok = (st.flags & TF_ACCEL_ST_HEALTHY) &&
 					   !(st.flags & TF_ACCEL_ST_DRAINING);
 			a->st.state = a->peer_flags_ok ? TF_HS_UP : TF_HS_DEGRADED;
+			a->st.busy_ppm = st.busy_ppm <= 1000000 ? st.busy_ppm : 1000000;
 		}
 	}
 	return work;

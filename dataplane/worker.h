@@ -163,7 +163,7 @@ struct tf_dp_obj_stats {
 	uint32_t active; /* gauge: running now */
 	uint32_t queued; /* gauge: waiting in a batch queue */
 	uint32_t state; /* accelerators: enum tf_health_state; tenants: flags */
-	uint32_t reserved_;
+	uint32_t busy_ppm; /* accelerators: engine busy share of the last second (status block) */
 	int64_t balance_micro; /* tenants */
 	int64_t reserved_micro; /* tenants */
 };

@@ -143,7 +143,8 @@ struct tf_accel_status {
 	uint32_t nmodels; /* entries used in models[] */
 	struct tf_accel_model_ent models[TF_ACCEL_MAX_MODELS];
 	char name[32]; /* accelerator id (--name), NUL-padded */
-	uint8_t reserved[52]; /* must be zero */
+	uint32_t busy_ppm; /* share of the last second spent computing engine steps, ppm */
+	uint8_t reserved[48]; /* must be zero */
 	uint32_t gen_end; /* == gen when the copy is consistent */
 };
 
@@ -296,6 +297,7 @@ _Static_assert(sizeof(struct tf_accel_model_ent) == 32, "model entry size");
 _Static_assert(offsetof(struct tf_accel_status, tokens_generated) == 40, "status.tokens");
 _Static_assert(offsetof(struct tf_accel_status, models) == 64, "status.models");
 _Static_assert(offsetof(struct tf_accel_status, name) == 320, "status.name");
+_Static_assert(offsetof(struct tf_accel_status, busy_ppm) == 352, "status.busy_ppm");
 _Static_assert(offsetof(struct tf_accel_status, gen_end) == 404, "status.gen_end");
 _Static_assert(sizeof(struct tf_accel_status) == 408, "status size");
 _Static_assert(TF_ACCEL_STATUS_OFF + sizeof(struct tf_accel_status) <= TF_ACCEL_RING_OFF,

@@ -75,6 +75,8 @@ struct agent {
 	uint64_t drain_deadline;
 	uint64_t tokens_generated, requests_done, last_rate_ns, last_rate_tokens;
 	uint32_t tokens_per_s;
+	uint32_t busy_ppm; /* engines' busy share of the last second */
+	uint64_t last_busy_ns;
 	struct tf_xport_event ev[EV_BATCH];
 };
 
@@ -522,6 +524,7 @@ status_fill(struct agent *a, struct tf_accel_status *st, uint64_t t)
 	st->requests_done = a->requests_done;
 	st->cost_per_hour_milli = a->cfg->cost_per_hour_milli;
 	memcpy(st->name, a->cfg->name, sizeof(st->name));
+	st->busy_ppm = a->busy_ppm;
 }
 
 /* ---- set-up and the loop ----------------------------------------------------------- */
@@ -786,6 +789,19 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 		if (t - a->last_rate_ns >= 1000000000ull) {
 			a->tokens_per_s = (uint32_t)((a->tokens_generated - a->last_rate_tokens) *
 						     1000000000ull / (t - a->last_rate_ns + 1));
+			uint64_t busy = 0;
+
+			for (int m = 0; m < a->cfg->nmodels; m++) {
+				struct tf_engine_stats es;
+
+				tf_engine_stats(a->eng[m], &es);
+				busy += es.busy_ns;
+			}
+			a->busy_ppm = (uint32_t)((busy - a->last_busy_ns) * 1000000ull /
+						 (t - a->last_rate_ns + 1));
+			if (a->busy_ppm > 1000000)
+				a->busy_ppm = 1000000;
+			a->last_busy_ns = busy;
 			a->last_rate_ns = t;
 			a->last_rate_tokens = a->tokens_generated;
 		}
