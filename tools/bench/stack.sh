@@ -6,7 +6,8 @@
 #        | veth pair (STACK_HIF in the root namespace, no address: DPDK owns it)
 #   tokfab-dp on net_af_packet(STACK_HIF), card address $STACK_CARD, BAR file
 #   tokfab-accel x N behind shm (or rdma where a device exists)
-#   tokfabd: ledger (SQLite), HTTP API + dashboard on 127.0.0.1, card via the BAR
+#   tokfabd: ledger (SQLite), card via the BAR, HTTP API + dashboard on the
+#        management network: veth STACK_MIF ($STACK_MGMT) <-> namespace ($STACK_MGMT_NS)
 #
 # Use:
 #   . tools/bench/stack.sh
@@ -72,6 +73,11 @@ stack_init() {
 	STACK_NIF=tfs${STACK_ID}b
 	STACK_NET=10.$(( (0x$STACK_ID >> 8) % 200 + 20 )).$(( 0x$STACK_ID & 0xff ))
 	STACK_CARD=$STACK_NET.1
+	# management network (tokfabd's API, reachable from both namespaces): a /28
+	STACK_MNET=172.$((16 + (0x$STACK_ID >> 12))).$(((0x$STACK_ID >> 4) & 0xff)).$(((0x$STACK_ID & 0xf) * 16))
+	STACK_MGMT=${STACK_MNET%.*}.$((${STACK_MNET##*.} + 1))
+	STACK_MGMT_NS=${STACK_MNET%.*}.$((${STACK_MNET##*.} + 2))
+	STACK_MIF=tfm${STACK_ID}a
 	STACK_PREFIX=tfst$STACK_ID
 	STACK_BAR=$STACK_DIR/card.bar
 	STACK_API=
@@ -176,7 +182,7 @@ card:
 ledger:
   path: ledger.db
 api:
-  listen: 127.0.0.1:0
+  listen: $STACK_MGMT:0
   token_file: api.token
 ${STACK_BATCHING:-batching:
   max_batch: 16
@@ -205,6 +211,14 @@ stack_net() {
 	ip -n "$STACK_NS" link set "$STACK_NIF" up
 	# veth hands partial UDP checksums to af_packet; the card verifies them.
 	ip netns exec "$STACK_NS" ethtool -K "$STACK_NIF" tx off >/dev/null
+	# the management network: tokfabd's API for tools in both namespaces
+	ip link add "$STACK_MIF" type veth peer name "tfm${STACK_ID}b" ||
+		{ stack_die "cannot create veth pair $STACK_MIF"; return 1; }
+	ip link set "tfm${STACK_ID}b" netns "$STACK_NS"
+	ip addr add "$STACK_MGMT/28" dev "$STACK_MIF"
+	ip link set "$STACK_MIF" up
+	ip -n "$STACK_NS" addr add "$STACK_MGMT_NS/28" dev "tfm${STACK_ID}b"
+	ip -n "$STACK_NS" link set "tfm${STACK_ID}b" up
 }
 
 # stack_start NAME [CMD...]: (re)starts NAME in the background with its recorded
@@ -283,7 +297,7 @@ stack_wait_tokfabd() {
 	stack_wait 15 grep -q "tokfabd running" "$STACK_DIR/tokfabd.log" ||
 		{ stack_log_tail tokfabd; stack_die "tokfabd did not start (log: $STACK_DIR/tokfabd.log)"; return 1; }
 	p=$(stack_api_port)
-	STACK_API=127.0.0.1:$p
+	STACK_API=$STACK_MGMT:$p
 }
 
 stack_up() {
@@ -333,6 +347,7 @@ stack_down() {
 	done
 	if [ "${STACK_NET_UP:-0}" = 1 ]; then
 		ip link del "$STACK_HIF" 2>/dev/null
+		ip link del "$STACK_MIF" 2>/dev/null
 		ip netns del "$STACK_NS" 2>/dev/null
 		STACK_NET_UP=0
 	fi
