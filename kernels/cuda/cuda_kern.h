@@ -27,8 +27,8 @@ const char *tf_cuda_last_error(void);
 int tf_cuda_matmul_f32(float *out, const float *x, const float *w, uint32_t nb, uint32_t rows,
 		       uint32_t cols);
 /* the same with w[r][k] = q[r][k] * scale[r][k / 32]; cols % 32 == 0 */
-int tf_cuda_matmul_q8(float *out, const float *x, const int8_t *q, const float *scale,
-		      uint32_t nb, uint32_t rows, uint32_t cols);
+int tf_cuda_matmul_q8(float *out, const float *x, const int8_t *q, const float *scale, uint32_t nb,
+		      uint32_t rows, uint32_t cols);
 /* per row of n: out = w * x / sqrt(mean(x^2) + eps) */
 int tf_cuda_rmsnorm(float *out, const float *x, const float *w, uint32_t nrows, uint32_t n,
 		    float eps);

@@ -9,13 +9,13 @@
 #include "engine_int.h"
 #include "errmsg.h"
 
-#define DEF_BLOCK_SIZE	  16u
-#define DEF_MAX_BATCH	  32u
+#define DEF_BLOCK_SIZE 16u
+#define DEF_MAX_BATCH 32u
 #define DEF_PREFILL_CHUNK 64u
-#define MAX_THREADS	  256u
-#define MAX_BATCH	  1024u
-#define MAX_SEQS	  65536u
-#define MAX_STEP_TOKENS	  65536u
+#define MAX_THREADS 256u
+#define MAX_BATCH 1024u
+#define MAX_SEQS 65536u
+#define MAX_STEP_TOKENS 65536u
 
 static int
 fill_defaults(struct tf_engine_config *c, const struct tf_model_config *mc, char *err,
@@ -92,9 +92,10 @@ tf_engine_create(const struct tf_engine_config *cfg, struct tf_engine **out, cha
 	e->ops = tf_kern_select(cfg->kernels, &rc);
 	if (!e->ops) {
 		tf_eng_err(err, errlen, rc,
-			   rc == -ENOTSUP ? "kernels \"%s\": this CPU lacks the instructions "
-					    "(use \"auto\" or \"generic\")"
-					  : "kernels \"%s\" unknown: use auto, generic, avx2 or avx512",
+			   rc == -ENOTSUP
+				   ? "kernels \"%s\": this CPU lacks the instructions "
+				     "(use \"auto\" or \"generic\")"
+				   : "kernels \"%s\" unknown: use auto, generic, avx2 or avx512",
 			   cfg->kernels);
 		goto err_tok;
 	}

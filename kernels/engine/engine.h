@@ -47,28 +47,28 @@ enum tf_engine_precision {
 
 /* Everything tf_engine_create() needs; 0 / NULL picks the default named. */
 struct tf_engine_config {
-	const char *checkpoint_path;	/* llama2.c .bin (legacy, version 0) */
-	const char *tokenizer_path;	/* llama2.c tokenizer.bin */
+	const char *checkpoint_path; /* llama2.c .bin (legacy, version 0) */
+	const char *tokenizer_path; /* llama2.c tokenizer.bin */
 	enum tf_engine_precision precision;
-	unsigned int threads;		/* threads for matrix products; 0: online CPUs */
-	unsigned int kv_block_size;	/* positions per KV block; 0: 16 */
-	unsigned int kv_pool_blocks;	/* KV blocks in the pool; 0: max_batch full-length sequences */
-	unsigned int max_batch;		/* sequences running at once; 0: 32 */
-	unsigned int max_seqs;		/* running + queued sequences; 0: 4 * max_batch */
-	unsigned int step_tokens;	/* tokens per step (decode + prefill), >= max_batch;
+	unsigned int threads; /* threads for matrix products; 0: online CPUs */
+	unsigned int kv_block_size; /* positions per KV block; 0: 16 */
+	unsigned int kv_pool_blocks; /* KV blocks in the pool; 0: max_batch full-length sequences */
+	unsigned int max_batch; /* sequences running at once; 0: 32 */
+	unsigned int max_seqs; /* running + queued sequences; 0: 4 * max_batch */
+	unsigned int step_tokens; /* tokens per step (decode + prefill), >= max_batch;
 					 * 0: max_batch + prefill_chunk */
-	unsigned int prefill_chunk;	/* prompt tokens per sequence per step; 0: 64 */
-	const char *kernels;		/* NULL or "auto": best for this CPU; else "generic",
+	unsigned int prefill_chunk; /* prompt tokens per sequence per step; 0: 64 */
+	const char *kernels; /* NULL or "auto": best for this CPU; else "generic",
 					 * "avx2", "avx512" (-ENOTSUP if the CPU lacks it) */
 };
 
 /* What was loaded (tf_engine_model()). */
 struct tf_engine_model_info {
 	uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
-	uint32_t shared_classifier;	/* 1: output head tied to the token embedding */
-	int32_t bos_id, eos_id;		/* 1 and 2 (llama convention) */
+	uint32_t shared_classifier; /* 1: output head tied to the token embedding */
+	int32_t bos_id, eos_id; /* 1 and 2 (llama convention) */
 	uint64_t weight_bytes_per_token; /* bytes of weights one decode step reads */
-	const char *kernels;		/* "generic", "avx2" or "avx512" */
+	const char *kernels; /* "generic", "avx2" or "avx512" */
 	enum tf_engine_precision precision;
 	uint32_t threads;
 };
@@ -85,8 +85,9 @@ const struct tf_engine_model_info *tf_engine_model(const struct tf_engine *e);
 
 /* ---- tokenizer ---------------------------------------------------------- */
 
-#define TF_ENGINE_TOK_BOS	   0x1u /* start with the BOS id */
-#define TF_ENGINE_TOK_SPACE_PREFIX 0x2u /* SentencePiece's dummy " " before non-empty text
+#define TF_ENGINE_TOK_BOS 0x1u /* start with the BOS id */
+#define TF_ENGINE_TOK_SPACE_PREFIX \
+	0x2u /* SentencePiece's dummy " " before non-empty text
 					 * (how llama2.c / TinyStories models were trained) */
 
 /*
@@ -107,14 +108,14 @@ const char *tf_engine_token_text(const struct tf_engine *e, int32_t id, size_t *
 /* ---- sequences ---------------------------------------------------------- */
 
 struct tf_engine_seq_params {
-	const int32_t *prompt;		/* token ids (copied); each in [0, vocab_size) */
-	uint32_t prompt_len;		/* 1 .. seq_len */
-	uint32_t max_new_tokens;	/* >= 1; the context length may end it sooner */
-	float temperature;		/* 0: greedy (argmax); > 0: sample */
-	float top_p;			/* nucleus: 0 or >= 1 disables, else (0, 1) */
-	uint64_t seed;			/* per-request RNG seed: same seed, same tokens */
-	int32_t priority;		/* larger runs first (admission and step budget) */
-	uint64_t cookie;		/* caller's id, unique among live sequences */
+	const int32_t *prompt; /* token ids (copied); each in [0, vocab_size) */
+	uint32_t prompt_len; /* 1 .. seq_len */
+	uint32_t max_new_tokens; /* >= 1; the context length may end it sooner */
+	float temperature; /* 0: greedy (argmax); > 0: sample */
+	float top_p; /* nucleus: 0 or >= 1 disables, else (0, 1) */
+	uint64_t seed; /* per-request RNG seed: same seed, same tokens */
+	int32_t priority; /* larger runs first (admission and step budget) */
+	uint64_t cookie; /* caller's id, unique among live sequences */
 };
 
 /*
@@ -140,26 +141,26 @@ int tf_engine_seq_cancel(struct tf_engine *e, uint64_t cookie);
 /* ---- stepping ----------------------------------------------------------- */
 
 enum tf_engine_event_type {
-	TF_ENGINE_EV_TOKEN = 1,	   /* one generated token of a sequence */
+	TF_ENGINE_EV_TOKEN = 1, /* one generated token of a sequence */
 	TF_ENGINE_EV_FINISHED = 2, /* the sequence ended; its cookie is free again */
 };
 
 enum tf_engine_finish_reason {
-	TF_ENGINE_FINISH_EOS = 1,	 /* sampled EOS (or BOS, the TinyStories separator) */
+	TF_ENGINE_FINISH_EOS = 1, /* sampled EOS (or BOS, the TinyStories separator) */
 	TF_ENGINE_FINISH_MAX_TOKENS = 2, /* produced max_new_tokens */
-	TF_ENGINE_FINISH_LENGTH = 3,	 /* the model's context (seq_len) is full */
-	TF_ENGINE_FINISH_CANCELLED = 4,	 /* tf_engine_seq_cancel() */
-	TF_ENGINE_FINISH_ERROR = 5,	 /* the model produced non-finite logits */
+	TF_ENGINE_FINISH_LENGTH = 3, /* the model's context (seq_len) is full */
+	TF_ENGINE_FINISH_CANCELLED = 4, /* tf_engine_seq_cancel() */
+	TF_ENGINE_FINISH_ERROR = 5, /* the model produced non-finite logits */
 };
 
 struct tf_engine_event {
 	uint64_t cookie;
-	uint16_t type;		     /* enum tf_engine_event_type */
-	uint16_t reason;	     /* FINISHED: enum tf_engine_finish_reason */
-	int32_t token;		     /* TOKEN: the token id */
-	uint32_t index;		     /* TOKEN: 0-based index among the completion tokens */
-	uint32_t prompt_tokens;	     /* FINISHED: prompt tokens processed */
-	uint32_t completion_tokens;  /* FINISHED: TOKEN events delivered (EOS not counted) */
+	uint16_t type; /* enum tf_engine_event_type */
+	uint16_t reason; /* FINISHED: enum tf_engine_finish_reason */
+	int32_t token; /* TOKEN: the token id */
+	uint32_t index; /* TOKEN: 0-based index among the completion tokens */
+	uint32_t prompt_tokens; /* FINISHED: prompt tokens processed */
+	uint32_t completion_tokens; /* FINISHED: TOKEN events delivered (EOS not counted) */
 };
 
 /*
@@ -177,14 +178,14 @@ size_t tf_engine_event_cap(const struct tf_engine *e);
 int tf_engine_idle(const struct tf_engine *e);
 
 struct tf_engine_stats {
-	uint32_t running;	    /* sequences in the batch */
-	uint32_t queued;	    /* waiting for admission */
+	uint32_t running; /* sequences in the batch */
+	uint32_t queued; /* waiting for admission */
 	uint32_t kv_blocks_used, kv_blocks_free, kv_blocks_total;
-	uint32_t pending_events;    /* produced but not yet delivered */
-	uint64_t steps;		    /* tf_engine_step() calls that ran a batch */
-	uint64_t prompt_tokens;	    /* prompt tokens prefilled */
-	uint64_t tokens_generated;  /* TOKEN events produced */
-	uint64_t busy_ns;	    /* wall time spent computing steps */
+	uint32_t pending_events; /* produced but not yet delivered */
+	uint64_t steps; /* tf_engine_step() calls that ran a batch */
+	uint64_t prompt_tokens; /* prompt tokens prefilled */
+	uint64_t tokens_generated; /* TOKEN events produced */
+	uint64_t busy_ns; /* wall time spent computing steps */
 };
 
 void tf_engine_stats(const struct tf_engine *e, struct tf_engine_stats *st);

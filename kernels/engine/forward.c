@@ -15,16 +15,16 @@ struct mm_item {
 	const float *x;
 	size_t ldx;
 	const struct tf_matrix *w;
-	uint32_t chunk;	 /* weight rows per task */
+	uint32_t chunk; /* weight rows per task */
 	uint32_t ntasks;
 };
 
 struct mm_job {
 	const struct tf_runner *r;
-	uint32_t nb;		/* batch rows */
+	uint32_t nb; /* batch rows */
 	uint32_t n_items;
 	struct mm_item it[3];
-	int swiglu;		/* it[0] = w1 -> hb, it[1] = w3 -> hb2, same chunks */
+	int swiglu; /* it[0] = w1 -> hb, it[1] = w3 -> hb2, same chunks */
 };
 
 struct att_job {
@@ -65,8 +65,8 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 	r->xl = zalloc((size_t)max_logits * c->dim);
 	r->logits = zalloc((size_t)max_logits * c->vocab_size);
 	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
-	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 ||
-	    !r->xl || !r->logits || !r->att) {
+	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 || !r->xl ||
+	    !r->logits || !r->att) {
 		tf_runner_fini(r);
 		return -ENOMEM;
 	}

@@ -19,9 +19,9 @@
 #define TF_RMS_EPS 1e-5f
 
 struct tf_fwd_row {
-	uint32_t seq;	   /* index into the block tables */
-	uint32_t pos;	   /* position in its sequence (< seq_len) */
-	int32_t token;	   /* input token id (< vocab_size) */
+	uint32_t seq; /* index into the block tables */
+	uint32_t pos; /* position in its sequence (< seq_len) */
+	int32_t token; /* input token id (< vocab_size) */
 	int32_t logit_row; /* row of logits to fill, or -1 */
 };
 
@@ -32,16 +32,16 @@ struct tf_runner {
 	struct tf_kv *kv;
 	uint32_t max_rows, max_logits;
 	/* activations, one row per input row */
-	float *x;      /* (rows, dim) residual stream */
-	float *xb;     /* (rows, dim) normed input / attention output */
-	float *xb2;    /* (rows, dim) projection output */
-	float *q;      /* (rows, dim) */
-	float *k, *v;  /* (rows, kv_dim) before they go to the cache */
-	float *hb;     /* (rows, hidden_dim) */
-	float *hb2;    /* (rows, hidden_dim) */
-	float *xl;     /* (logits rows, dim) final-normed rows that want logits */
+	float *x; /* (rows, dim) residual stream */
+	float *xb; /* (rows, dim) normed input / attention output */
+	float *xb2; /* (rows, dim) projection output */
+	float *q; /* (rows, dim) */
+	float *k, *v; /* (rows, kv_dim) before they go to the cache */
+	float *hb; /* (rows, hidden_dim) */
+	float *hb2; /* (rows, hidden_dim) */
+	float *xl; /* (logits rows, dim) final-normed rows that want logits */
 	float *logits; /* (logits rows, vocab) */
-	float *att;    /* (threads, seq_len) attention scores */
+	float *att; /* (threads, seq_len) attention scores */
 };
 
 int tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_kern_ops *ops,

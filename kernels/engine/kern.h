@@ -39,13 +39,13 @@ struct tf_kern_ops {
 	const char *name;
 	uint32_t panel; /* rows per packed panel; 0: W read row-major in place */
 	tf_kern_matmul_fn *matmul_f32; /* w->f32, or w->packed when panel */
-	tf_kern_matmul_fn *matmul_q8;  /* w->q8 + w->scale, or w->packed; cols % TF_Q8_GROUP == 0 */
+	tf_kern_matmul_fn *matmul_q8; /* w->q8 + w->scale, or w->packed; cols % TF_Q8_GROUP == 0 */
 	/* Attention over n positions whose key / value vectors (hs floats) are
 	 * stride floats apart: att[t] = (q . k_t) / div; out += sum_t att[t] v_t. */
 	void (*attn_scores)(float *att, const float *q, const float *k, size_t stride, uint32_t n,
 			    uint32_t hs, float div);
-	void (*attn_values)(float *out, const float *att, const float *v, size_t stride,
-			    uint32_t n, uint32_t hs);
+	void (*attn_values)(float *out, const float *att, const float *v, size_t stride, uint32_t n,
+			    uint32_t hs);
 	/* out = w * x / sqrt(mean(x^2) + eps) */
 	void (*rmsnorm)(float *out, const float *x, const float *w, uint32_t n, float eps);
 	void (*softmax)(float *x, uint32_t n);

@@ -12,9 +12,9 @@
 
 struct tf_kv {
 	uint32_t n_layers, kv_dim, block_size, n_blocks;
-	float *k;	   /* (layer, block, block_size, kv_dim) */
-	float *v;	   /* same */
-	size_t bytes;	   /* of k + v */
+	float *k; /* (layer, block, block_size, kv_dim) */
+	float *v; /* same */
+	size_t bytes; /* of k + v */
 	uint32_t *free_ids; /* stack of free block ids */
 	uint32_t n_free;
 };
@@ -38,13 +38,15 @@ tf_kv_blocks_for(const struct tf_kv *kv, uint32_t len)
 static inline float *
 tf_kv_key(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t slot)
 {
-	return kv->k + (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
+	return kv->k +
+	       (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
 }
 
 static inline float *
 tf_kv_val(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t slot)
 {
-	return kv->v + (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
+	return kv->v +
+	       (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
 }
 
 #endif /* TF_ENGINE_KVCACHE_H */

@@ -243,7 +243,8 @@ model_rope(struct tf_model *m)
 		return -ENOMEM;
 	for (uint32_t pos = 0; pos < m->cfg.seq_len; pos++) {
 		for (uint32_t i = 0; i < half; i++) {
-			float freq = 1.0f / powf(10000.0f, (float)(2 * i) / (float)m->cfg.head_size);
+			float freq =
+				1.0f / powf(10000.0f, (float)(2 * i) / (float)m->cfg.head_size);
 			float val = (float)pos * freq;
 
 			m->rope_cos[(size_t)pos * half + i] = cosf(val);

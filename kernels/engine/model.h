@@ -13,53 +13,53 @@
 #include "engine.h"
 
 #define TF_MODEL_HEADER_BYTES 28u /* 7 x int32 little endian */
-#define TF_Q8_GROUP	      32u /* weights per int8 scale */
+#define TF_Q8_GROUP 32u /* weights per int8 scale */
 
 /* Limits a header must respect (far above any model this engine is for). */
-#define TF_MODEL_MAX_DIM    16384u
+#define TF_MODEL_MAX_DIM 16384u
 #define TF_MODEL_MAX_HIDDEN 65536u
 #define TF_MODEL_MAX_LAYERS 256u
-#define TF_MODEL_MAX_HEADS  1024u
-#define TF_MODEL_MAX_VOCAB  1048576u
-#define TF_MODEL_MAX_SEQ    65536u
+#define TF_MODEL_MAX_HEADS 1024u
+#define TF_MODEL_MAX_VOCAB 1048576u
+#define TF_MODEL_MAX_SEQ 65536u
 
 struct tf_model_config {
-	uint32_t dim;	     /* transformer width */
+	uint32_t dim; /* transformer width */
 	uint32_t hidden_dim; /* SwiGLU inner width */
 	uint32_t n_layers;
-	uint32_t n_heads;    /* query heads */
+	uint32_t n_heads; /* query heads */
 	uint32_t n_kv_heads; /* key/value heads (GQA when < n_heads) */
 	uint32_t vocab_size; /* |header value| */
-	uint32_t seq_len;    /* context length */
-	uint32_t shared;     /* 1: classifier == token embedding (header vocab > 0) */
-	uint32_t head_size;  /* dim / n_heads */
-	uint32_t kv_dim;     /* n_kv_heads * head_size */
+	uint32_t seq_len; /* context length */
+	uint32_t shared; /* 1: classifier == token embedding (header vocab > 0) */
+	uint32_t head_size; /* dim / n_heads */
+	uint32_t kv_dim; /* n_kv_heads * head_size */
 };
 
 /* Offsets in floats from the first weight (right after the header). */
 struct tf_model_layout {
-	uint64_t emb;	    /* (vocab, dim) */
-	uint64_t rms_att;   /* (layer, dim) */
-	uint64_t wq;	    /* (layer, dim rows, dim cols) */
-	uint64_t wk;	    /* (layer, kv_dim, dim) */
-	uint64_t wv;	    /* (layer, kv_dim, dim) */
-	uint64_t wo;	    /* (layer, dim, dim) */
-	uint64_t rms_ffn;   /* (layer, dim) */
-	uint64_t w1;	    /* (layer, hidden, dim) */
-	uint64_t w2;	    /* (layer, dim, hidden) */
-	uint64_t w3;	    /* (layer, hidden, dim) */
+	uint64_t emb; /* (vocab, dim) */
+	uint64_t rms_att; /* (layer, dim) */
+	uint64_t wq; /* (layer, dim rows, dim cols) */
+	uint64_t wk; /* (layer, kv_dim, dim) */
+	uint64_t wv; /* (layer, kv_dim, dim) */
+	uint64_t wo; /* (layer, dim, dim) */
+	uint64_t rms_ffn; /* (layer, dim) */
+	uint64_t w1; /* (layer, hidden, dim) */
+	uint64_t w2; /* (layer, dim, hidden) */
+	uint64_t w3; /* (layer, hidden, dim) */
 	uint64_t rms_final; /* (dim) */
-	uint64_t freq_cis;  /* (2, seq_len, head_size / 2): unused, RoPE is computed */
-	uint64_t wcls;	    /* (vocab, dim); == emb when shared */
-	uint64_t n_floats;  /* every float in the file */
+	uint64_t freq_cis; /* (2, seq_len, head_size / 2): unused, RoPE is computed */
+	uint64_t wcls; /* (vocab, dim); == emb when shared */
+	uint64_t n_floats; /* every float in the file */
 };
 
 /* A weight matrix, rows x cols, row-major; y = W x. */
 struct tf_matrix {
-	const float *f32;    /* (rows, cols), in the mapping */
-	const int8_t *q8;    /* (rows, cols) when int8, else NULL */
-	const float *scale;  /* (rows, cols / TF_Q8_GROUP) when int8 */
-	const void *packed;  /* the kernel variant's layout (kern.h), or NULL */
+	const float *f32; /* (rows, cols), in the mapping */
+	const int8_t *q8; /* (rows, cols) when int8, else NULL */
+	const float *scale; /* (rows, cols / TF_Q8_GROUP) when int8 */
+	const void *packed; /* the kernel variant's layout (kern.h), or NULL */
 	uint32_t rows, cols;
 };
 
@@ -72,17 +72,17 @@ struct tf_layer {
 struct tf_model {
 	struct tf_model_config cfg;
 	enum tf_engine_precision precision;
-	const void *map;	/* whole file */
+	const void *map; /* whole file */
 	size_t map_len;
-	int mapped;		/* 1: map came from mmap (unmap at free) */
-	const float *emb;	/* (vocab, dim) */
+	int mapped; /* 1: map came from mmap (unmap at free) */
+	const float *emb; /* (vocab, dim) */
 	const float *rms_final; /* (dim) */
 	struct tf_layer *layers;
-	struct tf_matrix wcls;	/* (vocab, dim) */
-	float *rope_cos;	/* (seq_len, head_size / 2) */
+	struct tf_matrix wcls; /* (vocab, dim) */
+	float *rope_cos; /* (seq_len, head_size / 2) */
 	float *rope_sin;
-	void *q8_mem;		/* int8 weights and scales when precision is int8 */
-	void *pack_mem;		/* packed copies for the kernel variant (tf_model_pack) */
+	void *q8_mem; /* int8 weights and scales when precision is int8 */
+	void *pack_mem; /* packed copies for the kernel variant (tf_model_pack) */
 	size_t pack_len;
 };
 

@@ -64,7 +64,8 @@ tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size
 		return tf_eng_err(err, errlen, -ENOMEM, "out of memory for the packed weights");
 	n = tf_model_matrices(m, mats);
 	for (size_t i = 0; i < n; i++)
-		bytes += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
+		bytes += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) &
+			 ~(size_t)63;
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		free(mats);
@@ -77,7 +78,8 @@ tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size
 	for (size_t i = 0; i < n; i++) {
 		tf_kern_pack(ops, mats[i], q8, mem);
 		mats[i]->packed = mem;
-		mem += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) & ~(size_t)63;
+		mem += (tf_kern_pack_size(ops, mats[i]->rows, mats[i]->cols, q8) + 63) &
+		       ~(size_t)63;
 	}
 	/* int8 row-major copies are only the source of the packed ones */
 	free(m->q8_mem);

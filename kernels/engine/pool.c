@@ -33,13 +33,13 @@ struct tf_pool {
 	/* the current region; written before claim publishes it */
 	tf_pool_fn *fn;
 	void *ctx;
-	_Atomic uint32_t ntasks;   /* read racily before a claim: atomic */
-	_Atomic uint64_t claim;	    /* generation << 32 | next task */
-	_Atomic uint32_t gen;	    /* generation, the workers' futex word */
+	_Atomic uint32_t ntasks; /* read racily before a claim: atomic */
+	_Atomic uint64_t claim; /* generation << 32 | next task */
+	_Atomic uint32_t gen; /* generation, the workers' futex word */
 	_Atomic uint32_t completed; /* tasks of this region done (the caller's futex word) */
 	_Atomic uint32_t stop;
-	_Atomic uint32_t sleepers;  /* workers in futex_wait on gen */
-	_Atomic uint32_t waiting;   /* 1: the caller is in futex_wait on completed */
+	_Atomic uint32_t sleepers; /* workers in futex_wait on gen */
+	_Atomic uint32_t waiting; /* 1: the caller is in futex_wait on completed */
 };
 
 static void

@@ -140,8 +140,8 @@ emit(struct tf_engine *e, struct tf_seq *s, int32_t tok)
 	e->st.tokens_generated++;
 	tf_sched_event(e, &ev, UINT32_MAX);
 	if (s->generated == s->max_new)
-		tf_sched_finish(e, s, s->clamped ? TF_ENGINE_FINISH_LENGTH
-						 : TF_ENGINE_FINISH_MAX_TOKENS);
+		tf_sched_finish(e, s,
+				s->clamped ? TF_ENGINE_FINISH_LENGTH : TF_ENGINE_FINISH_MAX_TOKENS);
 }
 
 int

@@ -211,8 +211,7 @@ err:
 }
 
 int
-tf_tok_load(struct tf_tokenizer *t, const char *path, uint32_t vocab_size, char *err,
-	    size_t errlen)
+tf_tok_load(struct tf_tokenizer *t, const char *path, uint32_t vocab_size, char *err, size_t errlen)
 {
 	struct stat st;
 	void *map;
@@ -343,7 +342,8 @@ tf_tok_encode(const struct tf_tokenizer *t, const char *text, size_t len, unsign
 		float best_score = -INFINITY;
 
 		for (i = first; i + 1 < n; i++) {
-			if (cand[i] >= 0 && (best == SIZE_MAX || t->pieces[cand[i]].score > best_score)) {
+			if (cand[i] >= 0 &&
+			    (best == SIZE_MAX || t->pieces[cand[i]].score > best_score)) {
 				best = i;
 				best_score = t->pieces[cand[i]].score;
 			}

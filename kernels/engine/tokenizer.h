@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #define TF_TOK_MAX_PIECE 1024u /* longest max_token_length accepted */
-#define TF_TOK_BOS	 1
-#define TF_TOK_EOS	 2
+#define TF_TOK_BOS 1
+#define TF_TOK_EOS 2
 
 struct tf_tok_piece {
 	const char *str; /* bytes as stored (NUL-terminated copy) */
@@ -22,15 +22,15 @@ struct tf_tok_piece {
 };
 
 struct tf_tokenizer {
-	uint32_t n;	       /* vocab size */
-	uint32_t max_len;      /* max_token_length from the file */
+	uint32_t n; /* vocab size */
+	uint32_t max_len; /* max_token_length from the file */
 	struct tf_tok_piece *pieces;
-	uint32_t *sorted;      /* plain piece ids sorted by (bytes, id) for lookup */
-	uint32_t n_plain;      /* entries in sorted */
-	char *strbuf;	       /* every piece's bytes, NUL after each */
-	int32_t byte_id[256];  /* id of <0xXX>, or -1 when the vocab lacks it */
-	uint32_t n_byte_ids;   /* how many of the 256 exist */
-	int32_t space_id;      /* id of " ", -1 if none */
+	uint32_t *sorted; /* plain piece ids sorted by (bytes, id) for lookup */
+	uint32_t n_plain; /* entries in sorted */
+	char *strbuf; /* every piece's bytes, NUL after each */
+	int32_t byte_id[256]; /* id of <0xXX>, or -1 when the vocab lacks it */
+	uint32_t n_byte_ids; /* how many of the 256 exist */
+	int32_t space_id; /* id of " ", -1 if none */
 	unsigned char bytes[256]; /* backing store for byte pieces' text */
 };
 

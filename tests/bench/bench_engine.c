@@ -62,7 +62,8 @@ bw_read(void *argp)
 static double
 read_bandwidth(size_t bytes, unsigned threads, int reps)
 {
-	uint64_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *buf =
+		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct bw_arg arg[64];
 	pthread_t tid[64];
 	double best = 0;
@@ -75,7 +76,8 @@ read_bandwidth(size_t bytes, unsigned threads, int reps)
 		double t0 = now(), dt;
 
 		for (unsigned i = 0; i < threads; i++) {
-			arg[i] = (struct bw_arg){ buf + bytes / 8 * i / threads, bytes / 8 / threads, reps, 0 };
+			arg[i] = (struct bw_arg){ buf + bytes / 8 * i / threads,
+						  bytes / 8 / threads, reps, 0 };
 			pthread_create(&tid[i], NULL, bw_read, &arg[i]);
 		}
 		for (unsigned i = 0; i < threads; i++)
@@ -134,8 +136,9 @@ engine_pass(struct tf_engine *e, unsigned batch, unsigned gen, uint64_t salt)
 	tf_engine_stats(e, &st0);
 	t0 = now();
 	for (unsigned s = 0; s < batch; s++) {
-		struct tf_engine_seq_params p = { .prompt = prompt, .prompt_len = 8,
-						  .max_new_tokens = gen, .cookie = s + salt };
+		struct tf_engine_seq_params p = {
+			.prompt = prompt, .prompt_len = 8, .max_new_tokens = gen, .cookie = s + salt
+		};
 
 		prompt[0] = 1;
 		for (int i = 1; i < 8; i++)
@@ -157,8 +160,11 @@ static int
 run_engine(const char *model, const char *tok, enum tf_engine_precision prec, unsigned threads,
 	   const unsigned *batches, int nbatch, unsigned gen, int tries, struct eng_result *res)
 {
-	struct tf_engine_config c = { .checkpoint_path = model, .tokenizer_path = tok,
-				      .precision = prec, .threads = threads, .max_batch = 64 };
+	struct tf_engine_config c = { .checkpoint_path = model,
+				      .tokenizer_path = tok,
+				      .precision = prec,
+				      .threads = threads,
+				      .max_batch = 64 };
 	struct tf_engine *e;
 	char err[256];
 
@@ -191,7 +197,8 @@ main(int argc, char **argv)
 	double bw, bw_dram, ref = 0, ceil_fp, ceil_q8;
 
 	if (argc < 3 || threads == 0 || threads > 64 || gen == 0 || gen > 200) {
-		fprintf(stderr, "usage: bench_engine MODEL.bin TOKENIZER.bin [threads] [gen <= 200]\n");
+		fprintf(stderr,
+			"usage: bench_engine MODEL.bin TOKENIZER.bin [threads] [gen <= 200]\n");
 		return 2;
 	}
 	/* The machine is shared: the bandwidth is sampled between the runs and

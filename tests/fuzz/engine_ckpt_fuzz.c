@@ -42,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		void *copy = malloc(size);
 
 		memcpy(copy, data, size);
-		if (tf_model_init(&m, copy, size, (enum tf_engine_precision)prec, err, sizeof(err)) == 0) {
+		if (tf_model_init(&m, copy, size, (enum tf_engine_precision)prec, err,
+				  sizeof(err)) == 0) {
 			for (uint32_t i = 0; i < c.n_layers; i++) {
 				const struct tf_layer *ly = &m.layers[i];
 

@@ -42,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tlen = size - 2 < 2048 ? size - 2 : 2048;
 	ids = malloc((tlen + 3) * sizeof(*ids));
 	back = malloc(tlen + 2);
-	n = tf_tok_encode(&t, (const char *)data + 2, tlen, TF_ENGINE_TOK_SPACE_PREFIX, ids, tlen + 3);
+	n = tf_tok_encode(&t, (const char *)data + 2, tlen, TF_ENGINE_TOK_SPACE_PREFIX, ids,
+			  tlen + 3);
 	if (n < 0)
 		abort(); /* cap was enough: can only fail for memory */
 	for (int i = 0; i < n; i++) {

@@ -29,8 +29,7 @@ rng_sym(uint64_t *s)
 	return (float)(rng_next(s) >> 40) * (2.0f / 16777216.0f) - 1.0f;
 }
 
-static int
-errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static int
@@ -57,8 +56,9 @@ tf_mkmodel_check(const struct tf_mkmodel_shape *s, char *err, size_t errlen)
 			    "dim (%u) must be n_heads (%u) times an even head size", s->dim,
 			    s->n_heads);
 	if (s->n_kv_heads > s->n_heads || s->n_heads % s->n_kv_heads)
-		return errf(err, errlen, -EINVAL, "n_heads (%u) must be a multiple of n_kv_heads (%u)",
-			    s->n_heads, s->n_kv_heads);
+		return errf(err, errlen, -EINVAL,
+			    "n_heads (%u) must be a multiple of n_kv_heads (%u)", s->n_heads,
+			    s->n_kv_heads);
 	if (s->vocab_size < TF_MKMODEL_MIN_VOCAB || s->vocab_size > (1u << 20))
 		return errf(err, errlen, -EINVAL,
 			    "vocab_size %u: between %u (specials + 256 byte pieces) and %u",
@@ -81,7 +81,7 @@ struct piece {
 struct vocab {
 	struct piece *p;
 	uint32_t n, cap; /* cap = vocab_size */
-	int32_t *hash;	 /* open addressing over pieces: id or -1 */
+	int32_t *hash; /* open addressing over pieces: id or -1 */
 	uint32_t hmask;
 };
 
@@ -190,7 +190,8 @@ corpus_words(struct vocab *v, struct word **out, uint32_t *nout)
 			w[k].count++;
 		} else {
 			if (n == cap) {
-				struct word *nw = realloc(w, (cap = cap ? 2 * cap : 256) * sizeof(*w));
+				struct word *nw =
+					realloc(w, (cap = cap ? 2 * cap : 256) * sizeof(*w));
 
 				if (!nw)
 					goto err;
@@ -317,7 +318,7 @@ out:
 static int
 add_fillers(struct vocab *v, uint64_t seed, uint32_t first_score)
 {
-	static const char *const cons[] = { "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n",
+	static const char *const cons[] = { "b", "c", "d", "f", "g", "h", "j", "k",  "l",  "m", "n",
 					    "p", "r", "s", "t", "v", "w", "z", "ch", "sh", "th" };
 	static const char *const vow[] = { "a", "e", "i", "o", "u" };
 	uint64_t rng = seed ^ 0x746f6b66616246ull;
@@ -457,8 +458,11 @@ write_model(const struct tf_mkmodel_shape *s, const char *path, char *err, size_
 	float emb_a = 2.0f * sqrtf(3.0f) / sqrtf((float)d); /* logits std ~ 2 */
 	float in_d = sqrtf(3.0f / (float)d), in_h = sqrtf(3.0f / (float)hd);
 	uint64_t rng = s->seed;
-	int32_t hdr[7] = { (int32_t)s->dim, (int32_t)s->hidden_dim, (int32_t)s->n_layers,
-			   (int32_t)s->n_heads, (int32_t)s->n_kv_heads,
+	int32_t hdr[7] = { (int32_t)s->dim,
+			   (int32_t)s->hidden_dim,
+			   (int32_t)s->n_layers,
+			   (int32_t)s->n_heads,
+			   (int32_t)s->n_kv_heads,
 			   s->untied ? -(int32_t)s->vocab_size : (int32_t)s->vocab_size,
 			   (int32_t)s->seq_len };
 	struct wout *o = calloc(1, sizeof(*o));
@@ -476,18 +480,18 @@ write_model(const struct tf_mkmodel_shape *s, const char *path, char *err, size_
 
 		o->ok = o->ok && fwrite(&u, 4, 1, o->f) == 1;
 	}
-	put_uniform(o, &rng, V * d, emb_a, 0.0f);	 /* token embedding */
-	put_uniform(o, &rng, L * d, 0.1f, 1.0f);	 /* rms_att */
-	put_uniform(o, &rng, L * d * d, in_d, 0.0f);	 /* wq */
-	put_uniform(o, &rng, L * kv * d, in_d, 0.0f);	 /* wk */
-	put_uniform(o, &rng, L * kv * d, in_d, 0.0f);	 /* wv */
-	put_uniform(o, &rng, L * d * d, in_d, 0.0f);	 /* wo */
-	put_uniform(o, &rng, L * d, 0.1f, 1.0f);	 /* rms_ffn */
-	put_uniform(o, &rng, L * hd * d, in_d, 0.0f);	 /* w1 */
-	put_uniform(o, &rng, L * d * hd, in_h, 0.0f);	 /* w2 */
-	put_uniform(o, &rng, L * hd * d, in_d, 0.0f);	 /* w3 */
-	put_uniform(o, &rng, d, 0.1f, 1.0f);		 /* rms_final */
-	for (int part = 0; part < 2; part++)		 /* freq_cis real, imag (unused) */
+	put_uniform(o, &rng, V * d, emb_a, 0.0f); /* token embedding */
+	put_uniform(o, &rng, L * d, 0.1f, 1.0f); /* rms_att */
+	put_uniform(o, &rng, L * d * d, in_d, 0.0f); /* wq */
+	put_uniform(o, &rng, L * kv * d, in_d, 0.0f); /* wk */
+	put_uniform(o, &rng, L * kv * d, in_d, 0.0f); /* wv */
+	put_uniform(o, &rng, L * d * d, in_d, 0.0f); /* wo */
+	put_uniform(o, &rng, L * d, 0.1f, 1.0f); /* rms_ffn */
+	put_uniform(o, &rng, L * hd * d, in_d, 0.0f); /* w1 */
+	put_uniform(o, &rng, L * d * hd, in_h, 0.0f); /* w2 */
+	put_uniform(o, &rng, L * hd * d, in_d, 0.0f); /* w3 */
+	put_uniform(o, &rng, d, 0.1f, 1.0f); /* rms_final */
+	for (int part = 0; part < 2; part++) /* freq_cis real, imag (unused) */
 		for (uint64_t p = 0; p < s->seq_len; p++)
 			for (uint64_t i = 0; i < hs / 2; i++) {
 				float f = (float)p / powf(10000.0f, (float)(2 * i) / (float)hs);

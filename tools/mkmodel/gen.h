@@ -14,7 +14,7 @@
 
 struct tf_mkmodel_shape {
 	uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
-	int untied;	/* 1: separate output head (header vocab_size negative) */
+	int untied; /* 1: separate output head (header vocab_size negative) */
 	uint64_t seed;
 };
 

@@ -27,12 +27,11 @@ static const struct preset {
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tokfab-mkmodel [--preset NAME] [--dim N] [--hidden N] [--layers N]\n"
-		"                      [--heads N] [--kv-heads N] [--vocab N] [--seq-len N]\n"
-		"                      [--untied] [--seed N] -o MODEL.bin [-t TOKENIZER.bin]\n"
-		"Writes a llama2.c (legacy fp32) checkpoint with deterministic random weights\n"
-		"and a matching tokenizer. Presets (flags after --preset override them):\n");
+	fprintf(f, "usage: tokfab-mkmodel [--preset NAME] [--dim N] [--hidden N] [--layers N]\n"
+		   "                      [--heads N] [--kv-heads N] [--vocab N] [--seq-len N]\n"
+		   "                      [--untied] [--seed N] -o MODEL.bin [-t TOKENIZER.bin]\n"
+		   "Writes a llama2.c (legacy fp32) checkpoint with deterministic random weights\n"
+		   "and a matching tokenizer. Presets (flags after --preset override them):\n");
 	for (size_t i = 0; i < sizeof(g_presets) / sizeof(g_presets[0]); i++) {
 		const struct tf_mkmodel_shape *s = &g_presets[i].shape;
 
@@ -59,13 +58,20 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "preset", required_argument, NULL, 'p' }, { "dim", required_argument, NULL, 'd' },
-		{ "hidden", required_argument, NULL, 'H' }, { "layers", required_argument, NULL, 'l' },
-		{ "heads", required_argument, NULL, 'n' },  { "kv-heads", required_argument, NULL, 'k' },
-		{ "vocab", required_argument, NULL, 'v' },  { "seq-len", required_argument, NULL, 's' },
-		{ "untied", no_argument, NULL, 'u' },	    { "seed", required_argument, NULL, 'S' },
-		{ "output", required_argument, NULL, 'o' }, { "tokenizer", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "preset", required_argument, NULL, 'p' },
+		{ "dim", required_argument, NULL, 'd' },
+		{ "hidden", required_argument, NULL, 'H' },
+		{ "layers", required_argument, NULL, 'l' },
+		{ "heads", required_argument, NULL, 'n' },
+		{ "kv-heads", required_argument, NULL, 'k' },
+		{ "vocab", required_argument, NULL, 'v' },
+		{ "seq-len", required_argument, NULL, 's' },
+		{ "untied", no_argument, NULL, 'u' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "tokenizer", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_mkmodel_shape s = g_presets[0].shape;
 	const char *model = NULL, *tok = NULL;
@@ -86,14 +92,30 @@ main(int argc, char **argv)
 			s = g_presets[i].shape;
 			break;
 		}
-		case 'd': s.dim = num("--dim", optarg); break;
-		case 'H': s.hidden_dim = num("--hidden", optarg); break;
-		case 'l': s.n_layers = num("--layers", optarg); break;
-		case 'n': s.n_heads = num("--heads", optarg); break;
-		case 'k': s.n_kv_heads = num("--kv-heads", optarg); break;
-		case 'v': s.vocab_size = num("--vocab", optarg); break;
-		case 's': s.seq_len = num("--seq-len", optarg); break;
-		case 'u': s.untied = 1; break;
+		case 'd':
+			s.dim = num("--dim", optarg);
+			break;
+		case 'H':
+			s.hidden_dim = num("--hidden", optarg);
+			break;
+		case 'l':
+			s.n_layers = num("--layers", optarg);
+			break;
+		case 'n':
+			s.n_heads = num("--heads", optarg);
+			break;
+		case 'k':
+			s.n_kv_heads = num("--kv-heads", optarg);
+			break;
+		case 'v':
+			s.vocab_size = num("--vocab", optarg);
+			break;
+		case 's':
+			s.seq_len = num("--seq-len", optarg);
+			break;
+		case 'u':
+			s.untied = 1;
+			break;
 		case 'S': {
 			char *end;
 
@@ -103,10 +125,18 @@ main(int argc, char **argv)
 				tf_fatalx("--seed %s: expected an integer", optarg);
 			break;
 		}
-		case 'o': model = optarg; break;
-		case 't': tok = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'o':
+			model = optarg;
+			break;
+		case 't':
+			tok = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || (!model && !tok)) {

@@ -28,7 +28,9 @@ close_rel(float a, float b, float rel, float abs_floor)
 static void
 test_matmul(void)
 {
-	static const uint32_t shapes[][3] = { { 1, 32, 1 }, { 17, 64, 5 }, { 288, 288, 8 }, { 100, 768, 3 } };
+	static const uint32_t shapes[][3] = {
+		{ 1, 32, 1 }, { 17, 64, 5 }, { 288, 288, 8 }, { 100, 768, 3 }
+	};
 	uint64_t rng = 31;
 
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
@@ -44,7 +46,8 @@ test_matmul(void)
 			x[i] = trng_f(&rng);
 		tf_q8_quantize(w, R, C, q, sc);
 		for (int q8 = 0; q8 < 2; q8++) {
-			int rc = q8 ? tf_cuda_matmul_q8(g, x, q, sc, B, R, C) : tf_cuda_matmul_f32(g, x, w, B, R, C);
+			int rc = q8 ? tf_cuda_matmul_q8(g, x, q, sc, B, R, C)
+				    : tf_cuda_matmul_f32(g, x, w, B, R, C);
 
 			CU_ASSERT_EQUAL_FATAL(rc, 0);
 			for (uint32_t b = 0; b < B; b++)
@@ -52,14 +55,17 @@ test_matmul(void)
 					double e = 0, ad = 0;
 
 					for (uint32_t k = 0; k < C; k++) {
-						double wk = q8 ? (double)((float)q[(size_t)r * C + k] *
-									  sc[(size_t)r * (C / 32) + k / 32])
-							       : w[(size_t)r * C + k];
+						double wk =
+							q8 ? (double)((float)q[(size_t)r * C + k] *
+								      sc[(size_t)r * (C / 32) +
+									 k / 32])
+							   : w[(size_t)r * C + k];
 
 						e += wk * x[(size_t)b * C + k];
 						ad += fabs(wk * x[(size_t)b * C + k]);
 					}
-					bad += fabs(g[(size_t)b * R + r] - e) > 2.0 * C * FLT_EPSILON * ad + 1e-30;
+					bad += fabs(g[(size_t)b * R + r] - e) >
+					       2.0 * C * FLT_EPSILON * ad + 1e-30;
 				}
 		}
 		CU_ASSERT_EQUAL(bad, 0);
@@ -116,7 +122,8 @@ test_attention(void)
 		double e = 0, ad = 0;
 
 		for (uint32_t i = 0; i < hs; i++)
-			e += (double)q[i] * k[t * stride + i], ad += fabs((double)q[i] * k[t * stride + i]);
+			e += (double)q[i] * k[t * stride + i],
+				ad += fabs((double)q[i] * k[t * stride + i]);
 		bad += fabs(att[t] - e / sqrt(48.0)) > 2.0 * hs * FLT_EPSILON * ad + 1e-6 * fabs(e);
 	}
 	CU_ASSERT_EQUAL_FATAL(tf_cuda_attn_values(out, att, v, stride, n, hs), 0);
@@ -124,14 +131,18 @@ test_attention(void)
 		double e = out0[i], ad = fabs(out0[i]);
 
 		for (uint32_t t = 0; t < n; t++)
-			e += (double)att[t] * v[t * stride + i], ad += fabs((double)att[t] * v[t * stride + i]);
+			e += (double)att[t] * v[t * stride + i],
+				ad += fabs((double)att[t] * v[t * stride + i]);
 		bad += fabs(out[i] - e) > 2.0 * (n + 1) * FLT_EPSILON * ad + 1e-30;
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_matmul), TF_TEST(test_pointwise), TF_TEST(test_attention), TF_TESTS_END,
+	TF_TEST(test_matmul),
+	TF_TEST(test_pointwise),
+	TF_TEST(test_attention),
+	TF_TESTS_END,
 };
 
 int

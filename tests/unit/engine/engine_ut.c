@@ -104,9 +104,13 @@ static struct tf_engine_seq_params
 params(const int32_t *prompt, uint32_t len, uint32_t max_new, float temp, float top_p,
        uint64_t seed, uint64_t cookie)
 {
-	return (struct tf_engine_seq_params){ .prompt = prompt, .prompt_len = len,
-					      .max_new_tokens = max_new, .temperature = temp,
-					      .top_p = top_p, .seed = seed, .cookie = cookie };
+	return (struct tf_engine_seq_params){ .prompt = prompt,
+					      .prompt_len = len,
+					      .max_new_tokens = max_new,
+					      .temperature = temp,
+					      .top_p = top_p,
+					      .seed = seed,
+					      .cookie = cookie };
 }
 
 static void
@@ -122,8 +126,9 @@ make_prompt(int32_t *p, uint32_t len, uint32_t salt)
 static void
 test_batch_equals_single(void)
 {
-	struct tf_engine_config c = { .threads = 2, .max_batch = 8, .prefill_chunk = 5,
-				      .kv_block_size = 4 };
+	struct tf_engine_config c = {
+		.threads = 2, .max_batch = 8, .prefill_chunk = 5, .kv_block_size = 4
+	};
 	int32_t prompts[8][40];
 	struct run alone = { 0 }, batch = { 0 };
 	struct tf_engine *e;
@@ -146,7 +151,8 @@ test_batch_equals_single(void)
 		e = open_engine(c);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 		for (int s = 1; s < 4; s++) { /* others first, so sequence 0 is mid-batch */
-			p = params(prompts[s], 3 + 9 * (uint32_t)s, 25, 0.7f, 0.9f, (uint64_t)s, (uint64_t)s);
+			p = params(prompts[s], 3 + 9 * (uint32_t)s, 25, 0.7f, 0.9f, (uint64_t)s,
+				   (uint64_t)s);
 			CU_ASSERT_EQUAL(tf_engine_seq_add(e, &p), 0);
 		}
 		{
@@ -165,7 +171,8 @@ test_batch_equals_single(void)
 		drain(e, &batch, 256);
 		CU_ASSERT(alone.n[0] > 0);
 		CU_ASSERT_EQUAL(alone.n[0], batch.n[0]);
-		CU_ASSERT_EQUAL(memcmp(alone.tok[0], batch.tok[0], alone.n[0] * sizeof(int32_t)), 0);
+		CU_ASSERT_EQUAL(memcmp(alone.tok[0], batch.tok[0], alone.n[0] * sizeof(int32_t)),
+				0);
 		CU_ASSERT_EQUAL(alone.reason[0], batch.reason[0]);
 		CU_ASSERT_EQUAL(alone.order_err + batch.order_err, 0);
 		tf_engine_destroy(e);
@@ -200,8 +207,9 @@ test_seeds_matter(void)
 static void
 test_paged_kv_admission(void)
 {
-	struct tf_engine_config c = { .threads = 1, .max_batch = 4, .kv_block_size = 4,
-				      .kv_pool_blocks = 8 };
+	struct tf_engine_config c = {
+		.threads = 1, .max_batch = 4, .kv_block_size = 4, .kv_pool_blocks = 8
+	};
 	struct tf_engine *e = open_engine(c);
 	struct tf_engine_event ev[64];
 	struct tf_engine_stats st;
@@ -231,7 +239,8 @@ test_paged_kv_admission(void)
 	CU_ASSERT_EQUAL(st.kv_blocks_total, 8);
 	drain(e, &r, 64);
 	for (int s = 0; s < 4; s++) {
-		CU_ASSERT(r.reason[s] == TF_ENGINE_FINISH_MAX_TOKENS || r.reason[s] == TF_ENGINE_FINISH_EOS);
+		CU_ASSERT(r.reason[s] == TF_ENGINE_FINISH_MAX_TOKENS ||
+			  r.reason[s] == TF_ENGINE_FINISH_EOS);
 		CU_ASSERT_EQUAL(r.prompt_tokens[s], 4);
 		CU_ASSERT_EQUAL(r.completion_tokens[s], r.n[s]);
 	}
@@ -310,8 +319,9 @@ test_priority(void)
 static void
 test_cancel(void)
 {
-	struct tf_engine_config c = { .threads = 1, .max_batch = 1, .kv_block_size = 8,
-				      .kv_pool_blocks = 8 };
+	struct tf_engine_config c = {
+		.threads = 1, .max_batch = 1, .kv_block_size = 8, .kv_pool_blocks = 8
+	};
 	struct tf_engine *e = open_engine(c);
 	struct tf_engine_event ev[64];
 	struct tf_engine_seq_params p;
@@ -434,8 +444,8 @@ test_api_tokenizer(void)
 	CU_ASSERT_EQUAL(mi->n_kv_heads, TM_GQA.n_kv_heads);
 	CU_ASSERT_EQUAL(mi->bos_id, 1);
 	CU_ASSERT_EQUAL(mi->eos_id, 2);
-	n = tf_engine_tokenize(e, text, strlen(text), TF_ENGINE_TOK_BOS | TF_ENGINE_TOK_SPACE_PREFIX,
-			       ids, 64);
+	n = tf_engine_tokenize(e, text, strlen(text),
+			       TF_ENGINE_TOK_BOS | TF_ENGINE_TOK_SPACE_PREFIX, ids, 64);
 	CU_ASSERT_FATAL(n > 2);
 	for (int i = 0; i < n; i++) {
 		const char *t = tf_engine_token_text(e, ids[i], &len);
@@ -461,8 +471,9 @@ test_sample(void)
 	uint64_t rng = 1, rng2 = 1;
 
 	lg[0] = 1, lg[1] = 3, lg[2] = 3, lg[3] = -2;
-	CU_ASSERT_EQUAL(tf_sample(lg, 4, 0.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic), 1); /* first of equals */
-	CU_ASSERT_EQUAL(rng, 1);					 /* greedy draws nothing */
+	CU_ASSERT_EQUAL(tf_sample(lg, 4, 0.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic),
+			1); /* first of equals */
+	CU_ASSERT_EQUAL(rng, 1); /* greedy draws nothing */
 	lg[2] = NAN;
 	CU_ASSERT_EQUAL(tf_sample(lg, 4, 0.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic), -1);
 	lg[2] = INFINITY;
@@ -491,8 +502,9 @@ test_sample(void)
 	for (int i = 0; i < 100; i++) {
 		float a[4] = { 0.1f, 0.2f, 0.3f, 0.4f }, b[4] = { 0.1f, 0.2f, 0.3f, 0.4f };
 
-		CU_ASSERT_EQUAL(tf_sample(a, 4, 0.5f, 0.9f, &rng, scratch, tf_kern_argmax_generic),
-				tf_sample(b, 4, 0.5f, 0.9f, &rng2, scratch, tf_kern_argmax_generic));
+		CU_ASSERT_EQUAL(
+			tf_sample(a, 4, 0.5f, 0.9f, &rng, scratch, tf_kern_argmax_generic),
+			tf_sample(b, 4, 0.5f, 0.9f, &rng2, scratch, tf_kern_argmax_generic));
 	}
 }
 
@@ -557,7 +569,8 @@ test_thread_pool(void)
 				wrong += c.hits[i] != (i < n);
 			wrong += c.bad_worker != 0;
 			if (wrong)
-				printf("\n  %u threads, round %d (%u tasks): a task ran twice or not at all",
+				printf("\n  %u threads, round %d (%u tasks): a task ran twice or "
+				       "not at all",
 				       t, round, n);
 		}
 		CU_ASSERT_EQUAL(wrong, 0);

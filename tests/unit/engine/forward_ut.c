@@ -114,7 +114,8 @@ run_chunked(struct rig *g)
 
 		rows[n++] = (struct tf_fwd_row){ 1, p / 3, tok_at(1, p / 3, V), (int32_t)c };
 		for (uint32_t i = 0; i < c; i++)
-			rows[n++] = (struct tf_fwd_row){ 0, p + i, tok_at(0, p + i, V), (int32_t)i };
+			rows[n++] =
+				(struct tf_fwd_row){ 0, p + i, tok_at(0, p + i, V), (int32_t)i };
 		tf_runner_forward(&g->run, rows, n, tables);
 		memcpy(out + (size_t)p * V, g->run.logits, sizeof(float) * c * V);
 	}
@@ -162,7 +163,8 @@ check_model(const struct tf_mkmodel_shape *shape, const char *name)
 			float *whole, *chunked, worst = 0;
 			int bad = 0;
 
-			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, TF_ENGINE_FP32, ops, threads), 0);
+			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, TF_ENGINE_FP32, ops, threads),
+					      0);
 			whole = run_whole(&g);
 			chunked = run_chunked(&g);
 			for (uint32_t p = 0; p < S; p++) {
@@ -171,14 +173,15 @@ check_model(const struct tf_mkmodel_shape *shape, const char *name)
 				for (uint32_t i = 0; i < V; i++)
 					mx = fmaxf(mx, fabsf(ref[(size_t)p * V + i]));
 				for (uint32_t i = 0; i < V; i++) {
-					float d = fabsf(whole[(size_t)p * V + i] - ref[(size_t)p * V + i]);
+					float d = fabsf(whole[(size_t)p * V + i] -
+							ref[(size_t)p * V + i]);
 
 					worst = fmaxf(worst, d / (1 + mx));
 					bad += d > 1e-4f * (1 + mx);
 				}
 			}
-			printf("\n  %s %s threads %u: max |logit - ref| / (1 + max|ref|) = %.2g", name,
-			       ops->name, threads, worst);
+			printf("\n  %s %s threads %u: max |logit - ref| / (1 + max|ref|) = %.2g",
+			       name, ops->name, threads, worst);
 			CU_ASSERT_EQUAL(bad, 0);
 			CU_ASSERT_EQUAL(memcmp(whole, chunked, sizeof(float) * S * V), 0);
 			if (!first)
@@ -252,7 +255,8 @@ test_int8_bound(void)
 				worst = fmaxf(worst, d / mx);
 				agree += ia == ib;
 			}
-			printf("\n  int8 %s model %zu: max |logit - fp32| / max|fp32| = %.3f, top-1 "
+			printf("\n  int8 %s model %zu: max |logit - fp32| / max|fp32| = %.3f, "
+			       "top-1 "
 			       "agreement %u/%u",
 			       ops->name, m, worst, agree, S);
 			CU_ASSERT(worst <= 0.05f);
@@ -266,8 +270,8 @@ test_int8_bound(void)
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_gqa), TF_TEST(test_untied), TF_TEST(test_odd_sizes), TF_TEST(test_int8_bound),
-	TF_TESTS_END,
+	TF_TEST(test_gqa),	  TF_TEST(test_untied), TF_TEST(test_odd_sizes),
+	TF_TEST(test_int8_bound), TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "forward", NULL, NULL, g_tests })

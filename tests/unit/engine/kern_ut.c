@@ -33,7 +33,7 @@ struct shape {
 };
 
 static const struct shape g_shapes[] = {
-	{ 1, 1, 1 },	 { 5, 3, 2 },	  { 16, 16, 1 },   { 17, 33, 13 }, { 100, 70, 13 },
+	{ 1, 1, 1 },	  { 5, 3, 2 },	   { 16, 16, 1 },   { 17, 33, 13 },  { 100, 70, 13 },
 	{ 288, 288, 32 }, { 768, 288, 7 }, { 64, 768, 64 }, { 33, 300, 40 }, { 40, 64, 25 },
 };
 
@@ -47,7 +47,8 @@ run_mm(const struct tf_kern_ops *ops, struct tf_matrix *m, int q8, float *out, c
 
 	m->packed = NULL;
 	if (ops->panel) {
-		pk = aligned_alloc(64, (tf_kern_pack_size(ops, m->rows, m->cols, q8) + 63) & ~(size_t)63);
+		pk = aligned_alloc(64, (tf_kern_pack_size(ops, m->rows, m->cols, q8) + 63) &
+					       ~(size_t)63);
 		CU_ASSERT_FATAL(pk != NULL);
 		tf_kern_pack(ops, m, q8, pk);
 		m->packed = pk;
@@ -72,9 +73,12 @@ check_matmul(int q8)
 		}
 		for (size_t si = 0; si < sizeof(g_shapes) / sizeof(g_shapes[0]); si++) {
 			struct shape sh = g_shapes[si];
-			uint32_t R = sh.rows, C = q8 ? (sh.cols + 31) / 32 * 32 : sh.cols, B = sh.nb;
-			float *w = malloc(sizeof(float) * R * C), *x = malloc(sizeof(float) * B * C);
-			float *out = malloc(sizeof(float) * B * R), *one = malloc(sizeof(float) * R);
+			uint32_t R = sh.rows, C = q8 ? (sh.cols + 31) / 32 * 32 : sh.cols,
+				 B = sh.nb;
+			float *w = malloc(sizeof(float) * R * C),
+			      *x = malloc(sizeof(float) * B * C);
+			float *out = malloc(sizeof(float) * B * R),
+			      *one = malloc(sizeof(float) * R);
 			int8_t *q = malloc((size_t)R * C);
 			float *sc = malloc(sizeof(float) * R * (C / 32 + 1));
 			struct tf_matrix m = { .f32 = w, .rows = R, .cols = C };
@@ -98,9 +102,11 @@ check_matmul(int q8)
 					double exact = 0, absdot = 0;
 
 					for (uint32_t k = 0; k < C; k++) {
-						double wk = q8 ? (double)((float)q[(size_t)r * C + k] *
-									  sc[(size_t)r * (C / 32) + k / 32])
-							       : w[(size_t)r * C + k];
+						double wk =
+							q8 ? (double)((float)q[(size_t)r * C + k] *
+								      sc[(size_t)r * (C / 32) +
+									 k / 32])
+							   : w[(size_t)r * C + k];
 
 						exact += wk * x[(size_t)b * C + k];
 						absdot += fabs(wk * x[(size_t)b * C + k]);
@@ -111,7 +117,8 @@ check_matmul(int q8)
 			/* A batch row alone gives bit-identical results. */
 			for (uint32_t b = 0; b < B; b++) {
 				run_mm(ops, &m, q8, one, x + (size_t)b * C, 1, 0, R);
-				bad_batch += memcmp(one, out + (size_t)b * R, sizeof(float) * R) != 0;
+				bad_batch +=
+					memcmp(one, out + (size_t)b * R, sizeof(float) * R) != 0;
 			}
 			/* A row range writes exactly its rows. */
 			if (R > 32) {
@@ -126,7 +133,8 @@ check_matmul(int q8)
 			if (bad || bad_batch || bad_range)
 				printf("\n  %s %s %ux%u nb %u: %d outside tolerance, %d batch rows "
 				       "differ alone, %d range errors",
-				       ops->name, q8 ? "q8" : "f32", R, C, B, bad, bad_batch, bad_range);
+				       ops->name, q8 ? "q8" : "f32", R, C, B, bad, bad_batch,
+				       bad_range);
 			CU_ASSERT_EQUAL(bad, 0);
 			CU_ASSERT_EQUAL(bad_batch, 0);
 			CU_ASSERT_EQUAL(bad_range, 0);
@@ -166,7 +174,8 @@ test_q8_quantize_bound(void)
 		for (int k = 0; k < 64; k++) {
 			float s = sc[r * 2 + k / 32];
 
-			bad += fabsf(w[r * 64 + k] - (float)q[r * 64 + k] * s) > s * 0.5f * (1 + 1e-6f);
+			bad += fabsf(w[r * 64 + k] - (float)q[r * 64 + k] * s) >
+			       s * 0.5f * (1 + 1e-6f);
 			bad += q[r * 64 + k] < -127;
 		}
 	CU_ASSERT_EQUAL(bad, 0);
@@ -189,7 +198,8 @@ test_attention(void)
 		for (size_t a = 0; a < sizeof(hss) / sizeof(hss[0]); a++) {
 			for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
 				uint32_t hs = hss[a], n = ns[b], stride = hs * 3 + 1;
-				float q[128], k[16 * 400], val[16 * 400], att[16], out[128], out0[128];
+				float q[128], k[16 * 400], val[16 * 400], att[16], out[128],
+					out0[128];
 				float div = sqrtf((float)hs);
 				int bad = 0;
 
@@ -205,7 +215,8 @@ test_attention(void)
 						e += (double)q[i] * k[t * stride + i];
 						ad += fabs((double)q[i] * k[t * stride + i]);
 					}
-					bad += !tol_ok(att[t], e / div, ad / div + 1e-7 * fabs(e), hs);
+					bad += !tol_ok(att[t], e / div, ad / div + 1e-7 * fabs(e),
+						       hs);
 				}
 				ops->attn_values(out, att, val, stride, n, hs);
 				for (uint32_t i = 0; i < hs; i++) {
@@ -218,7 +229,8 @@ test_attention(void)
 					bad += !tol_ok(out[i], e, ad, n + 1);
 				}
 				if (bad)
-					printf("\n  %s attention hs %u n %u: %d bad", ops->name, hs, n, bad);
+					printf("\n  %s attention hs %u n %u: %d bad", ops->name, hs,
+					       n, bad);
 				CU_ASSERT_EQUAL(bad, 0);
 			}
 		}
@@ -241,7 +253,8 @@ test_pointwise(void)
 	}
 	tf_kern_rmsnorm_generic(o, x, w, 300, 1e-5f);
 	for (int i = 0; i < 300; i++)
-		bad += fabs(o[i] - w[i] * x[i] / sqrt(ss / 300 + 1e-5)) > 1e-5 * (fabs(w[i] * x[i]) + 1e-6);
+		bad += fabs(o[i] - w[i] * x[i] / sqrt(ss / 300 + 1e-5)) >
+		       1e-5 * (fabs(w[i] * x[i]) + 1e-6);
 	tf_kern_softmax_generic(sm, 300);
 	for (int i = 0; i < 300; i++)
 		sum += exp(x[i] - mx);
@@ -323,10 +336,10 @@ test_select(void)
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_select),	  TF_TEST(test_matmul_f32), TF_TEST(test_matmul_q8),
-	TF_TEST(test_q8_quantize_bound), TF_TEST(test_attention), TF_TEST(test_pointwise),
-	TF_TEST(test_argmax),
-	TF_TESTS_END,
+	TF_TEST(test_select),	 TF_TEST(test_matmul_f32),
+	TF_TEST(test_matmul_q8), TF_TEST(test_q8_quantize_bound),
+	TF_TEST(test_attention), TF_TEST(test_pointwise),
+	TF_TEST(test_argmax),	 TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "kern", NULL, NULL, g_tests })

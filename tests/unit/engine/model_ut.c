@@ -110,12 +110,24 @@ test_bad_fields(void)
 		int32_t value;
 		const char *why;
 	} cases[] = {
-		{ 0, 0, "dim" },	    { 0, -64, "dim" },		{ 0, 1 << 20, "dim" },
-		{ 1, 0, "hidden_dim" },	    { 1, INT32_MAX, "hidden_dim" }, { 2, 0, "n_layers" },
-		{ 2, 100000, "n_layers" }, { 3, 0, "n_heads" },	{ 3, 3, "n_heads" },
-		{ 3, 64, "even" },	    { 4, 0, "n_kv_heads" },	{ 4, 3, "n_kv_heads" },
-		{ 4, 8, "n_kv_heads" },	    { 5, 0, "vocab" },		{ 5, INT32_MIN, "vocab" },
-		{ 5, 1 << 30, "vocab" },    { 6, 0, "seq_len" },	{ 6, -1, "seq_len" },
+		{ 0, 0, "dim" },
+		{ 0, -64, "dim" },
+		{ 0, 1 << 20, "dim" },
+		{ 1, 0, "hidden_dim" },
+		{ 1, INT32_MAX, "hidden_dim" },
+		{ 2, 0, "n_layers" },
+		{ 2, 100000, "n_layers" },
+		{ 3, 0, "n_heads" },
+		{ 3, 3, "n_heads" },
+		{ 3, 64, "even" },
+		{ 4, 0, "n_kv_heads" },
+		{ 4, 3, "n_kv_heads" },
+		{ 4, 8, "n_kv_heads" },
+		{ 5, 0, "vocab" },
+		{ 5, INT32_MIN, "vocab" },
+		{ 5, 1 << 30, "vocab" },
+		{ 6, 0, "seq_len" },
+		{ 6, -1, "seq_len" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -138,8 +150,8 @@ test_lying_header(void)
 	static const struct {
 		int field;
 		int32_t value;
-	} cases[] = { { 0, 128 }, { 1, 193 }, { 2, 3 }, { 5, 513 }, { 5, -512 }, { 6, 65 },
-		      { 1, 191 }, { 2, 1 } };
+	} cases[] = { { 0, 128 },  { 1, 193 }, { 2, 3 },   { 5, 513 },
+		      { 5, -512 }, { 6, 65 },  { 1, 191 }, { 2, 1 } };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned char *c = with_field(cases[i].field, cases[i].value);
@@ -168,12 +180,14 @@ test_load_errors(void)
 	struct tf_model m;
 	char err[256];
 
-	CU_ASSERT_EQUAL(tf_model_load(&m, "/nonexistent/model.bin", TF_ENGINE_FP32, err, sizeof(err)),
-			-ENOENT);
+	CU_ASSERT_EQUAL(
+		tf_model_load(&m, "/nonexistent/model.bin", TF_ENGINE_FP32, err, sizeof(err)),
+		-ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/model.bin"));
 	CU_ASSERT_EQUAL(tf_model_load(&m, g_tm.dir, TF_ENGINE_FP32, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_EQUAL(tf_model_load(&m, g_tm.model, (enum tf_engine_precision)7, err, sizeof(err)),
-			-EINVAL);
+	CU_ASSERT_EQUAL(
+		tf_model_load(&m, g_tm.model, (enum tf_engine_precision)7, err, sizeof(err)),
+		-EINVAL);
 }
 
 static void
@@ -182,7 +196,8 @@ test_load_and_layout(void)
 	struct tf_model m;
 	char err[256];
 	uint64_t d = TM_GQA.dim, kv = d / TM_GQA.n_heads * TM_GQA.n_kv_heads, h = TM_GQA.hidden_dim;
-	uint64_t mats = TM_GQA.n_layers * (2 * d * d + 2 * kv * d + 3 * h * d) + TM_GQA.vocab_size * d;
+	uint64_t mats =
+		TM_GQA.n_layers * (2 * d * d + 2 * kv * d + 3 * h * d) + TM_GQA.vocab_size * d;
 	uint64_t small = (2ull * TM_GQA.n_layers + 2) * d * 4;
 
 	CU_ASSERT_EQUAL_FATAL(tf_model_load(&m, g_tm.model, TF_ENGINE_FP32, err, sizeof(err)), 0);
@@ -215,9 +230,15 @@ test_int8_needs_groups(void)
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_valid),	    TF_TEST(test_truncated),	   TF_TEST(test_extra_bytes),
-	TF_TEST(test_bad_fields),   TF_TEST(test_lying_header),	   TF_TEST(test_newer_format),
-	TF_TEST(test_load_errors),  TF_TEST(test_load_and_layout), TF_TEST(test_int8_needs_groups),
+	TF_TEST(test_valid),
+	TF_TEST(test_truncated),
+	TF_TEST(test_extra_bytes),
+	TF_TEST(test_bad_fields),
+	TF_TEST(test_lying_header),
+	TF_TEST(test_newer_format),
+	TF_TEST(test_load_errors),
+	TF_TEST(test_load_and_layout),
+	TF_TEST(test_int8_needs_groups),
 	TF_TESTS_END,
 };
 

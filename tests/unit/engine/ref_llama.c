@@ -117,7 +117,8 @@ uint64_t
 ref_llama_step_bytes(const struct ref_llama *m)
 {
 	uint64_t kv_dim = (uint64_t)m->kv_heads * (m->dim / m->heads);
-	uint64_t per_layer = 2ull * m->dim * m->dim + 2ull * kv_dim * m->dim + 3ull * m->hidden * m->dim;
+	uint64_t per_layer =
+		2ull * m->dim * m->dim + 2ull * kv_dim * m->dim + 3ull * m->hidden * m->dim;
 
 	return 4 * (per_layer * m->layers + (uint64_t)m->vocab * m->dim +
 		    (2ull * m->layers + 2) * m->dim);
@@ -203,7 +204,8 @@ ref_llama_forward(struct ref_llama *m, int token, int pos)
 			float *xb = m->xb + h * hs;
 
 			for (int t = 0; t <= pos; t++) {
-				float *kt = m->key_cache + loff + (size_t)t * kv_dim + (h / kv_mul) * hs;
+				float *kt = m->key_cache + loff + (size_t)t * kv_dim +
+					    (h / kv_mul) * hs;
 				float score = 0.0f;
 
 				for (int i = 0; i < hs; i++)
@@ -213,7 +215,8 @@ ref_llama_forward(struct ref_llama *m, int token, int pos)
 			softmax(att, pos + 1);
 			memset(xb, 0, hs * sizeof(float));
 			for (int t = 0; t <= pos; t++) {
-				float *vt = m->value_cache + loff + (size_t)t * kv_dim + (h / kv_mul) * hs;
+				float *vt = m->value_cache + loff + (size_t)t * kv_dim +
+					    (h / kv_mul) * hs;
 
 				for (int i = 0; i < hs; i++)
 					xb[i] += att[t] * vt[i];

@@ -279,9 +279,10 @@ test_no_byte_pieces(void)
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_round_trips),	    TF_TEST(test_byte_fallback), TF_TEST(test_merges_and_flags),
-	TF_TEST(test_truncated_everywhere), TF_TEST(test_vocab_mismatch), TF_TEST(test_bad_records),
-	TF_TEST(test_no_byte_pieces),	    TF_TESTS_END,
+	TF_TEST(test_round_trips),	TF_TEST(test_byte_fallback),
+	TF_TEST(test_merges_and_flags), TF_TEST(test_truncated_everywhere),
+	TF_TEST(test_vocab_mismatch),	TF_TEST(test_bad_records),
+	TF_TEST(test_no_byte_pieces),	TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "tokenizer", suite_init, suite_fini, g_tests })

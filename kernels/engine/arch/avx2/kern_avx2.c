@@ -12,10 +12,10 @@
 
 #include "../../kern.h"
 
-#define P      8  /* rows per panel = lanes */
-#define TOKS   6  /* batch rows per tile */
-#define PF     16 /* prefetch distance in k steps (16 x 32 bytes per panel) */
-#define AI     static inline __attribute__((always_inline))
+#define P 8 /* rows per panel = lanes */
+#define TOKS 6 /* batch rows per tile */
+#define PF 16 /* prefetch distance in k steps (16 x 32 bytes per panel) */
+#define AI static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
 
 /* Lanes [0, live) set: masked loads and stores of a tail. */
@@ -80,9 +80,11 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 			if (R == 2)
 				w1 = _mm256_load_ps(p1 + (size_t)k * P);
 			if (pf && k % 2 == 0 && k + PF < n) { /* one line per two k steps */
-				_mm_prefetch((const char *)(p0 + (size_t)(k + PF) * P), _MM_HINT_T0);
+				_mm_prefetch((const char *)(p0 + (size_t)(k + PF) * P),
+					     _MM_HINT_T0);
 				if (R == 2)
-					_mm_prefetch((const char *)(p1 + (size_t)(k + PF) * P), _MM_HINT_T0);
+					_mm_prefetch((const char *)(p1 + (size_t)(k + PF) * P),
+						     _MM_HINT_T0);
 			}
 			fma_tile(acc, w0, w1, x, ldx, k, R, T);
 		}
@@ -101,8 +103,11 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 			if (pf) { /* the group after next: 256 bytes per panel */
 				UNROLL
 				for (int l = 0; l < 8; l++)
-					_mm_prefetch((const char *)((l < 4 ? q0 : q1) + (size_t)(g + 2) * TF_Q8_GROUP * P + (l % 4) * 64),
-						     _MM_HINT_T0);
+					_mm_prefetch(
+						(const char *)((l < 4 ? q0 : q1) +
+							       (size_t)(g + 2) * TF_Q8_GROUP * P +
+							       (l % 4) * 64),
+						_MM_HINT_T0);
 			}
 			for (uint32_t k = g * TF_Q8_GROUP; k < (g + 1) * TF_Q8_GROUP; k++) {
 				__m256 w0 = deq(q0, k, sc0);
@@ -119,34 +124,47 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 
 		UNROLL
 		for (int j = 0; j < T; j++)
-			_mm256_maskstore_ps(out + (size_t)j * ldo + r + (size_t)i * P, m, acc[i][j]);
+			_mm256_maskstore_ps(out + (size_t)j * ldo + r + (size_t)i * P, m,
+					    acc[i][j]);
 	}
 }
 
 AI void
-panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-       const struct tf_matrix *w, uint32_t r, uint32_t r1, const int R, const int q8)
+panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const struct tf_matrix *w,
+       uint32_t r, uint32_t r1, const int R, const int q8)
 {
 	uint32_t b = 0;
 	int pf = 1;
 
 	for (; b + TOKS <= nb; b += TOKS, pf = 0)
-		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8, pf);
+		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8,
+		     pf);
 	out += (size_t)b * ldo;
 	x += (size_t)b * ldx;
 	switch (nb - b) {
-	case 5: tile(out, ldo, x, ldx, w, r, r1, R, 5, q8, pf); break;
-	case 4: tile(out, ldo, x, ldx, w, r, r1, R, 4, q8, pf); break;
-	case 3: tile(out, ldo, x, ldx, w, r, r1, R, 3, q8, pf); break;
-	case 2: tile(out, ldo, x, ldx, w, r, r1, R, 2, q8, pf); break;
-	case 1: tile(out, ldo, x, ldx, w, r, r1, R, 1, q8, pf); break;
-	default: break;
+	case 5:
+		tile(out, ldo, x, ldx, w, r, r1, R, 5, q8, pf);
+		break;
+	case 4:
+		tile(out, ldo, x, ldx, w, r, r1, R, 4, q8, pf);
+		break;
+	case 3:
+		tile(out, ldo, x, ldx, w, r, r1, R, 3, q8, pf);
+		break;
+	case 2:
+		tile(out, ldo, x, ldx, w, r, r1, R, 2, q8, pf);
+		break;
+	case 1:
+		tile(out, ldo, x, ldx, w, r, r1, R, 1, q8, pf);
+		break;
+	default:
+		break;
 	}
 }
 
 AI void
-matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-       const struct tf_matrix *w, uint32_t r0, uint32_t r1, const int q8)
+matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const struct tf_matrix *w,
+       uint32_t r0, uint32_t r1, const int q8)
 {
 	for (uint32_t r = r0; r < r1; r += 2 * P) {
 		if (r1 - r > P)
@@ -197,9 +215,11 @@ attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t 
 		UNROLL
 		for (int c = 0; c < HV; c++)
 			if (c < nv)
-				acc = _mm256_fmadd_ps(qv[c],
-						      _mm256_maskload_ps(kt + c * 8, lane_mask(hs - (uint32_t)c * 8)),
-						      acc);
+				acc = _mm256_fmadd_ps(
+					qv[c],
+					_mm256_maskload_ps(kt + c * 8,
+							   lane_mask(hs - (uint32_t)c * 8)),
+					acc);
 		att[t] = hsum(acc) / div;
 	}
 }
@@ -228,7 +248,9 @@ attn_values(float *out, const float *att, const float *v, size_t stride, uint32_
 		for (int c = 0; c < HV; c++)
 			if (c < nv)
 				ov[c] = _mm256_fmadd_ps(
-					a, _mm256_maskload_ps(v + t * stride + c * 8, lane_mask(hs - (uint32_t)c * 8)),
+					a,
+					_mm256_maskload_ps(v + t * stride + c * 8,
+							   lane_mask(hs - (uint32_t)c * 8)),
 					ov[c]);
 	}
 	UNROLL

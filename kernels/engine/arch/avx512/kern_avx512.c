@@ -14,9 +14,9 @@
 
 #include "../../kern.h"
 
-#define P      16	/* rows per panel = lanes */
-#define TOKS   12	/* batch rows per tile */
-#define AI     static inline __attribute__((always_inline))
+#define P 16 /* rows per panel = lanes */
+#define TOKS 12 /* batch rows per tile */
+#define AI static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 
 /* Dequantized weights of panel pq (int8 [cols][P]) at column k. */
@@ -67,8 +67,10 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 			if (R == 2)
 				w1 = _mm512_load_ps(p1 + (size_t)k * P);
 			if (pf) { /* the next panel pair, into L2, one pair ahead */
-				_mm_prefetch((const char *)(p0 + (size_t)(2 * n + k) * P), _MM_HINT_T1);
-				_mm_prefetch((const char *)(p0 + (size_t)(3 * n + k) * P), _MM_HINT_T1);
+				_mm_prefetch((const char *)(p0 + (size_t)(2 * n + k) * P),
+					     _MM_HINT_T1);
+				_mm_prefetch((const char *)(p0 + (size_t)(3 * n + k) * P),
+					     _MM_HINT_T1);
 			}
 			fma_tile(acc, w0, w1, x, ldx, k, R, T);
 		}
@@ -87,8 +89,11 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 			if (pf) { /* the group after next: 512 bytes per panel */
 				UNROLL
 				for (int l = 0; l < 8; l++)
-					_mm_prefetch((const char *)((l < 4 ? q0 : q1) + (size_t)(g + 2) * TF_Q8_GROUP * P + (l % 4) * 64),
-						     _MM_HINT_T0);
+					_mm_prefetch(
+						(const char *)((l < 4 ? q0 : q1) +
+							       (size_t)(g + 2) * TF_Q8_GROUP * P +
+							       (l % 4) * 64),
+						_MM_HINT_T0);
 			}
 			for (uint32_t k = g * TF_Q8_GROUP; k < (g + 1) * TF_Q8_GROUP; k++) {
 				__m512 w0 = deq(q0, k, sc0);
@@ -106,41 +111,66 @@ tile(float *out, size_t ldo, const float *x, size_t ldx, const struct tf_matrix 
 
 		UNROLL
 		for (int j = 0; j < T; j++)
-			_mm512_mask_storeu_ps(out + (size_t)j * ldo + r + (size_t)i * P, m, acc[i][j]);
+			_mm512_mask_storeu_ps(out + (size_t)j * ldo + r + (size_t)i * P, m,
+					      acc[i][j]);
 	}
 }
 
 /* Every batch row for weight rows [r, ...): full tiles, then the tail. */
 AI void
-panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-       const struct tf_matrix *w, uint32_t r, uint32_t r1, const int R, const int q8)
+panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const struct tf_matrix *w,
+       uint32_t r, uint32_t r1, const int R, const int q8)
 {
 	uint32_t b = 0;
 	int pf = r + 2 * P < w->rows; /* first tile over these panels, and a next pair exists */
 
 	for (; b + TOKS <= nb; b += TOKS, pf = 0)
-		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8, pf);
+		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8,
+		     pf);
 	out += (size_t)b * ldo;
 	x += (size_t)b * ldx;
 	switch (nb - b) {
-	case 11: tile(out, ldo, x, ldx, w, r, r1, R, 11, q8, pf); break;
-	case 10: tile(out, ldo, x, ldx, w, r, r1, R, 10, q8, pf); break;
-	case 9: tile(out, ldo, x, ldx, w, r, r1, R, 9, q8, pf); break;
-	case 8: tile(out, ldo, x, ldx, w, r, r1, R, 8, q8, pf); break;
-	case 7: tile(out, ldo, x, ldx, w, r, r1, R, 7, q8, pf); break;
-	case 6: tile(out, ldo, x, ldx, w, r, r1, R, 6, q8, pf); break;
-	case 5: tile(out, ldo, x, ldx, w, r, r1, R, 5, q8, pf); break;
-	case 4: tile(out, ldo, x, ldx, w, r, r1, R, 4, q8, pf); break;
-	case 3: tile(out, ldo, x, ldx, w, r, r1, R, 3, q8, pf); break;
-	case 2: tile(out, ldo, x, ldx, w, r, r1, R, 2, q8, pf); break;
-	case 1: tile(out, ldo, x, ldx, w, r, r1, R, 1, q8, pf); break;
-	default: break;
+	case 11:
+		tile(out, ldo, x, ldx, w, r, r1, R, 11, q8, pf);
+		break;
+	case 10:
+		tile(out, ldo, x, ldx, w, r, r1, R, 10, q8, pf);
+		break;
+	case 9:
+		tile(out, ldo, x, ldx, w, r, r1, R, 9, q8, pf);
+		break;
+	case 8:
+		tile(out, ldo, x, ldx, w, r, r1, R, 8, q8, pf);
+		break;
+	case 7:
+		tile(out, ldo, x, ldx, w, r, r1, R, 7, q8, pf);
+		break;
+	case 6:
+		tile(out, ldo, x, ldx, w, r, r1, R, 6, q8, pf);
+		break;
+	case 5:
+		tile(out, ldo, x, ldx, w, r, r1, R, 5, q8, pf);
+		break;
+	case 4:
+		tile(out, ldo, x, ldx, w, r, r1, R, 4, q8, pf);
+		break;
+	case 3:
+		tile(out, ldo, x, ldx, w, r, r1, R, 3, q8, pf);
+		break;
+	case 2:
+		tile(out, ldo, x, ldx, w, r, r1, R, 2, q8, pf);
+		break;
+	case 1:
+		tile(out, ldo, x, ldx, w, r, r1, R, 1, q8, pf);
+		break;
+	default:
+		break;
 	}
 }
 
 AI void
-matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-       const struct tf_matrix *w, uint32_t r0, uint32_t r1, const int q8)
+matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const struct tf_matrix *w,
+       uint32_t r0, uint32_t r1, const int q8)
 {
 	for (uint32_t r = r0; r < r1; r += 2 * P) {
 		if (r1 - r > P)
@@ -199,8 +229,9 @@ attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t 
 		UNROLL
 		for (int c = 0; c < HV; c++)
 			if (c < nv)
-				acc = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(lanes(hs, c), kt + c * 16),
-						      acc);
+				acc = _mm512_fmadd_ps(
+					qv[c], _mm512_maskz_loadu_ps(lanes(hs, c), kt + c * 16),
+					acc);
 		att[t] = _mm512_reduce_add_ps(acc) / div;
 	}
 }
@@ -228,8 +259,11 @@ attn_values(float *out, const float *att, const float *v, size_t stride, uint32_
 		UNROLL
 		for (int c = 0; c < HV; c++)
 			if (c < nv)
-				ov[c] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(lanes(hs, c), v + t * stride + c * 16),
-							ov[c]);
+				ov[c] = _mm512_fmadd_ps(
+					a,
+					_mm512_maskz_loadu_ps(lanes(hs, c),
+							      v + t * stride + c * 16),
+					ov[c]);
 	}
 	UNROLL
 	for (int c = 0; c < HV; c++)
@@ -243,8 +277,8 @@ static int32_t
 argmax(const float *x, uint32_t n)
 {
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
-	__m512i vidx = _mm512_setzero_si512(), idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-								      10, 11, 12, 13, 14, 15);
+	__m512i vidx = _mm512_setzero_si512(),
+		idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	__m512i step = _mm512_set1_epi32(16);
 	__mmask16 bad = 0;
 	float m;
@@ -256,7 +290,8 @@ argmax(const float *x, uint32_t n)
 		__mmask16 gt = _mm512_cmp_ps_mask(v, vmax, _CMP_GT_OQ);
 
 		/* v - v is 0 for finite v, NaN for inf and NaN */
-		bad |= live & ~_mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_EQ_OQ);
+		bad |= live &
+		       ~_mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_EQ_OQ);
 		vmax = _mm512_mask_mov_ps(vmax, gt, v);
 		vidx = _mm512_mask_mov_epi32(vidx, gt, idx);
 		idx = _mm512_add_epi32(idx, step);
