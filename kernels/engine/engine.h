@@ -41,7 +41,7 @@ struct tf_engine;
 
 /* Weight precision the matrix products run in. */
 enum tf_engine_precision {
-	TF_ENGINE_FP32 = 0, /* the checkpoint's fp32 weights, read in place (mmap) */
+	TF_ENGINE_FP32 = 0, /* the checkpoint's fp32 weights (SIMD kernels: a packed copy) */
 	TF_ENGINE_INT8 = 1, /* int8 with one fp32 scale per 32 weights, made at load */
 };
 
