@@ -118,45 +118,11 @@ parse_dbl(const char *opt, const char *s, double min, double max, bool min_open,
 static int
 parse_tenant(struct bench_opts *o, const char *s)
 {
-	struct bench_tenant_spec sp, *n;
-	const char *colon = strchr(s, ':');
-	char ids[64], *dash, *end;
-	unsigned long long a, b;
-	size_t len;
+	struct tf_tenant_spec sp, *n;
+	char err[128];
 
-	memset(&sp, 0, sizeof(sp));
-	if (!colon || colon == s || !colon[1])
-		return bad("--tenant", s, "expected ID:KEYFILE or FIRST-LAST:KEYFILE");
-	len = (size_t)(colon - s);
-	if (len >= sizeof(ids))
-		return bad("--tenant", s, "tenant ids too long");
-	memcpy(ids, s, len);
-	ids[len] = '\0';
-	dash = strchr(ids, '-');
-	if (dash)
-		*dash = '\0';
-	errno = 0;
-	a = strtoull(ids, &end, 10);
-	if (errno || *end || !ids[0] || a < 1 || a > UINT32_MAX)
-		return bad("--tenant", s, "tenant ids are integers from 1 to 4294967295");
-	b = a;
-	if (dash) {
-		errno = 0;
-		b = strtoull(dash + 1, &end, 10);
-		if (errno || *end || !dash[1] || b < a || b > UINT32_MAX)
-			return bad("--tenant", s, "a range is FIRST-LAST with FIRST <= LAST");
-	}
-	if (strlen(colon + 1) >= sizeof(sp.key_path))
-		return bad("--tenant", s, "key file path too long");
-	snprintf(sp.key_path, sizeof(sp.key_path), "%s", colon + 1);
-	{
-		const char *p = strchr(sp.key_path, '%');
-
-		if (p && (p[1] != 'u' || strchr(p + 1, '%')))
-			return bad("--tenant", s, "the only '%' allowed in KEYFILE is one '%u'");
-	}
-	sp.first = (uint32_t)a;
-	sp.last = (uint32_t)b;
+	if (tf_tenant_spec_parse(s, &sp, err, sizeof(err)))
+		return bad("--tenant", s, err);
 	n = realloc(o->specs, (o->nspecs + 1) * sizeof(*n));
 	if (!n)
 		return bad("--tenant", s, "out of memory");

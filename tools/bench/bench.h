@@ -23,6 +23,7 @@
 
 #include "bench/dist.h"
 #include "bench/hist.h"
+#include "bench/tenants.h"
 #include "tokfab/client.h"
 
 #define BENCH_MAX_SERIES 7200 /* seconds of per-second series */
@@ -34,15 +35,9 @@ enum bench_mode {
 	BENCH_OPEN = 2, /* Poisson arrivals at a fixed rate */
 };
 
-/* A tenant range with one key file ("%u" in the path: one file per tenant). */
-struct bench_tenant_spec {
-	uint32_t first, last;
-	char key_path[PATH_MAX];
-};
-
 struct bench_opts {
 	const char *server;
-	struct bench_tenant_spec *specs;
+	struct tf_tenant_spec *specs; /* tenant ranges (tenants.h) */
 	unsigned int nspecs;
 	uint8_t key_id;
 	uint32_t model_id;

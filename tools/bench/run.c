@@ -81,8 +81,9 @@ load_tenants(struct bench_run *r, char *err, size_t errlen)
 
 	for (unsigned int i = 0; i < o->nspecs; i++) {
 		n += (uint64_t)o->specs[i].last - o->specs[i].first + 1;
-		nk += strstr(o->specs[i].key_path, "%u") ? o->specs[i].last - o->specs[i].first + 1
-							 : 1;
+		nk += tf_tenant_spec_per_tenant(&o->specs[i])
+			      ? o->specs[i].last - o->specs[i].first + 1
+			      : 1;
 	}
 	if (n > 10000000) {
 		snprintf(err, errlen, "%" PRIu64 " tenants: at most 10000000", n);
@@ -97,8 +98,8 @@ load_tenants(struct bench_run *r, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < o->nspecs; i++) {
-		const struct bench_tenant_spec *sp = &o->specs[i];
-		bool each = strstr(sp->key_path, "%u") != NULL;
+		const struct tf_tenant_spec *sp = &o->specs[i];
+		bool each = tf_tenant_spec_per_tenant(sp);
 
 		if (!each && load_key(sp->key_path, r->keys[r->nkeys], err, errlen))
 			return -EINVAL;
@@ -109,7 +110,7 @@ load_tenants(struct bench_run *r, char *err, size_t errlen)
 			t->open_pos = -1;
 			t->active_pos = -1;
 			if (each) {
-				snprintf(path, sizeof(path), sp->key_path, (unsigned int)id);
+				tf_tenant_spec_key_path(sp, (uint32_t)id, path, sizeof(path));
 				if (load_key(path, r->keys[r->nkeys], err, errlen))
 					return -EINVAL;
 				t->key = r->nkeys++;
