@@ -25,7 +25,8 @@
 #
 # Knobs (set before stack_up): STACK_DP_LCORES (0), STACK_DP_YAML (extra lines
 # under card:/limits: as a whole "limits:" block), STACK_BATCHING (YAML block),
-# STACK_MODEL_MAX_NEW (256), STACK_KEEP=1 keeps the directory, STACK_QUIET=1.
+# STACK_MODEL_MAX_NEW (256), STACK_LEDGER_SYNC (full|normal), STACK_KEEP=1 keeps the
+# directory, STACK_QUIET=1.
 # The caller registers stack_down to run at exit (tf_on_exit or a trap).
 
 STACK_ROOT=${STACK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -59,8 +60,8 @@ stack_check_veth() {
 		stack_die "cannot create a veth pair: $out (the kernel needs veth support: CONFIG_VETH / 'modprobe veth')"
 		return 1
 	}
-	ip link del "tfc${STACK_ID}a" 2>/dev/null
-	ip netns del "$ns"
+	ip link del "tfc${STACK_ID}a" 2>/dev/null || true
+	ip netns del "$ns" || true
 	return 0
 }
 
@@ -181,6 +182,7 @@ card:
   access: shm:$STACK_BAR
 ledger:
   path: ledger.db
+  synchronous: ${STACK_LEDGER_SYNC:-full}
 api:
   listen: $STACK_MGMT:0
   token_file: api.token
@@ -243,13 +245,13 @@ stack_alive() { [ -n "${STACK_PID[$1]:-}" ] && kill -0 "${STACK_PID[$1]}" 2>/dev
 stack_kill() {
 	local name=$1 sig=${2:-KILL} pid=${STACK_PID[$1]:-} n
 	[ -n "$pid" ] || return 0
-	kill -"$sig" "$pid" 2>/dev/null
+	kill -"$sig" "$pid" 2>/dev/null || true
 	if [ "$sig" = KILL ]; then
-		wait "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
 	else
-		for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		for ((n = 0; n < ${STACK_TERM_WAIT:-100}; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	fi
 	STACK_PID[$name]=
 	return 0
@@ -326,16 +328,16 @@ stack_up() {
 
 # stack_restart_tokfabd: after a kill, start again and learn its new API port.
 stack_restart_tokfabd() {
-	mv "$STACK_DIR/tokfabd.log" "$STACK_DIR/tokfabd.log.$(date +%s%N)" 2>/dev/null
+	mv "$STACK_DIR/tokfabd.log" "$STACK_DIR/tokfabd.log.$(date +%s%N)" 2>/dev/null || true
 	stack_start tokfabd || return 1
 	stack_wait_tokfabd
 }
 
 # stack_rss NAME: resident set size in KiB.
-stack_rss() { awk '/^VmRSS:/ {print $2}' "/proc/${STACK_PID[$1]}/status" 2>/dev/null; }
+stack_rss() { awk '/^VmRSS:/ {print $2}' "/proc/${STACK_PID[$1]:-0}/status" 2>/dev/null || echo 0; }
 # stack_cpu_s NAME: user + system CPU seconds of the process so far.
 stack_cpu_s() {
-	awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/${STACK_PID[$1]}/stat" 2>/dev/null
+	awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/${STACK_PID[$1]:-0}/stat" 2>/dev/null || echo 0
 }
 
 stack_down() {
@@ -343,12 +345,12 @@ stack_down() {
 	[ -n "${STACK_DIR:-}" ] || return 0
 	for ((i = ${#STACK_NAMES[@]} - 1; i >= 0; i--)); do
 		name=${STACK_NAMES[$i]}
-		stack_alive "$name" && stack_kill "$name" TERM
+		if stack_alive "$name"; then stack_kill "$name" TERM; fi
 	done
 	if [ "${STACK_NET_UP:-0}" = 1 ]; then
-		ip link del "$STACK_HIF" 2>/dev/null
-		ip link del "$STACK_MIF" 2>/dev/null
-		ip netns del "$STACK_NS" 2>/dev/null
+		ip link del "$STACK_HIF" 2>/dev/null || true
+		ip link del "$STACK_MIF" 2>/dev/null || true
+		ip netns del "$STACK_NS" 2>/dev/null || true
 		STACK_NET_UP=0
 	fi
 	rm -rf "/var/run/dpdk/$STACK_PREFIX"
