@@ -13,7 +13,7 @@ DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplan
 	dataplane/config.c dataplane/ctl.c dataplane/records.c dataplane/limits.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
-DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(call pc_libs,libcrypto yaml-0.1)
+DP_LOGIC_LDLIBS = $(TFXPORT_LDLIBS) $(TFPROTO_LIBS) $(call pc_libs,yaml-0.1)
 
 $(eval $(call tf_lib,tfdp,$(DP_LOGIC_SRCS),-I. $(call pc_cflags,yaml-0.1)))
 
@@ -21,8 +21,8 @@ DP_UT_CFLAGS := -I. -Itests/unit/common
 $(eval $(call tf_unit,dp_pkt_ut,tests/unit/dataplane/pkt_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_admit_ut,tests/unit/dataplane/admit_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_batch_ut,tests/unit/dataplane/batch_ut.c,tfdp,,$(DP_UT_CFLAGS)))
-$(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto,$(call pc_libs,yaml-0.1 libcrypto),$(DP_UT_CFLAGS)))
-$(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$(call pc_libs,libcrypto),$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto,$$(TFPROTO_LIBS) $(call pc_libs,yaml-0.1),$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$$(TFPROTO_LIBS),$(DP_UT_CFLAGS)))
 
 # tokfab-dp: the DPDK edge around libtfdp.
 DP_EDGE_SRCS := dataplane/main.c dataplane/port.c dataplane/lcore.c dataplane/telemetry.c
@@ -35,7 +35,7 @@ $(eval $(call tf_unit,dp_worker_ut,tests/unit/dataplane/worker_ut.c,$(DP_LOGIC_L
 DP_TOOLS := $(BUILD)/tests/tools/dp_probe $(BUILD)/tests/tools/dp_engine_ref
 $(BUILD)/tests/tools/dp_probe: $(call tf_objs,tests/integration/dp_probe.c) $(BUILD)/lib/libtokfab-client.a $(BUILD)/lib/libtfproto.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TFPROTO_LIBS)
 $(BUILD)/tests/tools/dp_engine_ref: $(call tf_objs,tests/integration/dp_engine_ref.c) $(BUILD)/lib/libtfengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
@@ -52,6 +52,6 @@ $(eval $(call tf_bench,bench_dp_cpu,tests/bench/bench_dp_cpu.c,$(DP_LOGIC_LIBS),
 # (dataplane/xport/module.mk is read after this file: name its sources by wildcard.)
 DP_FUZZ_LIB := $(filter-out dataplane/config.c dataplane/ctl.c dataplane/records.c,$(DP_LOGIC_SRCS)) \
 	$(wildcard dataplane/xport/*.c) $(TFPROTO_SRCS)
-DP_FUZZ_LDLIBS := $(or $(call pc_libs,librdmacm libibverbs),-lrdmacm -libverbs) -lcrypto
+DP_FUZZ_LDLIBS := $(or $(call pc_libs,librdmacm libibverbs),-lrdmacm -libverbs) -lcrypto -lsodium
 $(eval $(call tf_fuzz,dp_frame,tests/fuzz/dp_frame_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))
 $(eval $(call tf_fuzz,dp_session,tests/fuzz/dp_session_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))

@@ -21,8 +21,11 @@
  *     tf_proto_decode_body()  the type's payload, every field checked.
  *     tf_proto_decode()       both.
  *   Authenticate:
- *     tf_proto_key_init()     pre-keys a tenant secret once (HMAC midstates).
+ *     tf_proto_key_init()     pre-keys a tenant secret once, for every MAC
+ *                             algorithm (HMAC midstates, SipHash subkey).
+ *     tf_proto_key_restrict() narrows the algorithms a key accepts (policy).
  *     tf_proto_verify()       constant-time MAC check of a decoded message
+ *                             under the algorithm its header names
  *                             (tf_proto_verify_burst(): a whole RX burst).
  *     tf_proto_check_time()   replay window on the header timestamp.
  *   Encode:
@@ -42,6 +45,12 @@
  * API history:
  *   v1.0  first version.
  *   v1.1  added tf_proto_verify_burst(), tf_proto_encode_reject() (additions only).
+ *   v1.2  mac_alg 2 (SipHash-2-4-128); struct tf_proto_key.algs and
+ *         tf_proto_key_restrict(); tf_proto_encode() signs with m->mac_alg
+ *         when it is set (0: the key's default, as before); tf_proto_mac_alg_name()
+ *         and tf_proto_mac_alg_parse(); REQUEST req_flags FINAL_TOKENS and a
+ *         FINAL that carries the last token chunk (struct tf_proto_final
+ *         final_flags + tokens). Wire: additions behind the REQUEST flag only.
  */
 #ifndef TOKFAB_PROTO_H
 #define TOKFAB_PROTO_H
@@ -68,7 +77,7 @@ extern "C" {
 #define TF_PROTO_VERSION 1
 
 #define TF_PROTO_HDR_LEN 32
-#define TF_PROTO_MAC_LEN 16 /* HMAC-SHA256 truncated to 128 bits */
+#define TF_PROTO_MAC_LEN 16 /* every algorithm's tag: 128 bits */
 #define TF_PROTO_KEY_LEN 32 /* tenant secret */
 
 /* Largest UDP payload a receiver accepts (IPv4, 1500-byte MTU). */
@@ -115,8 +124,14 @@ enum tf_proto_type {
 enum tf_proto_mac_alg {
 	TF_PROTO_MAC_NONE = 0, /* only on ERRORs the card cannot sign */
 	TF_PROTO_MAC_HMAC_SHA256 = 1, /* HMAC-SHA256, first 16 bytes */
-	/* 2..255 reserved for faster algorithms. */
+	TF_PROTO_MAC_SIPHASH = 2, /* SipHash-2-4-128 under a subkey derived from the secret */
+	/* 3..255 reserved. */
 };
+#define TF_PROTO_MAC_ALG_MAX TF_PROTO_MAC_SIPHASH
+/* A set of algorithms: bit (1 << alg). */
+#define TF_PROTO_MAC_BIT(alg) (1u << (alg))
+#define TF_PROTO_MAC_ALGS_KNOWN \
+	(TF_PROTO_MAC_BIT(TF_PROTO_MAC_HMAC_SHA256) | TF_PROTO_MAC_BIT(TF_PROTO_MAC_SIPHASH))
 
 /* REQUEST prompt_kind. */
 enum tf_proto_prompt_kind {
@@ -126,11 +141,16 @@ enum tf_proto_prompt_kind {
 
 /* REQUEST req_flags. */
 #define TF_PROTO_RF_WANT_TEXT 0x0001 /* TOKENS carry each token's text bytes */
-#define TF_PROTO_RF_KNOWN TF_PROTO_RF_WANT_TEXT
+#define TF_PROTO_RF_FINAL_TOKENS 0x0002 /* the client accepts a FINAL carrying tokens */
+#define TF_PROTO_RF_KNOWN (TF_PROTO_RF_WANT_TEXT | TF_PROTO_RF_FINAL_TOKENS)
 
 /* TOKENS chunk_flags. */
 #define TF_PROTO_CF_HAS_TEXT 0x01
 #define TF_PROTO_CF_KNOWN TF_PROTO_CF_HAS_TEXT
+
+/* FINAL final_flags (only to a REQUEST that set TF_PROTO_RF_FINAL_TOKENS). */
+#define TF_PROTO_FF_HAS_TOKENS 0x01 /* a token chunk follows the 32 fixed bytes */
+#define TF_PROTO_FF_KNOWN TF_PROTO_FF_HAS_TOKENS
 
 /* FINAL finish_reason. */
 enum tf_proto_finish {
@@ -219,7 +239,7 @@ struct tf_proto_wire_tokens {
 
 struct tf_proto_wire_final {
 	uint8_t finish_reason; /* enum tf_proto_finish */
-	uint8_t reserved; /* must be zero */
+	uint8_t final_flags; /* TF_PROTO_FF_*; 0 unless the REQUEST set FINAL_TOKENS */
 	uint16_t error_code; /* enum tf_proto_error when CUT_OFF, else 0 */
 	uint32_t prompt_tokens;
 	uint32_t completion_tokens; /* = tokens streamed, indexes 0..n-1 */
@@ -227,6 +247,7 @@ struct tf_proto_wire_final {
 	uint64_t cost_micro; /* cost in micro-units of the currency */
 	uint32_t queue_us; /* admitted -> first batch */
 	uint32_t total_us; /* prompt complete -> FINAL */
+	/* with TF_PROTO_FF_HAS_TOKENS: a TOKENS payload (struct tf_proto_wire_tokens ...) */
 };
 
 struct tf_proto_wire_error {
@@ -252,7 +273,7 @@ struct tf_proto_wire_pong {
 #define TF_PROTO_RESUME_LEN 8
 #define TF_PROTO_PING_LEN 16
 #define TF_PROTO_PONG_LEN 16
-#define TF_PROTO_FINAL_LEN 32
+#define TF_PROTO_FINAL_LEN 32 /* without tokens; with: 32 + a TOKENS payload */
 #define TF_PROTO_ERROR_LEN 12
 
 _Static_assert(sizeof(struct tf_proto_wire_hdr) == TF_PROTO_HDR_LEN, "hdr size");
@@ -292,6 +313,7 @@ _Static_assert(offsetof(struct tf_proto_wire_tokens, n_tokens) == 4, "tokens.n")
 _Static_assert(offsetof(struct tf_proto_wire_tokens, chunk_flags) == 6, "tokens.flags");
 
 _Static_assert(sizeof(struct tf_proto_wire_final) == TF_PROTO_FINAL_LEN, "final size");
+_Static_assert(offsetof(struct tf_proto_wire_final, final_flags) == 1, "final.final_flags");
 _Static_assert(offsetof(struct tf_proto_wire_final, error_code) == 2, "final.error_code");
 _Static_assert(offsetof(struct tf_proto_wire_final, prompt_tokens) == 4, "final.prompt");
 _Static_assert(offsetof(struct tf_proto_wire_final, completion_tokens) == 8, "final.compl");
@@ -425,6 +447,7 @@ struct tf_proto_tokens {
 
 struct tf_proto_final {
 	uint8_t finish_reason;
+	uint8_t final_flags; /* TF_PROTO_FF_* */
 	uint16_t error_code;
 	uint32_t prompt_tokens;
 	uint32_t completion_tokens;
@@ -432,6 +455,12 @@ struct tf_proto_final {
 	uint64_t cost_micro;
 	uint32_t queue_us;
 	uint32_t total_us;
+	/*
+	 * With TF_PROTO_FF_HAS_TOKENS: the stream's last chunk (n_tokens >= 1,
+	 * first_seq + n_tokens == completion_tokens); the receiver takes these
+	 * tokens before the FINAL.
+	 */
+	struct tf_proto_tokens tokens;
 };
 
 struct tf_proto_err {
@@ -546,26 +575,44 @@ int tf_proto_decode(const void *buf, size_t len, struct tf_proto_msg *m);
 /* ------------------------------------------------------------------ */
 
 /*
- * A tenant key, pre-keyed: init computes the HMAC inner and outer midstates
- * once, so a MAC costs only the message's compression blocks. Plain memory,
- * no pointers inside: copy it freely (per-lcore tables), wipe with
+ * A tenant key, pre-keyed for every algorithm at once: init computes the
+ * HMAC inner and outer midstates and derives the SipHash subkey
+ * (protocol.md 4.1), so a MAC costs only the message's own work. Plain
+ * memory, no pointers inside: copy it freely (per-lcore tables), wipe with
  * tf_proto_key_wipe().
  */
 struct tf_proto_key {
-	uint8_t alg; /* enum tf_proto_mac_alg */
+	uint8_t alg; /* default algorithm: what signs a message that names none */
 	uint8_t key_id; /* header key_id this key answers to */
-	uint8_t pad_[6];
-	_Alignas(16) uint8_t state[256]; /* algorithm midstates (opaque) */
+	uint8_t algs; /* algorithms it verifies and signs: TF_PROTO_MAC_BIT(alg) */
+	uint8_t pad_[5];
+	_Alignas(16) uint8_t state[256]; /* per-algorithm state (opaque) */
 };
 
+/*
+ * alg is the default (signing) algorithm; the key accepts every known
+ * algorithm until tf_proto_key_restrict(). -TF_PROTO_R_BAD_MAC_ALG for an
+ * unknown alg, -EINVAL without a secret.
+ */
 int tf_proto_key_init(struct tf_proto_key *k, uint8_t alg, uint8_t key_id, const uint8_t *secret,
 		      size_t secret_len);
-void tf_proto_key_wipe(struct tf_proto_key *k);
-/* MAC of len bytes (header + payload) into out[TF_PROTO_MAC_LEN]. */
-void tf_proto_mac(const struct tf_proto_key *k, const void *data, size_t len, uint8_t *out);
 /*
- * 0 if m (header-decoded) carries a valid MAC under k; -TF_PROTO_R_NO_MAC if
- * unsigned; -TF_PROTO_R_BAD_MAC otherwise (constant-time compare).
+ * Accept only the algorithms in algs (TF_PROTO_MAC_BIT set, a non-empty
+ * subset of TF_PROTO_MAC_ALGS_KNOWN); the default moves to the lowest one
+ * allowed if it is not. 0 or -EINVAL.
+ */
+int tf_proto_key_restrict(struct tf_proto_key *k, uint32_t algs);
+void tf_proto_key_wipe(struct tf_proto_key *k);
+/* MAC of len bytes (header + payload) under the default algorithm into out[TF_PROTO_MAC_LEN]. */
+void tf_proto_mac(const struct tf_proto_key *k, const void *data, size_t len, uint8_t *out);
+/* "hmac-sha256", "siphash", "none"; "unknown" otherwise. */
+const char *tf_proto_mac_alg_name(uint8_t alg);
+/* "hmac" / "hmac-sha256" / "1", "siphash" / "siphash-2-4" / "2" -> alg; -EINVAL otherwise. */
+int tf_proto_mac_alg_parse(const char *s);
+/*
+ * 0 if m (header-decoded) carries a valid MAC under k with the algorithm its
+ * header names (which k must accept); -TF_PROTO_R_NO_MAC if unsigned;
+ * -TF_PROTO_R_BAD_MAC otherwise (constant-time compare).
  */
 int tf_proto_verify(const struct tf_proto_key *k, const struct tf_proto_msg *m);
 /*
@@ -586,11 +633,13 @@ int tf_proto_check_time(uint64_t ts_us, uint64_t now_us, uint64_t window_us);
 
 /*
  * Encodes m (header fields + m->u for m->type) into buf and signs it with k
- * (k NULL: mac_alg NONE, allowed for ERROR only). m->payload_len and
- * m->mac_alg are computed, not read. Returns the datagram length or
- * -TF_PROTO_R_NOSPACE / -TF_PROTO_R_BAD_* if m would not decode.
- * Variable parts are copied from m->u's pointers: req.prompt/prompt_len,
- * frag.data/len, tokens.ids (n_tokens u32 LE) + piece_lens + text.
+ * (k NULL: mac_alg NONE, allowed for ERROR only) under m->mac_alg, or the
+ * key's default algorithm when m->mac_alg is 0 (-TF_PROTO_R_BAD_MAC_ALG if
+ * k does not accept it). m->payload_len is computed, not read. Returns the
+ * datagram length or -TF_PROTO_R_NOSPACE / -TF_PROTO_R_BAD_* if m would not
+ * decode. Variable parts are copied from m->u's pointers: req.prompt/prompt_len,
+ * frag.data/len, tokens.ids (n_tokens u32 LE) + piece_lens + text, and
+ * final.tokens the same way when final.final_flags has HAS_TOKENS.
  */
 int tf_proto_encode(void *buf, size_t cap, const struct tf_proto_msg *m,
 		    const struct tf_proto_key *k);
@@ -598,8 +647,9 @@ int tf_proto_encode(void *buf, size_t cap, const struct tf_proto_msg *m,
 /*
  * In-place building: write the 32-byte header of m (payload_len and mac_alg
  * as given) at buf; put the payload after it yourself; then tf_proto_sign()
- * appends the MAC over buf[0, 32 + payload_len) and returns the datagram
- * length. buf must have room for the MAC.
+ * appends the MAC over buf[0, 32 + payload_len) under the algorithm the
+ * header names (k must accept it) and returns the datagram length. buf must
+ * have room for the MAC.
  */
 void tf_proto_hdr_write(void *buf, const struct tf_proto_msg *m);
 int tf_proto_sign(void *buf, size_t cap, const struct tf_proto_key *k);
@@ -618,7 +668,10 @@ int tf_proto_sign(void *buf, size_t cap, const struct tf_proto_key *k);
 int tf_proto_encode_reject(void *buf, size_t cap, const struct tf_proto_msg *in, size_t in_len,
 			   int reason, const struct tf_proto_key *k, uint64_t now_us);
 
-/* Highest number of tokens one TOKENS datagram of dgram bytes can carry. */
+/*
+ * Highest number of tokens one TOKENS datagram of dgram bytes can carry (a
+ * FINAL with tokens carries TF_PROTO_FINAL_LEN bytes fewer: pass dgram - 32).
+ */
 uint32_t tf_proto_tokens_capacity(uint32_t dgram, bool with_text, uint32_t text_bytes);
 
 /* ------------------------------------------------------------------ */

@@ -82,6 +82,7 @@ tf_proto_decode_hdr(const void *buf, size_t len, struct tf_proto_msg *m)
 		mac_len = 0;
 		break;
 	case TF_PROTO_MAC_HMAC_SHA256:
+	case TF_PROTO_MAC_SIPHASH:
 		mac_len = TF_PROTO_MAC_LEN;
 		break;
 	default:
@@ -178,37 +179,45 @@ decode_fragment(struct tf_proto_msg *m)
 	return 0;
 }
 
+/*
+ * A token chunk (TOKENS payload, or the tail of a FINAL with tokens): len
+ * bytes at p, which sit at datagram offset base.
+ */
 static int
-decode_tokens(struct tf_proto_msg *m)
+decode_chunk(struct tf_proto_msg *m, const uint8_t *p, uint32_t len, size_t base,
+	     struct tf_proto_tokens *t)
 {
-	const uint8_t *p = m->payload;
-	struct tf_proto_tokens *t = &m->u.tokens;
 	uint32_t rest, n, sum = 0;
 
-	if (m->payload_len < TF_PROTO_TOKENS_FIXED)
+	if (len < TF_PROTO_TOKENS_FIXED)
 		return fail(m, TF_PROTO_R_BAD_LEN, HOFF(payload_len));
 	t->first_seq = tf_proto_ld32(p + 0);
 	t->n_tokens = tf_proto_ld16(p + 4);
 	t->chunk_flags = p[6];
 	if (t->chunk_flags & ~TF_PROTO_CF_KNOWN)
-		return fail(m, TF_PROTO_R_BAD_FLAGS, POFF(tf_proto_wire_tokens, chunk_flags));
+		return fail(m, TF_PROTO_R_BAD_FLAGS,
+			    base + offsetof(struct tf_proto_wire_tokens, chunk_flags));
 	if (p[7] != 0)
-		return fail(m, TF_PROTO_R_RESERVED, POFF(tf_proto_wire_tokens, reserved));
+		return fail(m, TF_PROTO_R_RESERVED,
+			    base + offsetof(struct tf_proto_wire_tokens, reserved));
 	n = t->n_tokens;
 	if ((uint64_t)t->first_seq + n > UINT32_MAX)
-		return fail(m, TF_PROTO_R_BAD_FIELD, POFF(tf_proto_wire_tokens, first_seq));
-	rest = m->payload_len - TF_PROTO_TOKENS_FIXED;
+		return fail(m, TF_PROTO_R_BAD_FIELD,
+			    base + offsetof(struct tf_proto_wire_tokens, first_seq));
+	rest = len - TF_PROTO_TOKENS_FIXED;
 	t->ids = p + TF_PROTO_TOKENS_FIXED;
 	if (!(t->chunk_flags & TF_PROTO_CF_HAS_TEXT)) {
 		if (rest != 4 * n)
-			return fail(m, TF_PROTO_R_BAD_LEN, POFF(tf_proto_wire_tokens, n_tokens));
+			return fail(m, TF_PROTO_R_BAD_LEN,
+				    base + offsetof(struct tf_proto_wire_tokens, n_tokens));
 		t->piece_lens = NULL;
 		t->text = NULL;
 		t->text_len = 0;
 		return 0;
 	}
 	if (rest < 5 * n)
-		return fail(m, TF_PROTO_R_BAD_LEN, POFF(tf_proto_wire_tokens, n_tokens));
+		return fail(m, TF_PROTO_R_BAD_LEN,
+			    base + offsetof(struct tf_proto_wire_tokens, n_tokens));
 	t->piece_lens = t->ids + 4 * n;
 	t->text = t->piece_lens + n;
 	t->text_len = rest - 5 * n;
@@ -220,14 +229,23 @@ decode_tokens(struct tf_proto_msg *m)
 }
 
 static int
+decode_tokens(struct tf_proto_msg *m)
+{
+	return decode_chunk(m, m->payload, m->payload_len, HDR, &m->u.tokens);
+}
+
+static int
 decode_final(struct tf_proto_msg *m)
 {
 	const uint8_t *p = m->payload;
 	struct tf_proto_final *f = &m->u.final;
+	struct tf_proto_tokens *t = &f->tokens;
+	int rc;
 
-	if (m->payload_len != TF_PROTO_FINAL_LEN)
+	if (m->payload_len < TF_PROTO_FINAL_LEN)
 		return fail(m, TF_PROTO_R_BAD_LEN, HOFF(payload_len));
 	f->finish_reason = p[0];
+	f->final_flags = p[1];
 	f->error_code = tf_proto_ld16(p + 2);
 	f->prompt_tokens = tf_proto_ld32(p + 4);
 	f->completion_tokens = tf_proto_ld32(p + 8);
@@ -235,12 +253,31 @@ decode_final(struct tf_proto_msg *m)
 	f->cost_micro = tf_proto_ld64(p + 16);
 	f->queue_us = tf_proto_ld32(p + 24);
 	f->total_us = tf_proto_ld32(p + 28);
+	memset(t, 0, sizeof(*t));
 	if (f->finish_reason > TF_PROTO_FINISH_MAX)
 		return fail(m, TF_PROTO_R_BAD_FIELD, POFF(tf_proto_wire_final, finish_reason));
-	if (p[1] != 0)
-		return fail(m, TF_PROTO_R_RESERVED, POFF(tf_proto_wire_final, reserved));
+	if (f->final_flags & ~TF_PROTO_FF_KNOWN)
+		return fail(m, TF_PROTO_R_BAD_FLAGS, POFF(tf_proto_wire_final, final_flags));
 	if ((f->finish_reason == TF_PROTO_FINISH_CUT_OFF) != (f->error_code != 0))
 		return fail(m, TF_PROTO_R_BAD_FIELD, POFF(tf_proto_wire_final, error_code));
+	if (!(f->final_flags & TF_PROTO_FF_HAS_TOKENS)) {
+		if (m->payload_len != TF_PROTO_FINAL_LEN)
+			return fail(m, TF_PROTO_R_BAD_LEN, HOFF(payload_len));
+		return 0;
+	}
+	/* The stream's last chunk: at least one token, ending at completion_tokens. */
+	rc = decode_chunk(m, p + TF_PROTO_FINAL_LEN, m->payload_len - TF_PROTO_FINAL_LEN,
+			  HDR + TF_PROTO_FINAL_LEN, t);
+	if (rc)
+		return rc;
+	if (t->n_tokens == 0)
+		return fail(m, TF_PROTO_R_BAD_FIELD,
+			    HDR + TF_PROTO_FINAL_LEN +
+				    offsetof(struct tf_proto_wire_tokens, n_tokens));
+	if ((uint64_t)t->first_seq + t->n_tokens != f->completion_tokens)
+		return fail(m, TF_PROTO_R_BAD_FIELD,
+			    HDR + TF_PROTO_FINAL_LEN +
+				    offsetof(struct tf_proto_wire_tokens, first_seq));
 	return 0;
 }
 

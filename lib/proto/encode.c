@@ -4,7 +4,7 @@
  * then runs the decoder over its own output so it can never emit a message
  * a receiver would reject, then appends the MAC.
  */
-#include "tokfab/proto.h"
+#include "proto/mac.h"
 
 #include <string.h>
 
@@ -37,21 +37,32 @@ tf_proto_sign(void *buf, size_t cap, const struct tf_proto_key *k)
 	uint8_t *p = buf;
 	size_t n = HDR + (size_t)tf_proto_ld16(p + 12);
 
+	int rc;
+
 	if (p[7] == TF_PROTO_MAC_NONE)
 		return cap < n ? -TF_PROTO_R_NOSPACE : (int)n;
-	if (!k || k->alg != p[7])
+	if (!k)
 		return -TF_PROTO_R_BAD_MAC_ALG;
 	if (cap < n + TF_PROTO_MAC_LEN)
 		return -TF_PROTO_R_NOSPACE;
-	tf_proto_mac(k, p, n, p + n);
-	return (int)(n + TF_PROTO_MAC_LEN);
+	rc = tf_proto_mac_hdr(k, p[7], p, n, p + n);
+	return rc ? rc : (int)(n + TF_PROTO_MAC_LEN);
+}
+
+static size_t
+chunk_len(const struct tf_proto_tokens *t)
+{
+	size_t n = TF_PROTO_TOKENS_FIXED + 4 * (size_t)t->n_tokens;
+
+	if (t->chunk_flags & TF_PROTO_CF_HAS_TEXT)
+		n += t->n_tokens + (size_t)t->text_len;
+	return n;
 }
 
 /* Payload length of m, or -reason if its variable parts cannot fit. */
 static long
 payload_len(const struct tf_proto_msg *m)
 {
-	const struct tf_proto_tokens *t = &m->u.tokens;
 	size_t n;
 
 	switch (m->type) {
@@ -74,12 +85,12 @@ payload_len(const struct tf_proto_msg *m)
 		n = TF_PROTO_PONG_LEN;
 		break;
 	case TF_PROTO_T_TOKENS:
-		n = TF_PROTO_TOKENS_FIXED + 4 * (size_t)t->n_tokens;
-		if (t->chunk_flags & TF_PROTO_CF_HAS_TEXT)
-			n += t->n_tokens + (size_t)t->text_len;
+		n = chunk_len(&m->u.tokens);
 		break;
 	case TF_PROTO_T_FINAL:
 		n = TF_PROTO_FINAL_LEN;
+		if (m->u.final.final_flags & TF_PROTO_FF_HAS_TOKENS)
+			n += chunk_len(&m->u.final.tokens);
 		break;
 	case TF_PROTO_T_ERROR:
 		n = TF_PROTO_ERROR_LEN;
@@ -95,6 +106,23 @@ copy(uint8_t *dst, const void *src, size_t n)
 {
 	if (n)
 		memcpy(dst, src, n);
+}
+
+static void
+write_chunk(uint8_t *p, const struct tf_proto_tokens *t)
+{
+	uint8_t *q = p + TF_PROTO_TOKENS_FIXED;
+
+	tf_proto_st32(p + 0, t->first_seq);
+	tf_proto_st16(p + 4, t->n_tokens);
+	p[6] = t->chunk_flags;
+	p[7] = 0;
+	copy(q, t->ids, 4 * (size_t)t->n_tokens);
+	q += 4 * (size_t)t->n_tokens;
+	if (t->chunk_flags & TF_PROTO_CF_HAS_TEXT) {
+		copy(q, t->piece_lens, t->n_tokens);
+		copy(q + t->n_tokens, t->text, t->text_len);
+	}
 }
 
 static void
@@ -139,27 +167,14 @@ write_body(uint8_t *p, const struct tf_proto_msg *m)
 		tf_proto_st16(p + 10, m->u.pong.max_dgram);
 		tf_proto_st32(p + 12, 0);
 		break;
-	case TF_PROTO_T_TOKENS: {
-		const struct tf_proto_tokens *t = &m->u.tokens;
-		uint8_t *q = p + TF_PROTO_TOKENS_FIXED;
-
-		tf_proto_st32(p + 0, t->first_seq);
-		tf_proto_st16(p + 4, t->n_tokens);
-		p[6] = t->chunk_flags;
-		p[7] = 0;
-		copy(q, t->ids, 4 * (size_t)t->n_tokens);
-		q += 4 * (size_t)t->n_tokens;
-		if (t->chunk_flags & TF_PROTO_CF_HAS_TEXT) {
-			copy(q, t->piece_lens, t->n_tokens);
-			copy(q + t->n_tokens, t->text, t->text_len);
-		}
+	case TF_PROTO_T_TOKENS:
+		write_chunk(p, &m->u.tokens);
 		break;
-	}
 	case TF_PROTO_T_FINAL: {
 		const struct tf_proto_final *f = &m->u.final;
 
 		p[0] = f->finish_reason;
-		p[1] = 0;
+		p[1] = f->final_flags;
 		tf_proto_st16(p + 2, f->error_code);
 		tf_proto_st32(p + 4, f->prompt_tokens);
 		tf_proto_st32(p + 8, f->completion_tokens);
@@ -167,6 +182,8 @@ write_body(uint8_t *p, const struct tf_proto_msg *m)
 		tf_proto_st64(p + 16, f->cost_micro);
 		tf_proto_st32(p + 24, f->queue_us);
 		tf_proto_st32(p + 28, f->total_us);
+		if (f->final_flags & TF_PROTO_FF_HAS_TOKENS)
+			write_chunk(p + TF_PROTO_FINAL_LEN, &f->tokens);
 		break;
 	}
 	case TF_PROTO_T_ERROR:
@@ -196,9 +213,12 @@ tf_proto_encode(void *buf, size_t cap, const struct tf_proto_msg *m, const struc
 	if (cap < total)
 		return -TF_PROTO_R_NOSPACE;
 	h.payload_len = (uint16_t)plen;
-	h.mac_alg = k ? k->alg : TF_PROTO_MAC_NONE;
-	if (k)
+	h.mac_alg = !k ? TF_PROTO_MAC_NONE : m->mac_alg ? m->mac_alg : k->alg;
+	if (k) {
 		h.key_id = k->key_id;
+		if (h.mac_alg > TF_PROTO_MAC_ALG_MAX || !(k->algs & TF_PROTO_MAC_BIT(h.mac_alg)))
+			return -TF_PROTO_R_BAD_MAC_ALG;
+	}
 	tf_proto_hdr_write(buf, &h);
 	write_body((uint8_t *)buf + HDR, m);
 	/* Never emit what a receiver would reject (the MAC is not checked). */
@@ -223,6 +243,9 @@ tf_proto_encode_reject(void *buf, size_t cap, const struct tf_proto_msg *in, siz
 		return 0;
 	memset(&e, 0, sizeof(e));
 	e.type = TF_PROTO_T_ERROR;
+	/* A signed answer uses the algorithm of what it answers when the key accepts it. */
+	if (k && in->mac_alg <= TF_PROTO_MAC_ALG_MAX && (k->algs & TF_PROTO_MAC_BIT(in->mac_alg)))
+		e.mac_alg = in->mac_alg;
 	e.tenant_id = in->tenant_id;
 	e.request_id = in->request_id;
 	e.timestamp_us = now_us;

@@ -23,8 +23,8 @@ struct hmac_state {
 	SHA256_CTX outer; /* after compressing K ^ opad */
 };
 
-_Static_assert(sizeof(struct hmac_state) <= sizeof(((struct tf_proto_key *)0)->state),
-	       "HMAC midstates fit in struct tf_proto_key");
+_Static_assert(sizeof(struct hmac_state) <= TF_PROTO_MAC_STATE_HMAC_LEN,
+	       "HMAC midstates fit in their part of struct tf_proto_key");
 
 static int
 hmac_init(uint8_t *state, const uint8_t *secret, size_t len)
@@ -52,7 +52,7 @@ hmac_init(uint8_t *state, const uint8_t *secret, size_t len)
 }
 
 static void
-hmac_mac(const uint8_t *state, const void *data, size_t len, uint8_t *out)
+hmac_full(const uint8_t *state, const void *data, size_t len, uint8_t out[SHA256_DIGEST_LENGTH])
 {
 	SHA256_CTX c;
 	uint8_t ih[SHA256_DIGEST_LENGTH];
@@ -65,9 +65,31 @@ hmac_mac(const uint8_t *state, const void *data, size_t len, uint8_t *out)
 	SHA256_Final(out, &c);
 }
 
+static void
+hmac_mac(const uint8_t *state, const void *data, size_t len, uint8_t *out)
+{
+	uint8_t full[SHA256_DIGEST_LENGTH];
+
+	hmac_full(state, data, len, full);
+	memcpy(out, full, TF_PROTO_MAC_LEN);
+}
+
+void
+tf_proto_hmac_sha256_raw(const uint8_t *secret, size_t secret_len, const void *data, size_t len,
+			 uint8_t out[32])
+{
+	uint8_t st[sizeof(struct hmac_state)];
+
+	hmac_init(st, secret, secret_len);
+	hmac_full(st, data, len, out);
+	OPENSSL_cleanse(st, sizeof(st));
+}
+
 const struct tf_proto_mac_ops tf_proto_mac_hmac_sha256 = {
-	.name = "hmac-sha256-128",
+	.name = "hmac-sha256",
 	.alg = TF_PROTO_MAC_HMAC_SHA256,
+	.state_off = TF_PROTO_MAC_STATE_HMAC,
+	.state_len = sizeof(struct hmac_state),
 	.init = hmac_init,
 	.mac = hmac_mac,
 };

@@ -2,7 +2,9 @@
 # libtfproto: wire protocol v1 codec, MAC and reassembly (hwdocs/protocol.md).
 # No DPDK: tokfab-dp, the client library and the fuzz targets all link it.
 TFPROTO_SRCS := $(sort $(wildcard lib/proto/*.c))
-TFPROTO_LIBS := $(call pc_libs,libcrypto)
+# libcrypto: HMAC-SHA256 (mac_alg 1); libsodium: SipHash-2-4-128 (mac_alg 2).
+# Everything that links tfproto links $(TFPROTO_LIBS) after it.
+TFPROTO_LIBS := $(call pc_libs,libcrypto libsodium)
 $(eval $(call tf_lib,tfproto,$(TFPROTO_SRCS)))
 # Low-level SHA256_* are deprecated in OpenSSL 3 but are the only way to
 # resume from a pre-keyed midstate without a heap allocation per message:

@@ -6,7 +6,7 @@
 #     traffic flows to a card stand-in (tf_stub_card) in a network namespace:
 #     request with lost chunks (RESUME), large prompt (REQ_FRAGMENT), ping,
 #     BUSY (signed ERROR), unknown tenant (unsigned ERROR), Ctrl-C (CANCEL);
-#  2. tf_proto_send sends the 15 worked examples of hwdocs/protocol.md, built
+#  2. tf_proto_send sends the 17 worked examples of hwdocs/protocol.md, built
 #     with the codec, over the same veth;
 #  3. tshark -X lua_script decodes the capture: every message type appears,
 #     nothing is flagged malformed, and every field of every example decodes
@@ -116,7 +116,8 @@ fields=(
 	tokfab.flags.from_cache tokfab.mac_alg tokfab.tenant tokfab.payload_len tokfab.key_id
 	tokfab.reserved tokfab.request_id tokfab.timestamp_us tokfab.timestamp tokfab.mac
 	tokfab.req.model tokfab.req.max_new_tokens tokfab.req.prompt_total_len tokfab.req.prompt_kind
-	tokfab.req.priority tokfab.req.flags tokfab.req.flags.want_text tokfab.req.temperature
+	tokfab.req.priority tokfab.req.flags tokfab.req.flags.want_text tokfab.req.flags.final_tokens
+	tokfab.req.temperature
 	tokfab.req.top_p tokfab.req.reserved tokfab.req.seed tokfab.req.prompt_len
 	tokfab.req.prompt_text tokfab.req.prompt tokfab.req.prompt_token
 	tokfab.frag.prompt_total_len tokfab.frag.offset tokfab.frag.len tokfab.frag.data
@@ -124,7 +125,8 @@ fields=(
 	tokfab.pong.echo tokfab.pong.min_version tokfab.pong.max_version tokfab.pong.max_dgram
 	tokfab.pong.reserved tokfab.tok.first_seq tokfab.tok.n_tokens tokfab.tok.flags
 	tokfab.tok.flags.has_text tokfab.tok.reserved tokfab.tok.id tokfab.tok.piece_len
-	tokfab.tok.piece tokfab.tok.text tokfab.final.finish_reason tokfab.final.reserved
+	tokfab.tok.piece tokfab.tok.text tokfab.final.finish_reason tokfab.final.flags
+	tokfab.final.flags.has_tokens
 	tokfab.final.error_code tokfab.final.prompt_tokens tokfab.final.completion_tokens
 	tokfab.final.accel_id tokfab.final.cost_micro tokfab.final.queue_us tokfab.final.total_us
 	tokfab.error.code tokfab.error.ref_type tokfab.error.reserved tokfab.error.retry_after_ms
@@ -134,7 +136,7 @@ args=()
 for f in "${fields[@]}"; do args+=(-e "$f"); done
 mapfile -t rows < <(ts -Y "udp.dstport == $spec_port" -T fields -E separator='|' -E occurrence=a \
 	-E aggregator=, "${args[@]}")
-tf_expect_eq "${#rows[@]}" 15 "spec examples captured"
+tf_expect_eq "${#rows[@]}" 17 "spec examples captured"
 
 # The MAC of each example is the last 16 bytes of its dump in protocol.md.
 mac_of() {
@@ -145,14 +147,14 @@ mac_of() {
 T0=1767225600000000
 HDR_COMMON="tokfab.magic=TKFB tokfab.version=1 tokfab.key_id=0 tokfab.reserved=0"
 expect=(
-	"request-text|tokfab.type=0x01 tokfab.flags=0x00 tokfab.flags.retransmit=0 tokfab.flags.from_cache=0 tokfab.mac_alg=1 tokfab.tenant=42 tokfab.payload_len=46 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$T0 tokfab.req.model=7 tokfab.req.max_new_tokens=16 tokfab.req.prompt_total_len=14 tokfab.req.prompt_kind=1 tokfab.req.priority=3 tokfab.req.flags=0x0001 tokfab.req.flags.want_text=1 tokfab.req.temperature=700 tokfab.req.top_p=9000 tokfab.req.reserved=0 tokfab.req.seed=1234 tokfab.req.prompt_len=14 tokfab.req.prompt_text=Hello,_tokfab!"
+	"request-text|tokfab.type=0x01 tokfab.flags=0x00 tokfab.flags.retransmit=0 tokfab.flags.from_cache=0 tokfab.mac_alg=1 tokfab.tenant=42 tokfab.payload_len=46 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$T0 tokfab.req.model=7 tokfab.req.max_new_tokens=16 tokfab.req.prompt_total_len=14 tokfab.req.prompt_kind=1 tokfab.req.priority=3 tokfab.req.flags=0x0001 tokfab.req.flags.want_text=1 tokfab.req.flags.final_tokens=0 tokfab.req.temperature=700 tokfab.req.top_p=9000 tokfab.req.reserved=0 tokfab.req.seed=1234 tokfab.req.prompt_len=14 tokfab.req.prompt_text=Hello,_tokfab!"
 	"request-tokens|tokfab.type=0x01 tokfab.flags=0x00 tokfab.mac_alg=1 tokfab.tenant=42 tokfab.payload_len=44 tokfab.request_id=0x0123456789abcdf0 tokfab.timestamp_us=$((T0 + 1000)) tokfab.req.model=7 tokfab.req.max_new_tokens=4 tokfab.req.prompt_total_len=12 tokfab.req.prompt_kind=0 tokfab.req.priority=7 tokfab.req.flags=0x0000 tokfab.req.flags.want_text=0 tokfab.req.temperature=0 tokfab.req.top_p=10000 tokfab.req.reserved=0 tokfab.req.seed=0 tokfab.req.prompt_len=12 tokfab.req.prompt=01000000c33a0000c4740000 tokfab.req.prompt_token=1,15043,29892"
 	"request-first-part|tokfab.type=0x01 tokfab.payload_len=96 tokfab.request_id=0x0123456789abcdf1 tokfab.timestamp_us=$((T0 + 2000)) tokfab.req.prompt_total_len=71 tokfab.req.prompt_len=64 tokfab.req.prompt_text=The_quick_brown_fox_jumps_over_the_lazy_dog;_then_it_naps_under_"
 	"fragment|tokfab.type=0x02 tokfab.payload_len=15 tokfab.request_id=0x0123456789abcdf1 tokfab.timestamp_us=$((T0 + 2001)) tokfab.frag.prompt_total_len=71 tokfab.frag.offset=64 tokfab.frag.len=7 tokfab.frag.data=6120747265652e"
 	"tokens-text|tokfab.type=0x81 tokfab.payload_len=35 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$((T0 + 50000)) tokfab.tok.first_seq=0 tokfab.tok.n_tokens=3 tokfab.tok.flags=0x01 tokfab.tok.flags.has_text=1 tokfab.tok.reserved=0 tokfab.tok.id=15043,1919,3186 tokfab.tok.piece_len=5,1,6 tokfab.tok.piece=48656c6c6f,2c,20776f726c64 tokfab.tok.text=Hello,_world"
 	"tokens-ids|tokfab.type=0x81 tokfab.payload_len=16 tokfab.request_id=0x0123456789abcdf0 tokfab.timestamp_us=$((T0 + 60000)) tokfab.tok.first_seq=2 tokfab.tok.n_tokens=2 tokfab.tok.flags=0x00 tokfab.tok.flags.has_text=0 tokfab.tok.id=1919,3186 tokfab.tok.piece_len= tokfab.tok.text="
 	"tokens-beacon|tokfab.type=0x81 tokfab.payload_len=8 tokfab.request_id=0x0123456789abcdf0 tokfab.timestamp_us=$((T0 + 70000)) tokfab.tok.first_seq=4 tokfab.tok.n_tokens=0 tokfab.tok.id="
-	"final-stop|tokfab.type=0x82 tokfab.flags=0x00 tokfab.payload_len=32 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$((T0 + 200000)) tokfab.final.finish_reason=0 tokfab.final.reserved=0 tokfab.final.error_code=0 tokfab.final.prompt_tokens=5 tokfab.final.completion_tokens=3 tokfab.final.accel_id=2 tokfab.final.cost_micro=1234 tokfab.final.queue_us=150 tokfab.final.total_us=4200"
+	"final-stop|tokfab.type=0x82 tokfab.flags=0x00 tokfab.payload_len=32 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$((T0 + 200000)) tokfab.final.finish_reason=0 tokfab.final.flags=0x00 tokfab.final.flags.has_tokens=0 tokfab.final.error_code=0 tokfab.final.prompt_tokens=5 tokfab.final.completion_tokens=3 tokfab.final.accel_id=2 tokfab.final.cost_micro=1234 tokfab.final.queue_us=150 tokfab.final.total_us=4200"
 	"final-cut-off|tokfab.type=0x82 tokfab.flags=0x02 tokfab.flags.from_cache=1 tokfab.flags.retransmit=0 tokfab.timestamp_us=$((T0 + 200001)) tokfab.final.finish_reason=3 tokfab.final.error_code=5 tokfab.final.prompt_tokens=5 tokfab.final.completion_tokens=2 tokfab.final.accel_id=2 tokfab.final.cost_micro=800 tokfab.final.queue_us=150 tokfab.final.total_us=3000"
 	"cancel|tokfab.type=0x03 tokfab.flags=0x00 tokfab.payload_len=0 tokfab.request_id=0x0123456789abcdef tokfab.timestamp_us=$((T0 + 100000))"
 	"resume|tokfab.type=0x04 tokfab.flags=0x01 tokfab.flags.retransmit=1 tokfab.payload_len=8 tokfab.request_id=0x0123456789abcdef tokfab.resume.from_seq=2 tokfab.resume.reserved=0"
@@ -160,6 +162,8 @@ expect=(
 	"pong|tokfab.type=0x84 tokfab.payload_len=16 tokfab.request_id=0x0123456789abcdf2 tokfab.timestamp_us=$((T0 + 100250)) tokfab.pong.echo=0x1122334455667788 tokfab.pong.min_version=1 tokfab.pong.max_version=1 tokfab.pong.max_dgram=1472 tokfab.pong.reserved=0"
 	"error-busy|tokfab.type=0x83 tokfab.mac_alg=1 tokfab.tenant=42 tokfab.payload_len=12 tokfab.request_id=0x0123456789abcdef tokfab.error.code=7 tokfab.error.ref_type=0x01 tokfab.error.reserved=0 tokfab.error.retry_after_ms=250 tokfab.error.detail=0x00000000"
 	"error-unknown-tenant|tokfab.type=0x83 tokfab.mac_alg=0 tokfab.tenant=99 tokfab.payload_len=12 tokfab.request_id=0x0123456789abcdef tokfab.error.code=3 tokfab.error.ref_type=0x01 tokfab.error.retry_after_ms=0 tokfab.mac="
+	"request-siphash|tokfab.type=0x01 tokfab.flags=0x00 tokfab.mac_alg=2 tokfab.tenant=42 tokfab.payload_len=40 tokfab.request_id=0x0123456789abcdf3 tokfab.timestamp_us=$((T0 + 3000)) tokfab.req.model=7 tokfab.req.max_new_tokens=2 tokfab.req.prompt_total_len=8 tokfab.req.prompt_kind=0 tokfab.req.priority=3 tokfab.req.flags=0x0002 tokfab.req.flags.want_text=0 tokfab.req.flags.final_tokens=1 tokfab.req.temperature=0 tokfab.req.top_p=10000 tokfab.req.seed=0 tokfab.req.prompt_len=8 tokfab.req.prompt_token=1,15043"
+	"final-tokens|tokfab.type=0x82 tokfab.flags=0x00 tokfab.mac_alg=2 tokfab.tenant=42 tokfab.payload_len=48 tokfab.request_id=0x0123456789abcdf3 tokfab.timestamp_us=$((T0 + 300000)) tokfab.final.finish_reason=1 tokfab.final.flags=0x01 tokfab.final.flags.has_tokens=1 tokfab.final.error_code=0 tokfab.final.prompt_tokens=2 tokfab.final.completion_tokens=2 tokfab.final.accel_id=2 tokfab.final.cost_micro=4 tokfab.final.queue_us=20 tokfab.final.total_us=900 tokfab.tok.first_seq=0 tokfab.tok.n_tokens=2 tokfab.tok.flags=0x00 tokfab.tok.flags.has_text=0 tokfab.tok.reserved=0 tokfab.tok.id=1919,3186"
 )
 checked=0
 for i in "${!expect[@]}"; do
@@ -177,5 +181,5 @@ for i in "${!expect[@]}"; do
 	done
 	unset got
 done
-tf_log "$checked field values of 15 spec examples decoded as the spec says"
+tf_log "$checked field values of 17 spec examples decoded as the spec says"
 tf_pass "dissector decodes every message type and every field"

@@ -18,7 +18,7 @@ local types = {
 	[0x01] = "REQUEST", [0x02] = "FRAGMENT", [0x03] = "CANCEL", [0x04] = "RESUME",
 	[0x05] = "PING", [0x81] = "TOKENS", [0x82] = "FINAL", [0x83] = "ERROR", [0x84] = "PONG",
 }
-local mac_algs = { [0] = "none (unsigned)", [1] = "HMAC-SHA256-128" }
+local mac_algs = { [0] = "none (unsigned)", [1] = "HMAC-SHA256-128", [2] = "SipHash-2-4-128" }
 local prompt_kinds = { [0] = "token ids", [1] = "UTF-8 text" }
 local finish_reasons = { [0] = "STOP", [1] = "LENGTH", [2] = "CANCELLED", [3] = "CUT_OFF" }
 local errors = {
@@ -53,6 +53,7 @@ f.req_kind = ProtoField.uint8("tokfab.req.prompt_kind", "Prompt kind", base.DEC,
 f.req_priority = ProtoField.uint8("tokfab.req.priority", "Priority")
 f.req_flags = ProtoField.uint16("tokfab.req.flags", "Request flags", base.HEX)
 f.req_want_text = ProtoField.bool("tokfab.req.flags.want_text", "Want text", 16, nil, 0x0001)
+f.req_final_tokens = ProtoField.bool("tokfab.req.flags.final_tokens", "Last tokens in FINAL", 16, nil, 0x0002)
 f.req_temperature = ProtoField.uint16("tokfab.req.temperature", "Temperature (1/1000)")
 f.req_top_p = ProtoField.uint16("tokfab.req.top_p", "Top-p (1/10000)")
 f.req_reserved = ProtoField.uint32("tokfab.req.reserved", "Reserved")
@@ -89,7 +90,8 @@ f.tok_piece = ProtoField.bytes("tokfab.tok.piece", "Piece")
 f.tok_text = ProtoField.string("tokfab.tok.text", "Text")
 -- FINAL
 f.fin_reason = ProtoField.uint8("tokfab.final.finish_reason", "Finish reason", base.DEC, finish_reasons)
-f.fin_reserved = ProtoField.uint8("tokfab.final.reserved", "Reserved")
+f.fin_flags = ProtoField.uint8("tokfab.final.flags", "Final flags", base.HEX)
+f.fin_has_tokens = ProtoField.bool("tokfab.final.flags.has_tokens", "Has tokens", 8, nil, 0x01)
 f.fin_error = ProtoField.uint16("tokfab.final.error_code", "Error code", base.DEC, errors)
 f.fin_prompt = ProtoField.uint32("tokfab.final.prompt_tokens", "Prompt tokens")
 f.fin_completion = ProtoField.uint32("tokfab.final.completion_tokens", "Completion tokens")
@@ -127,6 +129,7 @@ local function dissect_request(buf, pinfo, t, info)
 	t:add_le(f.req_priority, buf(13, 1))
 	local ft = t:add_le(f.req_flags, buf(14, 2))
 	ft:add_le(f.req_want_text, buf(14, 2))
+	ft:add_le(f.req_final_tokens, buf(14, 2))
 	t:add_le(f.req_temperature, buf(16, 2)):append_text(string.format(" (%.3f)", buf(16, 2):le_uint() / 1000))
 	t:add_le(f.req_top_p, buf(18, 2)):append_text(string.format(" (%.4f)", buf(18, 2):le_uint() / 10000))
 	t:add_le(f.req_reserved, buf(20, 4))
@@ -157,27 +160,30 @@ local function dissect_fragment(buf, pinfo, t, info)
 		buf(0, 4):le_uint())
 end
 
-local function dissect_tokens(buf, pinfo, t, info)
-	local n = buf:len()
-	if n < 8 then return bad(t, pinfo, "TOKENS payload shorter than 8 bytes") end
-	local cnt = buf(4, 2):le_uint()
-	local flags = buf(6, 1):uint()
-	t:add_le(f.tok_first, buf(0, 4))
-	t:add_le(f.tok_n, buf(4, 2))
-	local ft = t:add(f.tok_flags, buf(6, 1))
-	ft:add(f.tok_has_text, buf(6, 1))
-	t:add(f.tok_reserved, buf(7, 1))
+-- A token chunk (a TOKENS payload, or the tail of a FINAL): n bytes of buf from b.
+-- Returns its token count, or nil when it is malformed.
+local function dissect_chunk(buf, b, pinfo, t, what)
+	local n = buf:len() - b
+	if n < 8 then return bad(t, pinfo, what .. " shorter than 8 bytes") end
+	local cnt = buf(b + 4, 2):le_uint()
+	local flags = buf(b + 6, 1):uint()
+	t:add_le(f.tok_first, buf(b, 4))
+	t:add_le(f.tok_n, buf(b + 4, 2))
+	local ft = t:add(f.tok_flags, buf(b + 6, 1))
+	ft:add(f.tok_has_text, buf(b + 6, 1))
+	t:add(f.tok_reserved, buf(b + 7, 1))
 	local has_text = bit32.band(flags, 1) ~= 0
 	local need = 8 + 4 * cnt + (has_text and cnt or 0)
 	if n < need or (not has_text and n ~= need) then
-		return bad(t, pinfo, string.format("%u tokens need %u payload bytes, have %u", cnt, need, n))
+		return bad(t, pinfo, string.format("%u tokens need %u bytes, %s has %u", cnt, need, what, n))
 	end
-	for i = 0, cnt - 1 do t:add_le(f.tok_id, buf(8 + 4 * i, 4)) end
+	for i = 0, cnt - 1 do t:add_le(f.tok_id, buf(b + 8 + 4 * i, 4)) end
 	if has_text then
-		local lens, off, sum = 8 + 4 * cnt, 8 + 5 * cnt, 0
+		local lens, off, sum = b + 8 + 4 * cnt, b + 8 + 5 * cnt, 0
 		for i = 0, cnt - 1 do sum = sum + buf(lens + i, 1):uint() end
-		if sum ~= n - off then
-			return bad(t, pinfo, string.format("pieces add up to %u bytes, text is %u", sum, n - off))
+		if sum ~= n - 8 - 5 * cnt then
+			return bad(t, pinfo, string.format("pieces add up to %u bytes, text is %u", sum,
+				n - 8 - 5 * cnt))
 		end
 		for i = 0, cnt - 1 do
 			local pl = buf(lens + i, 1):uint()
@@ -185,15 +191,24 @@ local function dissect_tokens(buf, pinfo, t, info)
 			if pl > 0 then t:add(f.tok_piece, buf(off, pl)) end
 			off = off + pl
 		end
-		if sum > 0 then t:add(f.tok_text, buf(8 + 5 * cnt, sum)) end
+		if sum > 0 then t:add(f.tok_text, buf(b + 8 + 5 * cnt, sum)) end
 	end
-	info[#info + 1] = string.format("seq=%u n=%u", buf(0, 4):le_uint(), cnt)
+	return cnt
+end
+
+local function dissect_tokens(buf, pinfo, t, info)
+	local cnt = dissect_chunk(buf, 0, pinfo, t, "TOKENS payload")
+	if cnt then info[#info + 1] = string.format("seq=%u n=%u", buf(0, 4):le_uint(), cnt) end
 end
 
 local function dissect_final(buf, pinfo, t, info)
-	if buf:len() ~= 32 then return bad(t, pinfo, "FINAL payload is not 32 bytes") end
+	local n = buf:len()
+	if n < 32 then return bad(t, pinfo, "FINAL payload shorter than 32 bytes") end
+	local has_tokens = bit32.band(buf(1, 1):uint(), 1) ~= 0
+	if not has_tokens and n ~= 32 then return bad(t, pinfo, "FINAL payload is not 32 bytes") end
 	t:add(f.fin_reason, buf(0, 1))
-	t:add(f.fin_reserved, buf(1, 1))
+	local ft = t:add(f.fin_flags, buf(1, 1))
+	ft:add(f.fin_has_tokens, buf(1, 1))
 	t:add_le(f.fin_error, buf(2, 2))
 	t:add_le(f.fin_prompt, buf(4, 4))
 	t:add_le(f.fin_completion, buf(8, 4))
@@ -204,6 +219,13 @@ local function dissect_final(buf, pinfo, t, info)
 	info[#info + 1] = string.format("%s prompt=%u completion=%u cost=%s",
 		finish_reasons[buf(0, 1):uint()] or "?", buf(4, 4):le_uint(), buf(8, 4):le_uint(),
 		tostring(buf(16, 8):le_uint64()))
+	if has_tokens then
+		local tt = t:add(tokfab, buf(32, n - 32), "Last tokens")
+		local cnt = dissect_chunk(buf, 32, pinfo, tt, "FINAL token chunk")
+		if cnt then
+			info[#info + 1] = string.format("+ tokens seq=%u n=%u", buf(32, 4):le_uint(), cnt)
+		end
+	end
 end
 
 local function dissect_error(buf, pinfo, t, info)
@@ -284,8 +306,8 @@ local function dissect(buf, pinfo, tree)
 	pinfo.cols.info:set(table.concat(info, " "))
 	root:append_text(", " .. name)
 
-	local mac_len = (alg == 1) and MAC_LEN or 0
-	if alg > 1 then
+	local mac_len = (alg == 1 or alg == 2) and MAC_LEN or 0
+	if alg > 2 then
 		bad(root, pinfo, "unknown MAC algorithm " .. alg)
 		return len
 	end

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * tf_proto_send: builds the worked examples of hwdocs/protocol.md section 9
- * with libtfproto (same values as the spec's prose) and sends each as one
+ * with libtfproto (same values as the spec's prose; the key accepts both MAC
+ * algorithms, each example names its own) and sends each as one
  * UDP datagram, in the spec's order, to ADDR PORT; or prints them as the
  * spec's ```tfhex blocks (--print). The dissector test captures them and
  * checks tshark decodes every field to these values.
@@ -186,6 +187,36 @@ examples(void)
 	m.tenant_id = 99;
 	m.u.err = (struct tf_proto_err){ .code = TF_PROTO_E_UNKNOWN_TENANT, .ref_type = 1 };
 	emit("error-unknown-tenant", &m, false);
+	/* Section 9.16-9.17: SipHash (mac_alg 2) and a FINAL carrying the last tokens. */
+	m.tenant_id = 42;
+	m.mac_alg = TF_PROTO_MAC_SIPHASH;
+	m.type = TF_PROTO_T_REQUEST;
+	m.request_id = 0x0123456789abcdf3ull;
+	m.timestamp_us = T0 + 3000;
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = 2,
+					     .prompt_total_len = 8,
+					     .prompt_kind = 0,
+					     .priority = 3,
+					     .req_flags = TF_PROTO_RF_FINAL_TOKENS,
+					     .top_p = 10000,
+					     .prompt = ids,
+					     .prompt_len = 8 };
+	emit("request-siphash", &m, true);
+	m.type = TF_PROTO_T_FINAL;
+	m.timestamp_us = T0 + 300000;
+	m.u.final = (struct tf_proto_final){
+		.finish_reason = TF_PROTO_FINISH_LENGTH,
+		.final_flags = TF_PROTO_FF_HAS_TOKENS,
+		.prompt_tokens = 2,
+		.completion_tokens = 2,
+		.accel_id = 2,
+		.cost_micro = 4,
+		.queue_us = 20,
+		.total_us = 900,
+		.tokens = { .first_seq = 0, .n_tokens = 2, .ids = tids + 4 }
+	};
+	emit("final-tokens", &m, true);
 }
 
 int

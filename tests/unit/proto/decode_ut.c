@@ -167,10 +167,13 @@ test_bad_flags_alg_reserved_size(void)
 	b[6] = TF_PROTO_F_RETRANSMIT | TF_PROTO_F_FROM_CACHE;
 	CU_ASSERT_EQUAL(tf_proto_decode(b, (size_t)n, &(struct tf_proto_msg){ 0 }), 0);
 	b[6] = 0;
-	for (int alg = 2; alg < 256; alg += 17) {
+	for (int alg = TF_PROTO_MAC_ALG_MAX + 1; alg < 256; alg += 17) {
 		b[7] = (uint8_t)alg;
 		EXPECT(b, (size_t)n, TF_PROTO_R_BAD_MAC_ALG, 7);
 	}
+	/* SipHash (2) is known: same 16-byte MAC length, the header decodes. */
+	b[7] = TF_PROTO_MAC_SIPHASH;
+	CU_ASSERT_EQUAL(tf_proto_decode(b, (size_t)n, &(struct tf_proto_msg){ 0 }), 0);
 	/* Unsigned PING: only ERROR may go without a MAC. */
 	b[7] = TF_PROTO_MAC_NONE;
 	EXPECT(b, (size_t)n - TF_PROTO_MAC_LEN, TF_PROTO_R_NO_MAC, 7);
@@ -203,7 +206,7 @@ test_request_fields(void)
 	/* token ids: the total must be a multiple of 4 (valid() sends 5 bytes). */
 	MUT(b[P(12)] = TF_PROTO_PROMPT_TOKENS, TF_PROTO_R_BAD_FIELD, P(8));
 	MUT(b[P(13)] = TF_PROTO_MAX_PRIORITY + 1, TF_PROTO_R_BAD_FIELD, P(13));
-	MUT(tf_proto_st16(b + P(14), 0x0002), TF_PROTO_R_BAD_FLAGS, P(14));
+	MUT(tf_proto_st16(b + P(14), 0x0004), TF_PROTO_R_BAD_FLAGS, P(14));
 	MUT(tf_proto_st16(b + P(14), 0x8000), TF_PROTO_R_BAD_FLAGS, P(14));
 	MUT(tf_proto_st16(b + P(16), TF_PROTO_MAX_TEMPERATURE + 1), TF_PROTO_R_BAD_FIELD, P(16));
 	MUT(tf_proto_st16(b + P(18), 0), TF_PROTO_R_BAD_FIELD, P(18));
@@ -298,7 +301,10 @@ test_reserved_and_ranges_of_small_messages(void)
 	MUT(TF_PROTO_T_PONG, b[P(8)] = 3, TF_PROTO_R_BAD_FIELD, P(8));
 	MUT(TF_PROTO_T_PONG, tf_proto_st16(b + P(10), 47), TF_PROTO_R_BAD_FIELD, P(10));
 	MUT(TF_PROTO_T_FINAL, b[P(0)] = TF_PROTO_FINISH_MAX + 1, TF_PROTO_R_BAD_FIELD, P(0));
-	MUT(TF_PROTO_T_FINAL, b[P(1)] = 1, TF_PROTO_R_RESERVED, P(1));
+	/* final_flags: unknown bits; HAS_TOKENS without the chunk behind it. */
+	MUT(TF_PROTO_T_FINAL, b[P(1)] = 2, TF_PROTO_R_BAD_FLAGS, P(1));
+	MUT(TF_PROTO_T_FINAL, b[P(1)] = 0x80, TF_PROTO_R_BAD_FLAGS, P(1));
+	MUT(TF_PROTO_T_FINAL, b[P(1)] = TF_PROTO_FF_HAS_TOKENS, TF_PROTO_R_BAD_LEN, 12);
 	/* CUT_OFF needs a reason; the other endings must not have one. */
 	MUT(TF_PROTO_T_FINAL, b[P(0)] = TF_PROTO_FINISH_CUT_OFF, TF_PROTO_R_BAD_FIELD, P(2));
 	MUT(TF_PROTO_T_FINAL, b[P(2)] = TF_PROTO_E_TIMEOUT, TF_PROTO_R_BAD_FIELD, P(2));
@@ -336,6 +342,78 @@ test_tokens_fields(void)
 #undef MUT
 }
 
+/* A FINAL carrying the stream's last chunk (REQUEST flag FINAL_TOKENS). */
+static void
+test_final_with_tokens(void)
+{
+	static const uint8_t ids[12] = { 5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0 };
+	static const uint8_t lens[3] = { 1, 0, 2 };
+	struct tf_proto_msg m = ut_valid_msg(TF_PROTO_T_FINAL), d;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	int n;
+
+	m.u.final.final_flags = TF_PROTO_FF_HAS_TOKENS;
+	m.u.final.completion_tokens = 8;
+	m.u.final.tokens = (struct tf_proto_tokens){ .first_seq = 5,
+						     .n_tokens = 3,
+						     .chunk_flags = TF_PROTO_CF_HAS_TEXT,
+						     .ids = ids,
+						     .piece_lens = lens,
+						     .text = (const uint8_t *)"xyz",
+						     .text_len = 3 };
+	n = tf_proto_encode(b, sizeof(b), &m, &g_key);
+	CU_ASSERT_EQUAL_FATAL(n, TF_PROTO_HDR_LEN + 32 + 8 + 15 + 3 + TF_PROTO_MAC_LEN);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(b, (size_t)n, &d), 0);
+	CU_ASSERT_EQUAL(tf_proto_verify(&g_key, &d), 0);
+	CU_ASSERT_EQUAL(d.u.final.final_flags, TF_PROTO_FF_HAS_TOKENS);
+	CU_ASSERT_EQUAL(d.u.final.completion_tokens, 8);
+	CU_ASSERT_EQUAL(d.u.final.tokens.first_seq, 5);
+	CU_ASSERT_EQUAL(d.u.final.tokens.n_tokens, 3);
+	CU_ASSERT_EQUAL(tf_proto_token_id(&d.u.final.tokens, 2), 7);
+	CU_ASSERT_EQUAL(d.u.final.tokens.text_len, 3);
+	CU_ASSERT_EQUAL(memcmp(d.u.final.tokens.text, "xyz", 3), 0);
+	/* Without HAS_TOKENS the chunk is not there: the plain FINAL decodes with zeroed tokens. */
+	m.u.final.final_flags = 0;
+	n = tf_proto_encode(b, sizeof(b), &m, &g_key);
+	CU_ASSERT_EQUAL_FATAL(n, TF_PROTO_HDR_LEN + 32 + TF_PROTO_MAC_LEN);
+	CU_ASSERT_EQUAL_FATAL(tf_proto_decode(b, (size_t)n, &d), 0);
+	CU_ASSERT_EQUAL(d.u.final.tokens.n_tokens, 0);
+	CU_ASSERT_PTR_NULL(d.u.final.tokens.ids);
+	/* The encoder refuses what a receiver would: chunk not ending at completion_tokens, */
+	m.u.final.final_flags = TF_PROTO_FF_HAS_TOKENS;
+	m.u.final.completion_tokens = 9;
+	CU_ASSERT_EQUAL(tf_proto_encode(b, sizeof(b), &m, &g_key), -TF_PROTO_R_BAD_FIELD);
+	/* an empty chunk, */
+	m.u.final.completion_tokens = 5;
+	m.u.final.tokens.n_tokens = 0;
+	m.u.final.tokens.text_len = 0;
+	CU_ASSERT_EQUAL(tf_proto_encode(b, sizeof(b), &m, &g_key), -TF_PROTO_R_BAD_FIELD);
+	/* and the receiver checks each byte of the chunk like a TOKENS payload. */
+	m.u.final.completion_tokens = 8;
+	m.u.final.tokens.n_tokens = 3;
+	m.u.final.tokens.text_len = 3;
+#define MUTF(stmt, reason, off)                                \
+	do {                                                   \
+		n = tf_proto_encode(b, sizeof(b), &m, &g_key); \
+		CU_ASSERT_FATAL(n > 0);                        \
+		stmt;                                          \
+		tf_proto_sign(b, sizeof(b), &g_key);           \
+		EXPECT(b, (size_t)n, reason, off);             \
+	} while (0)
+	MUTF(b[P(32 + 6)] = 0x02, TF_PROTO_R_BAD_FLAGS, P(32 + 6));
+	MUTF(b[P(32 + 7)] = 1, TF_PROTO_R_RESERVED, P(32 + 7));
+	MUTF(tf_proto_st32(b + P(32), 4), TF_PROTO_R_BAD_FIELD, P(32));
+	MUTF(tf_proto_st16(b + P(32 + 4), 4), TF_PROTO_R_BAD_LEN, P(32 + 4));
+	MUTF(b[P(32 + 8 + 12)] = 2, TF_PROTO_R_BAD_LEN, P(32 + 8 + 12));
+	MUTF(tf_proto_st32(b + P(32), UINT32_MAX - 1), TF_PROTO_R_BAD_FIELD, P(32));
+#undef MUTF
+	/* A chunk header cut short: fewer than 8 bytes after the FINAL. */
+	n = raw(TF_PROTO_T_FINAL, 32 + 4, 0, b);
+	b[P(1)] = TF_PROTO_FF_HAS_TOKENS;
+	tf_proto_sign(b, sizeof(b), &g_key);
+	EXPECT(b, (size_t)n, TF_PROTO_R_BAD_LEN, 12);
+}
+
 static void
 test_reason_table(void)
 {
@@ -369,6 +447,7 @@ static const struct tf_cunit_test decode_tests[] = {
 	TF_TEST(test_fixed_size_payloads),
 	TF_TEST(test_reserved_and_ranges_of_small_messages),
 	TF_TEST(test_tokens_fields),
+	TF_TEST(test_final_with_tokens),
 	TF_TEST(test_reason_table),
 	TF_TESTS_END,
 };

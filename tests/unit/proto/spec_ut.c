@@ -145,11 +145,23 @@ reencode_same(const struct example *e, const struct tf_proto_msg *m)
 static void
 test_all_examples_present(void)
 {
-	static const char *names[] = { "request-text",	"request-tokens", "request-first-part",
-				       "fragment",	"tokens-text",	  "tokens-ids",
-				       "tokens-beacon", "final-stop",	  "final-cut-off",
-				       "cancel",	"resume",	  "ping",
-				       "pong",		"error-busy",	  "error-unknown-tenant" };
+	static const char *names[] = { "request-text",
+				       "request-tokens",
+				       "request-first-part",
+				       "fragment",
+				       "tokens-text",
+				       "tokens-ids",
+				       "tokens-beacon",
+				       "final-stop",
+				       "final-cut-off",
+				       "cancel",
+				       "resume",
+				       "ping",
+				       "pong",
+				       "error-busy",
+				       "error-unknown-tenant",
+				       "request-siphash",
+				       "final-tokens" };
 
 	CU_ASSERT_EQUAL(g_nex, (int)(sizeof(names) / sizeof(names[0])));
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -352,6 +364,46 @@ test_errors(void)
 	reencode_same(e, &m);
 }
 
+/* 9.16-9.17: SipHash-2-4-128 and a FINAL carrying the last tokens. */
+static void
+test_siphash_and_final_tokens(void)
+{
+	struct tf_proto_key hmac_only = g_key;
+	struct tf_proto_msg m;
+	const struct example *e = decode_ex("request-siphash", &m, TF_PROTO_T_REQUEST,
+					    0x0123456789abcdf3ull, T0 + 3000);
+
+	CU_ASSERT_EQUAL(m.mac_alg, TF_PROTO_MAC_SIPHASH);
+	CU_ASSERT_EQUAL(m.u.req.max_new_tokens, 2);
+	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_FINAL_TOKENS);
+	CU_ASSERT_EQUAL_FATAL(m.u.req.prompt_len, 8);
+	CU_ASSERT_EQUAL(tf_proto_ld32(m.u.req.prompt + 0), 1);
+	CU_ASSERT_EQUAL(tf_proto_ld32(m.u.req.prompt + 4), 15043);
+	reencode_same(e, &m);
+	/* A card that allows HMAC only for this tenant does not accept it. */
+	tf_proto_key_restrict(&hmac_only, TF_PROTO_MAC_BIT(TF_PROTO_MAC_HMAC_SHA256));
+	CU_ASSERT_EQUAL(tf_proto_verify(&hmac_only, &m), -TF_PROTO_R_BAD_MAC);
+
+	e = decode_ex("final-tokens", &m, TF_PROTO_T_FINAL, 0x0123456789abcdf3ull, T0 + 300000);
+	CU_ASSERT_EQUAL(e->len, 96);
+	CU_ASSERT_EQUAL(m.payload_len, 48);
+	CU_ASSERT_EQUAL(m.mac_alg, TF_PROTO_MAC_SIPHASH);
+	CU_ASSERT_EQUAL(m.u.final.finish_reason, TF_PROTO_FINISH_LENGTH);
+	CU_ASSERT_EQUAL(m.u.final.final_flags, TF_PROTO_FF_HAS_TOKENS);
+	CU_ASSERT_EQUAL(m.u.final.prompt_tokens, 2);
+	CU_ASSERT_EQUAL(m.u.final.completion_tokens, 2);
+	CU_ASSERT_EQUAL(m.u.final.accel_id, 2);
+	CU_ASSERT_EQUAL(m.u.final.cost_micro, 4);
+	CU_ASSERT_EQUAL(m.u.final.queue_us, 20);
+	CU_ASSERT_EQUAL(m.u.final.total_us, 900);
+	CU_ASSERT_EQUAL(m.u.final.tokens.first_seq, 0);
+	CU_ASSERT_EQUAL_FATAL(m.u.final.tokens.n_tokens, 2);
+	CU_ASSERT_EQUAL(m.u.final.tokens.chunk_flags, 0);
+	CU_ASSERT_EQUAL(tf_proto_token_id(&m.u.final.tokens, 0), 1919);
+	CU_ASSERT_EQUAL(tf_proto_token_id(&m.u.final.tokens, 1), 3186);
+	reencode_same(e, &m);
+}
+
 /* Flipping any single bit of any signed example must be caught. */
 static void
 test_every_bit_flip_detected(void)
@@ -384,6 +436,7 @@ static const struct tf_cunit_test spec_tests[] = {
 	TF_TEST(test_final),
 	TF_TEST(test_cancel_resume_ping_pong),
 	TF_TEST(test_errors),
+	TF_TEST(test_siphash_and_final_tokens),
 	TF_TEST(test_every_bit_flip_detected),
 	TF_TESTS_END,
 };
