@@ -31,8 +31,8 @@ agent_usage(void)
 		"sequences)\n"
 		"  --max-inflight N     requests each card may have in flight (default 256)\n"
 		"  --in-ring BYTES      input ring per card, power of two (default 4194304)\n"
-		"  --precision fp32|int8   weight precision (default fp32)\n"
-		"  --kernels auto|generic|avx2|avx512\n"
+		"  --precision fp32|int8|bf16   weight precision (default fp32)\n"
+		"  --kernels auto|generic|avx2|avx512|avx512bf16|amx\n"
 		"  --drain-timeout SEC  on SIGTERM, finish in-flight work for this long (default "
 		"30)\n"
 		"  -n, --check          load the models, print what would be served, exit\n"
@@ -224,14 +224,18 @@ agent_args_parse(int argc, char **argv, struct agent_cfg *cfg)
 				cfg->precision = TF_ENGINE_FP32;
 			else if (!strcmp(optarg, "int8"))
 				cfg->precision = TF_ENGINE_INT8;
+			else if (!strcmp(optarg, "bf16"))
+				cfg->precision = TF_ENGINE_BF16;
 			else
-				return bad("--precision '%s' is neither fp32 nor int8%s", optarg,
-					   "");
+				return bad("--precision '%s' is neither fp32 nor int8 nor bf16%s",
+					   optarg, "");
 			break;
 		case O_KERNELS:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "generic") &&
-			    strcmp(optarg, "avx2") && strcmp(optarg, "avx512"))
-				return bad("--kernels '%s' is not auto, generic, avx2 or avx512%s",
+			    strcmp(optarg, "avx2") && strcmp(optarg, "avx512") &&
+			    strcmp(optarg, "avx512bf16") && strcmp(optarg, "amx"))
+				return bad("--kernels '%s' is not auto, generic, avx2, avx512, "
+					   "avx512bf16 or amx%s",
 					   optarg, "");
 			cfg->kernels = optarg;
 			break;

@@ -95,7 +95,8 @@ tf_engine_create(const struct tf_engine_config *cfg, struct tf_engine **out, cha
 			   rc == -ENOTSUP
 				   ? "kernels \"%s\": this CPU lacks the instructions "
 				     "(use \"auto\" or \"generic\")"
-				   : "kernels \"%s\" unknown: use auto, generic, avx2 or avx512",
+				   : "kernels \"%s\" unknown: use auto, generic, avx2, avx512, "
+				     "avx512bf16 or amx",
 			   cfg->kernels);
 		goto err_tok;
 	}

@@ -43,6 +43,9 @@ struct tf_engine;
 enum tf_engine_precision {
 	TF_ENGINE_FP32 = 0, /* the checkpoint's fp32 weights (SIMD kernels: a packed copy) */
 	TF_ENGINE_INT8 = 1, /* int8 with one fp32 scale per 32 weights, made at load */
+	TF_ENGINE_BF16 = 2, /* bf16 weights (rounded at load) times bf16 activations,
+			     * fp32 sums: AMX tiles / AVX512-BF16 where the CPU has them
+			     * (elsewhere the portable kernel: correct, slow) */
 };
 
 /* Everything tf_engine_create() needs; 0 / NULL picks the default named. */
@@ -59,7 +62,8 @@ struct tf_engine_config {
 					 * 0: max_batch + prefill_chunk */
 	unsigned int prefill_chunk; /* prompt tokens per sequence per step; 0: 64 */
 	const char *kernels; /* NULL or "auto": best for this CPU; else "generic",
-					 * "avx2", "avx512" (-ENOTSUP if the CPU lacks it) */
+					 * "avx2", "avx512", "avx512bf16", "amx"
+					 * (-ENOTSUP if the CPU lacks it) */
 };
 
 /* What was loaded (tf_engine_model()). */
@@ -68,7 +72,7 @@ struct tf_engine_model_info {
 	uint32_t shared_classifier; /* 1: output head tied to the token embedding */
 	int32_t bos_id, eos_id; /* 1 and 2 (llama convention) */
 	uint64_t weight_bytes_per_token; /* bytes of weights one decode step reads */
-	const char *kernels; /* "generic", "avx2" or "avx512" */
+	const char *kernels; /* "generic", "avx2", "avx512", "avx512bf16" or "amx" */
 	enum tf_engine_precision precision;
 	uint32_t threads;
 };

@@ -22,6 +22,8 @@ struct mm_item {
 struct mm_job {
 	const struct tf_runner *r;
 	uint32_t nb; /* batch rows */
+	const uint16_t *xh; /* bf16: the items' common input, converted (kern.h) */
+	size_t ldxh;
 	uint32_t n_items;
 	struct mm_item it[3];
 	int swiglu; /* it[0] = w1 -> hb, it[1] = w3 -> hb2, same chunks */
@@ -65,8 +67,17 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 	r->xl = zalloc((size_t)max_logits * c->dim);
 	r->logits = zalloc((size_t)max_logits * c->vocab_size);
 	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
+	if (m->precision == TF_ENGINE_BF16) {
+		size_t rows = TF_BF16_ROWS(max_rows > max_logits ? max_rows : max_logits);
+		size_t cols = TF_BF16_KPAD(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+		size_t bytes = (rows * cols * sizeof(uint16_t) + 63) & ~(size_t)63;
+
+		r->xh = aligned_alloc(64, bytes);
+		if (r->xh)
+			memset(r->xh, 0, bytes);
+	}
 	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 || !r->xl ||
-	    !r->logits || !r->att) {
+	    !r->logits || !r->att || (m->precision == TF_ENGINE_BF16 && !r->xh)) {
 		tf_runner_fini(r);
 		return -ENOMEM;
 	}
@@ -87,6 +98,7 @@ tf_runner_fini(struct tf_runner *r)
 	free(r->xl);
 	free(r->logits);
 	free(r->att);
+	free(r->xh);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -124,10 +136,17 @@ mm_one(const struct mm_job *j, const struct mm_item *it, uint32_t task)
 	uint32_t r0 = task * it->chunk;
 	uint32_t r1 = r0 + it->chunk < it->w->rows ? r0 + it->chunk : it->w->rows;
 
-	if (j->r->model->precision == TF_ENGINE_INT8)
+	switch (j->r->model->precision) {
+	case TF_ENGINE_INT8:
 		j->r->ops->matmul_q8(it->out, it->ldo, it->x, it->ldx, j->nb, it->w, r0, r1);
-	else
+		break;
+	case TF_ENGINE_BF16:
+		j->r->ops->matmul_bf16(it->out, it->ldo, j->xh, j->ldxh, j->nb, it->w, r0, r1);
+		break;
+	default:
 		j->r->ops->matmul_f32(it->out, it->ldo, it->x, it->ldx, j->nb, it->w, r0, r1);
+		break;
+	}
 }
 
 static void
@@ -157,11 +176,31 @@ mm_task(void *ctx, uint32_t task, unsigned int worker)
 	}
 }
 
+/* bf16: the items' input (the same for all of them) goes to bf16 once, each
+ * row padded with zeros to whole tiles. */
+static void
+mm_convert(struct mm_job *j)
+{
+	const struct tf_runner *r = j->r;
+	const struct mm_item *it = &j->it[0];
+	uint32_t cols = it->w->cols;
+	size_t ld = TF_BF16_KPAD(cols);
+
+	for (uint32_t b = 0; b < j->nb; b++) {
+		r->ops->to_bf16(r->xh + b * ld, it->x + b * it->ldx, cols);
+		memset(r->xh + b * ld + cols, 0, (ld - cols) * sizeof(uint16_t));
+	}
+	j->xh = r->xh;
+	j->ldxh = ld;
+}
+
 static void
 mm_run(struct mm_job *j)
 {
 	uint32_t n = 0;
 
+	if (j->r->model->precision == TF_ENGINE_BF16)
+		mm_convert(j);
 	if (j->swiglu)
 		n = j->it[0].ntasks;
 	else

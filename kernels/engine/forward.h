@@ -42,6 +42,8 @@ struct tf_runner {
 	float *xl; /* (logits rows, dim) final-normed rows that want logits */
 	float *logits; /* (logits rows, vocab) */
 	float *att; /* (threads, seq_len) attention scores */
+	uint16_t *xh; /* bf16 only: (TF_BF16_ROWS(rows), TF_BF16_KPAD(max(dim, hidden)))
+		       * the input of the products being run, in bf16 */
 };
 
 int tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_kern_ops *ops,

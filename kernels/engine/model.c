@@ -162,6 +162,13 @@ tf_q8_quantize(const float *w, uint32_t rows, uint32_t cols, int8_t *q, float *s
 	}
 }
 
+void
+tf_bf16_convert(const float *w, size_t n, uint16_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = tf_bf16_round(w[i]);
+}
+
 static void
 mat_set(struct tf_matrix *mx, const float *base, uint64_t off, uint32_t rows, uint32_t cols)
 {
@@ -170,6 +177,7 @@ mat_set(struct tf_matrix *mx, const float *base, uint64_t off, uint32_t rows, ui
 	mx->cols = cols;
 	mx->q8 = NULL;
 	mx->scale = NULL;
+	mx->bf16 = NULL;
 }
 
 size_t
@@ -231,6 +239,40 @@ model_quantize(struct tf_model *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* bf16 copies of every matrix (the classifier too, even when it is the
+ * embedding: the embedding rows stay fp32). */
+static int
+model_bf16(struct tf_model *m, char *err, size_t errlen)
+{
+	struct tf_matrix **mats;
+	size_t n, elems = 0;
+	uint16_t *mem;
+
+	mats = calloc((size_t)m->cfg.n_layers * 7 + 1, sizeof(*mats));
+	if (!mats)
+		return tf_eng_err(err, errlen, -ENOMEM, "out of memory for the bf16 weights");
+	n = tf_model_matrices(m, mats);
+	for (size_t i = 0; i < n; i++)
+		elems += (size_t)mats[i]->rows * mats[i]->cols;
+	mem = malloc(elems * sizeof(uint16_t));
+	if (!mem) {
+		free(mats);
+		return tf_eng_err(err, errlen, -ENOMEM,
+				  "out of memory: the bf16 weights need %zu bytes",
+				  elems * sizeof(uint16_t));
+	}
+	m->bf16_mem = mem;
+	for (size_t i = 0; i < n; i++) {
+		size_t e = (size_t)mats[i]->rows * mats[i]->cols;
+
+		tf_bf16_convert(mats[i]->f32, e, mem);
+		mats[i]->bf16 = mem;
+		mem += e;
+	}
+	free(mats);
+	return 0;
+}
+
 static int
 model_rope(struct tf_model *m)
 {
@@ -267,9 +309,10 @@ tf_model_init(struct tf_model *m, const void *buf, size_t len, enum tf_engine_pr
 	rc = tf_model_header_parse(buf, len, &m->cfg, &lay, err, errlen);
 	if (rc)
 		return rc;
-	if (prec != TF_ENGINE_FP32 && prec != TF_ENGINE_INT8)
+	if (prec != TF_ENGINE_FP32 && prec != TF_ENGINE_INT8 && prec != TF_ENGINE_BF16)
 		return tf_eng_err(err, errlen, -EINVAL,
-				  "precision %d is neither fp32 (0) nor int8 (1)", (int)prec);
+				  "precision %d is none of fp32 (0), int8 (1), bf16 (2)",
+				  (int)prec);
 	m->precision = prec;
 	m->map = buf;
 	m->map_len = len;
@@ -302,6 +345,8 @@ tf_model_init(struct tf_model *m, const void *buf, size_t len, enum tf_engine_pr
 		goto err;
 	}
 	if (prec == TF_ENGINE_INT8 && (rc = model_quantize(m, err, errlen)))
+		goto err;
+	if (prec == TF_ENGINE_BF16 && (rc = model_bf16(m, err, errlen)))
 		goto err;
 	return 0;
 err:
@@ -357,6 +402,7 @@ tf_model_free(struct tf_model *m)
 	if (m->pack_mem)
 		munmap(m->pack_mem, m->pack_len);
 	free(m->q8_mem);
+	free(m->bf16_mem);
 	free(m->rope_cos);
 	free(m->rope_sin);
 	free(m->layers);
@@ -376,5 +422,7 @@ tf_model_step_bytes(const struct tf_model *m)
 
 	if (m->precision == TF_ENGINE_INT8)
 		return elems + elems / TF_Q8_GROUP * sizeof(float) + small;
+	if (m->precision == TF_ENGINE_BF16)
+		return elems * sizeof(uint16_t) + small;
 	return elems * sizeof(float) + small;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * llama2.c checkpoint (legacy "version 0" .bin): header parsing, the weight
- * layout it implies, memory mapping and the int8 copy. hwdocs/model-format.md
+ * layout it implies, memory mapping and the int8 / bf16 copies. hwdocs/model-format.md
  * is the normative description of the bytes.
  */
 #ifndef TF_ENGINE_MODEL_H
@@ -14,6 +14,31 @@
 
 #define TF_MODEL_HEADER_BYTES 28u /* 7 x int32 little endian */
 #define TF_Q8_GROUP 32u /* weights per int8 scale */
+
+/* fp32 -> bf16 as VCVTNEPS2BF16 does it: round to nearest even, denormal
+ * inputs to signed zero, NaN kept quiet. */
+static inline uint16_t
+tf_bf16_round(float f)
+{
+	uint32_t u;
+
+	__builtin_memcpy(&u, &f, sizeof(u));
+	if ((u & 0x7f800000u) == 0)
+		return (uint16_t)((u >> 16) & 0x8000u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x0040u);
+	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float
+tf_bf16_float(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+
+	__builtin_memcpy(&f, &u, sizeof(f));
+	return f;
+}
 
 /* Limits a header must respect (far above any model this engine is for). */
 #define TF_MODEL_MAX_DIM 16384u
@@ -59,6 +84,7 @@ struct tf_matrix {
 	const float *f32; /* (rows, cols), in the mapping */
 	const int8_t *q8; /* (rows, cols) when int8, else NULL */
 	const float *scale; /* (rows, cols / TF_Q8_GROUP) when int8 */
+	const uint16_t *bf16; /* (rows, cols) when bf16, else NULL */
 	const void *packed; /* the kernel variant's layout (kern.h), or NULL */
 	uint32_t rows, cols;
 };
@@ -82,6 +108,7 @@ struct tf_model {
 	float *rope_cos; /* (seq_len, head_size / 2) */
 	float *rope_sin;
 	void *q8_mem; /* int8 weights and scales when precision is int8 */
+	void *bf16_mem; /* bf16 weights when precision is bf16 */
 	void *pack_mem; /* packed copies for the kernel variant (tf_model_pack) */
 	size_t pack_len;
 };
@@ -112,6 +139,9 @@ int tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, 
 
 /* Bytes of weights one decode step reads (every matrix, one embedding row). */
 uint64_t tf_model_step_bytes(const struct tf_model *m);
+
+/* bf16 copy of n weights (tf_bf16_round each). */
+void tf_bf16_convert(const float *w, size_t n, uint16_t *out);
 
 /* int8 per-group quantization of rows x cols (cols % TF_Q8_GROUP == 0). */
 void tf_q8_quantize(const float *w, uint32_t rows, uint32_t cols, int8_t *q, float *scale);

@@ -4,12 +4,16 @@
 # run only where CPUID allows (kern.c).
 
 ENGINE_SRCS := $(wildcard kernels/engine/*.c) kernels/engine/arch/generic/kern_generic.c \
-	kernels/engine/arch/avx2/kern_avx2.c kernels/engine/arch/avx512/kern_avx512.c
+	kernels/engine/arch/avx2/kern_avx2.c kernels/engine/arch/avx512/kern_avx512.c \
+	kernels/engine/arch/avx512bf16/kern_avx512bf16.c kernels/engine/arch/amx/kern_amx.c
 ENGINE_CFLAGS := -Ikernels/engine
 
 $(eval $(call tf_lib,tfengine,$(ENGINE_SRCS),$(ENGINE_CFLAGS)))
 $(call tf_objs,kernels/engine/arch/avx2/kern_avx2.c): XCFLAGS += -O3 -mavx2 -mfma
 $(call tf_objs,kernels/engine/arch/avx512/kern_avx512.c): XCFLAGS += -O3 -mavx512f -mavx2 -mfma
+ENGINE_BF16_FLAGS := -O3 -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mavx2 -mfma
+$(call tf_objs,kernels/engine/arch/avx512bf16/kern_avx512bf16.c): XCFLAGS += $(ENGINE_BF16_FLAGS)
+$(call tf_objs,kernels/engine/arch/amx/kern_amx.c): XCFLAGS += $(ENGINE_BF16_FLAGS) -mamx-tile -mamx-bf16
 ENGINE_LDLIBS := -lm
 
 # Unit tests (tests/unit/engine): kernels vs reference, parsers, forward pass

@@ -6,7 +6,8 @@
  *    for the DRAM figure): the batch-1 ceiling is bandwidth / weight bytes;
  *  - the llama2.c-style single-sequence fp32 reference (tests/unit/engine/
  *    ref_llama.c: one thread, matrix-vector products, as llama2.c's run.c);
- *  - the engine at batch 1, 8, 32, 64 (fp32 and int8) and at batch 1 with one
+ *  - the engine at batch 1, 8, 32, 64 (fp32, int8 and bf16; each precision's
+ *    batch-1 ceiling from its own weight bytes) and fp32 at batch 1 with one
  *    thread, greedy decoding of gen tokens after an 8-token prompt per
  *    sequence, after an identical warm-up run.
  * usage: bench_engine MODEL.bin TOKENIZER.bin [threads] [gen]
@@ -187,14 +188,17 @@ run_engine(const char *model, const char *tok, enum tf_engine_precision prec, un
 	return res->tok_s[0] > 0 ? 0 : -1;
 }
 
+static const char *const g_mode_names[] = { "fp32", "int8", "bf16" };
+
 int
 main(int argc, char **argv)
 {
 	static const unsigned batches[] = { 1, 8, 32, 64 };
-	struct eng_result fp, q8, one;
+	static const int tries[3] = { 3, 2, 3 };
+	struct eng_result res[3], one;
 	unsigned threads = argc > 3 ? (unsigned)atoi(argv[3]) : 2;
 	unsigned gen = argc > 4 ? (unsigned)atoi(argv[4]) : 64;
-	double bw, bw_dram, ref = 0, ceil_fp, ceil_q8;
+	double bw, bw_dram, ref = 0, ceil[3];
 
 	if (argc < 3 || threads == 0 || threads > 64 || gen == 0 || gen > 200) {
 		fprintf(stderr,
@@ -204,38 +208,51 @@ main(int argc, char **argv)
 	/* The machine is shared: the bandwidth is sampled between the runs and
 	 * the best sample is the ceiling, as each run keeps its best pass. */
 	bw = read_bandwidth(60u << 20, threads, 10);
-	if (run_engine(argv[1], argv[2], TF_ENGINE_FP32, threads, batches, 4, gen, 3, &fp))
-		return 1;
-	bw = fmax(bw, read_bandwidth((fp.bytes_per_token + 4095) & ~(size_t)4095, threads, 10));
-	if (run_engine(argv[1], argv[2], TF_ENGINE_INT8, threads, batches, 4, gen, 2, &q8) ||
-	    run_engine(argv[1], argv[2], TF_ENGINE_FP32, 1, batches, 1, gen, 3, &one))
+	for (int m = 0; m < 3; m++) {
+		if (run_engine(argv[1], argv[2], (enum tf_engine_precision)m, threads, batches, 4,
+			       gen, tries[m], &res[m]))
+			return 1;
+		bw = fmax(bw, read_bandwidth((res[0].bytes_per_token + 4095) & ~(size_t)4095,
+					     threads, 10));
+	}
+	if (run_engine(argv[1], argv[2], TF_ENGINE_FP32, 1, batches, 1, gen, 3, &one))
 		return 1;
 	for (int t = 0; t < 2; t++)
 		ref = fmax(ref, run_reference(argv[1], (int)gen));
-	bw = fmax(bw, read_bandwidth((fp.bytes_per_token + 4095) & ~(size_t)4095, threads, 10));
+	bw = fmax(bw, read_bandwidth((res[0].bytes_per_token + 4095) & ~(size_t)4095, threads, 10));
 	bw_dram = read_bandwidth((size_t)1 << 30, threads, 1);
 	if (ref == 0 || bw == 0)
 		return 1;
-	ceil_fp = bw * 1e9 / (double)fp.bytes_per_token;
-	ceil_q8 = bw * 1e9 / (double)q8.bytes_per_token;
+	for (int m = 0; m < 3; m++)
+		ceil[m] = bw * 1e9 / (double)res[m].bytes_per_token;
 
 	printf("engine: kernels %s, %u threads, %u tokens per sequence after an 8-token prompt, "
 	       "greedy; best of 3 (int8: 2) passes\n",
-	       fp.kernels, threads, gen);
-	printf("memory-read bandwidth (%u threads, best of 3 samples between the runs): %.1f GB/s "
-	       "over %.1f MB (the weights' size), %.1f GB/s over 1 GiB\n",
-	       threads, bw, (double)fp.bytes_per_token / 1e6, bw_dram);
-	printf("%-34s %12s %12s\n", "", "fp32 tok/s", "int8 tok/s");
-	printf("%-34s %12.0f %12s\n", "reference (llama2.c style, 1 thr)", ref, "-");
-	printf("%-34s %12.0f %12.0f\n", "ceiling batch 1 (bandwidth/bytes)", ceil_fp, ceil_q8);
-	printf("%-34s %12.0f %12s\n", "engine batch 1, 1 thread", one.tok_s[0], "-");
+	       res[0].kernels, threads, gen);
+	printf("memory-read bandwidth (%u threads, best of 5 samples between the runs): %.1f GB/s "
+	       "over %.1f MB (the fp32 weights' size), %.1f GB/s over 1 GiB\n",
+	       threads, bw, (double)res[0].bytes_per_token / 1e6, bw_dram);
+	printf("%-34s %12s %12s %12s\n", "", "fp32 tok/s", "int8 tok/s", "bf16 tok/s");
+	printf("%-34s %12.1f %12.1f %12.1f\n", "weights read per token (MB)",
+	       (double)res[0].bytes_per_token / 1e6, (double)res[1].bytes_per_token / 1e6,
+	       (double)res[2].bytes_per_token / 1e6);
+	printf("%-34s %12.0f %12s %12s\n", "reference (llama2.c style, 1 thr)", ref, "-", "-");
+	printf("%-34s %12.0f %12.0f %12.0f\n", "ceiling batch 1 (bandwidth/bytes)", ceil[0],
+	       ceil[1], ceil[2]);
+	printf("%-34s %12.0f %12s %12s\n", "engine batch 1, 1 thread", one.tok_s[0], "-", "-");
 	for (int i = 0; i < 4; i++)
-		printf("engine batch %-21u %12.0f %12.0f\n", batches[i], fp.tok_s[i], q8.tok_s[i]);
-	printf("ratio batch 1 / ceiling:           fp32 %.2f  int8 %.2f   (target >= 0.70)\n",
-	       fp.tok_s[0] / ceil_fp, q8.tok_s[0] / ceil_q8);
-	printf("ratio batch 32 / batch 1:          fp32 %.1f  int8 %.1f   (target >= 10)\n",
-	       fp.tok_s[2] / fp.tok_s[0], q8.tok_s[2] / q8.tok_s[0]);
-	printf("ratio engine batch 1 / reference:  %.1f (1 thread: %.1f)\n", fp.tok_s[0] / ref,
+		printf("engine batch %-21u %12.0f %12.0f %12.0f\n", batches[i], res[0].tok_s[i],
+		       res[1].tok_s[i], res[2].tok_s[i]);
+	printf("%-34s", "ratio batch 1 / ceiling");
+	for (int m = 0; m < 3; m++)
+		printf("  %s %.2f", g_mode_names[m], res[m].tok_s[0] / ceil[m]);
+	printf("   (target >= 0.70)\n%-34s", "ratio batch 32 / batch 1");
+	for (int m = 0; m < 3; m++)
+		printf("  %s %.1f", g_mode_names[m], res[m].tok_s[2] / res[m].tok_s[0]);
+	printf("   (target >= 10)\n");
+	printf("ratio bf16 batch 32 / fp32 batch 1:  %.1f (bf16 batch 32 / fp32 batch 32: %.1f)\n",
+	       res[2].tok_s[2] / res[0].tok_s[0], res[2].tok_s[2] / res[0].tok_s[2]);
+	printf("ratio engine batch 1 / reference:  %.1f (1 thread: %.1f)\n", res[0].tok_s[0] / ref,
 	       one.tok_s[0] / ref);
 	return 0;
 }

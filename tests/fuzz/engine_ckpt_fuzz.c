@@ -2,7 +2,7 @@
 /*
  * libFuzzer target: a llama2.c checkpoint image (kernels/engine/model.c).
  * Whatever the bytes, parsing either fails cleanly or yields a layout that
- * lies inside the image; the model is then built over it (fp32 and int8) and
+ * lies inside the image; the model is then built over it (fp32, int8 and bf16) and
  * the far end of every tensor is read, so ASan sees any pointer past the
  * end.
  */
@@ -21,6 +21,8 @@ touch(const struct tf_matrix *m)
 		g_sink += m->f32[(size_t)m->rows * m->cols - 1];
 	if (m->q8)
 		g_sink += m->q8[(size_t)m->rows * m->cols - 1] + m->scale[0];
+	if (m->bf16)
+		g_sink += tf_bf16_float(m->bf16[(size_t)m->rows * m->cols - 1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (28 + l.n_floats * 4 != size)
 		abort(); /* parse accepted a size that does not match */
-	for (int prec = 0; prec < 2; prec++) {
+	for (int prec = 0; prec < 3; prec++) {
 		/* the image must stay 4-byte aligned for the float pointers */
 		void *copy = malloc(size);
 

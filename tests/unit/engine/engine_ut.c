@@ -136,8 +136,11 @@ test_batch_equals_single(void)
 
 	for (int s = 0; s < 8; s++)
 		make_prompt(prompts[s], 40, (uint32_t)s);
-	for (int mode = 0; mode < 3; mode++) { /* greedy, temperature, temperature + top-p */
-		float temp = mode ? 0.9f : 0.0f, top_p = mode == 2 ? 0.8f : 1.0f;
+	/* every precision; greedy, temperature, temperature + top-p */
+	for (int mode = 0; mode < 9; mode++) {
+		float temp = mode % 3 ? 0.9f : 0.0f, top_p = mode % 3 == 2 ? 0.8f : 1.0f;
+
+		c.precision = (enum tf_engine_precision)(mode / 3);
 
 		memset(&alone, 0, sizeof(alone));
 		memset(&batch, 0, sizeof(batch));

@@ -9,11 +9,12 @@
  *   fp32: |logit - ref| <= 1e-4 * (1 + max |ref logit| of that position);
  *         float rounding in a different summation order, compounded over the
  *         layers, stays far below (the largest seen is printed).
- *   int8: max |logit - ref| <= 0.05 * max |ref logit| per position and the
- *         top token agrees at >= 90% of positions (hwdocs/model-format.md
- *         derives the bound; the observed figures are printed).
+ *   int8, bf16: max |logit - ref| <= 0.05 * max |ref logit| per position
+ *         and the top token agrees at >= 90% of positions
+ *         (hwdocs/model-format.md derives the bounds; the observed figures
+ *         are printed).
  * Chunked prefill, interleaving with another sequence, scattered KV blocks
- * and thread count must give bit-identical logits.
+ * and thread count must give bit-identical logits (in every precision).
  */
 #include <errno.h>
 #include <math.h>
@@ -217,12 +218,14 @@ test_odd_sizes(void)
 	check_model(&TM_ODD, "odd");
 }
 
+/* A reduced precision against the fp32 reference: the bound of
+ * hwdocs/model-format.md, per variant; chunked prefill with another sequence
+ * interleaved and the thread count still give bit-identical logits. */
 static void
-test_int8_bound(void)
+check_lowp(enum tf_engine_precision prec, const char *pname,
+	   const struct tf_mkmodel_shape *const *shapes, size_t nshapes)
 {
-	static const struct tf_mkmodel_shape *shapes[] = { &TM_GQA, &TM_UNTIED };
-
-	for (size_t m = 0; m < 2; m++) {
+	for (size_t m = 0; m < nshapes; m++) {
 		struct tmodel tm;
 		uint32_t S, V;
 		float *ref;
@@ -234,13 +237,18 @@ test_int8_bound(void)
 			int usable;
 			const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
 			struct rig g;
-			float *q, worst = 0;
+			float *q, *chunked, *other, worst = 0;
 			uint32_t agree = 0;
 
 			if (!usable)
 				continue;
-			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, TF_ENGINE_INT8, ops, 2), 0);
+			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, prec, ops, 2), 0);
 			q = run_whole(&g);
+			chunked = run_chunked(&g);
+			rig_close(&g);
+			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, prec, ops, 1), 0);
+			other = run_whole(&g);
+			rig_close(&g);
 			for (uint32_t p = 0; p < S; p++) {
 				const float *a = q + (size_t)p * V, *b = ref + (size_t)p * V;
 				uint32_t ia = 0, ib = 0;
@@ -255,23 +263,39 @@ test_int8_bound(void)
 				worst = fmaxf(worst, d / mx);
 				agree += ia == ib;
 			}
-			printf("\n  int8 %s model %zu: max |logit - fp32| / max|fp32| = %.3f, "
-			       "top-1 "
-			       "agreement %u/%u",
-			       ops->name, m, worst, agree, S);
+			printf("\n  %s %s model %zu: max |logit - fp32| / max|fp32| = %.3f, "
+			       "top-1 agreement %u/%u",
+			       pname, ops->name, m, worst, agree, S);
 			CU_ASSERT(worst <= 0.05f);
 			CU_ASSERT(agree * 10 >= S * 9);
-			free(q);
-			rig_close(&g);
+			CU_ASSERT_EQUAL(memcmp(q, chunked, sizeof(float) * S * V), 0);
+			CU_ASSERT_EQUAL(memcmp(q, other, sizeof(float) * S * V), 0);
+			free(q), free(chunked), free(other);
 		}
 		free(ref);
 		tmodel_remove(&tm);
 	}
 }
 
+static void
+test_int8_bound(void)
+{
+	static const struct tf_mkmodel_shape *const shapes[] = { &TM_GQA, &TM_UNTIED };
+
+	check_lowp(TF_ENGINE_INT8, "int8", shapes, 2);
+}
+
+static void
+test_bf16_bound(void)
+{
+	static const struct tf_mkmodel_shape *const shapes[] = { &TM_GQA, &TM_UNTIED, &TM_ODD };
+
+	check_lowp(TF_ENGINE_BF16, "bf16", shapes, 3);
+}
+
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_gqa),	  TF_TEST(test_untied), TF_TEST(test_odd_sizes),
-	TF_TEST(test_int8_bound), TF_TESTS_END,
+	TF_TEST(test_gqa),	  TF_TEST(test_untied),	    TF_TEST(test_odd_sizes),
+	TF_TEST(test_int8_bound), TF_TEST(test_bf16_bound), TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "forward", NULL, NULL, g_tests })

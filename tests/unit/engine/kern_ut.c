@@ -39,20 +39,28 @@ static const struct shape g_shapes[] = {
 
 /* Runs variant ops over the matrix (packing it first when it wants) for rows
  * [r0, r1) of every batch row; out keeps its other values. */
+static void *
+pack_for(const struct tf_kern_ops *ops, struct tf_matrix *m, enum tf_engine_precision prec)
+{
+	size_t n = tf_kern_pack_size(ops, m->rows, m->cols, prec);
+	void *pk;
+
+	m->packed = NULL;
+	if (!n)
+		return NULL;
+	pk = aligned_alloc(64, (n + 63) & ~(size_t)63);
+	CU_ASSERT_FATAL(pk != NULL);
+	tf_kern_pack(ops, m, prec, pk);
+	m->packed = pk;
+	return pk;
+}
+
 static void
 run_mm(const struct tf_kern_ops *ops, struct tf_matrix *m, int q8, float *out, const float *x,
        uint32_t nb, uint32_t r0, uint32_t r1)
 {
-	void *pk = NULL;
+	void *pk = pack_for(ops, m, q8 ? TF_ENGINE_INT8 : TF_ENGINE_FP32);
 
-	m->packed = NULL;
-	if (ops->panel) {
-		pk = aligned_alloc(64, (tf_kern_pack_size(ops, m->rows, m->cols, q8) + 63) &
-					       ~(size_t)63);
-		CU_ASSERT_FATAL(pk != NULL);
-		tf_kern_pack(ops, m, q8, pk);
-		m->packed = pk;
-	}
 	(q8 ? ops->matmul_q8 : ops->matmul_f32)(out, m->rows, x, m->cols, nb, m, r0, r1);
 	m->packed = NULL;
 	free(pk);
@@ -153,6 +161,177 @@ static void
 test_matmul_q8(void)
 {
 	check_matmul(1);
+}
+
+/*
+ * bf16 products: every variant against the double-precision sum of the same
+ * bf16 products (the fp32 bound), rows past nb of the activations hold NaN
+ * (a variant that reads them, AMX, must not let them reach a live output),
+ * row strides wider than the padded K, a batch row alone bit-identical, row
+ * ranges exact.
+ */
+static void
+test_matmul_bf16(void)
+{
+	uint64_t rng = 0xbf16;
+
+	for (unsigned v = 0; v < tf_kern_count(); v++) {
+		int usable;
+		const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
+
+		if (!usable) {
+			printf("\n  (variant %s: not on this CPU, not tested here)", ops->name);
+			continue;
+		}
+		for (size_t si = 0; si < sizeof(g_shapes) / sizeof(g_shapes[0]); si++) {
+			struct shape sh = g_shapes[si];
+			uint32_t R = sh.rows, C = sh.cols, B = sh.nb;
+			size_t ld = TF_BF16_KPAD(C) + (si % 2) * 32, xrows = TF_BF16_ROWS(B) + 16;
+			float *w = malloc(sizeof(float) * R * C),
+			      *out = malloc(sizeof(float) * B * R);
+			float *one = malloc(sizeof(float) * R);
+			uint16_t *wh = malloc(sizeof(uint16_t) * R * C);
+			uint16_t *xh = aligned_alloc(64, (xrows * ld * sizeof(uint16_t) + 63) &
+								 ~(size_t)63);
+			struct tf_matrix m = { .f32 = w, .bf16 = wh, .rows = R, .cols = C };
+			int bad = 0, bad_batch = 0, bad_range = 0;
+			void *pk;
+
+			CU_ASSERT_FATAL(w && out && one && wh && xh);
+			for (size_t i = 0; i < (size_t)R * C; i++)
+				w[i] = trng_f(&rng);
+			tf_bf16_convert(w, (size_t)R * C, wh);
+			for (size_t i = 0; i < xrows * ld; i++)
+				xh[i] = 0x7fc0; /* NaN: rows past B and the stride's tail */
+			for (uint32_t b = 0; b < B; b++)
+				for (size_t k = 0; k < TF_BF16_KPAD(C); k++)
+					xh[b * ld + k] =
+						k < C ? tf_bf16_round(trng_f(&rng) * 3.0f) : 0;
+			for (size_t i = 0; i < (size_t)B * R; i++)
+				out[i] = NAN;
+			pk = pack_for(ops, &m, TF_ENGINE_BF16);
+			ops->matmul_bf16(out, R, xh, ld, B, &m, 0, R);
+			for (uint32_t b = 0; b < B; b++) {
+				for (uint32_t r = 0; r < R; r++) {
+					double exact = 0, absdot = 0;
+
+					for (uint32_t k = 0; k < C; k++) {
+						double p = (double)tf_bf16_float(
+								   wh[(size_t)r * C + k]) *
+							   tf_bf16_float(xh[b * ld + k]);
+
+						exact += p;
+						absdot += fabs(p);
+					}
+					bad += !tol_ok(out[(size_t)b * R + r], exact, absdot, C);
+				}
+			}
+			for (uint32_t b = 0; b < B; b++) {
+				ops->matmul_bf16(one, R, xh + b * ld, ld, 1, &m, 0, R);
+				bad_batch +=
+					memcmp(one, out + (size_t)b * R, sizeof(float) * R) != 0;
+			}
+			if (R > 32) {
+				for (size_t i = 0; i < (size_t)B * R; i++)
+					out[i] = -7.0f;
+				ops->matmul_bf16(out, R, xh, ld, B, &m, 32, R - 1);
+				for (uint32_t b = 0; b < B; b++)
+					for (uint32_t r = 0; r < R; r++)
+						bad_range += (r >= 32 && r < R - 1) !=
+							     (out[(size_t)b * R + r] != -7.0f);
+			}
+			if (bad || bad_batch || bad_range)
+				printf("\n  %s bf16 %ux%u nb %u: %d outside tolerance, %d batch "
+				       "rows "
+				       "differ alone, %d range errors",
+				       ops->name, R, C, B, bad, bad_batch, bad_range);
+			CU_ASSERT_EQUAL(bad, 0);
+			CU_ASSERT_EQUAL(bad_batch, 0);
+			CU_ASSERT_EQUAL(bad_range, 0);
+			free(pk), free(w), free(out), free(one), free(wh), free(xh);
+		}
+	}
+}
+
+/* The nearest bf16 to a normal f, ties to even, worked out in double. */
+static uint16_t
+bf16_nearest(float f)
+{
+	uint32_t u, lo;
+	float flo;
+	double ulp, d;
+
+	memcpy(&u, &f, sizeof(u));
+	lo = u & 0xffff0000u;
+	memcpy(&flo, &lo, sizeof(flo));
+	ulp = ldexp(1.0, (int)((lo >> 23) & 0xff) - 127 - 7);
+	d = fabs((double)f) - fabs((double)flo);
+	if (d > ulp / 2 || (d == ulp / 2 && (lo & 0x10000u)))
+		return (uint16_t)((lo >> 16) + 1); /* carries into the exponent: still right */
+	return (uint16_t)(lo >> 16);
+}
+
+/* fp32 -> bf16: tf_bf16_round is round-to-nearest-even on normal numbers,
+ * flushes denormals to signed zero, keeps NaN quiet; every variant's
+ * to_bf16 gives exactly its bits at every length (vector bodies and tails). */
+static void
+test_bf16_round(void)
+{
+	static const uint32_t specials[] = {
+		0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff,
+		0x7f7f8000, 0x7f7f7fff, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001,
+		0xffbfffff, 0x3f808000, 0x3f818000, 0x3f80ffff, 0x3f807fff, 0x3f800000,
+	};
+	static const uint32_t lens[] = { 1, 15, 16, 17, 31, 32, 33, 100, 1000 };
+	uint64_t rng = 31337;
+	float *src = malloc(sizeof(float) * 1000);
+	uint16_t *ref = malloc(2 * 1000), *got = malloc(2 * 1002);
+	int bad = 0;
+
+	CU_ASSERT_FATAL(src && ref && got);
+	for (int i = 0; i < 200000; i++) {
+		uint32_t u = (uint32_t)trng(&rng);
+		float f;
+		uint16_t h;
+
+		if (i < (int)(sizeof(specials) / sizeof(specials[0])))
+			u = specials[i];
+		memcpy(&f, &u, sizeof(f));
+		h = tf_bf16_round(f);
+		if (isnan(f))
+			bad += !isnan(tf_bf16_float(h)) || !(h & 0x40) || (h >> 15) != (u >> 31);
+		else if (((u >> 23) & 0xff) == 0)
+			bad += h != ((u >> 16) & 0x8000);
+		else
+			bad += h != bf16_nearest(f);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	for (unsigned v = 0; v < tf_kern_count(); v++) {
+		int usable;
+		const struct tf_kern_ops *ops = tf_kern_get(v, &usable);
+
+		if (!usable)
+			continue;
+		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+			uint32_t n = lens[li];
+
+			for (uint32_t i = 0; i < n; i++) {
+				uint32_t u = i < sizeof(specials) / sizeof(specials[0])
+						     ? specials[i]
+						     : (uint32_t)trng(&rng);
+
+				memcpy(&src[i], &u, sizeof(u));
+				ref[i] = tf_bf16_round(src[i]);
+			}
+			got[n] = got[n + 1] = 0x1234;
+			ops->to_bf16(got, src, n);
+			bad = memcmp(got, ref, 2 * n) != 0 || got[n] != 0x1234;
+			if (bad)
+				printf("\n  %s to_bf16 n %u differs", ops->name, n);
+			CU_ASSERT_EQUAL(bad, 0);
+		}
+	}
+	free(src), free(ref), free(got);
 }
 
 /* Quantization error per weight is at most half a step: |w - q*s| <= s/2. */
@@ -336,10 +515,11 @@ test_select(void)
 }
 
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_select),	 TF_TEST(test_matmul_f32),
-	TF_TEST(test_matmul_q8), TF_TEST(test_q8_quantize_bound),
-	TF_TEST(test_attention), TF_TEST(test_pointwise),
-	TF_TEST(test_argmax),	 TF_TESTS_END,
+	TF_TEST(test_select),	   TF_TEST(test_matmul_f32),
+	TF_TEST(test_matmul_q8),   TF_TEST(test_q8_quantize_bound),
+	TF_TEST(test_matmul_bf16), TF_TEST(test_bf16_round),
+	TF_TEST(test_attention),   TF_TEST(test_pointwise),
+	TF_TEST(test_argmax),	   TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "kern", NULL, NULL, g_tests })

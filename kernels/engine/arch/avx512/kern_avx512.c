@@ -12,7 +12,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "../../kern.h"
+#include "kern_avx512.h"
 
 #define P 16 /* rows per panel = lanes */
 #define TOKS 12 /* batch rows per tile */
@@ -180,16 +180,16 @@ matmul(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const st
 	}
 }
 
-static void
-matmul_f32(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-	   const struct tf_matrix *w, uint32_t r0, uint32_t r1)
+void
+tf_kern_avx512_matmul_f32(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
+			  const struct tf_matrix *w, uint32_t r0, uint32_t r1)
 {
 	matmul(out, ldo, x, ldx, nb, w, r0, r1, 0);
 }
 
-static void
-matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
-	  const struct tf_matrix *w, uint32_t r0, uint32_t r1)
+void
+tf_kern_avx512_matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
+			 const struct tf_matrix *w, uint32_t r0, uint32_t r1)
 {
 	matmul(out, ldo, x, ldx, nb, w, r0, r1, 1);
 }
@@ -204,9 +204,9 @@ lanes(uint32_t hs, int c)
 	return live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
 }
 
-static void
-attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
-	    float div)
+void
+tf_kern_avx512_attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n,
+			   uint32_t hs, float div)
 {
 	int nv = (int)((hs + 15) / 16);
 	__m512 qv[HV];
@@ -236,8 +236,9 @@ attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t 
 	}
 }
 
-static void
-attn_values(float *out, const float *att, const float *v, size_t stride, uint32_t n, uint32_t hs)
+void
+tf_kern_avx512_attn_values(float *out, const float *att, const float *v, size_t stride, uint32_t n,
+			   uint32_t hs)
 {
 	int nv = (int)((hs + 15) / 16);
 	__m512 ov[HV];
@@ -273,8 +274,8 @@ attn_values(float *out, const float *att, const float *v, size_t stride, uint32_
 
 /* Per lane: the largest value and the first index holding it; then the
  * smallest index among lanes holding the overall largest. */
-static int32_t
-argmax(const float *x, uint32_t n)
+int32_t
+tf_kern_avx512_argmax(const float *x, uint32_t n)
 {
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
 	__m512i vidx = _mm512_setzero_si512(),
@@ -309,12 +310,14 @@ argmax(const float *x, uint32_t n)
 const struct tf_kern_ops tf_kern_avx512 = {
 	.name = "avx512",
 	.panel = P,
-	.matmul_f32 = matmul_f32,
-	.matmul_q8 = matmul_q8,
-	.attn_scores = attn_scores,
-	.attn_values = attn_values,
+	.matmul_f32 = tf_kern_avx512_matmul_f32,
+	.matmul_q8 = tf_kern_avx512_matmul_q8,
+	.matmul_bf16 = tf_kern_matmul_bf16_generic, /* AVX-512F has no bf16 products */
+	.to_bf16 = tf_kern_to_bf16_generic,
+	.attn_scores = tf_kern_avx512_attn_scores,
+	.attn_values = tf_kern_avx512_attn_values,
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
-	.argmax = argmax,
+	.argmax = tf_kern_avx512_argmax,
 };

@@ -51,6 +51,34 @@ matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
 	}
 }
 
+/* Each product of two bf16 values is exact in fp32: one rounding per step. */
+void
+tf_kern_matmul_bf16_generic(float *out, size_t ldo, const uint16_t *x, size_t ldx, uint32_t nb,
+			    const struct tf_matrix *w, uint32_t r0, uint32_t r1)
+{
+	uint32_t n = w->cols;
+
+	for (uint32_t r = r0; r < r1; r++) {
+		const uint16_t *wr = w->bf16 + (size_t)r * n;
+
+		for (uint32_t b = 0; b < nb; b++) {
+			const uint16_t *xb = x + (size_t)b * ldx;
+			float acc = 0.0f;
+
+			for (uint32_t k = 0; k < n; k++)
+				acc += tf_bf16_float(wr[k]) * tf_bf16_float(xb[k]);
+			out[(size_t)b * ldo + r] = acc;
+		}
+	}
+}
+
+void
+tf_kern_to_bf16_generic(uint16_t *dst, const float *src, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		dst[i] = tf_bf16_round(src[i]);
+}
+
 static void
 attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
 	    float div)
@@ -133,6 +161,8 @@ const struct tf_kern_ops tf_kern_generic = {
 	.name = "generic",
 	.matmul_f32 = matmul_f32,
 	.matmul_q8 = matmul_q8,
+	.matmul_bf16 = tf_kern_matmul_bf16_generic,
+	.to_bf16 = tf_kern_to_bf16_generic,
 	.attn_scores = attn_scores,
 	.attn_values = attn_values,
 	.rmsnorm = tf_kern_rmsnorm_generic,

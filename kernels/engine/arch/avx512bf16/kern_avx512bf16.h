@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What the amx table shares with the avx512bf16 one (kern_avx512bf16.c). */
+#ifndef TF_ENGINE_KERN_AVX512BF16_H
+#define TF_ENGINE_KERN_AVX512BF16_H
+
+#include "../../kern.h"
+
+void tf_kern_avx512bf16_to_bf16(uint16_t *dst, const float *src, uint32_t n);
+
+#endif /* TF_ENGINE_KERN_AVX512BF16_H */
