@@ -254,6 +254,14 @@ reap(struct shm_host *s, uint32_t want, struct tf_aq_cqe *out)
 	uint32_t tail = tf_bar_rd32(&s->regs->aq_cq_tail);
 	int found = 0;
 
+	/*
+	 * A restarted card starts its queues again from 0: a tail that is behind
+	 * our head, or further ahead than the queue holds, is not a completion
+	 * to take (walking to it would spin through 2^32 slots). The caller
+	 * notices the restart through boot_count.
+	 */
+	if (tail - s->cq_head > s->aq_depth)
+		return 0;
 	while (s->cq_head != tail) {
 		struct tf_aq_cqe c;
 
