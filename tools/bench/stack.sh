@@ -23,7 +23,8 @@
 #   stack_down                  # stops everything, removes what it made
 # Names of processes: accel<ID>, dp, tokfabd.
 #
-# Knobs (set before stack_up): STACK_DP_LCORES (0), STACK_DP_YAML (extra lines
+# Knobs (set before stack_up): STACK_DP_LCORES (0), STACK_DP_MEM (512),
+# STACK_DP_VDEV_ARGS (more af_packet devargs), STACK_DP_YAML (extra lines
 # under card:/limits: as a whole "limits:" block), STACK_BATCHING (YAML block),
 # STACK_MODEL_MAX_NEW (256), STACK_LEDGER_SYNC (full|normal), STACK_KEEP=1 keeps the
 # directory, STACK_QUIET=1.
@@ -82,6 +83,7 @@ stack_init() {
 	STACK_PREFIX=tfst$STACK_ID
 	STACK_BAR=$STACK_DIR/card.bar
 	STACK_API=
+	STACK_API_PORT=
 	STACK_TOKEN_FILE=$STACK_DIR/api.token
 	STACK_TENANTS_YAML=
 	STACK_ACCELS_YAML=
@@ -184,7 +186,7 @@ ledger:
   path: ledger.db
   synchronous: ${STACK_LEDGER_SYNC:-full}
 api:
-  listen: $STACK_MGMT:0
+  listen: $STACK_MGMT:${STACK_API_PORT:-0}
   token_file: api.token
 ${STACK_BATCHING:-batching:
   max_batch: 16
@@ -302,10 +304,17 @@ stack_wait_tokfabd() {
 	STACK_API=$STACK_MGMT:$p
 }
 
+# stack_free_port ADDR: a TCP port nothing listens on at ADDR now.
+stack_free_port() {
+	python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
 stack_up() {
 	local a
-	stack_write_configs || return 1
 	stack_net || return 1
+	# a fixed API port, so that a restarted tokfabd answers at the same address
+	STACK_API_PORT=${STACK_API_PORT:-$(stack_free_port "$STACK_MGMT")}
+	stack_write_configs || return 1
 	for a in "${STACK_ACCEL_IDS[@]}"; do stack_start "accel$a" || return 1; done
 	for a in "${STACK_ACCEL_IDS[@]}"; do
 		stack_wait 30 grep -q "ready" "$STACK_DIR/accel$a.log" ||
@@ -313,7 +322,7 @@ stack_up() {
 	done
 	STACK_CMD[dp]=$(printf '%q ' "$STACK_BIN/tokfab-dp" -l "${STACK_DP_LCORES:-0}" --no-huge \
 		-m "${STACK_DP_MEM:-512}" --no-pci --file-prefix "$STACK_PREFIX" \
-		"--vdev=net_af_packet0,iface=$STACK_HIF" -- --config "$STACK_DIR/dp.yaml" --bar "$STACK_BAR")
+		"--vdev=net_af_packet0,iface=$STACK_HIF${STACK_DP_VDEV_ARGS:+,$STACK_DP_VDEV_ARGS}" -- --config "$STACK_DIR/dp.yaml" --bar "$STACK_BAR")
 	STACK_NAMES+=(dp)
 	stack_start dp || return 1
 	stack_wait 30 ip netns exec "$STACK_NS" ping -c 1 -W 1 "$STACK_CARD" ||
