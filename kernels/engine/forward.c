@@ -67,6 +67,8 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 	r->xl = zalloc((size_t)max_logits * c->dim);
 	r->logits = zalloc((size_t)max_logits * c->vocab_size);
 	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
+	r->ord = calloc(R ? R : 1, sizeof(*r->ord));
+	r->groups = calloc(R ? R : 1, sizeof(*r->groups));
 	if (m->precision == TF_ENGINE_BF16) {
 		size_t rows = TF_BF16_ROWS(max_rows > max_logits ? max_rows : max_logits);
 		size_t cols = TF_BF16_KPAD(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
@@ -77,7 +79,8 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 			memset(r->xh, 0, bytes);
 	}
 	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 || !r->xl ||
-	    !r->logits || !r->att || (m->precision == TF_ENGINE_BF16 && !r->xh)) {
+	    !r->logits || !r->att || !r->ord || !r->groups ||
+	    (m->precision == TF_ENGINE_BF16 && !r->xh)) {
 		tf_runner_fini(r);
 		return -ENOMEM;
 	}
@@ -98,6 +101,8 @@ tf_runner_fini(struct tf_runner *r)
 	free(r->xl);
 	free(r->logits);
 	free(r->att);
+	free(r->ord);
+	free(r->groups);
 	free(r->xh);
 	memset(r, 0, sizeof(*r));
 }
@@ -209,61 +214,143 @@ mm_run(struct mm_job *j)
 	tf_pool_run(j->r->pool, mm_task, j, n);
 }
 
-/* One (row, query head): scores over the row's sequence, softmax, weighted
- * sum of values into xb. */
+/* Rotary embedding on one head's slice (hs floats) at position pos. */
+static void
+rope_head(const struct tf_model *m, float *v, uint32_t pos)
+{
+	uint32_t half = m->cfg.head_size / 2;
+	const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+
+	for (uint32_t f = 0; f < half; f++) {
+		float a = v[2 * f], b = v[2 * f + 1];
+
+		v[2 * f] = a * cs[f] - b * sn[f];
+		v[2 * f + 1] = a * sn[f] + b * cs[f];
+	}
+}
+
+/* Asks for the key and value slices of kv head kvh over positions [0, n)
+ * before they are read: a head's slice of a block is a few KiB, too short
+ * for the hardware prefetchers to ramp up on, and the blocks are scattered. */
+static void
+prefetch_kv(const struct tf_runner *r, uint32_t layer, const uint32_t *table, uint32_t n,
+	    uint32_t kvh)
+{
+	const struct tf_model_config *c = &r->model->cfg;
+	uint32_t bs = r->kv->block_size, hs = c->head_size;
+
+	for (uint32_t t = 0; t < n; t += bs) {
+		const char *kb = (const char *)(tf_kv_keys(r->kv, layer, table[t / bs]) +
+						(size_t)kvh * hs * bs);
+		const char *vb =
+			(const char *)(tf_kv_vals(r->kv, layer, table[t / bs]) + (size_t)kvh * hs);
+		uint32_t m = n - t < bs ? n - t : bs;
+
+		for (size_t o = 0; o < (size_t)hs * bs * sizeof(float); o += 64)
+			__builtin_prefetch(kb + o, 0, 3);
+		for (uint32_t s = 0; s < m; s++)
+			for (size_t o = 0; o < hs * sizeof(float); o += 64)
+				__builtin_prefetch(vb + (size_t)s * c->kv_dim * sizeof(float) + o,
+						   0, 3);
+	}
+}
+
+/*
+ * One (sequence, kv head): for each of the sequence's rows in position
+ * order, RoPE on the key head and its query heads, the key / value slice into
+ * the cache, then per query head scores over the sequence so far, softmax,
+ * weighted sum of values into xb. Only this task touches this kv head of
+ * this sequence, so a row sees the keys of the earlier rows of the call.
+ */
 static void
 att_task(void *ctx, uint32_t task, unsigned int worker)
 {
 	const struct att_job *j = ctx;
 	const struct tf_runner *r = j->r;
-	const struct tf_model_config *c = &r->model->cfg;
+	const struct tf_model *m = r->model;
+	const struct tf_model_config *c = &m->cfg;
 	const struct tf_kern_ops *ops = r->ops;
-	uint32_t i = task / c->n_heads, h = task % c->n_heads;
-	uint32_t kvh = h / (c->n_heads / c->n_kv_heads), hs = c->head_size;
-	const struct tf_fwd_row *row = &j->rows[i];
-	const uint32_t *table = j->tables[row->seq];
-	const float *q = r->q + (size_t)i * c->dim + (size_t)h * hs;
+	const struct tf_att_group *g = &r->groups[task / c->n_kv_heads];
+	uint32_t kvh = task % c->n_kv_heads, hs = c->head_size, G = c->n_heads / c->n_kv_heads;
+	uint32_t bs = r->kv->block_size;
 	float *att = r->att + (size_t)worker * c->seq_len;
-	float *out = r->xb + (size_t)i * c->dim + (size_t)h * hs;
 	float div = sqrtf((float)hs);
-	uint32_t bs = r->kv->block_size, n = row->pos + 1;
 
-	/* Block by block: positions inside a block are kv_dim floats apart. */
-	for (uint32_t t = 0; t < n; t += bs) {
-		const float *k = tf_kv_key(r->kv, j->layer, table[t / bs], 0) + (size_t)kvh * hs;
+	for (uint32_t gi = 0; gi < g->n; gi++) {
+		uint32_t i = r->ord[g->start + gi];
+		const struct tf_fwd_row *row = &j->rows[i];
+		const uint32_t *table = j->tables[row->seq];
+		uint32_t p = row->pos, n = p + 1;
+		float *k = r->k + (size_t)i * c->kv_dim + (size_t)kvh * hs;
 
-		ops->attn_scores(att + t, q, k, c->kv_dim, n - t < bs ? n - t : bs, hs, div);
-	}
-	ops->softmax(att, n);
-	memset(out, 0, hs * sizeof(float));
-	for (uint32_t t = 0; t < n; t += bs) {
-		const float *v = tf_kv_val(r->kv, j->layer, table[t / bs], 0) + (size_t)kvh * hs;
+		prefetch_kv(r, j->layer, table, n, kvh);
+		rope_head(m, k, p);
+		tf_kv_put(r->kv, j->layer, table[p / bs], p % bs, kvh * hs, hs, k,
+			  r->v + (size_t)i * c->kv_dim + (size_t)kvh * hs);
+		for (uint32_t h = kvh * G; h < (kvh + 1) * G; h++) {
+			float *q = r->q + (size_t)i * c->dim + (size_t)h * hs;
+			float *out = r->xb + (size_t)i * c->dim + (size_t)h * hs;
 
-		ops->attn_values(out, att + t, v, c->kv_dim, n - t < bs ? n - t : bs, hs);
+			rope_head(m, q, p);
+			/* Block by block: keys transposed (block_size apart per
+			 * element), values kv_dim floats apart per position. */
+			for (uint32_t t = 0; t < n; t += bs) {
+				const float *kb = tf_kv_keys(r->kv, j->layer, table[t / bs]) +
+						  (size_t)kvh * hs * bs;
+
+				ops->attn_scores(att + t, q, kb, bs, n - t < bs ? n - t : bs, hs,
+						 div);
+			}
+			ops->softmax(att, n);
+			memset(out, 0, hs * sizeof(float));
+			for (uint32_t t = 0; t < n; t += bs) {
+				const float *vb = tf_kv_vals(r->kv, j->layer, table[t / bs]) +
+						  (size_t)kvh * hs;
+
+				ops->attn_values(out, att + t, vb, c->kv_dim,
+						 n - t < bs ? n - t : bs, hs);
+			}
+		}
 	}
 }
 
-/* Rotary embedding on one row's query (all heads) and key (kv heads). */
-static void
-rope(const struct tf_model *m, float *q, float *k, uint32_t pos)
+static int
+cmp_row(const void *a, const void *b, void *ctx)
 {
-	const struct tf_model_config *c = &m->cfg;
-	uint32_t half = c->head_size / 2;
-	const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+	const struct tf_fwd_row *rows = ctx;
+	const struct tf_fwd_row *x = &rows[*(const uint32_t *)a], *y = &rows[*(const uint32_t *)b];
 
-	for (uint32_t i = 0; i < c->dim; i += 2) {
-		uint32_t f = (i % c->head_size) / 2;
-		float fc = cs[f], fs = sn[f], a, b;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
 
-		a = q[i], b = q[i + 1];
-		q[i] = a * fc - b * fs;
-		q[i + 1] = a * fs + b * fc;
-		if (i < c->kv_dim) {
-			a = k[i], b = k[i + 1];
-			k[i] = a * fc - b * fs;
-			k[i + 1] = a * fs + b * fc;
-		}
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct tf_att_group *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1; /* long prompt chunks first: they end last */
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The rows of each sequence, in position order (attention's tasks). */
+static uint32_t
+group_rows(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n)
+{
+	uint32_t ng = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		r->ord[i] = i;
+	qsort_r(r->ord, n, sizeof(*r->ord), cmp_row, (void *)(uintptr_t)rows);
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == 0 || rows[r->ord[i]].seq != rows[r->ord[i - 1]].seq)
+			r->groups[ng++] = (struct tf_att_group){ .start = i };
+		r->groups[ng - 1].n++;
 	}
+	qsort(r->groups, ng, sizeof(*r->groups), cmp_group);
+	return ng;
 }
 
 static void
@@ -281,6 +368,7 @@ tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n
 	const struct tf_model_config *c = &m->cfg;
 	const struct tf_kern_ops *ops = r->ops;
 	uint32_t d = c->dim, kvd = c->kv_dim, hd = c->hidden_dim, nl = 0;
+	uint32_t ng = group_rows(r, rows, n);
 	struct mm_job j;
 
 	for (uint32_t i = 0; i < n; i++)
@@ -299,17 +387,7 @@ tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n
 		mm_add(&j, r->v, kvd, r->xb, d, &ly->wv);
 		mm_run(&j);
 
-		for (uint32_t i = 0; i < n; i++) {
-			const uint32_t *table = tables[rows[i].seq];
-			uint32_t p = rows[i].pos, bs = r->kv->block_size;
-			float *k = r->k + (size_t)i * kvd;
-
-			rope(m, r->q + (size_t)i * d, k, p);
-			memcpy(tf_kv_key(r->kv, l, table[p / bs], p % bs), k, kvd * sizeof(float));
-			memcpy(tf_kv_val(r->kv, l, table[p / bs], p % bs), r->v + (size_t)i * kvd,
-			       kvd * sizeof(float));
-		}
-		tf_pool_run(r->pool, att_task, &aj, n * c->n_heads);
+		tf_pool_run(r->pool, att_task, &aj, ng * c->n_kv_heads);
 
 		j = (struct mm_job){ .r = r, .nb = n };
 		mm_add(&j, r->xb2, d, r->xb, d, &ly->wo);

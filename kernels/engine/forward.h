@@ -25,6 +25,11 @@ struct tf_fwd_row {
 	int32_t logit_row; /* row of logits to fill, or -1 */
 };
 
+/* Rows [start, start + n) of tf_runner.ord: one sequence's rows of a call. */
+struct tf_att_group {
+	uint32_t start, n;
+};
+
 struct tf_runner {
 	const struct tf_model *model;
 	const struct tf_kern_ops *ops;
@@ -42,6 +47,8 @@ struct tf_runner {
 	float *xl; /* (logits rows, dim) final-normed rows that want logits */
 	float *logits; /* (logits rows, vocab) */
 	float *att; /* (threads, seq_len) attention scores */
+	uint32_t *ord; /* (rows) row indices by (sequence, position) */
+	struct tf_att_group *groups; /* (rows) per sequence of a call, longest first */
 	uint16_t *xh; /* bf16 only: (TF_BF16_ROWS(rows), TF_BF16_KPAD(max(dim, hidden)))
 		       * the input of the products being run, in bf16 */
 };

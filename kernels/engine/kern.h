@@ -65,9 +65,13 @@ struct tf_kern_ops {
 	tf_kern_matmul_bf16_fn *matmul_bf16; /* w->bf16, or w->packed */
 	/* dst[i] = tf_bf16_round(src[i]), i < n (exact: every variant alike) */
 	void (*to_bf16)(uint16_t *dst, const float *src, uint32_t n);
-	/* Attention over n positions whose key / value vectors (hs floats) are
-	 * stride floats apart: att[t] = (q . k_t) / div; out += sum_t att[t] v_t. */
-	void (*attn_scores)(float *att, const float *q, const float *k, size_t stride, uint32_t n,
+	/* Attention over n positions of one KV block: key element i of position
+	 * t at k[i * ld + t] (the cache's transposed keys), value vector t (hs
+	 * floats) at v + t * stride: att[t] = (q . k_t) / div;
+	 * out += sum_t att[t] v_t. Each att[t] depends on q and k_t only, and
+	 * out's sum on (att, v) only, so a position gives the same bits in any
+	 * call that covers it with the same block. */
+	void (*attn_scores)(float *att, const float *q, const float *k, size_t ld, uint32_t n,
 			    uint32_t hs, float div);
 	void (*attn_values)(float *out, const float *att, const float *v, size_t stride, uint32_t n,
 			    uint32_t hs);

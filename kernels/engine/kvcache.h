@@ -2,7 +2,8 @@
 /*
  * Paged KV cache: one pool of fixed-size blocks (block_size positions of
  * every layer's keys and values); a sequence owns a block table mapping its
- * position p to block table[p / block_size], slot p % block_size.
+ * position p to block table[p / block_size], slot p % block_size. Inside a
+ * block, keys are stored transposed (tf_kv_keys), values by position.
  */
 #ifndef TF_ENGINE_KVCACHE_H
 #define TF_ENGINE_KVCACHE_H
@@ -12,8 +13,8 @@
 
 struct tf_kv {
 	uint32_t n_layers, kv_dim, block_size, n_blocks;
-	float *k; /* (layer, block, block_size, kv_dim) */
-	float *v; /* same */
+	float *k; /* (layer, block, kv_dim, block_size): transposed per block */
+	float *v; /* (layer, block, block_size, kv_dim) */
 	size_t bytes; /* of k + v */
 	uint32_t *free_ids; /* stack of free block ids */
 	uint32_t n_free;
@@ -34,19 +35,35 @@ tf_kv_blocks_for(const struct tf_kv *kv, uint32_t len)
 	return (len + kv->block_size - 1) / kv->block_size;
 }
 
-/* Key / value vector (kv_dim floats) of a position held in block, slot. */
+/* Keys of a block, transposed: (kv_dim, block_size), element d of slot s at
+ * [d * block_size + s], so one vector load gives one element of consecutive
+ * positions (the attention kernels' layout, kern.h). */
 static inline float *
-tf_kv_key(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t slot)
+tf_kv_keys(const struct tf_kv *kv, uint32_t layer, uint32_t block)
 {
-	return kv->k +
-	       (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
+	return kv->k + ((size_t)layer * kv->n_blocks + block) * kv->block_size * kv->kv_dim;
 }
 
+/* Values of a block: (block_size, kv_dim), one position's vector per row. */
 static inline float *
-tf_kv_val(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t slot)
+tf_kv_vals(const struct tf_kv *kv, uint32_t layer, uint32_t block)
 {
-	return kv->v +
-	       (((size_t)layer * kv->n_blocks + block) * kv->block_size + slot) * kv->kv_dim;
+	return kv->v + ((size_t)layer * kv->n_blocks + block) * kv->block_size * kv->kv_dim;
+}
+
+/* Stores elements [off, off + n) of one position's key and value (a head's
+ * slice) in block, slot. */
+static inline void
+tf_kv_put(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t slot, uint32_t off,
+	  uint32_t n, const float *k, const float *v)
+{
+	float *kb = tf_kv_keys(kv, layer, block) + (size_t)off * kv->block_size + slot;
+	float *vb = tf_kv_vals(kv, layer, block) + (size_t)slot * kv->kv_dim + off;
+
+	for (uint32_t d = 0; d < n; d++) {
+		kb[(size_t)d * kv->block_size] = k[d];
+		vb[d] = v[d];
+	}
 }
 
 #endif /* TF_ENGINE_KVCACHE_H */

@@ -527,8 +527,22 @@ test_kv_pool(void)
 		for (int j = 0; j < 3; j++)
 			CU_ASSERT_NOT_EQUAL(a[i], b[j]);
 	/* blocks do not overlap in memory */
-	CU_ASSERT(tf_kv_key(&kv, 1, 7, 3) + 8 <= kv.v);
-	CU_ASSERT(tf_kv_key(&kv, 0, 1, 0) == tf_kv_key(&kv, 0, 0, 3) + 8);
+	CU_ASSERT(tf_kv_keys(&kv, 1, 7) + 8 * 4 <= kv.v);
+	CU_ASSERT(tf_kv_keys(&kv, 0, 1) == tf_kv_keys(&kv, 0, 0) + 8 * 4);
+	CU_ASSERT(tf_kv_vals(&kv, 0, 1) == tf_kv_vals(&kv, 0, 0) + 8 * 4);
+	CU_ASSERT(tf_kv_vals(&kv, 1, 7) + 8 * 4 <= kv.k + kv.bytes / sizeof(float));
+	{ /* keys land transposed, values by position */
+		float k8[8], v8[8];
+
+		for (int i = 0; i < 8; i++)
+			k8[i] = (float)i, v8[i] = (float)(10 + i);
+		tf_kv_put(&kv, 1, 2, 3, 0, 5, k8, v8);
+		tf_kv_put(&kv, 1, 2, 3, 5, 3, k8 + 5, v8 + 5);
+		for (int i = 0; i < 8; i++) {
+			CU_ASSERT_EQUAL(tf_kv_keys(&kv, 1, 2)[i * 4 + 3], (float)i);
+			CU_ASSERT_EQUAL(tf_kv_vals(&kv, 1, 2)[3 * 8 + i], (float)(10 + i));
+		}
+	}
 	tf_kv_free(&kv, a, 5);
 	CU_ASSERT_EQUAL(tf_kv_alloc(&kv, 5, c), 0);
 	CU_ASSERT_EQUAL(kv.n_free, 0);

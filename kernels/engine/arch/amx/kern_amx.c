@@ -153,8 +153,8 @@ const struct tf_kern_ops tf_kern_amx = {
 	.to_bf16 = tf_kern_avx512bf16_to_bf16,
 	.attn_scores = tf_kern_avx512_attn_scores,
 	.attn_values = tf_kern_avx512_attn_values,
-	.rmsnorm = tf_kern_rmsnorm_generic,
-	.softmax = tf_kern_softmax_generic,
-	.swiglu = tf_kern_swiglu_generic,
+	.rmsnorm = tf_kern_avx512_rmsnorm,
+	.softmax = tf_kern_avx512_softmax,
+	.swiglu = tf_kern_avx512_swiglu,
 	.argmax = tf_kern_avx512_argmax,
 };

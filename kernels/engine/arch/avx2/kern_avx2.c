@@ -190,37 +190,35 @@ matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb,
 
 #define HV 8 /* head sizes up to HV * 8 keep q / out in registers */
 
+/* 8 positions per vector (the keys are transposed): per head element one
+ * broadcast q[i] times k[i][t..t+8), four chains over i, summed pairwise. */
 static void
-attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
+attn_scores(float *att, const float *q, const float *k, size_t ld, uint32_t n, uint32_t hs,
 	    float div)
 {
-	int nv = (int)((hs + 7) / 8);
-	__m256 qv[HV];
+	const __m256 vdiv = _mm256_set1_ps(div);
 
-	if (nv > HV) {
-		tf_kern_generic.attn_scores(att, q, k, stride, n, hs, div);
-		return;
-	}
-	UNROLL
-	for (int c = 0; c < HV; c++)
-		qv[c] = _mm256_setzero_ps();
-	UNROLL
-	for (int c = 0; c < HV; c++)
-		if (c < nv)
-			qv[c] = _mm256_maskload_ps(q + c * 8, lane_mask(hs - (uint32_t)c * 8));
-	for (uint32_t t = 0; t < n; t++) {
-		const float *kt = k + t * stride;
-		__m256 acc = _mm256_setzero_ps();
+	for (uint32_t t = 0; t < n; t += 8) {
+		const __m256i m = lane_mask(n - t);
+		const float *kt = k + t;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		uint32_t i = 0;
 
-		UNROLL
-		for (int c = 0; c < HV; c++)
-			if (c < nv)
-				acc = _mm256_fmadd_ps(
-					qv[c],
-					_mm256_maskload_ps(kt + c * 8,
-							   lane_mask(hs - (uint32_t)c * 8)),
-					acc);
-		att[t] = hsum(acc) / div;
+		for (; i + 4 <= hs; i += 4) {
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(q[i]),
+					     _mm256_maskload_ps(kt + i * ld, m), a0);
+			a1 = _mm256_fmadd_ps(_mm256_set1_ps(q[i + 1]),
+					     _mm256_maskload_ps(kt + (i + 1) * ld, m), a1);
+			a2 = _mm256_fmadd_ps(_mm256_set1_ps(q[i + 2]),
+					     _mm256_maskload_ps(kt + (i + 2) * ld, m), a2);
+			a3 = _mm256_fmadd_ps(_mm256_set1_ps(q[i + 3]),
+					     _mm256_maskload_ps(kt + (i + 3) * ld, m), a3);
+		}
+		for (; i < hs; i++)
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(q[i]),
+					     _mm256_maskload_ps(kt + i * ld, m), a0);
+		a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+		_mm256_maskstore_ps(att + t, m, _mm256_div_ps(a0, vdiv));
 	}
 }
 

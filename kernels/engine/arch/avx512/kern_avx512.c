@@ -194,54 +194,61 @@ tf_kern_avx512_matmul_q8(float *out, size_t ldo, const float *x, size_t ldx, uin
 	matmul(out, ldo, x, ldx, nb, w, r0, r1, 1);
 }
 
-#define HV 4 /* head sizes up to HV * 16 keep q / out in registers */
+#define HV 4 /* head sizes up to HV * 16 keep out in registers */
+
+AI __mmask16
+tail(uint32_t live)
+{
+	return live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
+}
 
 AI __mmask16
 lanes(uint32_t hs, int c)
 {
-	uint32_t live = hs - (uint32_t)c * 16;
-
-	return live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
+	return tail(hs - (uint32_t)c * 16);
 }
 
+/* 16 positions per vector (the keys are transposed): per head element i one
+ * broadcast q[i] times k[i][t..t+16), in four chains over i (i mod 4),
+ * summed pairwise at the end. No horizontal sums. */
 void
-tf_kern_avx512_attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n,
+tf_kern_avx512_attn_scores(float *att, const float *q, const float *k, size_t ld, uint32_t n,
 			   uint32_t hs, float div)
 {
-	int nv = (int)((hs + 15) / 16);
-	__m512 qv[HV];
+	const __m512 vdiv = _mm512_set1_ps(div);
 
-	if (nv > HV) {
-		tf_kern_generic.attn_scores(att, q, k, stride, n, hs, div);
-		return;
-	}
-	UNROLL
-	for (int c = 0; c < HV; c++)
-		qv[c] = _mm512_setzero_ps();
-	UNROLL
-	for (int c = 0; c < HV; c++)
-		if (c < nv)
-			qv[c] = _mm512_maskz_loadu_ps(lanes(hs, c), q + c * 16);
-	for (uint32_t t = 0; t < n; t++) {
-		const float *kt = k + t * stride;
-		__m512 acc = _mm512_setzero_ps();
+	for (uint32_t t = 0; t < n; t += 16) {
+		const __mmask16 m = tail(n - t);
+		const float *kt = k + t;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		uint32_t i = 0;
 
-		UNROLL
-		for (int c = 0; c < HV; c++)
-			if (c < nv)
-				acc = _mm512_fmadd_ps(
-					qv[c], _mm512_maskz_loadu_ps(lanes(hs, c), kt + c * 16),
-					acc);
-		att[t] = _mm512_reduce_add_ps(acc) / div;
+		for (; i + 4 <= hs; i += 4) {
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]),
+					     _mm512_maskz_loadu_ps(m, kt + i * ld), a0);
+			a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]),
+					     _mm512_maskz_loadu_ps(m, kt + (i + 1) * ld), a1);
+			a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]),
+					     _mm512_maskz_loadu_ps(m, kt + (i + 2) * ld), a2);
+			a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]),
+					     _mm512_maskz_loadu_ps(m, kt + (i + 3) * ld), a3);
+		}
+		for (; i < hs; i++)
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]),
+					     _mm512_maskz_loadu_ps(m, kt + i * ld), a0);
+		a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+		_mm512_mask_storeu_ps(att + t, m, _mm512_div_ps(a0, vdiv));
 	}
 }
 
+/* Even and odd positions in two sets of accumulators (the FMA latency, not
+ * the loads, bounds one set), added at the end. */
 void
 tf_kern_avx512_attn_values(float *out, const float *att, const float *v, size_t stride, uint32_t n,
 			   uint32_t hs)
 {
 	int nv = (int)((hs + 15) / 16);
-	__m512 ov[HV];
+	__m512 ov[HV], ow[HV];
 
 	if (nv > HV) {
 		tf_kern_generic.attn_values(out, att, v, stride, n, hs);
@@ -249,27 +256,127 @@ tf_kern_avx512_attn_values(float *out, const float *att, const float *v, size_t 
 	}
 	UNROLL
 	for (int c = 0; c < HV; c++)
-		ov[c] = _mm512_setzero_ps();
+		ov[c] = ow[c] = _mm512_setzero_ps();
 	UNROLL
 	for (int c = 0; c < HV; c++)
 		if (c < nv)
 			ov[c] = _mm512_maskz_loadu_ps(lanes(hs, c), out + c * 16);
-	for (uint32_t t = 0; t < n; t++) {
+	for (uint32_t t = 0; t < n; t += 2) {
 		__m512 a = _mm512_set1_ps(att[t]);
+		__m512 b = _mm512_set1_ps(t + 1 < n ? att[t + 1] : 0.0f);
+		const float *vt = v + t * stride, *vu = t + 1 < n ? vt + stride : vt;
 
 		UNROLL
 		for (int c = 0; c < HV; c++)
-			if (c < nv)
+			if (c < nv) {
 				ov[c] = _mm512_fmadd_ps(
-					a,
-					_mm512_maskz_loadu_ps(lanes(hs, c),
-							      v + t * stride + c * 16),
-					ov[c]);
+					a, _mm512_maskz_loadu_ps(lanes(hs, c), vt + c * 16), ov[c]);
+				ow[c] = _mm512_fmadd_ps(
+					b, _mm512_maskz_loadu_ps(lanes(hs, c), vu + c * 16), ow[c]);
+			}
 	}
 	UNROLL
 	for (int c = 0; c < HV; c++)
 		if (c < nv)
-			_mm512_mask_storeu_ps(out + c * 16, lanes(hs, c), ov[c]);
+			_mm512_mask_storeu_ps(out + c * 16, lanes(hs, c),
+					      _mm512_add_ps(ov[c], ow[c]));
+}
+
+/*
+ * e^x: x = n ln2 + r (n integer, |r| <= ln2 / 2, ln2 split in two so n ln2
+ * is exact), e^r by its Taylor polynomial to degree 7 (truncation below
+ * 6e-9 relative), times 2^n by VSCALEFPS (overflow to inf, underflow to 0).
+ * Within a few ulp of expf; NaN stays NaN (MIN/MAXPS return their second
+ * operand when either is NaN).
+ */
+AI __m512
+exp_ps(__m512 x)
+{
+	__m512 n, r, p;
+
+	x = _mm512_min_ps(_mm512_set1_ps(88.8f), x);
+	x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+	n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+				 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440054690583e-4f), r);
+	p = _mm512_set1_ps(1.0f / 5040.0f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	return _mm512_scalef_ps(p, n);
+}
+
+void
+tf_kern_avx512_softmax(float *x, uint32_t n)
+{
+	__m512 vmax = _mm512_set1_ps(-INFINITY), vsum = _mm512_setzero_ps(), vm;
+	float max;
+
+	for (uint32_t i = 0; i < n; i += 16)
+		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail(n - i), x + i));
+	max = _mm512_reduce_max_ps(vmax);
+	vm = _mm512_set1_ps(max);
+	for (uint32_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n - i);
+		__m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+
+		vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(m, e));
+		_mm512_mask_storeu_ps(x + i, m, e);
+	}
+	vsum = _mm512_set1_ps(_mm512_reduce_add_ps(vsum));
+	for (uint32_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n - i);
+
+		_mm512_mask_storeu_ps(x + i, m,
+				      _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vsum));
+	}
+}
+
+void
+tf_kern_avx512_swiglu(float *h1, const float *h3, uint32_t n)
+{
+	const __m512 one = _mm512_set1_ps(1.0f);
+
+	for (uint32_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n - i);
+		__m512 v = _mm512_maskz_loadu_ps(m, h1 + i);
+		__m512 s = _mm512_div_ps(
+			v, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+
+		_mm512_mask_storeu_ps(h1 + i, m,
+				      _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, h3 + i)));
+	}
+}
+
+void
+tf_kern_avx512_rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, sc;
+	float ss;
+
+	for (uint32_t i = 0; i < n; i += 32) {
+		__m512 v = _mm512_maskz_loadu_ps(tail(n - i), x + i);
+		__m512 u = i + 16 < n ? _mm512_maskz_loadu_ps(tail(n - i - 16), x + i + 16)
+				      : _mm512_setzero_ps();
+
+		a0 = _mm512_fmadd_ps(v, v, a0);
+		a1 = _mm512_fmadd_ps(u, u, a1);
+	}
+	ss = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+	sc = _mm512_set1_ps(1.0f / sqrtf(ss / (float)n + eps));
+	for (uint32_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n - i);
+
+		_mm512_mask_storeu_ps(
+			out + i, m,
+			_mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + i),
+				      _mm512_mul_ps(sc, _mm512_maskz_loadu_ps(m, x + i))));
+	}
 }
 
 /* Per lane: the largest value and the first index holding it; then the
@@ -316,8 +423,8 @@ const struct tf_kern_ops tf_kern_avx512 = {
 	.to_bf16 = tf_kern_to_bf16_generic,
 	.attn_scores = tf_kern_avx512_attn_scores,
 	.attn_values = tf_kern_avx512_attn_values,
-	.rmsnorm = tf_kern_rmsnorm_generic,
-	.softmax = tf_kern_softmax_generic,
-	.swiglu = tf_kern_swiglu_generic,
+	.rmsnorm = tf_kern_avx512_rmsnorm,
+	.softmax = tf_kern_avx512_softmax,
+	.swiglu = tf_kern_avx512_swiglu,
 	.argmax = tf_kern_avx512_argmax,
 };

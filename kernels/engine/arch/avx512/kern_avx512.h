@@ -7,10 +7,13 @@
 
 tf_kern_matmul_fn tf_kern_avx512_matmul_f32;
 tf_kern_matmul_fn tf_kern_avx512_matmul_q8;
-void tf_kern_avx512_attn_scores(float *att, const float *q, const float *k, size_t stride,
-				uint32_t n, uint32_t hs, float div);
+void tf_kern_avx512_attn_scores(float *att, const float *q, const float *k, size_t ld, uint32_t n,
+				uint32_t hs, float div);
 void tf_kern_avx512_attn_values(float *out, const float *att, const float *v, size_t stride,
 				uint32_t n, uint32_t hs);
 int32_t tf_kern_avx512_argmax(const float *x, uint32_t n);
+void tf_kern_avx512_rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps);
+void tf_kern_avx512_softmax(float *x, uint32_t n);
+void tf_kern_avx512_swiglu(float *h1, const float *h3, uint32_t n);
 
 #endif /* TF_ENGINE_KERN_AVX512_H */

@@ -80,15 +80,14 @@ tf_kern_to_bf16_generic(uint16_t *dst, const float *src, uint32_t n)
 }
 
 static void
-attn_scores(float *att, const float *q, const float *k, size_t stride, uint32_t n, uint32_t hs,
+attn_scores(float *att, const float *q, const float *k, size_t ld, uint32_t n, uint32_t hs,
 	    float div)
 {
 	for (uint32_t t = 0; t < n; t++) {
-		const float *kt = k + t * stride;
 		float acc = 0.0f;
 
 		for (uint32_t i = 0; i < hs; i++)
-			acc += q[i] * kt[i];
+			acc += q[i] * k[i * ld + t];
 		att[t] = acc / div;
 	}
 }
