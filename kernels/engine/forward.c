@@ -27,6 +27,7 @@ struct mm_job {
 	uint32_t n_items;
 	struct mm_item it[3];
 	int swiglu; /* it[0] = w1 -> hb, it[1] = w3 -> hb2, same chunks */
+	int top; /* the classifier: each task also finds its rows' largest logit */
 };
 
 struct att_job {
@@ -68,6 +69,8 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 	r->logits = zalloc((size_t)max_logits * c->vocab_size);
 	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
 	r->ord = calloc(R ? R : 1, sizeof(*r->ord));
+	r->top_ld = 4 * tf_pool_threads(pool) + 1; /* >= tasks of any product (chunk_rows) */
+	r->top = calloc((size_t)r->top_ld * (max_logits ? max_logits : 1), sizeof(*r->top));
 	r->groups = calloc(R ? R : 1, sizeof(*r->groups));
 	if (m->precision == TF_ENGINE_BF16) {
 		size_t rows = TF_BF16_ROWS(max_rows > max_logits ? max_rows : max_logits);
@@ -79,7 +82,7 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 			memset(r->xh, 0, bytes);
 	}
 	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 || !r->xl ||
-	    !r->logits || !r->att || !r->ord || !r->groups ||
+	    !r->logits || !r->att || !r->ord || !r->groups || !r->top ||
 	    (m->precision == TF_ENGINE_BF16 && !r->xh)) {
 		tf_runner_fini(r);
 		return -ENOMEM;
@@ -103,6 +106,7 @@ tf_runner_fini(struct tf_runner *r)
 	free(r->att);
 	free(r->ord);
 	free(r->groups);
+	free(r->top);
 	free(r->xh);
 	memset(r, 0, sizeof(*r));
 }
@@ -170,6 +174,20 @@ mm_task(void *ctx, uint32_t task, unsigned int worker)
 		for (uint32_t b = 0; b < j->nb; b++)
 			j->r->ops->swiglu(j->it[0].out + (size_t)b * j->it[0].ldo + r0,
 					  j->it[1].out + (size_t)b * j->it[1].ldo + r0, r1 - r0);
+		return;
+	}
+	if (j->top) { /* argmax of this chunk while it is in cache (tf_runner_top) */
+		const struct mm_item *a = &j->it[0];
+		uint32_t r0 = task * a->chunk;
+		uint32_t r1 = r0 + a->chunk < a->w->rows ? r0 + a->chunk : a->w->rows;
+
+		mm_one(j, a, task);
+		for (uint32_t b = 0; b < j->nb; b++) {
+			const float *o = a->out + (size_t)b * a->ldo;
+			int32_t t = j->r->ops->argmax(o + r0, r1 - r0);
+
+			j->r->top[(size_t)b * j->r->top_ld + task] = t < 0 ? -1 : (int32_t)r0 + t;
+		}
 		return;
 	}
 	for (uint32_t i = 0; i < j->n_items; i++) {
@@ -417,8 +435,27 @@ tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n
 			nl = (uint32_t)rows[i].logit_row + 1;
 	}
 	if (nl) {
-		j = (struct mm_job){ .r = r, .nb = nl };
+		j = (struct mm_job){ .r = r, .nb = nl, .top = 1 };
 		mm_add(&j, r->logits, c->vocab_size, r->xl, d, &m->wcls);
+		r->top_tasks = j.it[0].ntasks;
 		mm_run(&j);
 	}
+}
+
+int32_t
+tf_runner_top(const struct tf_runner *r, uint32_t row)
+{
+	const int32_t *t = r->top + (size_t)row * r->top_ld;
+	const float *lg = r->logits + (size_t)row * r->model->cfg.vocab_size;
+	int32_t best = t[0];
+
+	/* chunks in order, a later one only when strictly larger: the first
+	 * index of the largest value, as one argmax over the row */
+	for (uint32_t i = 0; i < r->top_tasks && best >= 0; i++) {
+		if (t[i] < 0)
+			return -1;
+		if (lg[t[i]] > lg[best])
+			best = t[i];
+	}
+	return best;
 }

@@ -49,6 +49,8 @@ struct tf_runner {
 	float *att; /* (threads, seq_len) attention scores */
 	uint32_t *ord; /* (rows) row indices by (sequence, position) */
 	struct tf_att_group *groups; /* (rows) per sequence of a call, longest first */
+	int32_t *top; /* (logits rows, top_ld) argmax of each classifier task's chunk */
+	uint32_t top_ld, top_tasks;
 	uint16_t *xh; /* bf16 only: (TF_BF16_ROWS(rows), TF_BF16_KPAD(max(dim, hidden)))
 		       * the input of the products being run, in bf16 */
 };
@@ -65,5 +67,11 @@ void tf_runner_fini(struct tf_runner *r);
  */
 void tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n,
 		       const uint32_t *const *tables);
+
+/* After tf_runner_forward(): the index of the largest logit of logits row
+ * `row` (the first of equals), -1 when any is not finite: exactly
+ * ops->argmax over the row, found chunk by chunk while the classifier's
+ * output was in cache. */
+int32_t tf_runner_top(const struct tf_runner *r, uint32_t row);
 
 #endif /* TF_ENGINE_FORWARD_H */

@@ -97,22 +97,19 @@ sample_top_p(const float *p, uint32_t n, float top_p, float coin, int32_t top,
 
 int32_t
 tf_sample(float *logits, uint32_t n, float temperature, float top_p, uint64_t *rng,
-	  struct tf_prob_index *scratch, int32_t (*argmax)(const float *x, uint32_t n))
+	  struct tf_prob_index *scratch, int32_t top, void (*softmax)(float *x, uint32_t n))
 {
-	int32_t top = argmax(logits, n);
-	float max, sum = 0.0f, coin;
+	float max, inv, coin;
 
 	if (top < 0 || temperature <= 0.0f)
 		return top;
 	/* The draw is taken first so every path consumes the RNG alike. */
 	coin = tf_rng_f32(rng);
 	max = logits[top];
-	for (uint32_t i = 0; i < n; i++) {
-		logits[i] = expf((logits[i] - max) / temperature);
-		sum += logits[i];
-	}
+	inv = 1.0f / temperature;
 	for (uint32_t i = 0; i < n; i++)
-		logits[i] /= sum;
+		logits[i] = (logits[i] - max) * inv;
+	softmax(logits, n);
 	if (top_p > 0.0f && top_p < 1.0f)
 		return sample_top_p(logits, n, top_p, coin, top, scratch);
 	return sample_all(logits, n, coin);

@@ -33,10 +33,13 @@ tf_rng_f32(uint64_t *s)
 
 /*
  * Picks a token from logits[0..n) (overwritten with probabilities when
- * temperature > 0). scratch holds n entries; argmax is the kernel variant's
- * (kern.h). Returns the id, or -1 when the logits are not finite.
+ * temperature > 0). top is the index of the largest logit, -1 when any is not
+ * finite (the kernel variant's argmax, kern.h); softmax is the variant's.
+ * scratch holds n entries. Returns the id, or -1 when the logits are not
+ * finite.
  */
 int32_t tf_sample(float *logits, uint32_t n, float temperature, float top_p, uint64_t *rng,
-		  struct tf_prob_index *scratch, int32_t (*argmax)(const float *x, uint32_t n));
+		  struct tf_prob_index *scratch, int32_t top,
+		  void (*softmax)(float *x, uint32_t n));
 
 #endif /* TF_ENGINE_SAMPLE_H */

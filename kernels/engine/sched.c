@@ -118,7 +118,8 @@ sample_task(void *ctx, uint32_t j, unsigned int worker)
 	uint32_t V = e->model.cfg.vocab_size;
 
 	sj->tok[j] = tf_sample(e->run.logits + (size_t)j * V, V, s->temperature, s->top_p, &s->rng,
-			       e->scratch + (size_t)worker * V, e->ops->argmax);
+			       e->scratch + (size_t)worker * V, tf_runner_top(&e->run, j),
+			       e->ops->softmax);
 }
 
 static void

@@ -465,6 +465,14 @@ test_api_tokenizer(void)
 
 /* ---- sampling, KV pool, thread pool -------------------------------------- */
 
+/* tf_sample over 4 logits with the portable argmax and softmax. */
+static int32_t
+sample4(float *lg, float temp, float top_p, uint64_t *rng, struct tf_prob_index *scratch)
+{
+	return tf_sample(lg, 4, temp, top_p, rng, scratch, tf_kern_argmax_generic(lg, 4),
+			 tf_kern_softmax_generic);
+}
+
 static void
 test_sample(void)
 {
@@ -474,17 +482,16 @@ test_sample(void)
 	uint64_t rng = 1, rng2 = 1;
 
 	lg[0] = 1, lg[1] = 3, lg[2] = 3, lg[3] = -2;
-	CU_ASSERT_EQUAL(tf_sample(lg, 4, 0.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic),
-			1); /* first of equals */
+	CU_ASSERT_EQUAL(sample4(lg, 0.0f, 0.0f, &rng, scratch), 1); /* first of equals */
 	CU_ASSERT_EQUAL(rng, 1); /* greedy draws nothing */
 	lg[2] = NAN;
-	CU_ASSERT_EQUAL(tf_sample(lg, 4, 0.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic), -1);
+	CU_ASSERT_EQUAL(sample4(lg, 0.0f, 0.0f, &rng, scratch), -1);
 	lg[2] = INFINITY;
-	CU_ASSERT_EQUAL(tf_sample(lg, 4, 1.0f, 0.0f, &rng, scratch, tf_kern_argmax_generic), -1);
+	CU_ASSERT_EQUAL(sample4(lg, 1.0f, 0.0f, &rng, scratch), -1);
 	/* probabilities 0.5 0.3 0.15 0.05; nucleus 0.7 = {0, 1} in ratio 5:3 */
 	for (int i = 0; i < 16000; i++) {
 		float l[4] = { logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f) };
-		int32_t t = tf_sample(l, 4, 1.0f, 0.7f, &rng, scratch, tf_kern_argmax_generic);
+		int32_t t = sample4(l, 1.0f, 0.7f, &rng, scratch);
 
 		CU_ASSERT_FATAL(t >= 0 && t < 4);
 		count[t]++;
@@ -496,7 +503,7 @@ test_sample(void)
 	for (int i = 0; i < 16000; i++) {
 		float l[4] = { logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f) };
 
-		count[tf_sample(l, 4, 1.0f, 1.0f, &rng, scratch, tf_kern_argmax_generic)]++;
+		count[sample4(l, 1.0f, 1.0f, &rng, scratch)]++;
 	}
 	CU_ASSERT(fabs(count[3] / 16000.0 - 0.05) < 0.01);
 	CU_ASSERT(fabs(count[0] / 16000.0 - 0.5) < 0.02);
@@ -505,9 +512,8 @@ test_sample(void)
 	for (int i = 0; i < 100; i++) {
 		float a[4] = { 0.1f, 0.2f, 0.3f, 0.4f }, b[4] = { 0.1f, 0.2f, 0.3f, 0.4f };
 
-		CU_ASSERT_EQUAL(
-			tf_sample(a, 4, 0.5f, 0.9f, &rng, scratch, tf_kern_argmax_generic),
-			tf_sample(b, 4, 0.5f, 0.9f, &rng2, scratch, tf_kern_argmax_generic));
+		CU_ASSERT_EQUAL(sample4(a, 0.5f, 0.9f, &rng, scratch),
+				sample4(b, 0.5f, 0.9f, &rng2, scratch));
 	}
 }
 

@@ -34,6 +34,7 @@ struct rig {
 	struct tf_kv kv;
 	struct tf_runner run;
 	uint32_t *table[2]; /* two sequences */
+	int top_bad; /* tf_runner_top() rows that differ from the reference argmax */
 };
 
 static int
@@ -96,6 +97,9 @@ run_whole(struct rig *g)
 		rows[p] = (struct tf_fwd_row){ 0, p, tok_at(0, p, V), (int32_t)p };
 	tf_runner_forward(&g->run, rows, S, tables);
 	memcpy(out, g->run.logits, sizeof(float) * S * V);
+	for (uint32_t p = 0; p < S; p++) /* the classifier's fused argmax is exact */
+		g->top_bad +=
+			tf_runner_top(&g->run, p) != tf_kern_argmax_generic(out + (size_t)p * V, V);
 	free(rows);
 	return out;
 }
@@ -168,6 +172,7 @@ check_model(const struct tf_mkmodel_shape *shape, const char *name)
 					      0);
 			whole = run_whole(&g);
 			chunked = run_chunked(&g);
+			CU_ASSERT_EQUAL(g.top_bad, 0);
 			for (uint32_t p = 0; p < S; p++) {
 				float mx = 0;
 
@@ -245,6 +250,7 @@ check_lowp(enum tf_engine_precision prec, const char *pname,
 			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, prec, ops, 2), 0);
 			q = run_whole(&g);
 			chunked = run_chunked(&g);
+			CU_ASSERT_EQUAL(g.top_bad, 0);
 			rig_close(&g);
 			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, prec, ops, 1), 0);
 			other = run_whole(&g);
@@ -293,9 +299,33 @@ test_bf16_bound(void)
 	check_lowp(TF_ENGINE_BF16, "bf16", shapes, 3);
 }
 
+/* The chunks' argmaxes combine to the first index of the largest value, and
+ * any chunk with a non-finite logit makes the row -1. */
+static void
+test_top_combine(void)
+{
+	struct tf_model m = { .cfg = { .vocab_size = 8 } };
+	float lg[8] = { 1, 5, 5, 2, 5, 0, 7, 7 };
+	int32_t top[3] = { 1, 4, 6 };
+	struct tf_runner r = { .model = &m, .logits = lg, .top = top, .top_ld = 3, .top_tasks = 2 };
+
+	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), 1); /* tie across chunks: the earlier */
+	r.top_tasks = 3;
+	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), 6);
+	top[1] = -1;
+	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), -1);
+	top[1] = 4, top[0] = -1;
+	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), -1);
+}
+
 static const struct tf_cunit_test g_tests[] = {
-	TF_TEST(test_gqa),	  TF_TEST(test_untied),	    TF_TEST(test_odd_sizes),
-	TF_TEST(test_int8_bound), TF_TEST(test_bf16_bound), TF_TESTS_END,
+	TF_TEST(test_gqa),
+	TF_TEST(test_untied),
+	TF_TEST(test_odd_sizes),
+	TF_TEST(test_int8_bound),
+	TF_TEST(test_bf16_bound),
+	TF_TEST(test_top_combine),
+	TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "forward", NULL, NULL, g_tests })
