@@ -47,6 +47,18 @@ struct tf_client_config {
 	uint32_t timeout_ms; /* default per-request overall timeout (60000) */
 	uint32_t cancel_wait_ms; /* how long a CANCEL waits for the FINAL (1000) */
 	uint32_t max_inflight; /* concurrent requests + pings (256) */
+	/*
+	 * MAC algorithm that signs what the client sends (protocol.md 4.1):
+	 * TF_PROTO_MAC_HMAC_SHA256 (default) or TF_PROTO_MAC_SIPHASH, which the
+	 * tenant must be allowed to use. Responses verify under either.
+	 */
+	uint8_t mac_alg;
+	/*
+	 * Let the card put a request's last tokens into its FINAL (REQUEST flag
+	 * FINAL_TOKENS, protocol.md 3.7; default true). A card that does not know
+	 * the flag refuses it once; the client then stops setting it.
+	 */
+	bool final_tokens;
 	/* Optional: called for each retransmission/resume/notable event (verbose). */
 	void (*on_event)(void *arg, uint64_t request_id, const char *what);
 	void *event_arg;

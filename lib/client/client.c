@@ -64,6 +64,7 @@ struct tf_client {
 	struct req *reqs;
 	uint64_t next_timer; /* lower bound of every armed timer */
 	int64_t clock_offset_us;
+	bool final_tokens; /* set FINAL_TOKENS (cleared when the card refuses it) */
 	uint64_t rng;
 	uint32_t req_piece, frag_piece;
 	uint8_t tx[TF_PROTO_MAX_DGRAM];
@@ -135,6 +136,8 @@ tf_client_config_init(struct tf_client_config *cfg)
 	cfg->timeout_ms = 60000;
 	cfg->cancel_wait_ms = 1000;
 	cfg->max_inflight = 256;
+	cfg->mac_alg = TF_PROTO_MAC_HMAC_SHA256;
+	cfg->final_tokens = true;
 }
 
 int
@@ -162,6 +165,11 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 		snprintf(err, errlen, "invalid client limits (max_inflight, rto)");
 		return -EINVAL;
 	}
+	if (cfg->mac_alg != TF_PROTO_MAC_HMAC_SHA256 && cfg->mac_alg != TF_PROTO_MAC_SIPHASH) {
+		snprintf(err, errlen, "MAC algorithm %u is not one of hmac (1) or siphash (2)",
+			 cfg->mac_alg);
+		return -EINVAL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
@@ -175,8 +183,8 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	rc = tf_proto_key_init(&c->key, TF_PROTO_MAC_HMAC_SHA256, cfg->key_id, cfg->key,
-			       sizeof(cfg->key));
+	c->final_tokens = cfg->final_tokens;
+	rc = tf_proto_key_init(&c->key, cfg->mac_alg, cfg->key_id, cfg->key, sizeof(cfg->key));
 	OPENSSL_cleanse(c->cfg.key, sizeof(c->cfg.key));
 	if (rc) {
 		snprintf(err, errlen, "cannot set up the key");
@@ -301,9 +309,10 @@ hdr(struct tf_client *c, struct req *r, struct tf_proto_msg *m, uint8_t type, bo
 
 /*
  * The REQUEST and every REQ_FRAGMENT (the card ignores duplicates). Each
- * retransmission starts the fragments at a different place, so a receiver
- * that drops the tail of a long burst does not lose the same pieces every
- * time (protocol.md 7.1).
+ * retransmission starts at a different piece, the REQUEST counted as piece
+ * 0 (the first transmission sends it first), so a receiver that drops the
+ * tail of a long burst, or every n-th datagram, does not lose the same
+ * pieces every time (protocol.md 7.1: pieces may arrive in any order).
  */
 static void
 send_request(struct tf_client *c, struct req *r, bool retransmit)
@@ -312,21 +321,25 @@ send_request(struct tf_client *c, struct req *r, bool retransmit)
 	const struct tf_proto_request *p = &r->params;
 	uint32_t first = p->prompt_total_len <= c->req_piece ? p->prompt_total_len : c->req_piece;
 	uint32_t nfrag = (p->prompt_total_len - first + c->frag_piece - 1) / c->frag_piece;
-	uint32_t start = nfrag ? (uint32_t)(((uint64_t)r->tx_count * nfrag * 5 / 8) % nfrag) : 0;
+	uint32_t npieces = nfrag + 1;
+	uint32_t start = (uint32_t)(((uint64_t)r->tx_count * npieces * 5 / 8) % npieces);
 
-	hdr(c, r, &m, TF_PROTO_T_REQUEST, retransmit);
-	m.u.req = *p;
-	m.u.req.prompt_len = first;
-	send_dgram(c, r, tf_proto_encode(c->tx, sizeof(c->tx), &m, &c->key));
-	for (uint32_t k = 0; k < nfrag; k++) {
-		uint32_t off = first + ((start + k) % nfrag) * c->frag_piece;
+	for (uint32_t k = 0; k < npieces; k++) {
+		uint32_t piece = (start + k) % npieces;
+		uint32_t off = first + (piece - 1) * c->frag_piece;
 		uint32_t len = p->prompt_total_len - off;
 
-		hdr(c, r, &m, TF_PROTO_T_FRAGMENT, retransmit);
-		m.u.frag.prompt_total_len = p->prompt_total_len;
-		m.u.frag.offset = off;
-		m.u.frag.data = p->prompt + off;
-		m.u.frag.len = len < c->frag_piece ? len : c->frag_piece;
+		if (piece == 0) {
+			hdr(c, r, &m, TF_PROTO_T_REQUEST, retransmit);
+			m.u.req = *p;
+			m.u.req.prompt_len = first;
+		} else {
+			hdr(c, r, &m, TF_PROTO_T_FRAGMENT, retransmit);
+			m.u.frag.prompt_total_len = p->prompt_total_len;
+			m.u.frag.offset = off;
+			m.u.frag.data = p->prompt + off;
+			m.u.frag.len = len < c->frag_piece ? len : c->frag_piece;
+		}
 		send_dgram(c, r, tf_proto_encode(c->tx, sizeof(c->tx), &m, &c->key));
 	}
 	r->tx_count++;
@@ -467,7 +480,8 @@ tf_client_submit(struct tf_client *c, const struct tf_client_request *q,
 		.prompt_total_len = q->prompt_len,
 		.prompt_kind = q->prompt_kind,
 		.priority = q->priority,
-		.req_flags = q->want_text ? TF_PROTO_RF_WANT_TEXT : 0,
+		.req_flags = (uint16_t)((q->want_text ? TF_PROTO_RF_WANT_TEXT : 0) |
+					(c->final_tokens ? TF_PROTO_RF_FINAL_TOKENS : 0)),
 		.temperature = q->temperature,
 		.top_p = q->top_p,
 		.seed = q->seed,
@@ -585,7 +599,21 @@ on_tokens(struct tf_client *c, struct req *r, const struct tf_proto_tokens *t, u
 static void
 on_final(struct tf_client *c, struct req *r, const struct tf_proto_final *f, uint64_t now)
 {
-	if (r->have_final || r->state == RS_PINGING)
+	uint64_t rid = r->rid;
+
+	if (r->state == RS_PINGING)
+		return;
+	/*
+	 * The last tokens may ride in the FINAL (3.7): they come first, as a
+	 * TOKENS would (also in a repeated FINAL, which may bring tokens that
+	 * were missing); delivering them may complete the request.
+	 */
+	if ((f->final_flags & TF_PROTO_FF_HAS_TOKENS) && f->tokens.first_seq <= r->next_seq) {
+		on_tokens(c, r, &f->tokens, now);
+		if (r->state == RS_FREE || r->rid != rid)
+			return;
+	}
+	if (r->have_final)
 		return;
 	progress(c, r, now);
 	r->have_final = true;
@@ -623,6 +651,20 @@ on_error(struct tf_client *c, struct req *r, const struct tf_proto_msg *m, uint6
 			r->clock_fixed = true;
 			event(c, r, "clock offset corrected from the card's REPLAY error");
 			send_request(c, r, true);
+			arm(c, r, now + jitter_us(c, r->rto_ms));
+			return;
+		}
+		break;
+	case TF_PROTO_E_UNSUPPORTED:
+		/* A card that predates FINAL_TOKENS (protocol.md 3.7): send again without it. */
+		if (r->state == RS_SENDING && (r->params.req_flags & TF_PROTO_RF_FINAL_TOKENS) &&
+		    e->detail == ((uint32_t)TF_PROTO_R_BAD_FLAGS << 16 |
+				  (TF_PROTO_HDR_LEN +
+				   offsetof(struct tf_proto_wire_request, req_flags)))) {
+			c->final_tokens = false;
+			r->params.req_flags &= (uint16_t)~TF_PROTO_RF_FINAL_TOKENS;
+			event(c, r, "the card does not know FINAL_TOKENS: sending without it");
+			send_request(c, r, false);
 			arm(c, r, now + jitter_us(c, r->rto_ms));
 			return;
 		}

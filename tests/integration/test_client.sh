@@ -6,6 +6,8 @@
 #  - every request completes with every token in order (retransmission,
 #    resume), and no request id runs twice on the card (at most once);
 #  - text, --ids, --tokens, --json and a fragmented prompt;
+#  - --mac siphash: requests signed with SipHash, answers under the same
+#    algorithm; --no-final-tokens clears the REQUEST flag;
 #  - each error class gives its documented exit code and message;
 #  - bad arguments are refused with exit 2 and a clear message.
 set -uo pipefail
@@ -24,6 +26,7 @@ o2=$(( 0x$TF_ID % 200 + 20 )) o3=$(( (0x$TF_ID >> 8) % 250 + 1 ))
 card_ip=10.$o3.$o2.2
 tf_netns_veth "$ns" "$hif" "$nif" "10.$o3.$o2.1/24" "$card_ip/24"
 port=$(( 20000 + RANDOM % 20000 )) silent_port=$(( port + 1 )) closed_port=$(( port + 2 ))
+clean_port=$(( port + 3 ))
 
 key=$work/key
 printf '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n' > "$key"
@@ -41,8 +44,15 @@ tf_wait_for 10 grep -q listening "$TF_LOGDIR/lossy.log" || tf_fail "stub card di
 tf_bg silent ip netns exec "$ns" "$TF_BIN/tf_stub_card" --port "$silent_port" --tenant 42 \
 	--key-file "$key" --drop-rx-every 1
 tf_wait_for 10 grep -q listening "$TF_LOGDIR/silent.log" || tf_fail "silent stub did not start"
+# A loss-free card for the exit codes and options: the lossy card drops by a counter,
+# so whether a short exchange loses its one retransmission would depend on the phase
+# the earlier cases left it in.
+tf_bg clean ip netns exec "$ns" "$TF_BIN/tf_stub_card" --port "$clean_port" --tenant 42 \
+	--key-file "$key" --token-delay-ms 1
+tf_wait_for 10 grep -q listening "$TF_LOGDIR/clean.log" || tf_fail "clean stub did not start"
 
 cl() { "$TF_BIN/tokfab-client" --server "$card_ip:$port" --tenant 42 --key-file "$key" "$@"; }
+cc() { "$TF_BIN/tokfab-client" --server "$card_ip:$clean_port" --tenant 42 --key-file "$key" "$@"; }
 words() { local i s=""; for ((i = 0; i < $1; i++)); do s+="w$i "; done; echo "$s"; }
 
 # --- streams complete through loss, at most once ----------------------------
@@ -77,8 +87,9 @@ EOF
 
 tf_log "fragmented prompt (100 KiB)"
 python3 -c 'import sys; sys.stdout.write("token " * 17000)' > "$work/big.txt"
-out=$(cl --model 1 -n 3 --prompt-file "$work/big.txt" 2>"$work/err")
-tf_expect_eq "$?" 0 "exit code of a 100 KiB prompt"
+out=$(cl --model 1 -n 3 -v --prompt-file "$work/big.txt" 2>"$work/err")
+rc=$?
+[ $rc -eq 0 ] || tf_fail "100 KiB prompt: exit $rc: $(tail -12 "$work/err")"
 grep -q "prompt_tokens=17000 " "$work/err" || tf_fail "card did not get the whole prompt: $(cat "$work/err")"
 
 tf_log "at most once"
@@ -97,21 +108,32 @@ expect_exit() {
 	[ $rc -eq "$want" ] || tf_fail "$*: exit $rc, expected $want: $(cat "$work/err")"
 	[ -z "$msg" ] || grep -q -- "$msg" "$work/err" || tf_fail "$*: message lacks '$msg': $(cat "$work/err")"
 }
-expect_exit 16 "BUSY" cl --model 107 --retries 2 "x"
-expect_exit 15 "RATE_LIMITED" cl --model 106 --retries 1 "x"
-expect_exit 13 "model 104" cl --model 104 "x"
-expect_exit 14 "QUOTA_EXHAUSTED" cl --model 105 "x"
-expect_exit 17 "TOO_LARGE" cl --model 108 "x"
-expect_exit 20 "INTERNAL" cl --model 111 "x"
-expect_exit 13 "UNKNOWN_MODEL" cl --model 9999 "x"
-expect_exit 14 "finish=cut_off" cl --model 205 -n 9 "x"
-expect_exit 12 "UNKNOWN_TENANT (unsigned)" "$TF_BIN/tokfab-client" --server "$card_ip:$port" --tenant 43 --key-file "$key" --model 1 "x"
-expect_exit 10 "BAD_MAC (unsigned)" "$TF_BIN/tokfab-client" --server "$card_ip:$port" --tenant 42 --key-file "$wrong" --model 1 "x"
+expect_exit 16 "BUSY" cc --model 107 --retries 2 "x"
+expect_exit 15 "RATE_LIMITED" cc --model 106 --retries 1 "x"
+expect_exit 13 "model 104" cc --model 104 "x"
+expect_exit 14 "QUOTA_EXHAUSTED" cc --model 105 "x"
+expect_exit 17 "TOO_LARGE" cc --model 108 "x"
+expect_exit 20 "INTERNAL" cc --model 111 "x"
+expect_exit 13 "UNKNOWN_MODEL" cc --model 9999 "x"
+expect_exit 14 "finish=cut_off" cc --model 205 -n 9 "x"
+expect_exit 12 "UNKNOWN_TENANT (unsigned)" "$TF_BIN/tokfab-client" --server "$card_ip:$clean_port" --tenant 43 --key-file "$key" --model 1 "x"
+expect_exit 10 "BAD_MAC (unsigned)" "$TF_BIN/tokfab-client" --server "$card_ip:$clean_port" --tenant 42 --key-file "$wrong" --model 1 "x"
 expect_exit 4 "timeout: no answer" "$TF_BIN/tokfab-client" --server "$card_ip:$silent_port" --tenant 42 --key-file "$key" --model 1 --retries 2 "x"
 expect_exit 3 "network error" "$TF_BIN/tokfab-client" --server "$card_ip:$closed_port" --tenant 42 --key-file "$key" --model 1 "x"
-expect_exit 4 "finish=cancelled" cl --model 2 -n 1000 --timeout 1 --ids "slow"
-expect_exit 0 "" cl --ping
+expect_exit 4 "finish=cancelled" cc --model 2 -n 1000 --timeout 1 --ids "slow"
+expect_exit 0 "" cc --ping
 grep -q "pong from" "$work/out" || tf_fail "--ping printed nothing"
+
+# --- MAC algorithm and the FINAL_TOKENS flag ---------------------------------
+tf_log "--mac siphash and --no-final-tokens"
+out=$(cc --model 1 -n 9 --mac siphash "signed with siphash" 2>"$work/err")
+tf_expect_eq "$?" 0 "exit code of a SipHash request"
+tf_expect_eq "$out" "$(words 9)" "streamed text under SipHash"
+grep -q "rx REQUEST .*mac_alg=2 req_flags=3$" "$TF_LOGDIR/clean.log" ||
+	tf_fail "the card saw no SipHash REQUEST with WANT_TEXT|FINAL_TOKENS: $(grep 'rx REQUEST' "$TF_LOGDIR/clean.log")"
+cc --model 1 -n 2 --no-final-tokens "no flag" >/dev/null 2>"$work/err" || tf_fail "--no-final-tokens: $(cat "$work/err")"
+grep -q "rx REQUEST .*mac_alg=1 req_flags=1$" "$TF_LOGDIR/clean.log" ||
+	tf_fail "--no-final-tokens still set FINAL_TOKENS: $(grep 'rx REQUEST' "$TF_LOGDIR/clean.log")"
 
 # --- bad arguments -----------------------------------------------------------
 tf_log "bad arguments"
@@ -125,6 +147,7 @@ expect_exit 2 "exactly one prompt" cl --model 1 --tokens 1 "and text"
 expect_exit 2 "exactly one prompt" cl --model 1
 expect_exit 2 "port must be a number" "$TF_BIN/tokfab-client" --server "$card_ip:99999" --tenant 42 --key-file "$key" --model 1 "x"
 expect_exit 2 "unknown option '--frobnicate'" cl --model 1 --frobnicate "x"
+expect_exit 2 "--mac: 'md5' is not a MAC algorithm" cl --model 1 --mac md5 "x"
 printf 'not a key\n' > "$work/bad.key"
 expect_exit 2 "hex digits" "$TF_BIN/tokfab-client" --server "$card_ip:$port" --tenant 42 --key-file "$work/bad.key" --model 1 "x"
 expect_exit 2 "cannot open key file" "$TF_BIN/tokfab-client" --server "$card_ip:$port" --tenant 42 --key-file "$work/none.key" --model 1 "x"

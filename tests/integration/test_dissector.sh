@@ -5,7 +5,8 @@
 #  1. tshark captures on the host end of a veth pair while real tokfab-client
 #     traffic flows to a card stand-in (tf_stub_card) in a network namespace:
 #     request with lost chunks (RESUME), large prompt (REQ_FRAGMENT), ping,
-#     BUSY (signed ERROR), unknown tenant (unsigned ERROR), Ctrl-C (CANCEL);
+#     BUSY (signed ERROR), unknown tenant (unsigned ERROR), Ctrl-C (CANCEL),
+#     a request signed with SipHash (mac_alg 2, answered under SipHash);
 #  2. tf_proto_send sends the 17 worked examples of hwdocs/protocol.md, built
 #     with the codec, over the same veth;
 #  3. tshark -X lua_script decodes the capture: every message type appears,
@@ -52,6 +53,10 @@ out=$(client --tenant 42 --model 1 -n 30 --seed 5 "hello dissector" 2>"$work/c1.
 tf_expect_eq "$?" 0 "exit code of a normal request"
 tf_expect_eq "$(echo "$out" | wc -w)" 30 "tokens printed"
 grep -q "resumes=[1-9]" "$work/c1.err" || tf_fail "no RESUME was needed: $(cat "$work/c1.err")"
+
+tf_log "request signed with SipHash"
+client --tenant 42 --model 1 -n 4 --mac siphash "siphash please" >/dev/null 2>"$work/c2.err"
+tf_expect_eq "$?" 0 "exit code of a SipHash request"
 
 tf_log "large prompt (REQ_FRAGMENT)"
 head -c 5000 /dev/zero | tr '\0' 'a' > "$work/prompt.txt"
@@ -107,6 +112,9 @@ tf_expect_eq "$(ts -Y "$real && tokfab.type == 0x83 && tokfab.mac_alg == 0" -T f
 	3 "unsigned ERROR code (UNKNOWN_TENANT)"
 tf_expect_eq "$(ts -Y "$real && tokfab.type == 0x83 && tokfab.error.code == 7" -T fields -e tokfab.error.retry_after_ms | head -1)" \
 	100 "BUSY retry_after_ms"
+tf_expect_eq "$(ts -Y "$real && tokfab.type == 0x01 && tokfab.mac_alg == 2" -T fields -e tokfab.req.prompt_text | head -1)" \
+	"siphash please" "prompt of the SipHash request"
+tf_expect_ge "$(ts -Y "$real && tokfab.type == 0x82 && tokfab.mac_alg == 2" | wc -l)" 1 "FINALs signed with SipHash"
 offs=$(ts -Y "$real && tokfab.type == 0x02" -T fields -e tokfab.frag.offset | sort -un | tr '\n' ' ')
 tf_expect_eq "$offs" "1280 2624 3968 " "fragment offsets of a 5000-byte prompt"
 

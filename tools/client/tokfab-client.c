@@ -37,8 +37,8 @@ struct opts {
 	uint32_t tenant, model, max_tokens, timeout_s, retries, dgram;
 	uint16_t temperature, top_p;
 	uint64_t seed;
-	uint8_t priority, key_id;
-	bool have_tenant, have_model, have_seed, json, ids, ping, verbose;
+	uint8_t priority, key_id, mac_alg;
+	bool have_tenant, have_model, have_seed, json, ids, ping, verbose, no_final_tokens;
 	uint8_t *tokens; /* --tokens: u32 LE ids */
 	uint32_t ntokens;
 	char *text; /* positional prompt words joined */
@@ -84,6 +84,11 @@ help(FILE *f)
 		"      --timeout SECONDS     give up after this long (default 60)\n"
 		"      --retries N           retransmissions without progress (default 6)\n"
 		"      --dgram-size BYTES    datagram size to send (144-1472, default 1400)\n"
+		"      --mac ALG             MAC algorithm: hmac (HMAC-SHA256, default) or "
+		"siphash\n"
+		"                            (SipHash-2-4-128, faster; the tenant must be allowed "
+		"it)\n"
+		"      --no-final-tokens     do not let the card put the last tokens in the FINAL\n"
 		"      --json                one JSON object per line: tokens, final, error\n"
 		"      --ids                 print token ids instead of text\n"
 		"      --ping                check reachability, key and clock; no request\n"
@@ -223,6 +228,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'o' },
 		{ "retries", required_argument, NULL, 'r' },
 		{ "dgram-size", required_argument, NULL, 'd' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "no-final-tokens", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "ids", no_argument, NULL, 'i' },
 		{ "ping", no_argument, NULL, 'g' },
@@ -240,6 +247,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	o->timeout_s = 60;
 	o->retries = 6;
 	o->dgram = TF_PROTO_DEFAULT_DGRAM;
+	o->mac_alg = TF_PROTO_MAC_HMAC_SHA256;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:t:k:m:n:vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -292,6 +300,18 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'd':
 			o->dgram = (uint32_t)parse_u64("--dgram-size", optarg, 144,
 						       TF_PROTO_MAX_DGRAM);
+			break;
+		case 'M': {
+			int a = tf_proto_mac_alg_parse(optarg);
+
+			if (a < 0)
+				usage_error("--mac: '%s' is not a MAC algorithm (hmac or siphash)",
+					    optarg);
+			o->mac_alg = (uint8_t)a;
+			break;
+		}
+		case 'F':
+			o->no_final_tokens = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -639,6 +659,8 @@ run(const struct opts *opts)
 	cfg.timeout_ms = o.timeout_s * 1000;
 	cfg.max_dgram = o.dgram;
 	cfg.max_inflight = 4;
+	cfg.mac_alg = o.mac_alg;
+	cfg.final_tokens = !o.no_final_tokens;
 	if (o.verbose)
 		cfg.on_event = verbose_event;
 	rc = tf_client_create(&cfg, &c, err, sizeof(err));

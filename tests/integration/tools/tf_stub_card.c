@@ -52,6 +52,7 @@ struct sreq {
 	uint64_t next_token_us, last_used_us;
 	struct tf_proto_final final;
 	int cut_code;
+	uint8_t mac_alg; /* the REQUEST's: responses are signed under it (protocol.md 4.1) */
 };
 
 static struct {
@@ -59,6 +60,7 @@ static struct {
 	uint32_t tenant;
 	struct tf_proto_key key;
 	uint32_t drop_every, token_delay_ms, chunk, drop_rx_every, first_delay_ms, rx_count;
+	uint8_t rx_alg; /* mac_alg of the datagram being answered */
 	struct sreq reqs[MAX_REQS];
 	uint8_t tx[TF_PROTO_MAX_DGRAM];
 	volatile sig_atomic_t stop;
@@ -91,10 +93,11 @@ on_signal(int sig)
 
 static void
 reply(const struct sockaddr_storage *to, socklen_t tolen, struct tf_proto_msg *m, uint64_t rid,
-      uint8_t flags, bool sign)
+      uint8_t flags, bool sign, uint8_t alg)
 {
 	int n;
 
+	m->mac_alg = sign ? alg : TF_PROTO_MAC_NONE;
 	m->tenant_id = sign ? g.tenant : m->tenant_id;
 	m->request_id = rid;
 	m->timestamp_us = real_us();
@@ -118,7 +121,7 @@ send_error(const struct sockaddr_storage *to, socklen_t tolen, uint32_t tenant, 
 	m.u.err = (struct tf_proto_err){
 		.code = code, .ref_type = ref, .retry_after_ms = retry, .detail = detail
 	};
-	reply(to, tolen, &m, rid, 0, sign);
+	reply(to, tolen, &m, rid, 0, sign, g.rx_alg);
 	printf("error rid=0x%016llx code=%s signed=%d\n", (unsigned long long)rid,
 	       tf_proto_error_name(code), sign);
 }
@@ -148,7 +151,7 @@ send_tokens(struct sreq *r, uint32_t from, uint32_t to, uint8_t flags)
 		.text = want_text ? (const uint8_t *)text : NULL,
 		.text_len = want_text ? tl : 0,
 	};
-	reply(&r->peer, r->peerlen, &m, r->rid, flags, true);
+	reply(&r->peer, r->peerlen, &m, r->rid, flags, true, r->mac_alg);
 }
 
 static void
@@ -157,7 +160,7 @@ send_final(struct sreq *r, uint8_t flags)
 	struct tf_proto_msg m = { .type = TF_PROTO_T_FINAL };
 
 	m.u.final = r->final;
-	reply(&r->peer, r->peerlen, &m, r->rid, flags, true);
+	reply(&r->peer, r->peerlen, &m, r->rid, flags, true, r->mac_alg);
 }
 
 /* Re-sends tokens [from, produced) in chunks, then the FINAL when done. */
@@ -168,7 +171,7 @@ resend(struct sreq *r, uint32_t from, uint8_t flags)
 		struct tf_proto_msg m = { .type = TF_PROTO_T_TOKENS };
 
 		m.u.tokens.first_seq = r->produced; /* beacon: still working */
-		reply(&r->peer, r->peerlen, &m, r->rid, flags, true);
+		reply(&r->peer, r->peerlen, &m, r->rid, flags, true, r->mac_alg);
 		return;
 	}
 	for (uint32_t s = from; s < r->produced; s += g.chunk)
@@ -368,6 +371,7 @@ on_piece(struct tf_proto_msg *m, const struct sockaddr_storage *from, socklen_t 
 	if (m->type == TF_PROTO_T_REQUEST) {
 		r->have_request = true;
 		r->params = m->u.req;
+		r->mac_alg = m->mac_alg;
 	}
 	if (r->have_request && tf_proto_reasm_done(&r->reasm))
 		start(r, now);
@@ -382,6 +386,7 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 	bool verified;
 	int rc = tf_proto_decode_hdr(buf, len, &m);
 
+	g.rx_alg = rc == 0 ? m.mac_alg : TF_PROTO_MAC_HMAC_SHA256;
 	if (rc == 0 && tf_proto_type_is_response(m.type))
 		return; /* not for a card */
 	if (rc == 0 && m.tenant_id != g.tenant) {
@@ -413,8 +418,9 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 		return;
 	}
 	if (m.type != TF_PROTO_T_FRAGMENT)
-		printf("rx %s rid=0x%016llx flags=%u len=%zu\n", tf_proto_type_name(m.type),
-		       (unsigned long long)m.request_id, m.flags, len);
+		printf("rx %s rid=0x%016llx flags=%u len=%zu mac_alg=%u req_flags=%u\n",
+		       tf_proto_type_name(m.type), (unsigned long long)m.request_id, m.flags, len,
+		       m.mac_alg, m.type == TF_PROTO_T_REQUEST ? m.u.req.req_flags : 0);
 	switch (m.type) {
 	case TF_PROTO_T_REQUEST:
 	case TF_PROTO_T_FRAGMENT:
@@ -427,7 +433,7 @@ on_datagram(const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
 						   .min_version = 1,
 						   .max_version = 1,
 						   .max_dgram = TF_PROTO_MAX_DGRAM };
-		reply(from, fromlen, &p, m.request_id, 0, true);
+		reply(from, fromlen, &p, m.request_id, 0, true, m.mac_alg);
 		break;
 	}
 	case TF_PROTO_T_CANCEL:

@@ -267,7 +267,8 @@ test_stream_in_order(void)
 	CU_ASSERT_EQUAL(m.request_id, rid);
 	CU_ASSERT_EQUAL(m.flags, 0);
 	CU_ASSERT_EQUAL(m.u.req.max_new_tokens, 6);
-	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_WANT_TEXT);
+	CU_ASSERT_EQUAL(m.mac_alg, TF_PROTO_MAC_HMAC_SHA256);
+	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_WANT_TEXT | TF_PROTO_RF_FINAL_TOKENS);
 	CU_ASSERT_EQUAL(m.u.req.prompt_len, 10);
 	CU_ASSERT_EQUAL(memcmp(m.u.req.prompt, "hello card", 10), 0);
 	srv_tokens(rid, 0, 3, true);
@@ -321,6 +322,181 @@ test_gap_duplicate_and_early_final_resume(void)
 	for (uint32_t i = 0; i < s.n; i++)
 		CU_ASSERT_EQUAL(s.ids[i], 500 + i);
 	CU_ASSERT(s.out.resumes >= 1);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/* A FINAL carrying the last tokens (3.7): taken as a TOKENS, then the FINAL. */
+static void
+srv_final_tokens(uint64_t rid, uint32_t first, uint32_t n, const struct tf_proto_key *k,
+		 uint8_t alg)
+{
+	static uint8_t ids[4 * 64];
+	struct tf_proto_msg m = { .type = TF_PROTO_T_FINAL, .mac_alg = alg };
+
+	for (uint32_t i = 0; i < n; i++)
+		tf_proto_st32(ids + 4 * i, 500 + first + i);
+	m.u.final = (struct tf_proto_final){
+		.finish_reason = TF_PROTO_FINISH_STOP,
+		.final_flags = TF_PROTO_FF_HAS_TOKENS,
+		.prompt_tokens = 3,
+		.completion_tokens = first + n,
+		.cost_micro = 5,
+		.tokens = { .first_seq = first, .n_tokens = (uint16_t)n, .ids = ids }
+	};
+	srv_send(&m, rid, k);
+}
+
+static void
+test_final_with_tokens(void)
+{
+	struct tf_client *c = mk_client(5);
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	uint64_t rid = submit_text(c, &s, "short", 5);
+
+	/* The whole answer in one datagram. */
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	CU_ASSERT_TRUE(m.u.req.req_flags & TF_PROTO_RF_FINAL_TOKENS);
+	srv_final_tokens(rid, 0, 5, &g_key, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
+	CU_ASSERT_EQUAL(s.n, 5);
+	CU_ASSERT_EQUAL(s.ids[4], 504);
+	CU_ASSERT_EQUAL(s.out.tokens, 5);
+	CU_ASSERT_FALSE(s.dup_or_order_error);
+
+	/* Tokens 0..2 streamed, 3..4 lost, the FINAL carries 5..7: RESUME from 3 first. */
+	srv_drain();
+	rid = submit_text(c, &s, "gap", 8);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	srv_tokens(rid, 0, 3, false);
+	srv_final_tokens(rid, 5, 3, &g_key, 0);
+	pump(c, &s, 50);
+	CU_ASSERT_EQUAL(s.done, 0);
+	CU_ASSERT_EQUAL(s.n, 3);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	CU_ASSERT_EQUAL(m.type, TF_PROTO_T_RESUME);
+	CU_ASSERT_EQUAL(m.u.resume.from_seq, 3);
+	srv_tokens(rid, 3, 2, false);
+	srv_final_tokens(rid, 5, 3, &g_key, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.n, 8);
+	for (uint32_t i = 0; i < s.n; i++)
+		CU_ASSERT_EQUAL(s.ids[i], 500 + i);
+	CU_ASSERT_FALSE(s.dup_or_order_error);
+
+	/* Chunk overlapping what the client holds: only the new tokens are delivered. */
+	srv_drain();
+	rid = submit_text(c, &s, "overlap", 4);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	srv_tokens(rid, 0, 2, false);
+	srv_final_tokens(rid, 1, 3, &g_key, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.n, 4);
+	CU_ASSERT_FALSE(s.dup_or_order_error);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/* A card that predates FINAL_TOKENS refuses the flag: the client sends again without it. */
+static void
+test_final_tokens_fallback(void)
+{
+	struct tf_client *c = mk_client(3);
+	struct seen s;
+	struct tf_proto_msg m, e = { .type = TF_PROTO_T_ERROR };
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	uint64_t rid = submit_text(c, &s, "old card", 2);
+
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	CU_ASSERT_TRUE(m.u.req.req_flags & TF_PROTO_RF_FINAL_TOKENS);
+	e.u.err = (struct tf_proto_err){ .code = TF_PROTO_E_UNSUPPORTED,
+					 .ref_type = TF_PROTO_T_REQUEST,
+					 .detail = (uint32_t)TF_PROTO_R_BAD_FLAGS << 16 | 46 };
+	srv_send(&e, rid, &g_key);
+	pump(c, &s, 20);
+	CU_ASSERT_EQUAL(s.done, 0);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	CU_ASSERT_EQUAL(m.type, TF_PROTO_T_REQUEST);
+	CU_ASSERT_EQUAL(m.request_id, rid);
+	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_WANT_TEXT);
+	srv_tokens(rid, 0, 2, true);
+	srv_final(rid, TF_PROTO_FINISH_LENGTH, 2, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
+	CU_ASSERT_EQUAL(s.n, 2);
+	/* ... and does not set it again for this card. */
+	srv_drain(); /* retransmissions of the first request the timers may have sent */
+	rid = submit_text(c, &s, "next", 2);
+	do {
+		CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	} while (m.request_id != rid);
+	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_WANT_TEXT);
+	/* Any other UNSUPPORTED is reported as it is. */
+	e.u.err.detail = (uint32_t)TF_PROTO_R_BAD_KIND << 16 | 44;
+	srv_send(&e, rid, &g_key);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.out.status, TF_PROTO_E_UNSUPPORTED);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/* --mac siphash: requests go out under SipHash; answers under either algorithm verify. */
+static void
+test_siphash_client(void)
+{
+	struct tf_client_config cfg;
+	struct tf_client *c = NULL;
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	char err[256];
+	uint64_t rid;
+
+	tf_client_config_init(&cfg);
+	cfg.server = g_addr;
+	cfg.tenant_id = 42;
+	memcpy(cfg.key, g_secret, sizeof(g_secret));
+	cfg.mac_alg = 7;
+	CU_ASSERT_EQUAL(tf_client_create(&cfg, &c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "MAC algorithm"));
+	cfg.mac_alg = TF_PROTO_MAC_SIPHASH;
+	cfg.final_tokens = false;
+	CU_ASSERT_EQUAL_FATAL(tf_client_create(&cfg, &c, err, sizeof(err)), 0);
+	rid = submit_text(c, &s, "fast", 3);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	CU_ASSERT_EQUAL(m.mac_alg, TF_PROTO_MAC_SIPHASH);
+	CU_ASSERT_EQUAL(m.u.req.req_flags, TF_PROTO_RF_WANT_TEXT);
+	srv_final_tokens(rid, 0, 3, &g_key, TF_PROTO_MAC_SIPHASH);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.n, 3);
+	/* A forged SipHash answer (wrong key) is ignored like any forgery. */
+	{
+		struct tf_proto_key bad;
+		uint8_t other[32];
+
+		memset(other, 0x77, sizeof(other));
+		tf_proto_key_init(&bad, TF_PROTO_MAC_SIPHASH, 0, other, sizeof(other));
+		srv_drain();
+		rid = submit_text(c, &s, "forged", 3);
+		CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+		srv_final_tokens(rid, 0, 3, &bad, TF_PROTO_MAC_SIPHASH);
+		pump(c, &s, 30);
+		CU_ASSERT_EQUAL(s.done, 0);
+		CU_ASSERT_EQUAL(s.n, 0);
+		srv_final_tokens(rid, 0, 3, &g_key, TF_PROTO_MAC_HMAC_SHA256);
+		pump(c, &s, 1000);
+		CU_ASSERT_EQUAL(s.done, 1);
+		CU_ASSERT_EQUAL(s.n, 3);
+	}
 	tf_client_destroy(c);
 	srv_drain();
 }
@@ -615,6 +791,63 @@ test_fragment_order_rotates(void)
 	srv_drain();
 }
 
+/*
+ * A receiver that drops every 4th datagram, with a transmission of 8 pieces
+ * (a multiple of 4): the REQUEST rotates with the fragments, so no piece is
+ * lost on every retransmission.
+ */
+static void
+test_periodic_loss_rotates_request(void)
+{
+	static uint8_t prompt[1280 + 6 * 1344 + 100];
+	struct tf_client *c = mk_client(8);
+	struct tf_client_request q = { .model_id = 1,
+				       .max_new_tokens = 1,
+				       .prompt_kind = TF_PROTO_PROMPT_TEXT,
+				       .prompt = prompt,
+				       .prompt_len = sizeof(prompt),
+				       .top_p = 10000 };
+	struct tf_proto_reasm r;
+	struct seen s = { 0 };
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	bool have_request = false, first_is_request = false;
+	uint32_t count = 0;
+	uint64_t rid;
+	int tx = 0;
+
+	memset(prompt, 'b', sizeof(prompt));
+	CU_ASSERT_EQUAL_FATAL(tf_client_submit(c, &q, &g_cb, &s, &rid), 0);
+	tf_proto_reasm_init(&r, NULL, 0);
+	while (!(have_request && tf_proto_reasm_done(&r)) && tx < 8) {
+		int k = 0;
+
+		while (srv_recv(&m, b, 200)) {
+			if (tx == 0 && k == 0)
+				first_is_request = m.type == TF_PROTO_T_REQUEST;
+			k++;
+			if (++count % 4 == 1)
+				continue; /* the REQUEST's slot of the first transmission */
+			if (m.type == TF_PROTO_T_REQUEST) {
+				have_request = true;
+				tf_proto_reasm_add(&r, m.u.req.prompt_total_len, 0, NULL,
+						   m.u.req.prompt_len);
+			} else {
+				tf_proto_reasm_add(&r, m.u.frag.prompt_total_len, m.u.frag.offset,
+						   NULL, m.u.frag.len);
+			}
+		}
+		CU_ASSERT_EQUAL(k, 8);
+		tx++;
+		tf_client_wait(c, 60);
+	}
+	CU_ASSERT_TRUE(first_is_request);
+	CU_ASSERT_TRUE(have_request);
+	CU_ASSERT_TRUE(tf_proto_reasm_done(&r));
+	tf_client_destroy(c);
+	srv_drain();
+}
+
 /* Many requests in flight from one thread, answered out of order. */
 static void
 test_many_concurrent(void)
@@ -821,6 +1054,9 @@ test_key_files(void)
 static const struct tf_cunit_test client_tests[] = {
 	TF_TEST(test_stream_in_order),
 	TF_TEST(test_gap_duplicate_and_early_final_resume),
+	TF_TEST(test_final_with_tokens),
+	TF_TEST(test_final_tokens_fallback),
+	TF_TEST(test_siphash_client),
 	TF_TEST(test_retransmit_then_timeout),
 	TF_TEST(test_busy_retry_after_same_id),
 	TF_TEST(test_signed_error_reported),
@@ -830,6 +1066,7 @@ static const struct tf_cunit_test client_tests[] = {
 	TF_TEST(test_cut_off),
 	TF_TEST(test_large_prompt_fragments),
 	TF_TEST(test_fragment_order_rotates),
+	TF_TEST(test_periodic_loss_rotates_request),
 	TF_TEST(test_many_concurrent),
 	TF_TEST(test_replay_corrects_clock),
 	TF_TEST(test_ping),
