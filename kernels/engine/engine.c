@@ -112,7 +112,7 @@ tf_engine_create(const struct tf_engine_config *cfg, struct tf_engine **out, cha
 		goto err_tok;
 	}
 	rc = tf_kv_create(&e->kv, e->model.cfg.n_layers, e->model.cfg.kv_dim, e->cfg.kv_block_size,
-			  e->cfg.kv_pool_blocks);
+			  e->cfg.kv_pool_blocks, e->model.precision == TF_ENGINE_BF16 ? 2 : 4);
 	if (rc) {
 		tf_eng_err(err, errlen, rc,
 			   "cannot allocate the KV pool (%u blocks of %u positions): lower "

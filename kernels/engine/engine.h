@@ -44,8 +44,9 @@ enum tf_engine_precision {
 	TF_ENGINE_FP32 = 0, /* the checkpoint's fp32 weights (SIMD kernels: a packed copy) */
 	TF_ENGINE_INT8 = 1, /* int8 with one fp32 scale per 32 weights, made at load */
 	TF_ENGINE_BF16 = 2, /* bf16 weights (rounded at load) times bf16 activations,
-			     * fp32 sums: AMX tiles / AVX512-BF16 where the CPU has them
-			     * (elsewhere the portable kernel: correct, slow) */
+			     * fp32 sums, bf16 KV cache: AMX tiles / AVX512-BF16 where
+			     * the CPU has them (elsewhere the portable kernels:
+			     * correct, slow); accuracy bound: hwdocs/model-format.md */
 };
 
 /* Everything tf_engine_create() needs; 0 / NULL picks the default named. */

@@ -247,6 +247,21 @@ rope_head(const struct tf_model *m, float *v, uint32_t pos)
 	}
 }
 
+/* Kv head kvh's slice of a block: keys (hs, block_size), values hs
+ * elements per position, kv_dim apart. */
+static const unsigned char *
+key_slice(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t kvh, uint32_t hs)
+{
+	return (const unsigned char *)tf_kv_keys(kv, layer, block) +
+	       (size_t)kvh * hs * kv->block_size * kv->elt;
+}
+
+static const unsigned char *
+val_slice(const struct tf_kv *kv, uint32_t layer, uint32_t block, uint32_t kvh, uint32_t hs)
+{
+	return (const unsigned char *)tf_kv_vals(kv, layer, block) + (size_t)kvh * hs * kv->elt;
+}
+
 /* Asks for the key and value slices of kv head kvh over positions [0, n)
  * before they are read: a head's slice of a block is a few KiB, too short
  * for the hardware prefetchers to ramp up on, and the blocks are scattered. */
@@ -254,22 +269,20 @@ static void
 prefetch_kv(const struct tf_runner *r, uint32_t layer, const uint32_t *table, uint32_t n,
 	    uint32_t kvh)
 {
-	const struct tf_model_config *c = &r->model->cfg;
-	uint32_t bs = r->kv->block_size, hs = c->head_size;
+	const struct tf_kv *kv = r->kv;
+	uint32_t bs = kv->block_size, hs = r->model->cfg.head_size;
+	size_t row = (size_t)kv->kv_dim * kv->elt;
 
 	for (uint32_t t = 0; t < n; t += bs) {
-		const char *kb = (const char *)(tf_kv_keys(r->kv, layer, table[t / bs]) +
-						(size_t)kvh * hs * bs);
-		const char *vb =
-			(const char *)(tf_kv_vals(r->kv, layer, table[t / bs]) + (size_t)kvh * hs);
+		const unsigned char *kb = key_slice(kv, layer, table[t / bs], kvh, hs);
+		const unsigned char *vb = val_slice(kv, layer, table[t / bs], kvh, hs);
 		uint32_t m = n - t < bs ? n - t : bs;
 
-		for (size_t o = 0; o < (size_t)hs * bs * sizeof(float); o += 64)
+		for (size_t o = 0; o < (size_t)hs * bs * kv->elt; o += 64)
 			__builtin_prefetch(kb + o, 0, 3);
 		for (uint32_t s = 0; s < m; s++)
-			for (size_t o = 0; o < hs * sizeof(float); o += 64)
-				__builtin_prefetch(vb + (size_t)s * c->kv_dim * sizeof(float) + o,
-						   0, 3);
+			for (size_t o = 0; o < (size_t)hs * kv->elt; o += 64)
+				__builtin_prefetch(vb + s * row + o, 0, 3);
 	}
 }
 
@@ -279,6 +292,8 @@ prefetch_kv(const struct tf_runner *r, uint32_t layer, const uint32_t *table, ui
  * the cache, then per query head scores over the sequence so far, softmax,
  * weighted sum of values into xb. Only this task touches this kv head of
  * this sequence, so a row sees the keys of the earlier rows of the call.
+ * Keys are transposed (block_size apart per element), values kv_dim
+ * elements apart per position; fp32 or bf16 as the cache holds them.
  */
 static void
 att_task(void *ctx, uint32_t task, unsigned int worker)
@@ -288,9 +303,10 @@ att_task(void *ctx, uint32_t task, unsigned int worker)
 	const struct tf_model *m = r->model;
 	const struct tf_model_config *c = &m->cfg;
 	const struct tf_kern_ops *ops = r->ops;
+	const struct tf_kv *kv = r->kv;
 	const struct tf_att_group *g = &r->groups[task / c->n_kv_heads];
 	uint32_t kvh = task % c->n_kv_heads, hs = c->head_size, G = c->n_heads / c->n_kv_heads;
-	uint32_t bs = r->kv->block_size;
+	uint32_t bs = kv->block_size, L = j->layer;
 	float *att = r->att + (size_t)worker * c->seq_len;
 	float div = sqrtf((float)hs);
 
@@ -301,32 +317,34 @@ att_task(void *ctx, uint32_t task, unsigned int worker)
 		uint32_t p = row->pos, n = p + 1;
 		float *k = r->k + (size_t)i * c->kv_dim + (size_t)kvh * hs;
 
-		prefetch_kv(r, j->layer, table, n, kvh);
+		prefetch_kv(r, L, table, n, kvh);
 		rope_head(m, k, p);
-		tf_kv_put(r->kv, j->layer, table[p / bs], p % bs, kvh * hs, hs, k,
+		tf_kv_put(kv, L, table[p / bs], p % bs, kvh * hs, hs, k,
 			  r->v + (size_t)i * c->kv_dim + (size_t)kvh * hs);
 		for (uint32_t h = kvh * G; h < (kvh + 1) * G; h++) {
 			float *q = r->q + (size_t)i * c->dim + (size_t)h * hs;
 			float *out = r->xb + (size_t)i * c->dim + (size_t)h * hs;
 
 			rope_head(m, q, p);
-			/* Block by block: keys transposed (block_size apart per
-			 * element), values kv_dim floats apart per position. */
 			for (uint32_t t = 0; t < n; t += bs) {
-				const float *kb = tf_kv_keys(r->kv, j->layer, table[t / bs]) +
-						  (size_t)kvh * hs * bs;
+				const void *kb = key_slice(kv, L, table[t / bs], kvh, hs);
+				uint32_t cnt = n - t < bs ? n - t : bs;
 
-				ops->attn_scores(att + t, q, kb, bs, n - t < bs ? n - t : bs, hs,
-						 div);
+				if (kv->elt == 2)
+					ops->attn_scores_bf16(att + t, q, kb, bs, cnt, hs, div);
+				else
+					ops->attn_scores(att + t, q, kb, bs, cnt, hs, div);
 			}
 			ops->softmax(att, n);
 			memset(out, 0, hs * sizeof(float));
 			for (uint32_t t = 0; t < n; t += bs) {
-				const float *vb = tf_kv_vals(r->kv, j->layer, table[t / bs]) +
-						  (size_t)kvh * hs;
+				const void *vb = val_slice(kv, L, table[t / bs], kvh, hs);
+				uint32_t cnt = n - t < bs ? n - t : bs;
 
-				ops->attn_values(out, att + t, vb, c->kv_dim,
-						 n - t < bs ? n - t : bs, hs);
+				if (kv->elt == 2)
+					ops->attn_values_bf16(out, att + t, vb, c->kv_dim, cnt, hs);
+				else
+					ops->attn_values(out, att + t, vb, c->kv_dim, cnt, hs);
 			}
 		}
 	}

@@ -75,6 +75,12 @@ struct tf_kern_ops {
 			    uint32_t hs, float div);
 	void (*attn_values)(float *out, const float *att, const float *v, size_t stride, uint32_t n,
 			    uint32_t hs);
+	/* The same over a bf16 KV cache (the bf16 precision): each key / value
+	 * element widened to fp32 (exact), then the fp32 arithmetic above. */
+	void (*attn_scores_bf16)(float *att, const float *q, const uint16_t *k, size_t ld,
+				 uint32_t n, uint32_t hs, float div);
+	void (*attn_values_bf16)(float *out, const float *att, const uint16_t *v, size_t stride,
+				 uint32_t n, uint32_t hs);
 	/* out = w * x / sqrt(mean(x^2) + eps) */
 	void (*rmsnorm)(float *out, const float *x, const float *w, uint32_t n, float eps);
 	void (*softmax)(float *x, uint32_t n);
@@ -115,5 +121,9 @@ int32_t tf_kern_argmax_generic(const float *x, uint32_t n);
 void tf_kern_matmul_bf16_generic(float *out, size_t ldo, const uint16_t *x, size_t ldx, uint32_t nb,
 				 const struct tf_matrix *w, uint32_t r0, uint32_t r1);
 void tf_kern_to_bf16_generic(uint16_t *dst, const float *src, uint32_t n);
+void tf_kern_attn_scores_bf16_generic(float *att, const float *q, const uint16_t *k, size_t ld,
+				      uint32_t n, uint32_t hs, float div);
+void tf_kern_attn_values_bf16_generic(float *out, const float *att, const uint16_t *v,
+				      size_t stride, uint32_t n, uint32_t hs);
 
 #endif /* TF_ENGINE_KERN_H */

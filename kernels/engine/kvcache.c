@@ -8,20 +8,21 @@
 
 int
 tf_kv_create(struct tf_kv *kv, uint32_t n_layers, uint32_t kv_dim, uint32_t block_size,
-	     uint32_t n_blocks)
+	     uint32_t n_blocks, uint32_t elt)
 {
 	size_t per;
 
 	memset(kv, 0, sizeof(*kv));
-	if (!n_layers || !kv_dim || !block_size || !n_blocks)
+	if (!n_layers || !kv_dim || !block_size || !n_blocks || (elt != 2 && elt != 4))
 		return -EINVAL;
-	per = (size_t)n_layers * n_blocks * block_size * kv_dim * sizeof(float);
-	if (per / n_layers / n_blocks / block_size / sizeof(float) != kv_dim)
+	per = (size_t)n_layers * n_blocks * block_size * kv_dim * elt;
+	if (per / n_layers / n_blocks / block_size / elt != kv_dim)
 		return -EOVERFLOW;
 	kv->n_layers = n_layers;
 	kv->kv_dim = kv_dim;
 	kv->block_size = block_size;
 	kv->n_blocks = n_blocks;
+	kv->elt = elt;
 	kv->bytes = 2 * per;
 	/* Anonymous mapping: pages are touched (and zeroed) only when used. */
 	kv->k = mmap(NULL, kv->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -30,7 +31,7 @@ tf_kv_create(struct tf_kv *kv, uint32_t n_layers, uint32_t kv_dim, uint32_t bloc
 		return -ENOMEM;
 	}
 	madvise(kv->k, kv->bytes, MADV_HUGEPAGE); /* a hint: fewer TLB misses if granted */
-	kv->v = kv->k + per / sizeof(float);
+	kv->v = kv->k + per;
 	kv->free_ids = malloc((size_t)n_blocks * sizeof(*kv->free_ids));
 	if (!kv->free_ids) {
 		munmap(kv->k, kv->bytes);

@@ -523,7 +523,7 @@ test_kv_pool(void)
 	struct tf_kv kv;
 	uint32_t a[5], b[5], c[5];
 
-	CU_ASSERT_EQUAL_FATAL(tf_kv_create(&kv, 2, 8, 4, 8), 0);
+	CU_ASSERT_EQUAL_FATAL(tf_kv_create(&kv, 2, 8, 4, 8, 4), 0);
 	CU_ASSERT_EQUAL(tf_kv_blocks_for(&kv, 9), 3);
 	CU_ASSERT_EQUAL(tf_kv_alloc(&kv, 5, a), 0);
 	CU_ASSERT_EQUAL(tf_kv_alloc(&kv, 4, b), -ENOSPC); /* all or nothing */
@@ -533,10 +533,10 @@ test_kv_pool(void)
 		for (int j = 0; j < 3; j++)
 			CU_ASSERT_NOT_EQUAL(a[i], b[j]);
 	/* blocks do not overlap in memory */
-	CU_ASSERT(tf_kv_keys(&kv, 1, 7) + 8 * 4 <= kv.v);
-	CU_ASSERT(tf_kv_keys(&kv, 0, 1) == tf_kv_keys(&kv, 0, 0) + 8 * 4);
-	CU_ASSERT(tf_kv_vals(&kv, 0, 1) == tf_kv_vals(&kv, 0, 0) + 8 * 4);
-	CU_ASSERT(tf_kv_vals(&kv, 1, 7) + 8 * 4 <= kv.k + kv.bytes / sizeof(float));
+	CU_ASSERT((float *)tf_kv_keys(&kv, 1, 7) + 8 * 4 <= (float *)kv.v);
+	CU_ASSERT((float *)tf_kv_keys(&kv, 0, 1) == (float *)tf_kv_keys(&kv, 0, 0) + 8 * 4);
+	CU_ASSERT((float *)tf_kv_vals(&kv, 0, 1) == (float *)tf_kv_vals(&kv, 0, 0) + 8 * 4);
+	CU_ASSERT((float *)tf_kv_vals(&kv, 1, 7) + 8 * 4 <= (float *)(kv.k + kv.bytes));
 	{ /* keys land transposed, values by position */
 		float k8[8], v8[8];
 
@@ -545,15 +545,34 @@ test_kv_pool(void)
 		tf_kv_put(&kv, 1, 2, 3, 0, 5, k8, v8);
 		tf_kv_put(&kv, 1, 2, 3, 5, 3, k8 + 5, v8 + 5);
 		for (int i = 0; i < 8; i++) {
-			CU_ASSERT_EQUAL(tf_kv_keys(&kv, 1, 2)[i * 4 + 3], (float)i);
-			CU_ASSERT_EQUAL(tf_kv_vals(&kv, 1, 2)[3 * 8 + i], (float)(10 + i));
+			CU_ASSERT_EQUAL(((float *)tf_kv_keys(&kv, 1, 2))[i * 4 + 3], (float)i);
+			CU_ASSERT_EQUAL(((float *)tf_kv_vals(&kv, 1, 2))[3 * 8 + i],
+					(float)(10 + i));
 		}
 	}
 	tf_kv_free(&kv, a, 5);
 	CU_ASSERT_EQUAL(tf_kv_alloc(&kv, 5, c), 0);
 	CU_ASSERT_EQUAL(kv.n_free, 0);
 	tf_kv_destroy(&kv);
-	CU_ASSERT_EQUAL(tf_kv_create(&kv, 0, 8, 4, 8), -EINVAL);
+	CU_ASSERT_EQUAL(tf_kv_create(&kv, 0, 8, 4, 8, 4), -EINVAL);
+	CU_ASSERT_EQUAL(tf_kv_create(&kv, 2, 8, 4, 8, 3), -EINVAL);
+	/* bf16 elements: half the bytes, stored rounded */
+	CU_ASSERT_EQUAL_FATAL(tf_kv_create(&kv, 2, 8, 4, 8, 2), 0);
+	CU_ASSERT_EQUAL(kv.bytes, (size_t)2 * 2 * 8 * 4 * 8 * 2);
+	{
+		float k8[8], v8[8];
+
+		for (int i = 0; i < 8; i++)
+			k8[i] = 1.0f + (float)i / 1000.0f, v8[i] = -(float)i / 3.0f;
+		tf_kv_put(&kv, 1, 5, 2, 0, 8, k8, v8);
+		for (int i = 0; i < 8; i++) {
+			CU_ASSERT_EQUAL(((uint16_t *)tf_kv_keys(&kv, 1, 5))[i * 4 + 2],
+					tf_bf16_round(k8[i]));
+			CU_ASSERT_EQUAL(((uint16_t *)tf_kv_vals(&kv, 1, 5))[2 * 8 + i],
+					tf_bf16_round(v8[i]));
+		}
+	}
+	tf_kv_destroy(&kv);
 }
 
 struct count_ctx {

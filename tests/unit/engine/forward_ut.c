@@ -53,7 +53,8 @@ rig_open(struct rig *g, const char *path, enum tf_engine_precision prec,
 	S = g->model.cfg.seq_len;
 	nb = (S + BS - 1) / BS;
 	if (tf_pool_create(threads, &g->pool) ||
-	    tf_kv_create(&g->kv, g->model.cfg.n_layers, g->model.cfg.kv_dim, BS, 2 * nb) ||
+	    tf_kv_create(&g->kv, g->model.cfg.n_layers, g->model.cfg.kv_dim, BS, 2 * nb,
+			 prec == TF_ENGINE_BF16 ? 2 : 4) ||
 	    tf_runner_init(&g->run, &g->model, ops, g->pool, &g->kv, 2 * S, S))
 		return -1;
 	/* sequence 0 takes the odd blocks from the top, sequence 1 the even ones */

@@ -362,7 +362,7 @@ test_q8_quantize_bound(void)
 }
 
 /* Keys transposed as in a KV block (element i of position t at k[i * ld + t],
- * ld wider than n), values by position; every position count from 1 to 40
+ * ld wider than n), values by position, in fp32 and in bf16; every position count from 1 to 40
  * covers vector bodies and tails. A position's score is the same bits
  * whatever n (it is computed alone in its lane). */
 static void
@@ -382,6 +382,7 @@ test_attention(void)
 				uint32_t hs = hss[a], stride = hs * 3 + 1, ld = n + 3;
 				float q[128], k[128 * 43], val[40 * 301], att[40], att1[40],
 					out[128], out0[128];
+				uint16_t kh[128 * 43], vh[40 * 301];
 				float div = sqrtf((float)hs);
 				int bad = 0;
 
@@ -411,6 +412,37 @@ test_attention(void)
 					for (uint32_t t = 0; t < n; t++) {
 						e += (double)att[t] * val[t * stride + i];
 						ad += fabs((double)att[t] * val[t * stride + i]);
+					}
+					bad += !tol_ok(out[i], e, ad, n + 1);
+				}
+				/* the same over bf16 keys and values (widened exactly) */
+				for (uint32_t i = 0; i < hs * ld; i++)
+					kh[i] = tf_bf16_round(k[i]);
+				for (uint32_t i = 0; i < n * stride; i++)
+					vh[i] = tf_bf16_round(val[i]);
+				memcpy(out, out0, sizeof(float) * hs);
+				ops->attn_scores_bf16(att, q, kh, ld, n, hs, div);
+				for (uint32_t t = 0; t < n; t++) {
+					double e = 0, ad = 0;
+
+					for (uint32_t i = 0; i < hs; i++) {
+						double p = (double)q[i] *
+							   tf_bf16_float(kh[i * ld + t]);
+
+						e += p, ad += fabs(p);
+					}
+					bad += !tol_ok(att[t], e / div, ad / div + 1e-7 * fabs(e),
+						       hs);
+				}
+				ops->attn_values_bf16(out, att, vh, stride, n, hs);
+				for (uint32_t i = 0; i < hs; i++) {
+					double e = out0[i], ad = fabs(out0[i]);
+
+					for (uint32_t t = 0; t < n; t++) {
+						double p = (double)att[t] *
+							   tf_bf16_float(vh[t * stride + i]);
+
+						e += p, ad += fabs(p);
 					}
 					bad += !tol_ok(out[i], e, ad, n + 1);
 				}

@@ -119,6 +119,94 @@ matmul_bf16(float *out, size_t ldo, const uint16_t *x, size_t ldx, uint32_t nb,
 	}
 }
 
+AI __mmask16
+tail(uint32_t live)
+{
+	return live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1);
+}
+
+/* 16 bf16 -> 16 fp32 (exact: the bits move up 16 places). */
+AI __m512
+widen(__mmask16 m, const uint16_t *p)
+{
+	__m256i h = _mm256_maskz_loadu_epi16(m, p);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* As tf_kern_avx512_attn_scores over bf16 keys: 16 positions per vector,
+ * four chains over the head elements. */
+void
+tf_kern_avx512bf16_attn_scores(float *att, const float *q, const uint16_t *k, size_t ld, uint32_t n,
+			       uint32_t hs, float div)
+{
+	const __m512 vdiv = _mm512_set1_ps(div);
+
+	for (uint32_t t = 0; t < n; t += 16) {
+		const __mmask16 m = tail(n - t);
+		const uint16_t *kt = k + t;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		uint32_t i = 0;
+
+		for (; i + 4 <= hs; i += 4) {
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), widen(m, kt + i * ld), a0);
+			a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]), widen(m, kt + (i + 1) * ld),
+					     a1);
+			a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]), widen(m, kt + (i + 2) * ld),
+					     a2);
+			a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]), widen(m, kt + (i + 3) * ld),
+					     a3);
+		}
+		for (; i < hs; i++)
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), widen(m, kt + i * ld), a0);
+		a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+		_mm512_mask_storeu_ps(att + t, m, _mm512_div_ps(a0, vdiv));
+	}
+}
+
+#define HV 4 /* head sizes up to HV * 16 keep out in registers */
+
+/* As tf_kern_avx512_attn_values over bf16 values: even and odd positions in
+ * two sets of accumulators, added at the end. */
+void
+tf_kern_avx512bf16_attn_values(float *out, const float *att, const uint16_t *v, size_t stride,
+			       uint32_t n, uint32_t hs)
+{
+	int nv = (int)((hs + 15) / 16);
+	__m512 ov[HV], ow[HV];
+
+	if (nv > HV) {
+		tf_kern_attn_values_bf16_generic(out, att, v, stride, n, hs);
+		return;
+	}
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		ov[c] = ow[c] = _mm512_setzero_ps();
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		if (c < nv)
+			ov[c] = _mm512_maskz_loadu_ps(tail(hs - (uint32_t)c * 16), out + c * 16);
+	for (uint32_t t = 0; t < n; t += 2) {
+		__m512 a = _mm512_set1_ps(att[t]);
+		__m512 b = _mm512_set1_ps(t + 1 < n ? att[t + 1] : 0.0f);
+		const uint16_t *vt = v + t * stride, *vu = t + 1 < n ? vt + stride : vt;
+
+		UNROLL
+		for (int c = 0; c < HV; c++)
+			if (c < nv) {
+				__mmask16 m = tail(hs - (uint32_t)c * 16);
+
+				ov[c] = _mm512_fmadd_ps(a, widen(m, vt + c * 16), ov[c]);
+				ow[c] = _mm512_fmadd_ps(b, widen(m, vu + c * 16), ow[c]);
+			}
+	}
+	UNROLL
+	for (int c = 0; c < HV; c++)
+		if (c < nv)
+			_mm512_mask_storeu_ps(out + c * 16, tail(hs - (uint32_t)c * 16),
+					      _mm512_add_ps(ov[c], ow[c]));
+}
+
 /* VCVTNEPS2BF16: the rounding tf_bf16_round() spells out. */
 void
 tf_kern_avx512bf16_to_bf16(uint16_t *dst, const float *src, uint32_t n)
@@ -149,6 +237,8 @@ const struct tf_kern_ops tf_kern_avx512bf16 = {
 	.to_bf16 = tf_kern_avx512bf16_to_bf16,
 	.attn_scores = tf_kern_avx512_attn_scores,
 	.attn_values = tf_kern_avx512_attn_values,
+	.attn_scores_bf16 = tf_kern_avx512bf16_attn_scores,
+	.attn_values_bf16 = tf_kern_avx512bf16_attn_values,
 	.rmsnorm = tf_kern_avx512_rmsnorm,
 	.softmax = tf_kern_avx512_softmax,
 	.swiglu = tf_kern_avx512_swiglu,

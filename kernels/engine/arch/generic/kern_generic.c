@@ -101,6 +101,28 @@ attn_values(float *out, const float *att, const float *v, size_t stride, uint32_
 }
 
 void
+tf_kern_attn_scores_bf16_generic(float *att, const float *q, const uint16_t *k, size_t ld,
+				 uint32_t n, uint32_t hs, float div)
+{
+	for (uint32_t t = 0; t < n; t++) {
+		float acc = 0.0f;
+
+		for (uint32_t i = 0; i < hs; i++)
+			acc += q[i] * tf_bf16_float(k[i * ld + t]);
+		att[t] = acc / div;
+	}
+}
+
+void
+tf_kern_attn_values_bf16_generic(float *out, const float *att, const uint16_t *v, size_t stride,
+				 uint32_t n, uint32_t hs)
+{
+	for (uint32_t t = 0; t < n; t++)
+		for (uint32_t i = 0; i < hs; i++)
+			out[i] += att[t] * tf_bf16_float(v[t * stride + i]);
+}
+
+void
 tf_kern_rmsnorm_generic(float *out, const float *x, const float *w, uint32_t n, float eps)
 {
 	float ss = 0.0f;
@@ -164,6 +186,8 @@ const struct tf_kern_ops tf_kern_generic = {
 	.to_bf16 = tf_kern_to_bf16_generic,
 	.attn_scores = attn_scores,
 	.attn_values = attn_values,
+	.attn_scores_bf16 = tf_kern_attn_scores_bf16_generic,
+	.attn_values_bf16 = tf_kern_attn_values_bf16_generic,
 	.rmsnorm = tf_kern_rmsnorm_generic,
 	.softmax = tf_kern_softmax_generic,
 	.swiglu = tf_kern_swiglu_generic,
