@@ -516,6 +516,34 @@ tenant_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 	}
 	if (!strcmp(k, "max_inflight"))
 		return get_u32(c, v, path, 0, 1u << 20, &t->max_inflight);
+	if (!strcmp(k, "mac_algs")) {
+		uint32_t n = 0;
+
+		if (want(c, v, YAML_SEQUENCE_NODE, path))
+			return -EINVAL;
+		t->mac_algs = 0;
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++, n++) {
+			yaml_node_t *an = node(c, *it);
+			char ip[300];
+			int a;
+
+			snprintf(ip, sizeof(ip), "%s[%u]", path, n);
+			if (want(c, an, YAML_SCALAR_NODE, ip))
+				return -EINVAL;
+			a = tf_proto_mac_alg_parse(sval(an));
+			if (a < 0)
+				return fail(c, an, ip,
+					    "'%s' is not a MAC algorithm (hmac-sha256 or siphash)",
+					    sval(an));
+			if (t->mac_algs & (1u << a))
+				return fail(c, an, ip, "'%s' listed twice", sval(an));
+			t->mac_algs |= (uint16_t)(1u << a);
+		}
+		if (!t->mac_algs)
+			return fail(c, v, path, "name at least one MAC algorithm");
+		return 0;
+	}
 	if (!strcmp(k, "prices")) {
 		uint32_t n = 0;
 

@@ -39,6 +39,7 @@
 	X(PROTO_TYPE, "message type a client must not send")                     \
 	X(AUTH_TENANT, "unknown tenant")                                         \
 	X(AUTH_MAC, "MAC does not verify")                                       \
+	X(AUTH_MAC_ALG, "MAC algorithm the tenant may not use")                  \
 	X(AUTH_REPLAY, "outside or already seen in the replay window")           \
 	X(REASM_OVERLAP, "fragment overlaps bytes already received")             \
 	X(REASM_LIE, "fragment disagrees with the request's declared size")      \

@@ -251,10 +251,31 @@ left_accel(struct tf_dp_accel *a, struct tf_dp_req *r)
 	a->outstanding -= r->work;
 }
 
+/*
+ * Free token-buffer chunks below which a request does not hold tokens back:
+ * held tokens must still be in the buffer when they go out.
+ */
+#define HOLD_MIN_FREE_CHUNKS 256
+
+/* Sends what the requests that held tokens during this event burst still hold. */
+static void
+flush_held(struct tf_dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nheld; i++) {
+		struct tf_dp_req *r = &w->reqs[w->held[i]];
+
+		if (r->held && r->tok_sent < r->tb.count)
+			tf_dp_resend(w, r, r->tok_sent, 0);
+		r->held = 0;
+	}
+	w->nheld = 0;
+}
+
 static void
 on_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_xport_event *ev)
 {
 	const char *text = ev->u.tokens.text;
+	int hold;
 
 	if (r->cancel || r->cut)
 		return; /* stopped: nothing more reaches the client or the bill */
@@ -270,8 +291,25 @@ on_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_xport_eve
 		tf_tokbuf_append(&w->tok, &r->tb, ev->u.tokens.tok[i].id, text, l);
 		text += ev->u.tokens.tok[i].text_len;
 	}
-	tf_dp_send_tokens(w, r, ev->u.tokens.index, ev->u.tokens.tok, ev->u.tokens.ntok,
-			  ev->u.tokens.text, 0);
+	/*
+	 * A client that accepts its last tokens in the FINAL gets them at the end
+	 * of this event burst, unless the END arrives in the same burst: then they
+	 * ride in the FINAL (protocol.md 3.7: one datagram and one MAC fewer).
+	 */
+	hold = r->final_tokens && w->tok.nfree >= HOLD_MIN_FREE_CHUNKS &&
+	       w->nheld < sizeof(w->held) / sizeof(w->held[0]);
+	if (hold) {
+		if (!r->held) {
+			r->held = 1;
+			w->held[w->nheld++] = r->index;
+		}
+	} else {
+		if (r->tok_sent < ev->u.tokens.index)
+			tf_dp_resend(w, r, r->tok_sent, 0); /* it held some: those first */
+		else
+			tf_dp_send_tokens(w, r, ev->u.tokens.index, ev->u.tokens.tok,
+					  ev->u.tokens.ntok, ev->u.tokens.text, 0);
+	}
 	tf_dp_count(w, TF_EV_TOKENS_OUT, ev->u.tokens.ntok);
 	if (tf_admit_dry(&r->tenant->adm)) {
 		/* The host lowered the balance below what runs: stop, bill what was sent. */
@@ -417,6 +455,8 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			break;
 		}
 	}
+	if (w->nheld)
+		flush_held(w);
 	if (n > 0) {
 		tf_xport_credits_return(a->x);
 		work += (unsigned int)n;

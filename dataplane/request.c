@@ -218,6 +218,7 @@ take_header(struct tf_dp_req *r, const struct tf_proto_msg *m, const struct tf_d
 	r->kind = q->prompt_kind;
 	r->prio = q->priority < t->max_prio ? q->priority : t->max_prio;
 	r->want_text = !!(q->req_flags & TF_PROTO_RF_WANT_TEXT);
+	r->final_tokens = !!(q->req_flags & TF_PROTO_RF_FINAL_TOKENS);
 	r->temperature = q->temperature;
 	r->top_p = q->top_p;
 	r->seed = q->seed;
@@ -438,6 +439,7 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 	}
 	r->request_id = m->request_id;
 	r->key_id = m->key_id;
+	r->mac_alg = m->mac_alg;
 	r->port = port;
 	r->peer = *peer; /* every answer goes where the first piece came from */
 	if (!tf_dedupe_insert(&w->ids, t->id, m->request_id, r->index + 1,
@@ -675,6 +677,7 @@ tf_dp_reasm_timers(struct tf_dp_worker *w)
 		tf_dp_count_drop(w, TF_DROP_REASM_TIMEOUT);
 		if (r->have_hdr) {
 			struct tf_proto_msg m = { .type = TF_PROTO_T_REQUEST,
+						  .mac_alg = r->mac_alg,
 						  .tenant_id = r->tenant->id,
 						  .request_id = r->request_id,
 						  .key_id = r->key_id };

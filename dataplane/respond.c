@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Responses: ERROR, PONG, TOKENS (streamed, and re-sent from the token
- * buffer), FINAL. Each is encoded and signed straight into a transmit
- * buffer behind the Ethernet/IPv4/UDP headers; token ids are the one copy
- * on this path (from the transport's response ring into the datagram).
+ * buffer), FINAL (with the last tokens inside when the client set
+ * FINAL_TOKENS). Each is encoded and signed straight into a transmit buffer
+ * behind the Ethernet/IPv4/UDP headers, under the MAC algorithm of the
+ * datagram it answers (protocol.md 4.1); token ids are the one copy on this
+ * path (from the transport's response ring into the datagram).
  */
 #include <string.h>
 
@@ -59,15 +61,21 @@ send_msg(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *peer,
 	return 0;
 }
 
+/*
+ * alg: the algorithm of what is answered; the key's default when the key
+ * does not accept it (a tenant whose policy changed since the request came).
+ */
 static void
 msg_init(struct tf_dp_worker *w, struct tf_proto_msg *e, uint8_t type, uint8_t flags,
-	 uint32_t tenant, uint64_t rid, const struct tf_proto_key *k)
+	 uint32_t tenant, uint64_t rid, const struct tf_proto_key *k, uint8_t alg)
 {
 	memset(e, 0, sizeof(*e));
 	e->version = TF_PROTO_VERSION;
 	e->type = type;
 	e->flags = flags;
 	e->key_id = k ? k->key_id : 0;
+	if (k && alg <= TF_PROTO_MAC_ALG_MAX && (k->algs & TF_PROTO_MAC_BIT(alg)))
+		e->mac_alg = alg;
 	e->tenant_id = tenant;
 	e->request_id = rid;
 	e->timestamp_us = w->wall_us;
@@ -80,7 +88,7 @@ tf_dp_send_error(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer
 {
 	struct tf_proto_msg e;
 
-	msg_init(w, &e, TF_PROTO_T_ERROR, 0, m->tenant_id, m->request_id, k);
+	msg_init(w, &e, TF_PROTO_T_ERROR, 0, m->tenant_id, m->request_id, k, m->mac_alg);
 	e.u.err.code = code;
 	e.u.err.ref_type = m->type;
 	e.u.err.retry_after_ms = retry_after_ms;
@@ -95,7 +103,7 @@ tf_dp_send_pong(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer 
 {
 	struct tf_proto_msg e;
 
-	msg_init(w, &e, TF_PROTO_T_PONG, 0, m->tenant_id, m->request_id, k);
+	msg_init(w, &e, TF_PROTO_T_PONG, 0, m->tenant_id, m->request_id, k, m->mac_alg);
 	e.u.pong.echo = m->u.ping.echo;
 	e.u.pong.min_version = TF_PROTO_VERSION;
 	e.u.pong.max_version = TF_PROTO_VERSION;
@@ -125,7 +133,7 @@ send_chunk(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t first, const ui
 	const struct tf_proto_key *k = req_key(r);
 	struct tf_proto_msg e;
 
-	msg_init(w, &e, TF_PROTO_T_TOKENS, flags, r->tenant->id, r->request_id, k);
+	msg_init(w, &e, TF_PROTO_T_TOKENS, flags, r->tenant->id, r->request_id, k, r->mac_alg);
 	e.u.tokens.first_seq = first;
 	e.u.tokens.n_tokens = (uint16_t)n;
 	e.u.tokens.ids = ids;
@@ -169,6 +177,8 @@ tf_dp_send_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t first,
 		toff += tl;
 		i += n;
 	}
+	if (first + ntok > r->tok_sent)
+		r->tok_sent = first + ntok;
 }
 
 void
@@ -178,15 +188,17 @@ tf_dp_send_beacon(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags)
 		   flags);
 }
 
-void
-tf_dp_send_final(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags)
+/* The FINAL, with tokens [first, first + n) of the scratch buffers inside when n > 0. */
+static void
+final_msg(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags, uint32_t first, uint32_t n,
+	  uint32_t tl)
 {
 	const struct tf_proto_key *k = req_key(r);
 	struct tf_proto_msg e;
 	uint64_t q = r->t_flush > r->t_admit ? r->t_flush - r->t_admit : 0;
 	uint64_t tot = r->t_final > r->t_complete ? r->t_final - r->t_complete : 0;
 
-	msg_init(w, &e, TF_PROTO_T_FINAL, flags, r->tenant->id, r->request_id, k);
+	msg_init(w, &e, TF_PROTO_T_FINAL, flags, r->tenant->id, r->request_id, k, r->mac_alg);
 	e.u.final.finish_reason = r->finish;
 	e.u.final.error_code = r->finish == TF_PROTO_FINISH_CUT_OFF ? r->error_code : 0;
 	e.u.final.prompt_tokens = r->prompt_tokens;
@@ -195,16 +207,35 @@ tf_dp_send_final(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags)
 	e.u.final.cost_micro = r->cost_micro;
 	e.u.final.queue_us = (uint32_t)(q > UINT32_MAX ? UINT32_MAX : q);
 	e.u.final.total_us = (uint32_t)(tot > UINT32_MAX ? UINT32_MAX : tot);
-	send_msg(w, r->port, &r->peer, &e, k, 0);
+	if (n) {
+		e.u.final.final_flags = TF_PROTO_FF_HAS_TOKENS;
+		e.u.final.tokens = (struct tf_proto_tokens){ .first_seq = first,
+							     .n_tokens = (uint16_t)n,
+							     .ids = w->scratch_ids };
+		if (r->want_text) {
+			e.u.final.tokens.chunk_flags = TF_PROTO_CF_HAS_TEXT;
+			e.u.final.tokens.piece_lens = w->scratch_lens;
+			e.u.final.tokens.text = w->scratch_text;
+			e.u.final.tokens.text_len = tl;
+		}
+	}
+	if (send_msg(w, r->port, &r->peer, &e, k, 0) == 0 && n)
+		tf_dp_count(w, TF_EV_CHUNKS_SENT, 1);
 }
 
-void
-tf_dp_resend(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t flags)
+/*
+ * Tokens [from, count) out of the buffer as TOKENS chunks; then, when the
+ * request is finished, its FINAL, carrying the last chunk if the client set
+ * FINAL_TOKENS and it fits; a beacon when there was nothing to send.
+ */
+static void
+stream(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t flags)
 {
-	uint32_t room = tokens_room(w);
+	uint32_t room = tokens_room(w), froom = room - TF_PROTO_FINAL_LEN;
 	uint32_t per = r->want_text ? 5 : 4;
 	int sent = 0;
 
+	r->held = 0;
 	if (from < r->tb.first_avail)
 		from = r->tb.first_avail;
 	while (from < r->tb.count) {
@@ -223,13 +254,36 @@ tf_dp_resend(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t
 		}
 		if (n == 0)
 			break;
+		if (r->finished && r->final_tokens && from + n == r->tb.count &&
+		    per * n + tl <= froom) {
+			final_msg(w, r, flags, from, n, tl);
+			r->tok_sent = r->tb.count;
+			return;
+		}
 		send_chunk(w, r, from, w->scratch_ids, w->scratch_lens, w->scratch_text, n, tl,
 			   flags);
 		from += n;
 		sent = 1;
 	}
+	if (from >= r->tb.count && r->tb.count > r->tok_sent)
+		r->tok_sent = r->tb.count;
 	if (r->finished)
-		tf_dp_send_final(w, r, flags);
+		final_msg(w, r, flags, 0, 0, 0);
 	else if (!sent)
 		tf_dp_send_beacon(w, r, flags);
+}
+
+void
+tf_dp_send_final(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags)
+{
+	if (r->final_tokens && r->tok_sent < r->tb.count)
+		stream(w, r, r->tok_sent, flags);
+	else
+		final_msg(w, r, flags, 0, 0, 0);
+}
+
+void
+tf_dp_resend(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t flags)
+{
+	stream(w, r, from, flags);
 }

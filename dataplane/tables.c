@@ -11,6 +11,11 @@
 
 #include "dataplane/worker_int.h"
 
+_Static_assert(TF_TENANT_MAC_HMAC_SHA256 == TF_PROTO_MAC_BIT(TF_PROTO_MAC_HMAC_SHA256) &&
+		       TF_TENANT_MAC_SIPHASH == TF_PROTO_MAC_BIT(TF_PROTO_MAC_SIPHASH) &&
+		       TF_TENANT_MAC_KNOWN_MASK == TF_PROTO_MAC_ALGS_KNOWN,
+	       "SET_TENANT mac_algs bits are the wire's mac_alg bits");
+
 /* ---- tenant index: open addressing on id, backward-shift deletion ---- */
 
 static inline uint32_t
@@ -142,7 +147,7 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 {
 	struct tf_admit_limits lim;
 	struct tf_dp_tenant *t;
-	uint32_t slot;
+	uint32_t slot, algs;
 	unsigned int i;
 	int isnew = 0;
 
@@ -157,6 +162,12 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 	}
 	if (c->n_prices > TF_MAX_PRICES) {
 		*detail = offsetof(struct tf_aq_set_tenant, n_prices);
+		return TF_AQ_S_BAD_FIELD;
+	}
+	/* The MAC algorithms it may sign with; none named: HMAC-SHA256 only. */
+	algs = c->mac_algs ? c->mac_algs : TF_TENANT_MAC_HMAC_SHA256;
+	if (algs & ~TF_TENANT_MAC_KNOWN_MASK) {
+		*detail = offsetof(struct tf_aq_set_tenant, mac_algs);
 		return TF_AQ_S_BAD_FIELD;
 	}
 	tenant_limits(c, &lim);
@@ -187,14 +198,16 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 		isnew = 1;
 	}
 	if (tf_proto_key_init(&t->key, TF_PROTO_MAC_HMAC_SHA256, c->key_id, c->key, c->key_len) <
-	    0) {
+		    0 ||
+	    tf_proto_key_restrict(&t->key, algs) < 0) {
 		*detail = offsetof(struct tf_aq_set_tenant, key);
 		return TF_AQ_S_BAD_FIELD;
 	}
 	t->has_prev = 0;
 	if (c->prev_key_len) {
 		if (tf_proto_key_init(&t->prev_key, TF_PROTO_MAC_HMAC_SHA256, c->prev_key_id,
-				      c->prev_key, c->prev_key_len) < 0) {
+				      c->prev_key, c->prev_key_len) < 0 ||
+		    tf_proto_key_restrict(&t->prev_key, algs) < 0) {
 			*detail = offsetof(struct tf_aq_set_tenant, prev_key);
 			return TF_AQ_S_BAD_FIELD;
 		}

@@ -210,6 +210,15 @@ proto_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		goto drop;
 	}
 	k = tf_dp_tenant_key(t, m.key_id);
+	if (TF_DP_UNLIKELY(k && !(k->algs & TF_PROTO_MAC_BIT(m.mac_alg)))) {
+		/* A known algorithm this tenant may not use (protocol.md 4.1, policy). */
+		w->c.proto[TF_PROTO_R_BAD_MAC_ALG]++;
+		tf_dp_count_drop(w, TF_DROP_AUTH_MAC_ALG);
+		unsigned_error(w, port, &peer, &m, n, TF_PROTO_E_UNSUPPORTED,
+			       (uint32_t)TF_PROTO_R_BAD_MAC_ALG << 16 |
+				       offsetof(struct tf_proto_wire_hdr, mac_alg));
+		goto drop;
+	}
 	rc = k ? tf_proto_verify(k, &m) : -TF_PROTO_R_BAD_MAC;
 	if (TF_DP_UNLIKELY(rc < 0)) {
 		w->c.proto[-rc]++;

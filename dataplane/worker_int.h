@@ -112,6 +112,9 @@ struct tf_dp_req {
 	uint8_t cut; /* tenant ran dry: cancelled at the accelerator, FINAL on END */
 	uint8_t xport_done; /* the accelerator ended it (END/ERROR seen) */
 	uint8_t attempts; /* dispatches so far */
+	uint8_t mac_alg; /* of the datagram that created it: responses are signed under it */
+	uint8_t final_tokens; /* the client accepts its last tokens in the FINAL */
+	uint8_t held; /* tokens wait in the buffer until the end of this event burst */
 	uint16_t port;
 	uint32_t gen;
 	uint32_t index; /* own index in the pool */
@@ -141,6 +144,7 @@ struct tf_dp_req {
 	struct tf_batch_item bi;
 	/* streaming */
 	struct tf_tokbuf tb;
+	uint32_t tok_sent; /* tokens [0, tok_sent) went out (streamed or re-sent) */
 	uint32_t prompt_tokens; /* from the accelerator's END */
 	uint8_t finish; /* enum tf_proto_finish */
 	uint16_t error_code; /* with CUT_OFF */
@@ -214,6 +218,8 @@ struct tf_dp_worker {
 	unsigned int nmem;
 	uint64_t batch_seq;
 	struct tf_xport_req *xreqs; /* scratch for one batch */
+	uint32_t held[64]; /* requests holding tokens during one event burst (req index) */
+	uint32_t nheld;
 	struct tf_xport_seg *xsegs; /* scratch gather list */
 	uint32_t xsegs_cap;
 
@@ -266,8 +272,16 @@ void tf_dp_send_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t fir
 		       const struct tf_accel_tok *tok, uint32_t ntok, const char *text,
 		       uint8_t flags);
 void tf_dp_send_beacon(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags);
+/*
+ * The FINAL of a finished request; tokens it still holds (tok_sent < count)
+ * go first, the last chunk inside the FINAL when the client accepts that.
+ */
 void tf_dp_send_final(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t flags);
-/* Re-sends buffered tokens from `from`, then the FINAL if finished. */
+/*
+ * Re-sends buffered tokens from `from`, then the FINAL if finished (carrying
+ * the last chunk when the client accepts that), or a beacon if nothing was
+ * there to send.
+ */
 void tf_dp_resend(struct tf_dp_worker *w, struct tf_dp_req *r, uint32_t from, uint8_t flags);
 
 /* request.c */

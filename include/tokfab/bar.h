@@ -241,6 +241,13 @@ struct tf_aq_id {
 #define TF_TENANT_F_DISABLED (1u << 2) /* refuse every request of this tenant */
 #define TF_TENANT_F_KNOWN_MASK \
 	(TF_TENANT_F_SET_BALANCE | TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED)
+/*
+ * SET_TENANT mac_algs: the wire MAC algorithms (protocol.md 4.1) the tenant may
+ * sign with, bit (1 << mac_alg). 0 = HMAC-SHA256 only (the default).
+ */
+#define TF_TENANT_MAC_HMAC_SHA256 (1u << 1) /* mac_alg 1 */
+#define TF_TENANT_MAC_SIPHASH (1u << 2) /* mac_alg 2: SipHash-2-4-128 */
+#define TF_TENANT_MAC_KNOWN_MASK (TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH)
 #define TF_PRIORITY_MAX 7u
 #define TF_MONEY_MAX (1ull << 62) /* bound of every micro-unit amount */
 #define TF_PRICE_MAX (1ull << 40) /* bound of price_per_1k_micro */
@@ -266,7 +273,7 @@ struct tf_aq_set_tenant {
 	__u8 key_id; /* wire header key_id this key answers to */
 	__u8 prev_key_id; /* key_id of prev_key; != key_id when prev_key_len != 0 */
 	__le16 prev_key_len; /* 0 (none) or TF_KEY_MIN..TF_KEY_MAX */
-	__le16 reserved0; /* must be 0 */
+	__le16 mac_algs; /* TF_TENANT_MAC_* the tenant may sign with; 0 = HMAC-SHA256 only */
 	__u8 key[TF_KEY_MAX]; /* MAC key; bytes past key_len must be 0 */
 	__u8 prev_key[TF_KEY_MAX]; /* previous key, still accepted; bytes past prev_key_len 0 */
 	__le64 budget_micro; /* per period; 0 with TF_TENANT_F_UNLIMITED; <= TF_MONEY_MAX */

@@ -141,8 +141,8 @@ check_set_tenant(const void *req, uint32_t *bad)
 		BAD(OFF(tf_aq_set_tenant, prev_key_id));
 	if (c->prev_key_len != 0 && (c->prev_key_len < TF_KEY_MIN || c->prev_key_len > TF_KEY_MAX))
 		BAD(OFF(tf_aq_set_tenant, prev_key_len));
-	if (c->reserved0)
-		BAD(OFF(tf_aq_set_tenant, reserved0));
+	if (c->mac_algs & ~TF_TENANT_MAC_KNOWN_MASK)
+		BAD(OFF(tf_aq_set_tenant, mac_algs));
 	if (!key_ok(c->key, c->key_len, 0))
 		BAD(OFF(tf_aq_set_tenant, key) + c->key_len);
 	if (!key_ok(c->prev_key, c->prev_key_len, 1))

@@ -83,6 +83,7 @@ tenants:
     key_file: t43.key
     unlimited: true
     prices: [{ model: 7, per_1k_micro: 3000 }]
+    mac_algs: [hmac-sha256, siphash]
   - id: 44
     key_file: t44.key
     budget_micro: 100000000
@@ -168,6 +169,23 @@ EOF
 	want=$("$TOOLS/dp_engine_ref" "$W/tiny.bin" "$W/tiny.tok" "$ids" 12 700 9000 "$seed")
 	[ "$got" = "$want" ] || tf_fail "request $i (tenant $t, seed $seed): card gave [$got], engine [$want]"
 done
+
+tf_log "SipHash (mac_alg 2): for the tenant allowed it, refused for the others"
+cli -t 43 -k "$W/t43.key" -m 7 -n 12 --temperature 0.7 --top-p 0.9 --seed 77 --mac siphash \
+	--tokens 1,7,13,40 --json >"$W/sip.json" 2>"$W/sip.err" || tf_fail "SipHash request: $(cat "$W/sip.err")"
+got=$(python3 -c '
+import json, sys
+toks = {}
+for line in open(sys.argv[1]):
+    ev = json.loads(line)
+    if ev["event"] == "tokens":
+        for k, v in enumerate(ev["ids"]):
+            toks[ev["first_seq"] + k] = v
+print(",".join(str(toks[k]) for k in range(len(toks))))' "$W/sip.json")
+want=$("$TOOLS/dp_engine_ref" "$W/tiny.bin" "$W/tiny.tok" 1,7,13,40 12 700 9000 77)
+[ "$got" = "$want" ] || tf_fail "SipHash request: card gave [$got], engine [$want]"
+expect_rc 22 "SipHash from a tenant allowed HMAC only (UNSUPPORTED)" \
+	cli -t 42 -k "$W/t42.key" -m 7 -n 2 --mac siphash --retries 2 --tokens 1,2
 
 tf_log "a prompt spread over many datagrams (fragments first, reverse order)"
 expect_probe "^FINAL reason=[01] error=0 prompt=1500 " "fragmented prompt" \

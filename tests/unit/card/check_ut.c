@@ -144,8 +144,12 @@ test_set_tenant_rules(void)
 	t->prev_key[0] = 1; /* bytes without a length */
 	EXPECT_BAD(POFF(tf_aq_set_tenant, prev_key));
 	t = valid_tenant();
-	t->reserved0 = 1;
-	EXPECT_BAD(POFF(tf_aq_set_tenant, reserved0));
+	t->mac_algs = 1; /* bit 0: mac_alg 0, "none" */
+	EXPECT_BAD(POFF(tf_aq_set_tenant, mac_algs));
+	t->mac_algs = 1u << 3; /* an algorithm this card does not know */
+	EXPECT_BAD(POFF(tf_aq_set_tenant, mac_algs));
+	t->mac_algs = TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH;
+	EXPECT_OK();
 	t = valid_tenant();
 	t->budget_micro = TF_MONEY_MAX + 1;
 	EXPECT_BAD(POFF(tf_aq_set_tenant, budget_micro));

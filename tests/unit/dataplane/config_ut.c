@@ -87,7 +87,8 @@ static const char good[] = "card:\n"
 			   "  - id: 43\n"
 			   "    key: 00112233445566778899aabbccddeeff\n"
 			   "    unlimited: true\n"
-			   "    priority: 3\n";
+			   "    priority: 3\n"
+			   "    mac_algs: [hmac-sha256, siphash]\n";
 
 static void
 test_full_file(void)
@@ -128,6 +129,8 @@ test_full_file(void)
 	CU_ASSERT_EQUAL(c.tenants[1].flags, TF_TENANT_F_UNLIMITED);
 	CU_ASSERT_EQUAL(c.tenants[1].priority, 3);
 	CU_ASSERT_STRING_EQUAL(c.tenants[1].name, "tenant-43");
+	CU_ASSERT_EQUAL(c.tenants[0].mac_algs, 0); /* not given: HMAC-SHA256 only */
+	CU_ASSERT_EQUAL(c.tenants[1].mac_algs, TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
 	tf_dp_config_free(&c);
 }
 
@@ -182,6 +185,14 @@ test_errors_name_line_and_key(void)
 	expect_error("priority: 3", "priority: 9", "tenants[1].priority: 9 is out of range 0..7");
 	expect_error("per_1k_micro: 2000", "per_1k_micro: -5",
 		     "prices[0].per_1k_micro: expected an integer");
+	expect_error("mac_algs: [hmac-sha256, siphash]", "mac_algs: [siphash, md5]",
+		     ":36: tenants[1].mac_algs[1]: 'md5' is not a MAC algorithm");
+	expect_error("mac_algs: [hmac-sha256, siphash]", "mac_algs: [siphash, siphash]",
+		     "tenants[1].mac_algs[1]: 'siphash' listed twice");
+	expect_error("mac_algs: [hmac-sha256, siphash]", "mac_algs: []",
+		     "tenants[1].mac_algs: name at least one MAC algorithm");
+	expect_error("mac_algs: [hmac-sha256, siphash]", "mac_algs: siphash",
+		     "tenants[1].mac_algs: expected a list");
 	expect_error("card:\n", "card: [\n", "YAML syntax error");
 	expect_error("  ipv4: 10.9.0.1\n", "", "card.ipv4: missing");
 }

@@ -1006,6 +1006,269 @@ test_cancel_and_resume(void)
 	standin_stop(&a);
 }
 
+/* A tenant with its MAC algorithm policy (SET_TENANT mac_algs; 0 = HMAC-SHA256 only). */
+static void
+set_tenant_macs(struct tf_dp_worker *w, uint32_t id, uint16_t mac_algs)
+{
+	struct tf_aq_set_tenant t = { .tenant_id = id,
+				      .key_len = 32,
+				      .priority = 7,
+				      .flags = TF_TENANT_F_UNLIMITED,
+				      .mac_algs = mac_algs };
+	struct tf_aq_tenant_info info;
+	uint32_t d;
+
+	strcpy(t.name, "t");
+	memcpy(t.key, g_secret, 32);
+	CU_ASSERT_EQUAL_FATAL(tf_dp_worker_set_tenant(w, &t, &info, &d), TF_AQ_S_OK);
+}
+
+/* A REQUEST of 3 token ids, signed under alg, with req_flags. */
+static void
+send_request_alg(struct tf_dp_worker *w, uint64_t rid, uint32_t max_new, uint8_t alg,
+		 uint16_t req_flags, uint8_t flags)
+{
+	static const uint8_t prompt[12] = { 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0 };
+	struct tf_proto_msg m = { .type = TF_PROTO_T_REQUEST,
+				  .tenant_id = 42,
+				  .request_id = rid,
+				  .mac_alg = alg,
+				  .flags = flags };
+
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = max_new,
+					     .prompt_total_len = 12,
+					     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+					     .priority = 3,
+					     .req_flags = req_flags,
+					     .top_p = 10000,
+					     .prompt = prompt,
+					     .prompt_len = 12 };
+	send_msg(w, &m, &g_key);
+}
+
+/* SipHash (mac_alg 2): only for tenants allowed it; answers under the request's algorithm. */
+static void
+test_mac_algorithm_policy(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	const struct tf_dp_counters *c = tf_dp_worker_counters(w);
+	struct tf_proto_msg m = { .type = TF_PROTO_T_PING,
+				  .tenant_id = 42,
+				  .request_id = 1,
+				  .mac_alg = TF_PROTO_MAC_SIPHASH };
+	struct tf_aq_set_tenant bad = { .tenant_id = 42, .key_len = 32, .mac_algs = 1u << 5 };
+	struct tf_aq_tenant_info info;
+	struct standin a;
+	struct resp r;
+	uint32_t d, ntok = 0;
+
+	standin_start(&a, SI_NORMAL, 100);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	set_tenant_macs(w, 42, 0); /* default: HMAC-SHA256 only */
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	/* A SipHash PING from a tenant not allowed it: unsigned UNSUPPORTED bad_mac_alg. */
+	send_msg(w, &m, &g_key);
+	expect_error(1, TF_PROTO_E_UNSUPPORTED, 0, (uint32_t)TF_PROTO_R_BAD_MAC_ALG << 16 | 7);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_MAC_ALG], 1);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_MAC], 0);
+	/* An algorithm bit the card does not know is refused by SET_TENANT. */
+	memcpy(bad.key, g_secret, 32);
+	CU_ASSERT_EQUAL(tf_dp_worker_set_tenant(w, &bad, &info, &d), TF_AQ_S_BAD_FIELD);
+	CU_ASSERT_EQUAL(d, offsetof(struct tf_aq_set_tenant, mac_algs));
+	/* Allowed both: the PONG and a whole request come back under SipHash. */
+	set_tenant_macs(w, 42, TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
+	free_tx();
+	m.request_id = 2;
+	send_msg(w, &m, &g_key);
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_PONG, 2, &r), 0);
+	CU_ASSERT_EQUAL(r.m.mac_alg, TF_PROTO_MAC_SIPHASH);
+	CU_ASSERT(r.signed_ok);
+	free_tx();
+	send_request_alg(w, 3, 4, TF_PROTO_MAC_SIPHASH, 0, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, 0);
+	while (next_resp(&r) == 0) {
+		CU_ASSERT_EQUAL(r.m.mac_alg, TF_PROTO_MAC_SIPHASH);
+		CU_ASSERT(r.signed_ok);
+		if (r.m.type == TF_PROTO_T_TOKENS)
+			ntok += r.m.u.tokens.n_tokens;
+		else
+			CU_ASSERT_EQUAL(r.m.type, TF_PROTO_T_FINAL);
+	}
+	CU_ASSERT_EQUAL(ntok, 4);
+	/* HMAC still works for the same tenant, answered under HMAC. */
+	free_tx();
+	send_request_alg(w, 4, 2, TF_PROTO_MAC_HMAC_SHA256, 0, 0);
+	run(w, &a, NULL, finals_seen, 0);
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, 4, &r), 0);
+	CU_ASSERT_EQUAL(r.m.mac_alg, TF_PROTO_MAC_HMAC_SHA256);
+	CU_ASSERT(r.signed_ok);
+	/* SipHash only: an HMAC datagram is refused, and a refusal of a SipHash one is SipHash. */
+	set_tenant_macs(w, 42, TF_TENANT_MAC_SIPHASH);
+	free_tx();
+	send_request_alg(w, 5, 2, TF_PROTO_MAC_HMAC_SHA256, 0, 0);
+	expect_error(5, TF_PROTO_E_UNSUPPORTED, 0, (uint32_t)TF_PROTO_R_BAD_MAC_ALG << 16 | 7);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_MAC_ALG], 2);
+	free_tx();
+	send_request_alg(w, 6, 9999, TF_PROTO_MAC_SIPHASH, 0, 0);
+	expect_error(6, TF_PROTO_E_TOO_LARGE, 1, 64);
+	g_txpos = 0;
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_ERROR, 6, &r), 0);
+	CU_ASSERT_EQUAL(r.m.mac_alg, TF_PROTO_MAC_SIPHASH);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+/* Every response frame of rid, in order: counts TOKENS / FINAL and checks token ids. */
+struct stream_seen {
+	unsigned int tokens_dgrams, finals, final_with_tokens;
+	uint32_t next; /* tokens received in order */
+	uint32_t final_completion;
+	uint8_t final_flags; /* header flags of the FINAL */
+	char text[256];
+};
+
+static void
+collect(uint64_t rid, struct stream_seen *ss)
+{
+	struct resp r;
+
+	memset(ss, 0, sizeof(*ss));
+	while (next_resp(&r) == 0) {
+		const struct tf_proto_tokens *t = NULL;
+
+		if (r.m.request_id != rid)
+			continue;
+		CU_ASSERT(r.signed_ok);
+		if (r.m.type == TF_PROTO_T_TOKENS) {
+			ss->tokens_dgrams++;
+			t = &r.m.u.tokens;
+		} else if (r.m.type == TF_PROTO_T_FINAL) {
+			ss->finals++;
+			ss->final_completion = r.m.u.final.completion_tokens;
+			ss->final_flags = r.m.flags;
+			if (r.m.u.final.final_flags & TF_PROTO_FF_HAS_TOKENS) {
+				ss->final_with_tokens++;
+				t = &r.m.u.final.tokens;
+			}
+		}
+		if (!t)
+			continue;
+		CU_ASSERT_EQUAL(t->first_seq, ss->next);
+		for (uint32_t i = 0; i < t->n_tokens; i++) {
+			CU_ASSERT_EQUAL(tf_proto_token_id(t, i), si_token(ss->next + i));
+			if (t->text && ss->next + i < sizeof(ss->text) - 1)
+				ss->text[ss->next + i] =
+					(char)t->text[i]; /* one byte per token in the stand-in */
+		}
+		ss->next += t->n_tokens;
+	}
+}
+
+/*
+ * FINAL_TOKENS (protocol.md 3.7): tokens that arrive with the END ride in the
+ * FINAL (one datagram for a short request); tokens that arrive earlier are
+ * streamed at the end of their event burst; resends put the last chunk in
+ * the FINAL; a client without the flag sees TOKENS + a plain FINAL.
+ */
+static void
+test_final_carries_last_tokens(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	struct standin a, b;
+	struct stream_seen ss;
+	struct tf_proto_msg m = { .tenant_id = 42, .request_id = 10 };
+
+	standin_start(&a, SI_NORMAL, 100);
+	standin_start(&b, SI_SLOW, 100);
+	add_model(w, 7, 64);
+	add_model(w, 8, 64);
+	add_accel(w, 1, &a, 7);
+	add_accel(w, 2, &b, 8);
+	set_tenant_macs(w, 42, TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, &b);
+	/* All 5 tokens and the END in one burst: a single datagram, the FINAL. */
+	send_request_alg(w, 10, 5, TF_PROTO_MAC_SIPHASH,
+			 TF_PROTO_RF_FINAL_TOKENS | TF_PROTO_RF_WANT_TEXT, 0);
+	g_want_finals = 1;
+	run(w, &a, &b, finals_seen, 0);
+	collect(10, &ss);
+	CU_ASSERT_EQUAL(ss.tokens_dgrams, 0);
+	CU_ASSERT_EQUAL(ss.finals, 1);
+	CU_ASSERT_EQUAL(ss.final_with_tokens, 1);
+	CU_ASSERT_EQUAL(ss.next, 5);
+	CU_ASSERT_EQUAL(ss.final_completion, 5);
+	CU_ASSERT_STRING_EQUAL(ss.text, "abcde");
+	/* From the cache: the whole answer again, one FINAL FROM_CACHE carrying the tokens. */
+	free_tx();
+	send_request_alg(w, 10, 5, TF_PROTO_MAC_SIPHASH,
+			 TF_PROTO_RF_FINAL_TOKENS | TF_PROTO_RF_WANT_TEXT, TF_PROTO_F_RETRANSMIT);
+	collect(10, &ss);
+	CU_ASSERT_EQUAL(ss.tokens_dgrams, 0);
+	CU_ASSERT_EQUAL(ss.final_with_tokens, 1);
+	CU_ASSERT_EQUAL(ss.next, 5);
+	CU_ASSERT_EQUAL(ss.final_flags, TF_PROTO_F_FROM_CACHE);
+	/* RESUME from 3 of a finished request: the FINAL carries tokens 3 and 4. */
+	free_tx();
+	m.type = TF_PROTO_T_RESUME;
+	m.mac_alg = TF_PROTO_MAC_SIPHASH;
+	m.u.resume.from_seq = 3;
+	send_msg(w, &m, &g_key);
+	{
+		struct resp r;
+
+		CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, 10, &r), 0);
+		CU_ASSERT_EQUAL(r.m.u.final.final_flags, TF_PROTO_FF_HAS_TOKENS);
+		CU_ASSERT_EQUAL(r.m.u.final.tokens.first_seq, 3);
+		CU_ASSERT_EQUAL(r.m.u.final.tokens.n_tokens, 2);
+	}
+	/* CANCEL of a finished request: its FINAL as it was, without tokens. */
+	free_tx();
+	m.type = TF_PROTO_T_CANCEL;
+	send_msg(w, &m, &g_key);
+	collect(10, &ss);
+	CU_ASSERT_EQUAL(ss.finals, 1);
+	CU_ASSERT_EQUAL(ss.final_with_tokens, 0);
+	/* One token per burst (slow accelerator): TOKENS as they come, the last one in the FINAL. */
+	free_tx();
+	m = (struct tf_proto_msg){ .type = TF_PROTO_T_REQUEST, .tenant_id = 42, .request_id = 11 };
+	{
+		static const uint8_t prompt[4] = { 9 };
+
+		m.u.req = (struct tf_proto_request){ .model_id = 8,
+						     .max_new_tokens = 4,
+						     .prompt_total_len = 4,
+						     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
+						     .req_flags = TF_PROTO_RF_FINAL_TOKENS,
+						     .top_p = 10000,
+						     .prompt = prompt,
+						     .prompt_len = 4 };
+		send_msg(w, &m, &g_key);
+	}
+	run(w, &a, &b, finals_seen, 0);
+	collect(11, &ss);
+	CU_ASSERT_EQUAL(ss.next, 4);
+	CU_ASSERT_EQUAL(ss.finals, 1);
+	CU_ASSERT_EQUAL(ss.final_with_tokens, 1);
+	CU_ASSERT_EQUAL(ss.tokens_dgrams, 3);
+	/* Without the flag: TOKENS, then a plain FINAL (as every client before the flag). */
+	free_tx();
+	send_request_alg(w, 12, 5, TF_PROTO_MAC_HMAC_SHA256, 0, 0);
+	run(w, &a, &b, finals_seen, 0);
+	collect(12, &ss);
+	CU_ASSERT_EQUAL(ss.next, 5);
+	CU_ASSERT(ss.tokens_dgrams >= 1);
+	CU_ASSERT_EQUAL(ss.finals, 1);
+	CU_ASSERT_EQUAL(ss.final_with_tokens, 0);
+	rmworker(w);
+	standin_stop(&a);
+	standin_stop(&b);
+}
+
 /* A prompt of n token ids sent as REQUEST + fragments of `piece` bytes, in the given order. */
 static void
 send_fragmented(struct tf_dp_worker *w, uint64_t rid, uint32_t n, uint32_t piece, const int *order,
@@ -1318,6 +1581,8 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_replay_after_cache_eviction),
 	TF_TEST(test_cancel_and_resume),
 	TF_TEST(test_reassembly_order_overlap_gap),
+	TF_TEST(test_mac_algorithm_policy),
+	TF_TEST(test_final_carries_last_tokens),
 	TF_TEST(test_redispatch_when_accelerator_fails),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
 	TF_TEST(test_rate_and_busy_carry_retry_after),
