@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define CHUNK_ALIGN TF_KERN_ROW_ALIGN /* weight rows per task: whole panels */
+#define CLS_CHUNK 2048u /* classifier rows per task at most: its output stays in L2 */
 
 /* Up to three products that run as one parallel region. */
 struct mm_item {
@@ -36,6 +37,8 @@ struct att_job {
 	const uint32_t *const *tables;
 	uint32_t layer;
 };
+
+static uint32_t chunk_rows(const struct tf_runner *r, uint32_t rows);
 
 static void *
 zalloc(size_t n)
@@ -69,8 +72,14 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 	r->logits = zalloc((size_t)max_logits * c->vocab_size);
 	r->att = zalloc((size_t)tf_pool_threads(pool) * c->seq_len);
 	r->ord = calloc(R ? R : 1, sizeof(*r->ord));
-	r->top_ld = 4 * tf_pool_threads(pool) + 1; /* >= tasks of any product (chunk_rows) */
+	r->top_chunk = chunk_rows(r, c->vocab_size);
+	if (r->top_chunk > CLS_CHUNK)
+		r->top_chunk = CLS_CHUNK;
+	r->top_ld = (c->vocab_size + r->top_chunk - 1) / r->top_chunk;
 	r->top = calloc((size_t)r->top_ld * (max_logits ? max_logits : 1), sizeof(*r->top));
+	r->cls = zalloc((size_t)tf_pool_threads(pool) * (max_logits ? max_logits : 1) *
+			r->top_chunk);
+	r->full = calloc(max_logits ? max_logits : 1, 1);
 	r->groups = calloc(R ? R : 1, sizeof(*r->groups));
 	if (m->precision == TF_ENGINE_BF16) {
 		size_t rows = TF_BF16_ROWS(max_rows > max_logits ? max_rows : max_logits);
@@ -82,7 +91,7 @@ tf_runner_init(struct tf_runner *r, const struct tf_model *m, const struct tf_ke
 			memset(r->xh, 0, bytes);
 	}
 	if (!r->x || !r->xb || !r->xb2 || !r->q || !r->k || !r->v || !r->hb || !r->hb2 || !r->xl ||
-	    !r->logits || !r->att || !r->ord || !r->groups || !r->top ||
+	    !r->logits || !r->att || !r->ord || !r->groups || !r->top || !r->cls || !r->full ||
 	    (m->precision == TF_ENGINE_BF16 && !r->xh)) {
 		tf_runner_fini(r);
 		return -ENOMEM;
@@ -107,6 +116,8 @@ tf_runner_fini(struct tf_runner *r)
 	free(r->ord);
 	free(r->groups);
 	free(r->top);
+	free(r->cls);
+	free(r->full);
 	free(r->xh);
 	memset(r, 0, sizeof(*r));
 }
@@ -158,12 +169,45 @@ mm_one(const struct mm_job *j, const struct mm_item *it, uint32_t task)
 	}
 }
 
+/*
+ * The classifier, top_chunk vocabulary rows per task, into the worker's
+ * scratch (it stays in L2): the largest logit of each batch row there, and
+ * only the rows that sample from the whole distribution copied out.
+ */
+static void
+cls_task(const struct mm_job *j, uint32_t task, unsigned int worker)
+{
+	const struct tf_runner *r = j->r;
+	const struct mm_item *a = &j->it[0];
+	uint32_t r0 = task * r->top_chunk;
+	uint32_t r1 = r0 + r->top_chunk < a->w->rows ? r0 + r->top_chunk : a->w->rows;
+	float *sc = r->cls + (size_t)worker * r->max_logits * r->top_chunk;
+	struct mm_item slice = *a;
+	struct tf_matrix w;
+
+	tf_kern_rows(r->ops, r->model->precision, a->w, r0, r1, &w);
+	slice.w = &w;
+	slice.out = sc;
+	slice.ldo = r->top_chunk;
+	slice.chunk = r1 - r0;
+	mm_one(j, &slice, 0);
+	for (uint32_t b = 0; b < j->nb; b++) {
+		const float *o = sc + (size_t)b * r->top_chunk;
+		int32_t t = r->ops->argmax(o, r1 - r0);
+
+		r->top[(size_t)b * r->top_ld + task] =
+			(struct tf_top){ .v = t < 0 ? 0.0f : o[t],
+					 .i = t < 0 ? -1 : (int32_t)r0 + t };
+		if (r->full[b])
+			memcpy(a->out + (size_t)b * a->ldo + r0, o, (r1 - r0) * sizeof(float));
+	}
+}
+
 static void
 mm_task(void *ctx, uint32_t task, unsigned int worker)
 {
 	const struct mm_job *j = ctx;
 
-	(void)worker;
 	if (j->swiglu) { /* w1 and w3 over the same rows, then silu(h1) * h3 there */
 		const struct mm_item *a = &j->it[0];
 		uint32_t r0 = task * a->chunk;
@@ -176,18 +220,8 @@ mm_task(void *ctx, uint32_t task, unsigned int worker)
 					  j->it[1].out + (size_t)b * j->it[1].ldo + r0, r1 - r0);
 		return;
 	}
-	if (j->top) { /* argmax of this chunk while it is in cache (tf_runner_top) */
-		const struct mm_item *a = &j->it[0];
-		uint32_t r0 = task * a->chunk;
-		uint32_t r1 = r0 + a->chunk < a->w->rows ? r0 + a->chunk : a->w->rows;
-
-		mm_one(j, a, task);
-		for (uint32_t b = 0; b < j->nb; b++) {
-			const float *o = a->out + (size_t)b * a->ldo;
-			int32_t t = j->r->ops->argmax(o + r0, r1 - r0);
-
-			j->r->top[(size_t)b * j->r->top_ld + task] = t < 0 ? -1 : (int32_t)r0 + t;
-		}
+	if (j->top) {
+		cls_task(j, task, worker);
 		return;
 	}
 	for (uint32_t i = 0; i < j->n_items; i++) {
@@ -449,13 +483,14 @@ tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n
 			continue;
 		ops->rmsnorm(r->xl + (size_t)rows[i].logit_row * d, r->x + (size_t)i * d,
 			     m->rms_final, d, TF_RMS_EPS);
+		r->full[rows[i].logit_row] = !rows[i].top_only;
 		if ((uint32_t)rows[i].logit_row + 1 > nl)
 			nl = (uint32_t)rows[i].logit_row + 1;
 	}
 	if (nl) {
 		j = (struct mm_job){ .r = r, .nb = nl, .top = 1 };
 		mm_add(&j, r->logits, c->vocab_size, r->xl, d, &m->wcls);
-		r->top_tasks = j.it[0].ntasks;
+		j.it[0].ntasks = r->top_tasks = r->top_ld;
 		mm_run(&j);
 	}
 }
@@ -463,17 +498,16 @@ tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint32_t n
 int32_t
 tf_runner_top(const struct tf_runner *r, uint32_t row)
 {
-	const int32_t *t = r->top + (size_t)row * r->top_ld;
-	const float *lg = r->logits + (size_t)row * r->model->cfg.vocab_size;
-	int32_t best = t[0];
+	const struct tf_top *t = r->top + (size_t)row * r->top_ld;
+	struct tf_top best = t[0];
 
 	/* chunks in order, a later one only when strictly larger: the first
 	 * index of the largest value, as one argmax over the row */
-	for (uint32_t i = 0; i < r->top_tasks && best >= 0; i++) {
-		if (t[i] < 0)
+	for (uint32_t i = 0; i < r->top_tasks; i++) {
+		if (t[i].i < 0)
 			return -1;
-		if (lg[t[i]] > lg[best])
+		if (t[i].v > best.v)
 			best = t[i];
 	}
-	return best;
+	return best.i;
 }

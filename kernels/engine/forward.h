@@ -23,6 +23,15 @@ struct tf_fwd_row {
 	uint32_t pos; /* position in its sequence (< seq_len) */
 	int32_t token; /* input token id (< vocab_size) */
 	int32_t logit_row; /* row of logits to fill, or -1 */
+	uint32_t top_only; /* 1: only tf_runner_top() of that logits row is needed
+			    * (greedy): the row's logits are not written */
+};
+
+/* A classifier task's largest logit of one row: value and index (-1: a
+ * logit of the chunk is not finite). */
+struct tf_top {
+	float v;
+	int32_t i;
 };
 
 /* Rows [start, start + n) of tf_runner.ord: one sequence's rows of a call. */
@@ -49,8 +58,10 @@ struct tf_runner {
 	float *att; /* (threads, seq_len) attention scores */
 	uint32_t *ord; /* (rows) row indices by (sequence, position) */
 	struct tf_att_group *groups; /* (rows) per sequence of a call, longest first */
-	int32_t *top; /* (logits rows, top_ld) argmax of each classifier task's chunk */
-	uint32_t top_ld, top_tasks;
+	struct tf_top *top; /* (logits rows, top_ld) argmax of each classifier chunk */
+	uint32_t top_ld, top_tasks, top_chunk; /* classifier tasks: top_chunk rows each */
+	float *cls; /* (threads, max_logits, top_chunk) each worker's classifier chunk */
+	uint8_t *full; /* (max_logits) 1: the row's logits are written */
 	uint16_t *xh; /* bf16 only: (TF_BF16_ROWS(rows), TF_BF16_KPAD(max(dim, hidden)))
 		       * the input of the products being run, in bf16 */
 };
@@ -70,8 +81,8 @@ void tf_runner_forward(struct tf_runner *r, const struct tf_fwd_row *rows, uint3
 
 /* After tf_runner_forward(): the index of the largest logit of logits row
  * `row` (the first of equals), -1 when any is not finite: exactly
- * ops->argmax over the row, found chunk by chunk while the classifier's
- * output was in cache. */
+ * ops->argmax over the row, found chunk by chunk while each chunk of the
+ * classifier's output was in a worker's cache. */
 int32_t tf_runner_top(const struct tf_runner *r, uint32_t row);
 
 #endif /* TF_ENGINE_FORWARD_H */

@@ -113,6 +113,11 @@ size_t tf_kern_pack_size(const struct tf_kern_ops *ops, uint32_t rows, uint32_t 
 void tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w,
 		  enum tf_engine_precision prec, void *dst);
 
+/* Rows [r0, r1) of w (r0 a multiple of TF_KERN_ROW_ALIGN) as a matrix of
+ * their own, in every layout w has (row-major and ops' packed one). */
+void tf_kern_rows(const struct tf_kern_ops *ops, enum tf_engine_precision prec,
+		  const struct tf_matrix *w, uint32_t r0, uint32_t r1, struct tf_matrix *out);
+
 /* The portable reference functions the SIMD tables reuse where SIMD buys nothing. */
 void tf_kern_rmsnorm_generic(float *out, const float *x, const float *w, uint32_t n, float eps);
 void tf_kern_softmax_generic(float *x, uint32_t n);

@@ -82,6 +82,23 @@ tf_kern_pack(const struct tf_kern_ops *ops, const struct tf_matrix *w,
 	}
 }
 
+void
+tf_kern_rows(const struct tf_kern_ops *ops, enum tf_engine_precision prec,
+	     const struct tf_matrix *w, uint32_t r0, uint32_t r1, struct tf_matrix *out)
+{
+	size_t P = panel_of(ops, prec), n = w->cols;
+
+	*out = *w;
+	out->rows = r1 - r0;
+	out->f32 = w->f32 ? w->f32 + (size_t)r0 * n : NULL;
+	out->q8 = w->q8 ? w->q8 + (size_t)r0 * n : NULL;
+	out->scale = w->scale ? w->scale + (size_t)r0 * (n / TF_Q8_GROUP) : NULL;
+	out->bf16 = w->bf16 ? w->bf16 + (size_t)r0 * n : NULL;
+	if (w->packed && P)
+		out->packed = (const unsigned char *)w->packed +
+			      r0 / P * tf_kern_pack_size(ops, (uint32_t)P, w->cols, prec);
+}
+
 int
 tf_model_pack(struct tf_model *m, const struct tf_kern_ops *ops, char *err, size_t errlen)
 {

@@ -169,7 +169,8 @@ tf_sched_step(struct tf_engine *e)
 		e->rows[n++] = (struct tf_fwd_row){ .seq = e->order[o],
 						    .pos = s->prompt_len + s->generated - 1,
 						    .token = s->last,
-						    .logit_row = (int32_t)nl };
+						    .logit_row = (int32_t)nl,
+						    .top_only = s->temperature <= 0.0f };
 		e->logit_seq[nl++] = e->order[o];
 		budget--;
 	}
@@ -189,6 +190,7 @@ tf_sched_step(struct tf_engine *e)
 							    .logit_row = -1 };
 		if (s->prefilled + c == s->prompt_len) {
 			e->rows[n - 1].logit_row = (int32_t)nl;
+			e->rows[n - 1].top_only = s->temperature <= 0.0f;
 			e->logit_seq[nl++] = e->order[o];
 		}
 		s->chunk = c;

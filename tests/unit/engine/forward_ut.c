@@ -105,6 +105,28 @@ run_whole(struct rig *g)
 	return out;
 }
 
+/* Whole sequence 0 again with only the largest logit asked for (greedy
+ * rows: no logits written): tf_runner_top() must equal the argmax of full. */
+static int
+top_only_bad(struct rig *g, const float *full)
+{
+	uint32_t S = g->model.cfg.seq_len, V = g->model.cfg.vocab_size;
+	struct tf_fwd_row *rows = calloc(S, sizeof(*rows));
+	const uint32_t *tables[2] = { g->table[0], g->table[1] };
+	int bad = 0;
+
+	for (uint32_t p = 0; p < S; p++)
+		rows[p] = (struct tf_fwd_row){ 0, p, tok_at(0, p, V), (int32_t)p, 1 };
+	memset(g->run.logits, 0, sizeof(float) * S * V);
+	tf_runner_forward(&g->run, rows, S, tables);
+	for (uint32_t p = 0; p < S; p++) {
+		bad += tf_runner_top(&g->run, p) != tf_kern_argmax_generic(full + (size_t)p * V, V);
+		bad += g->run.logits[(size_t)p * V] != 0.0f; /* not written */
+	}
+	free(rows);
+	return bad;
+}
+
 /* Sequence 0 in chunks of 3, sequence 1 interleaved in the same calls
  * (rows of 1 first); logits of sequence 0 collected per position. */
 static float *
@@ -174,6 +196,7 @@ check_model(const struct tf_mkmodel_shape *shape, const char *name)
 			whole = run_whole(&g);
 			chunked = run_chunked(&g);
 			CU_ASSERT_EQUAL(g.top_bad, 0);
+			CU_ASSERT_EQUAL(top_only_bad(&g, whole), 0);
 			for (uint32_t p = 0; p < S; p++) {
 				float mx = 0;
 
@@ -252,6 +275,7 @@ check_lowp(enum tf_engine_precision prec, const char *pname,
 			q = run_whole(&g);
 			chunked = run_chunked(&g);
 			CU_ASSERT_EQUAL(g.top_bad, 0);
+			CU_ASSERT_EQUAL(top_only_bad(&g, q), 0);
 			rig_close(&g);
 			CU_ASSERT_EQUAL_FATAL(rig_open(&g, tm.model, prec, ops, 1), 0);
 			other = run_whole(&g);
@@ -305,17 +329,15 @@ test_bf16_bound(void)
 static void
 test_top_combine(void)
 {
-	struct tf_model m = { .cfg = { .vocab_size = 8 } };
-	float lg[8] = { 1, 5, 5, 2, 5, 0, 7, 7 };
-	int32_t top[3] = { 1, 4, 6 };
-	struct tf_runner r = { .model = &m, .logits = lg, .top = top, .top_ld = 3, .top_tasks = 2 };
+	struct tf_top top[3] = { { 5, 1 }, { 5, 4 }, { 7, 6 } };
+	struct tf_runner r = { .top = top, .top_ld = 3, .top_tasks = 2 };
 
 	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), 1); /* tie across chunks: the earlier */
 	r.top_tasks = 3;
 	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), 6);
-	top[1] = -1;
+	top[1].i = -1;
 	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), -1);
-	top[1] = 4, top[0] = -1;
+	top[1].i = 4, top[0].i = -1;
 	CU_ASSERT_EQUAL(tf_runner_top(&r, 0), -1);
 }
 
