@@ -2,6 +2,7 @@
 #include "sample.h"
 
 #include <math.h>
+#include <string.h>
 
 /* The order tokens are ranked in: higher probability first, then lower id.
  * A total order, so the nucleus below is one well-defined set. */
@@ -23,7 +24,8 @@ swap(struct tf_prob_index *a, struct tf_prob_index *b)
 /*
  * Moves the nucleus (the fewest top-ranked entries whose mass exceeds top_p)
  * to the front of s[0..m) and returns its size: a quickselect on mass,
- * linear on average, instead of sorting every candidate.
+ * linear on average, instead of sorting every candidate. top_p may be what
+ * is left of it after higher-ranked entries taken elsewhere.
  */
 static uint32_t
 nucleus(struct tf_prob_index *s, uint32_t m, float top_p)
@@ -68,26 +70,65 @@ sample_all(const float *p, uint32_t n, float coin)
 	return (int32_t)n - 1; /* rounding left the sum just under coin */
 }
 
-/* A draw inside the nucleus. Tokens under (1 - top_p) / (n - 1) cannot be in
- * it, so they are dropped first. */
+#define NBUCKET 2048u /* probabilities by their top bits: exponent, 4 mantissa bits */
+
+/* Monotone in p for p in [0, 1] (positive floats order as their bits). */
+static uint32_t
+bucket(float p)
+{
+	uint32_t u;
+
+	memcpy(&u, &p, sizeof(u));
+	return u >> 19;
+}
+
+/*
+ * A draw inside the nucleus. Probabilities are first summed by bucket (two
+ * interleaved histograms, so runs of one bucket do not chain through
+ * memory); walking the buckets down from the top finds the one where the
+ * mass passes top_p. Everything above it is in the nucleus; the quickselect
+ * only ranks that bucket's entries. Two linear passes, whatever the shape
+ * of the distribution.
+ */
 static int32_t
 sample_top_p(const float *p, uint32_t n, float top_p, float coin, int32_t top,
 	     struct tf_prob_index *s)
 {
-	float cutoff = (1.0f - top_p) / (float)(n > 1 ? n - 1 : 1), cum = 0.0f, r;
-	uint32_t m = 0, k;
+	float h0[NBUCKET] = { 0 }, h1[NBUCKET] = { 0 }, cum = 0.0f, r;
+	uint32_t cut = NBUCKET, m = 0, nb = 0, k, i = 0;
 
-	for (uint32_t i = 0; i < n; i++)
-		if (p[i] >= cutoff)
+	for (; i + 2 <= n; i += 2) {
+		h0[bucket(p[i])] += p[i];
+		h1[bucket(p[i + 1])] += p[i + 1];
+	}
+	if (i < n)
+		h0[bucket(p[i])] += p[i];
+	while (cut > 0 && cum + (h0[cut - 1] + h1[cut - 1]) <= top_p) {
+		cum += h0[cut - 1] + h1[cut - 1];
+		cut--;
+	}
+	if (cut == 0) /* rounding: everything together does not exceed top_p */
+		cut = 1, cum = 0.0f; /* then the whole of bucket 0 ranks too */
+	cut--;
+	/* entries above the cut bucket from the front, the cut bucket's from the back */
+	for (i = 0; i < n; i++) {
+		uint32_t b = bucket(p[i]);
+
+		if (b > cut)
 			s[m].p = p[i], s[m].i = (int32_t)i, m++;
-	if (m == 0) /* top_p below 1/n with a flat distribution: the most likely */
+		else if (b == cut)
+			nb++, s[n - nb].p = p[i], s[n - nb].i = (int32_t)i;
+	}
+	memmove(s + m, s + n - nb, nb * sizeof(*s));
+	k = m + nucleus(s + m, nb, top_p - cum);
+	if (k == 0) /* nothing finite above zero: the most likely */
 		return top;
-	k = nucleus(s, m, top_p);
-	for (uint32_t i = 0; i < k; i++)
+	cum = 0.0f;
+	for (i = 0; i < k; i++)
 		cum += s[i].p;
 	r = coin * cum;
 	cum = 0.0f;
-	for (uint32_t i = 0; i < k; i++) {
+	for (i = 0; i < k; i++) {
 		cum += s[i].p;
 		if (r < cum)
 			return s[i].i;

@@ -473,6 +473,72 @@ sample4(float *lg, float temp, float top_p, uint64_t *rng, struct tf_prob_index 
 			 tf_kern_softmax_generic);
 }
 
+static const float *g_rank_p; /* for cmp_rank */
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	if (g_rank_p[x] != g_rank_p[y])
+		return g_rank_p[x] > g_rank_p[y] ? -1 : 1;
+	return x < y ? -1 : 1;
+}
+
+/*
+ * Top-p on larger random distributions (flat to peaked, 1000 tokens): every
+ * draw lies in the nucleus worked out by sorting in double (one more rank
+ * allowed for float rounding at the boundary), the most likely token is
+ * drawn, and the draws spread over the nucleus.
+ */
+static void
+test_top_p_nucleus(void)
+{
+	enum { N = 1000 };
+	static float lg[N], p[N], work[N];
+	static int32_t ids[N];
+	static struct tf_prob_index scratch[N];
+	static uint32_t seen[N];
+	uint64_t rng = 99, draw = 5;
+
+	for (int trial = 0; trial < 12; trial++) {
+		float sd = 0.3f * (float)(trial + 1), top_p = trial % 3 == 0 ? 0.5f : 0.9f;
+		double sum = 0, cum = 0;
+		uint32_t k = 0, distinct = 0, bad = 0;
+
+		for (int i = 0; i < N; i++)
+			lg[i] = sd * (trng_f(&rng) + trng_f(&rng) + trng_f(&rng));
+		/* the probabilities tf_sample sees at temperature 1 */
+		memcpy(p, lg, sizeof(p));
+		for (int i = 0; i < N; i++)
+			p[i] -= lg[tf_kern_argmax_generic(lg, N)];
+		tf_kern_softmax_generic(p, N);
+		for (int i = 0; i < N; i++)
+			ids[i] = i, sum += p[i];
+		g_rank_p = p;
+		qsort(ids, N, sizeof(ids[0]), cmp_rank);
+		while (k < N && cum <= top_p * sum)
+			cum += p[ids[k++]];
+		memset(seen, 0, sizeof(seen));
+		for (int d = 0; d < 2000; d++) {
+			int32_t t;
+			uint32_t rank = 0;
+
+			memcpy(work, lg, sizeof(work));
+			t = tf_sample(work, N, 1.0f, top_p, &draw, scratch,
+				      tf_kern_argmax_generic(work, N), tf_kern_softmax_generic);
+			CU_ASSERT_FATAL(t >= 0 && t < N);
+			while (ids[rank] != t)
+				rank++;
+			bad += rank > k; /* ranks 0 .. k - 1, plus one for rounding */
+			distinct += !seen[t]++;
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT(seen[ids[0]] > 0);
+		CU_ASSERT(distinct >= (k < 20 ? k : 20) * 3 / 4);
+	}
+}
+
 static void
 test_sample(void)
 {
@@ -632,6 +698,7 @@ static const struct tf_cunit_test g_tests[] = {
 	TF_TEST(test_create_errors),
 	TF_TEST(test_api_tokenizer),
 	TF_TEST(test_sample),
+	TF_TEST(test_top_p_nucleus),
 	TF_TEST(test_kv_pool),
 	TF_TEST(test_thread_pool),
 	TF_TESTS_END,
