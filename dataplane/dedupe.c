@@ -23,22 +23,28 @@ imask(const struct tf_dedupe *d)
 }
 
 /*
- * An index slot: ring slot + 1 in the low 24 bits, 8 bits of the key's hash
- * above them, so a probe past another key rarely has to read the ring.
+ * An index slot: the key's 32-bit hash above the ring slot + 1, so a probe
+ * past another key does not read the ring, and a deletion finds the home of
+ * the slots it shifts without reading the ring either.
  */
-#define POS_BITS 24
-#define POS_MASK ((1u << POS_BITS) - 1)
+#define MAX_CAP (1u << 23)
 
 static inline uint32_t
-tag_of(uint32_t h)
+hash_part(uint64_t v)
 {
-	return h & 0xff000000u;
+	return (uint32_t)(v >> 32);
 }
 
 static inline uint32_t
-pos_of(uint32_t v)
+pos_of(uint64_t v)
 {
-	return (v & POS_MASK) - 1;
+	return (uint32_t)v - 1;
+}
+
+static inline uint64_t
+slot_value(uint32_t h, uint32_t ring_slot)
+{
+	return (uint64_t)h << 32 | (ring_slot + 1);
 }
 
 int
@@ -47,7 +53,7 @@ tf_dedupe_create(struct tf_dedupe *d, uint32_t cap)
 	uint32_t c = 16;
 
 	memset(d, 0, sizeof(*d));
-	while (c < cap && c < (1u << (POS_BITS - 1)))
+	while (c < cap && c < MAX_CAP)
 		c <<= 1;
 	d->cap = c;
 	d->ring = calloc(c, sizeof(*d->ring));
@@ -72,20 +78,20 @@ tf_dedupe_destroy(struct tf_dedupe *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Index slot holding (tenant, rid), or the empty slot where it would go (*found 0). */
+/* Index slot holding (tenant, rid) of hash h, or the empty slot where it would go (*found 0). */
 static uint32_t
-probe(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, int *found)
+probe_h(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t h, int *found)
 {
-	uint32_t h = hash_of(tenant, rid), m = imask(d), i = h & m, tag = tag_of(h);
+	uint32_t m = imask(d), i = h & m;
 
 	for (;;) {
-		uint32_t v = d->index[i];
+		uint64_t v = d->index[i];
 
 		if (v == 0) {
 			*found = 0;
 			return i;
 		}
-		if (tag_of(v) == tag) {
+		if (hash_part(v) == h) {
 			const struct tf_dedupe_ent *e = &d->ring[pos_of(v)];
 
 			if (e->tenant_id == tenant && e->request_id == rid) {
@@ -97,10 +103,10 @@ probe(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, int *found)
 	}
 }
 
-static inline uint32_t
-slot_value(uint32_t tenant, uint64_t rid, uint32_t ring_slot)
+static uint32_t
+probe(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid, int *found)
 {
-	return tag_of(hash_of(tenant, rid)) | (ring_slot + 1);
+	return probe_h(d, tenant, rid, hash_of(tenant, rid), found);
 }
 
 struct tf_dedupe_ent *
@@ -112,6 +118,22 @@ tf_dedupe_find(struct tf_dedupe *d, uint32_t tenant, uint64_t rid)
 	return found ? &d->ring[pos_of(d->index[i])] : NULL;
 }
 
+void
+tf_dedupe_prefetch(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid)
+{
+	__builtin_prefetch(&d->index[hash_of(tenant, rid) & imask(d)]);
+}
+
+struct tf_dedupe_ent *
+tf_dedupe_at(struct tf_dedupe *d, uint32_t pos, uint32_t tenant, uint64_t rid)
+{
+	struct tf_dedupe_ent *e = pos < d->cap ? &d->ring[pos] : NULL;
+
+	if (e && e->tenant_id == tenant && tenant != 0 && e->request_id == rid)
+		return e;
+	return tf_dedupe_find(d, tenant, rid);
+}
+
 /* Removes index slot i, shifting later members of its cluster back (no tombstones). */
 static void
 index_delete(struct tf_dedupe *d, uint32_t i)
@@ -119,13 +141,14 @@ index_delete(struct tf_dedupe *d, uint32_t i)
 	uint32_t m = imask(d), j = i;
 
 	for (;;) {
-		uint32_t v, home;
+		uint64_t v;
+		uint32_t home;
 
 		j = (j + 1) & m;
 		v = d->index[j];
 		if (v == 0)
 			break;
-		home = hash_of(d->ring[pos_of(v)].tenant_id, d->ring[pos_of(v)].request_id) & m;
+		home = hash_part(v) & m;
 		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
 		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
 			d->index[i] = v;
@@ -161,11 +184,14 @@ pop_head(struct tf_dedupe *d, int move)
 
 		e->tenant_id = 0;
 		d->ring[ts] = keep;
-		d->index[i] = slot_value(keep.tenant_id, keep.request_id, ts);
+		d->index[i] = slot_value(hash_of(keep.tenant_id, keep.request_id), ts);
 		d->tail++;
 		d->moved++;
 	}
 }
+
+/* Expiry walks the ring in order: the index lines of the entries a few ahead are loaded meanwhile. */
+#define EXPIRE_PREFETCH 8
 
 unsigned int
 tf_dedupe_expire(struct tf_dedupe *d, uint64_t now_us, unsigned int max)
@@ -174,6 +200,14 @@ tf_dedupe_expire(struct tf_dedupe *d, uint64_t now_us, unsigned int max)
 
 	while (d->head != d->tail && n < max) {
 		struct tf_dedupe_ent *e = &d->ring[d->head & (d->cap - 1)];
+
+		if (d->tail - d->head > EXPIRE_PREFETCH) {
+			const struct tf_dedupe_ent *a =
+				&d->ring[(d->head + EXPIRE_PREFETCH) & (d->cap - 1)];
+
+			if (a->tenant_id && a->expire_us <= now_us)
+				tf_dedupe_prefetch(d, a->tenant_id, a->request_id);
+		}
 
 		if (e->tenant_id == 0) {
 			d->head++;
@@ -199,7 +233,7 @@ tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t re
 		 uint64_t expire_us, uint64_t now_us, uint64_t *retry_us)
 {
 	struct tf_dedupe_ent *e;
-	uint32_t ts, i;
+	uint32_t ts, i, h;
 	int found;
 
 	*retry_us = 0;
@@ -216,7 +250,8 @@ tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t re
 			e->ref ? UINT64_MAX : (e->expire_us > now_us ? e->expire_us - now_us : 1);
 		return NULL;
 	}
-	i = probe(d, tenant, rid, &found);
+	h = hash_of(tenant, rid);
+	i = probe_h(d, tenant, rid, h, &found);
 	if (found)
 		return NULL; /* caller bug: present already; *retry_us 0 */
 	ts = d->tail & (d->cap - 1);
@@ -225,7 +260,7 @@ tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uint64_t rid, uint32_t re
 	e->request_id = rid;
 	e->ref = ref;
 	e->expire_us = expire_us;
-	d->index[i] = slot_value(tenant, rid, ts);
+	d->index[i] = slot_value(h, ts);
 	d->tail++;
 	d->live++;
 	return e;

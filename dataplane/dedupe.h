@@ -10,6 +10,13 @@
  *
  * Entries live in a FIFO ring in insertion order (expiry order) with an
  * open-addressing index (linear probing, backward-shift deletion) beside it.
+ * An index slot holds the key's 32-bit hash and its ring slot, so probing
+ * and deleting read the ring only for a real hash match: one cache line of
+ * the index per lookup. Sized for the replay window (rate x window), the
+ * table is far larger than the caches, so each lookup is a cache (and TLB)
+ * miss: callers prefetch (tf_dedupe_prefetch) as soon as they know the key,
+ * keep the ring slot of what they insert (tf_dedupe_at) instead of looking it
+ * up again, and expiry prefetches the index slots of the entries it drops next.
  * Nothing is allocated after create.
  */
 #ifndef TF_DP_DEDUPE_H
@@ -26,7 +33,7 @@ struct tf_dedupe_ent {
 
 struct tf_dedupe {
 	struct tf_dedupe_ent *ring; /* cap entries */
-	uint32_t *index; /* 2 * cap slots: hash tag (8 bits) | ring slot + 1, 0 = empty */
+	uint64_t *index; /* 2 * cap slots: hash << 32 | (ring slot + 1), 0 = empty */
 	uint32_t cap; /* power of two */
 	uint32_t head, tail; /* free-running ring positions */
 	uint32_t live; /* entries in the index */
@@ -39,6 +46,23 @@ void tf_dedupe_destroy(struct tf_dedupe *d);
 
 /* The entry of (tenant, rid), or NULL. Valid until the next insert/expire/remove. */
 struct tf_dedupe_ent *tf_dedupe_find(struct tf_dedupe *d, uint32_t tenant, uint64_t rid);
+
+/* Starts loading the index line of (tenant, rid): call it well before find/insert. */
+void tf_dedupe_prefetch(const struct tf_dedupe *d, uint32_t tenant, uint64_t rid);
+
+/* The ring slot of an entry (stable until expiry moves a referenced entry). */
+static inline uint32_t
+tf_dedupe_pos(const struct tf_dedupe *d, const struct tf_dedupe_ent *e)
+{
+	return (uint32_t)(e - d->ring);
+}
+
+/*
+ * The entry of (tenant, rid) through the ring slot its insert returned:
+ * no index lookup when it is still there, a find when expiry moved it.
+ */
+struct tf_dedupe_ent *tf_dedupe_at(struct tf_dedupe *d, uint32_t pos, uint32_t tenant,
+				   uint64_t rid);
 
 /*
  * Adds (tenant, rid) -- it must not be present -- with ref and expiry.

@@ -127,7 +127,7 @@ cache_evict_one(struct tf_dp_worker *w)
 		w->cache_tail = 0;
 	w->ncached--;
 	/* The id stays known (REPLAY detail 2 for a retransmission) until it expires. */
-	e = tf_dedupe_find(&w->ids, r->tenant->id, r->request_id);
+	e = tf_dedupe_at(&w->ids, r->ded_pos, r->tenant->id, r->request_id);
 	if (e)
 		e->ref = 0;
 	tf_dp_req_free(w, r);
@@ -418,6 +418,7 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 {
 	int single =
 		m->type == TF_PROTO_T_REQUEST && m->u.req.prompt_len == m->u.req.prompt_total_len;
+	struct tf_dedupe_ent *e;
 	struct tf_dp_req *r;
 	uint64_t ra;
 
@@ -442,14 +443,15 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 	r->mac_alg = m->mac_alg;
 	r->port = port;
 	r->peer = *peer; /* every answer goes where the first piece came from */
-	if (!tf_dedupe_insert(&w->ids, t->id, m->request_id, r->index + 1,
-			      w->now_us + (uint64_t)w->lim.replay_window_ms * 1000, w->now_us,
-			      &ra)) {
+	e = tf_dedupe_insert(&w->ids, t->id, m->request_id, r->index + 1,
+			     w->now_us + (uint64_t)w->lim.replay_window_ms * 1000, w->now_us, &ra);
+	if (!e) {
 		/* Every remembered id is still inside the replay window. */
 		tf_dp_req_free(w, r);
 		refuse(w, port, peer, m, t, TF_PROTO_E_BUSY, retry_ms(w, ra), 0);
 		goto drop;
 	}
+	r->ded_pos = tf_dedupe_pos(&w->ids, e);
 	if (single) {
 		take_header(r, m, t);
 		r->state = TF_DP_REQ_REASM; /* not admitted yet; complete() decides */

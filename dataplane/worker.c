@@ -203,6 +203,13 @@ proto_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		tf_dp_count_drop(w, TF_DROP_HANDOFF_FULL);
 		goto drop;
 	}
+	/*
+	 * The at-most-once table is far larger than the caches: start loading its
+	 * line now, so the MAC check below hides the miss (requests, fragments,
+	 * cancels and resumes all look their id up).
+	 */
+	if (m.type != TF_PROTO_T_PING)
+		tf_dedupe_prefetch(&w->ids, m.tenant_id, m.request_id);
 	t = tf_dp_tenant_find(w, m.tenant_id);
 	if (TF_DP_UNLIKELY(!t)) {
 		tf_dp_count_drop(w, TF_DROP_AUTH_TENANT);

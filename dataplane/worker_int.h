@@ -121,6 +121,7 @@ struct tf_dp_req {
 	struct tf_dp_tenant *tenant;
 	uint64_t request_id;
 	struct tf_pkt_peer peer;
+	uint32_t ded_pos; /* ring slot of its at-most-once entry (tf_dedupe_at) */
 	/* the REQUEST */
 	uint32_t model_id;
 	uint32_t max_new;

@@ -14,7 +14,11 @@
  * Then the card's added latency at light load (one request at a time).
  *
  *   bench_dp_cpu [--requests N] [--tokens N] [--prompt-tokens N] [--max-batch N]
- *                [--latency N]
+ *                [--latency N] [--mac hmac|siphash] [--final-tokens]
+ *
+ * --mac: the algorithm every request is signed with (the card answers under
+ * it); --final-tokens: requests set FINAL_TOKENS, so the card may send the
+ * last tokens inside the FINAL (protocol.md 3.7).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,9 +35,22 @@
 #include "tokfab/proto.h"
 
 #define FRAME 256
+#define POOL 65536u /* request frames, reused: re-signed with a new request id each time */
 
-static uint8_t *g_frames; /* requests * FRAME bytes, pre-built */
+static uint8_t *g_frames; /* POOL * FRAME bytes */
+static uint64_t g_frame_rid[POOL]; /* the request id frame i holds */
 static uint32_t g_flen;
+static uint32_t g_tokens; /* the stand-in's answer, and each request's max_new_tokens */
+
+/* What the clients sign (the REQUEST's fields), set up once in main(). */
+static struct {
+	struct tf_proto_key key;
+	struct tf_pkt_addr cli;
+	struct tf_pkt_peer card;
+	uint8_t prompt[256];
+	uint32_t ptok;
+	uint16_t req_flags;
+} g_c;
 static uint64_t g_out, g_finals;
 static uint8_t g_txbuf[64][2048];
 static unsigned int g_txi;
@@ -107,11 +124,42 @@ clock_us(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The frame of request number i (id i + 1), signed at ts: the clients' work, not timed as the card's. */
+static uint8_t *
+frame(uint64_t i, uint64_t ts)
+{
+	uint8_t *f = g_frames + (size_t)(i % POOL) * FRAME;
+	struct tf_proto_msg m = { .version = 1,
+				  .type = TF_PROTO_T_REQUEST,
+				  .tenant_id = 42,
+				  .request_id = i + 1,
+				  .timestamp_us = ts };
+	int n;
+
+	if (g_frame_rid[i % POOL] == i + 1)
+		return f;
+	m.u.req = (struct tf_proto_request){ .model_id = 7,
+					     .max_new_tokens = g_tokens,
+					     .prompt_total_len = 4 * g_c.ptok,
+					     .priority = 3,
+					     .req_flags = g_c.req_flags,
+					     .top_p = 10000,
+					     .prompt = g_c.prompt,
+					     .prompt_len = 4 * g_c.ptok };
+	n = tf_proto_encode(f + 42, FRAME - 42, &m, &g_c.key);
+	if (n < 0)
+		abort();
+	tf_pkt_udp_build(f, &g_c.cli, &g_c.card, (uint16_t)n, 1, 1);
+	g_flen = 42 + (uint32_t)n;
+	g_frame_rid[i % POOL] = i + 1;
+	return f;
+}
+
 /* ---- stand-in accelerator ---- */
 
 static struct tf_xport_listener *g_l;
 static struct tf_xport *g_ax;
-static uint32_t g_tokens;
+static uint64_t g_polls;
 
 static void
 standin_poll(void)
@@ -121,6 +169,17 @@ standin_poll(void)
 
 	if (!g_ax && tf_xport_accept(g_l, &g_ax) != 0)
 		return;
+	if (++g_polls % 1024 == 0) {
+		/* Heartbeat: a card declares an accelerator silent for seconds dead. */
+		struct tf_accel_status st = { .flags = TF_ACCEL_ST_HEALTHY,
+					      .max_inflight = 4096,
+					      .nmodels = 1,
+					      .heartbeat_ms = (uint32_t)(clock_us(CLOCK_MONOTONIC) /
+									 1000) };
+
+		st.models[0].model_id = 7;
+		tf_xport_status_publish(g_ax, &st);
+	}
 	n = tf_xport_poll(g_ax, ev, 64);
 	for (int i = 0; i < n; i++) {
 		struct tf_accel_tok tok[64];
@@ -154,9 +213,13 @@ main(int argc, char **argv)
 		{ "prompt-tokens", required_argument, NULL, 'p' },
 		{ "max-batch", required_argument, NULL, 'b' },
 		{ "latency", required_argument, NULL, 'l' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "final-tokens", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000;
+	int mac_alg = TF_PROTO_MAC_HMAC_SHA256;
+	uint16_t req_flags = 0;
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &cpu_io };
 	struct tf_aq_set_model md = { .model_id = 7,
 				      .max_prompt_tokens = 4096,
@@ -171,17 +234,17 @@ main(int argc, char **argv)
 				       .key_len = 32,
 				       .priority = 7,
 				       .flags = TF_TENANT_F_UNLIMITED,
+				       .mac_algs =
+					       TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH,
 				       .n_prices = 1 };
 	struct tf_aq_set_batching bt = { .max_batch_bytes = 1 << 20, .max_queue_delay_us = 20 };
-	struct tf_pkt_addr cli = { .udp_port = htons(40000) };
-	struct tf_pkt_peer card = { .port = htons(TF_PROTO_PORT) };
 	struct tf_xport_ctx *actx;
 	struct tf_aq_tenant_info info;
-	struct tf_proto_key key;
 	struct tf_dp_worker *w;
-	uint8_t secret[32], prompt[256];
+	uint8_t secret[32];
 	char dir[] = "/tmp/bench-dp-cpu.XXXXXX", uri[96];
-	uint64_t t_card = 0, t_accel = 0, cpu0, cpu1, wall0, wall1, next = 0, wall_base;
+	uint64_t t_card = 0, t_accel = 0, t_client = 0, cpu0, cpu1, wall0, wall1, next = 0;
+	uint64_t wall_base;
 	uint32_t d;
 	int ch;
 
@@ -203,6 +266,14 @@ main(int argc, char **argv)
 		case 'l':
 			nlat = (uint32_t)atoi(optarg);
 			break;
+		case 'M':
+			mac_alg = tf_proto_mac_alg_parse(optarg);
+			if (mac_alg < 0)
+				return 2;
+			break;
+		case 'F':
+			req_flags = TF_PROTO_RF_FINAL_TOKENS;
+			break;
 		default:
 			return 2;
 		}
@@ -214,7 +285,9 @@ main(int argc, char **argv)
 	setenv("TOKFAB_SHM_DIR", dir, 1);
 	for (int i = 0; i < 32; i++)
 		secret[i] = (uint8_t)(i * 7);
-	tf_proto_key_init(&key, TF_PROTO_MAC_HMAC_SHA256, 0, secret, 32);
+	tf_proto_key_init(&g_c.key, (uint8_t)mac_alg, 0, secret, 32);
+	g_c.req_flags = req_flags;
+	g_c.ptok = ptok;
 
 	/* The card and its configuration. */
 	p.me.ip = htonl(0x0a090001);
@@ -224,7 +297,13 @@ main(int argc, char **argv)
 	tf_dp_limits_default(&p.limits);
 	p.limits.max_requests = 16384;
 	p.limits.max_queue = 8192;
-	p.limits.id_table = nreq * 2 > 1024 ? nreq * 2 : 1024;
+	/*
+	 * At-most-once memory sized as rate x window (hwdocs/dataplane.md 3): a
+	 * 2 s replay window at up to ~2 M requests/s; runs longer than the
+	 * window reach the steady state where every new id also expires an old one.
+	 */
+	p.limits.replay_window_ms = 2000;
+	p.limits.id_table = 1u << 22;
 	p.limits.cache_entries = 4096;
 	p.limits.cache_min_ms = 0;
 	p.limits.token_buffer_bytes = 64ull << 20;
@@ -259,65 +338,54 @@ main(int argc, char **argv)
 			break;
 	}
 
-	/* Every request frame, built and signed before timing (the clients' work). */
-	g_frames = malloc((size_t)(nreq + nlat) * FRAME);
+	/* A pool of request frames, built and signed before timing (the clients' work). */
+	g_frames = malloc((size_t)POOL * FRAME);
 	if (!g_frames)
 		return 1;
-	cli.ip = htonl(0x0a090002);
-	memcpy(cli.mac, "\x02\xc1\x00\x00\x00\x02", 6);
-	card.ip = p.me.ip;
-	memcpy(card.mac, p.me.mac, 6);
+	g_c.cli = (struct tf_pkt_addr){ .udp_port = htons(40000), .ip = htonl(0x0a090002) };
+	memcpy(g_c.cli.mac, "\x02\xc1\x00\x00\x00\x02", 6);
+	g_c.card = (struct tf_pkt_peer){ .port = htons(TF_PROTO_PORT), .ip = p.me.ip };
+	memcpy(g_c.card.mac, p.me.mac, 6);
 	for (uint32_t i = 0; i < ptok; i++)
-		tf_proto_st32(prompt + 4 * i, 1 + i);
+		tf_proto_st32(g_c.prompt + 4 * i, 1 + i);
 	wall_base = clock_us(CLOCK_REALTIME);
-	for (uint32_t i = 0; i < nreq + nlat; i++) {
-		struct tf_proto_msg m = { .version = 1,
-					  .type = TF_PROTO_T_REQUEST,
-					  .tenant_id = 42,
-					  .request_id = i + 1,
-					  .timestamp_us = wall_base };
-		uint8_t *f = g_frames + (size_t)i * FRAME;
-		int n;
+	for (uint32_t i = 0; i < POOL && i < nreq + nlat; i++)
+		frame(i, wall_base);
 
-		m.u.req = (struct tf_proto_request){ .model_id = 7,
-						     .max_new_tokens = g_tokens,
-						     .prompt_total_len = 4 * ptok,
-						     .priority = 3,
-						     .top_p = 10000,
-						     .prompt = prompt,
-						     .prompt_len = 4 * ptok };
-		n = tf_proto_encode(f + 42, FRAME - 42, &m, &key);
-		if (n < 0)
-			return 1;
-		tf_pkt_udp_build(f, &cli, &card, (uint16_t)n, 1, 1);
-		g_flen = 42 + (uint32_t)n;
-	}
-
-	/* Timed: bursts of 32 frames in, then the poll step; the stand-in between. */
+	/*
+	 * Timed: bursts of 32 frames in, then the poll step; the stand-in between.
+	 * Frames past the pool are re-signed (new id, fresh timestamp) on the
+	 * way in: the clients' work, timed apart from the card's.
+	 */
 	cpu0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
 	wall0 = clock_us(CLOCK_MONOTONIC);
 	while (g_finals < nreq) {
-		uint64_t a = __rdtsc(), b, c;
-		uint64_t mono = clock_us(CLOCK_MONOTONIC);
+		uint8_t *burst[32];
+		int nb = 0;
+		uint64_t z = __rdtsc(), a, b, c;
+		uint64_t mono = clock_us(CLOCK_MONOTONIC), wall = wall_base + (mono - wall0);
 
-		tf_dp_worker_set_time(w, mono, wall_base + (mono - wall0));
 		/* Clients keep at most 2048 requests outstanding (closed loop). */
-		for (int k = 0; k < 32 && next < nreq && next - g_finals < 2048; k++, next++)
-			tf_dp_worker_rx(w, 0, g_frames + next * FRAME, g_frames + next * FRAME,
-					g_flen);
+		for (; nb < 32 && next < nreq && next - g_finals < 2048; nb++, next++)
+			burst[nb] = frame(next, wall);
+		a = __rdtsc();
+		tf_dp_worker_set_time(w, mono, wall);
+		for (int k = 0; k < nb; k++)
+			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
 		tf_dp_worker_poll(w);
 		b = __rdtsc();
 		standin_poll();
 		c = __rdtsc();
+		t_client += a - z;
 		t_card += b - a;
 		t_accel += c - b;
-		if (mono - wall0 > 60000000)
-			break; /* a minute: something is wrong */
+		if (mono - wall0 > 120000000)
+			break; /* two minutes: something is wrong */
 	}
 	cpu1 = clock_us(CLOCK_THREAD_CPUTIME_ID);
 	wall1 = clock_us(CLOCK_MONOTONIC);
 	{
-		double share = (double)t_card / (double)(t_card + t_accel);
+		double share = (double)t_card / (double)(t_card + t_accel + t_client);
 		double card_cpu_s = (double)(cpu1 - cpu0) * share / 1e6;
 		const struct tf_dp_counters *cn = tf_dp_worker_counters(w);
 
@@ -331,7 +399,14 @@ main(int argc, char **argv)
 		printf("card_ns_per_request %.0f\n", card_cpu_s * 1e9 / (double)g_finals);
 		printf("requests_per_card_cpu_second %.0f\n", (double)g_finals / card_cpu_s);
 		printf("accel_standin_ns_per_request %.0f\n",
-		       (double)(cpu1 - cpu0) * (1 - share) * 1e3 / (double)g_finals);
+		       (double)(cpu1 - cpu0) * 1e3 / (double)g_finals *
+			       ((double)t_accel / (double)(t_card + t_accel + t_client)));
+		{
+			struct tf_dp_worker_gauges gg;
+
+			tf_dp_worker_gauges(w, &gg);
+			printf("ids_remembered %u\n", gg.ids); /* the at-most-once table's load */
+		}
 	}
 	/*
 	 * Added latency at light load: one request at a time, batches leave at
@@ -352,8 +427,8 @@ main(int argc, char **argv)
 		tf_dp_worker_set_batching(w, &b0, &d);
 		for (; lat && k < nlat; k++) {
 			uint64_t want = g_finals + 1, a, sum;
-			uint8_t *f = g_frames + (size_t)(nreq + k) * FRAME;
 			uint64_t mono = clock_us(CLOCK_MONOTONIC);
+			uint8_t *f = frame(nreq + k, wall_base + (mono - wall0));
 
 			tf_dp_worker_set_time(w, mono, wall_base + (mono - wall0));
 			a = __rdtsc();

@@ -56,6 +56,35 @@ test_dedupe_backward_shift_keeps_clusters(void)
 	tf_dedupe_destroy(&d);
 }
 
+/* tf_dedupe_at: straight to the ring slot; a find when the entry moved or the slot was reused. */
+static void
+test_dedupe_at_ring_slot(void)
+{
+	struct tf_dedupe d;
+	uint64_t retry;
+	struct tf_dedupe_ent *e, *f;
+	uint32_t pos;
+
+	CU_ASSERT_EQUAL_FATAL(tf_dedupe_create(&d, 16), 0);
+	e = tf_dedupe_insert(&d, 7, 1000, 3, 50, 0, &retry);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	pos = tf_dedupe_pos(&d, e);
+	tf_dedupe_prefetch(&d, 7, 1000);
+	CU_ASSERT_PTR_EQUAL(tf_dedupe_at(&d, pos, 7, 1000), e);
+	CU_ASSERT_PTR_NULL(tf_dedupe_at(&d, pos, 7, 1001)); /* another key: not there at all */
+	CU_ASSERT_PTR_NULL(tf_dedupe_at(&d, 1u << 30, 7, 1001)); /* out of range: a find */
+	for (unsigned int i = 0; i < 10; i++)
+		CU_ASSERT_PTR_NOT_NULL(tf_dedupe_insert(&d, 7, i, 0, 100 + i, 0, &retry));
+	/* Expired but referenced: moved behind the others, found again through the index. */
+	CU_ASSERT_EQUAL(tf_dedupe_expire(&d, 60, 100), 0);
+	f = tf_dedupe_at(&d, pos, 7, 1000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_NOT_EQUAL(tf_dedupe_pos(&d, f), pos);
+	CU_ASSERT_EQUAL(f->ref, 3);
+	CU_ASSERT_PTR_EQUAL(f, tf_dedupe_find(&d, 7, 1000));
+	tf_dedupe_destroy(&d);
+}
+
 static void
 test_dedupe_expiry_and_full(void)
 {
@@ -195,6 +224,7 @@ test_utf8_streaming_matches_whole(void)
 static const struct tf_cunit_test dedupe_tests[] = {
 	TF_TEST(test_dedupe_find_insert_remove),
 	TF_TEST(test_dedupe_backward_shift_keeps_clusters),
+	TF_TEST(test_dedupe_at_ring_slot),
 	TF_TEST(test_dedupe_expiry_and_full),
 	TF_TESTS_END,
 };
