@@ -2,6 +2,8 @@
 /* The (tenant, request id) table behind at-most-once execution. */
 #include "dataplane/dedupe.h"
 
+#include "dataplane/bigmem.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,25 +58,21 @@ tf_dedupe_create(struct tf_dedupe *d, uint32_t cap)
 	while (c < cap && c < MAX_CAP)
 		c <<= 1;
 	d->cap = c;
-	d->ring = calloc(c, sizeof(*d->ring));
-	d->index = calloc(2 * (size_t)c, sizeof(*d->index));
+	/* Far larger than the caches: huge pages spare a TLB miss per lookup (bigmem.h). */
+	d->ring = tf_dp_bigmem_alloc((size_t)c * sizeof(*d->ring));
+	d->index = tf_dp_bigmem_alloc(2 * (size_t)c * sizeof(*d->index));
 	if (!d->ring || !d->index) {
-		free(d->ring);
-		free(d->index);
-		memset(d, 0, sizeof(*d));
+		tf_dedupe_destroy(d);
 		return -ENOMEM;
 	}
-	/* Touch every page now: no page fault on the fast path later. */
-	memset(d->ring, 0, (size_t)c * sizeof(*d->ring));
-	memset(d->index, 0, 2 * (size_t)c * sizeof(*d->index));
 	return 0;
 }
 
 void
 tf_dedupe_destroy(struct tf_dedupe *d)
 {
-	free(d->ring);
-	free(d->index);
+	tf_dp_bigmem_free(d->ring, (size_t)d->cap * sizeof(*d->ring));
+	tf_dp_bigmem_free(d->index, 2 * (size_t)d->cap * sizeof(*d->index));
 	memset(d, 0, sizeof(*d));
 }
 

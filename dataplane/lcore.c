@@ -158,11 +158,12 @@ tf_dp_lcore_iter(struct tf_dp_lcore *lc)
 		uint16_t port = app->ports[i];
 		uint16_t n = rte_eth_rx_burst(port, (uint16_t)lc->wid, pkts, TF_DP_RX_BURST);
 
-		for (uint16_t k = 0; k < n; k++) {
-			if (k + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[k + 1], void *));
+		/* The whole burst's table lines start loading before the first frame is worked on. */
+		for (uint16_t k = 0; k < n; k++)
+			tf_dp_worker_prefetch(lc->w, rte_pktmbuf_mtod(pkts[k], uint8_t *),
+					      pkts[k]->data_len);
+		for (uint16_t k = 0; k < n; k++)
 			rx_one(lc, port, pkts[k], 0);
-		}
 		work += n;
 	}
 	for (unsigned int from = 0; app->nworkers > 1 && from < app->nworkers; from++) {

@@ -283,6 +283,18 @@ drop:
 static void rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len);
 
 void
+tf_dp_worker_prefetch(const struct tf_dp_worker *w, const uint8_t *f, uint32_t len)
+{
+	const uint8_t *p = f + 42; /* untagged Ethernet + 20-byte IPv4 header + UDP */
+
+	/* The common frame only; tf_dp_worker_rx() parses and checks everything anyway. */
+	if (len < 42 + TF_PROTO_HDR_LEN || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
+	    f[23] != 17 || tf_proto_ld32(p) != TF_PROTO_MAGIC_LE)
+		return;
+	tf_dedupe_prefetch(&w->ids, tf_proto_ld32(p + 8), tf_proto_ld64(p + 16));
+}
+
+void
 tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t len)
 {
 	tf_dp_count(w, TF_EV_RX_PKTS, 1);

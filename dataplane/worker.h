@@ -100,6 +100,15 @@ void tf_dp_worker_set_port_mac(struct tf_dp_worker *w, uint16_t port, const uint
 /* The clocks, set by the edge before each burst: monotonic and wall (realtime) µs. */
 void tf_dp_worker_set_time(struct tf_dp_worker *w, uint64_t mono_us, uint64_t wall_us);
 
+/*
+ * A hint for a receive burst: call it for every frame of the burst before
+ * handing any of them in. For a plain IPv4/UDP tokfab datagram it starts
+ * loading the at-most-once table line of its (tenant, request id), which is
+ * almost always a cache miss; the burst's work then hides it. Reads the
+ * frame only; anything else is ignored.
+ */
+void tf_dp_worker_prefetch(const struct tf_dp_worker *w, const uint8_t *frame, uint32_t len);
+
 /* One received frame. The worker owns cookie from here (frees, keeps or sends it). */
 void tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		     uint32_t len);

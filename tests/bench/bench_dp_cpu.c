@@ -371,6 +371,8 @@ main(int argc, char **argv)
 		a = __rdtsc();
 		tf_dp_worker_set_time(w, mono, wall);
 		for (int k = 0; k < nb; k++)
+			tf_dp_worker_prefetch(w, burst[k], g_flen);
+		for (int k = 0; k < nb; k++)
 			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
 		tf_dp_worker_poll(w);
 		b = __rdtsc();
