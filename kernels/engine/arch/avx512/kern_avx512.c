@@ -124,14 +124,9 @@ panels(float *out, size_t ldo, const float *x, size_t ldx, uint32_t nb, const st
 	uint32_t b = 0;
 	int pf = r + 2 * P < w->rows; /* first tile over these panels, and a next pair exists */
 
-	for (; b + TOKS <= nb; b += TOKS, pf = 0) { /* pf a constant in the hot loop */
-		if (pf)
-			tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R,
-			     TOKS, q8, 1);
-		else
-			tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R,
-			     TOKS, q8, 0);
-	}
+	for (; b + TOKS <= nb; b += TOKS, pf = 0)
+		tile(out + (size_t)b * ldo, ldo, x + (size_t)b * ldx, ldx, w, r, r1, R, TOKS, q8,
+		     pf);
 	out += (size_t)b * ldo;
 	x += (size_t)b * ldx;
 	switch (nb - b) {
