@@ -20,31 +20,63 @@ wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* acc + v with the carry out added back in (one's complement addition on 64 bits). */
+static inline uint64_t
+add_carry(uint64_t acc, uint64_t v)
+{
+	uint64_t r;
+
+	if (__builtin_add_overflow(acc, v, &r))
+		r++; /* cannot overflow again: r <= 2^64 - 2 after a wrap */
+	return r;
+}
+
 uint32_t
 tf_pkt_csum_add(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint64_t acc = sum;
+	uint64_t acc = sum, w64;
 	uint32_t w32;
 	uint16_t w16;
 
-	/* 32-bit words in memory order: the one's complement sum is byte-order neutral. */
-	while (len >= 4) {
+	/*
+	 * 64-bit words in memory order with end-around carry (an add and an adc
+	 * per 8 bytes): the one's complement sum is byte-order neutral and folds
+	 * to the same 16-bit sum as adding 16-bit words.
+	 */
+	while (len >= 32) {
+		uint64_t a, b, c, d;
+
+		memcpy(&a, p, 8);
+		memcpy(&b, p + 8, 8);
+		memcpy(&c, p + 16, 8);
+		memcpy(&d, p + 24, 8);
+		acc = add_carry(add_carry(add_carry(add_carry(acc, a), b), c), d);
+		p += 32;
+		len -= 32;
+	}
+	while (len >= 8) {
+		memcpy(&w64, p, 8);
+		acc = add_carry(acc, w64);
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
 		memcpy(&w32, p, 4);
-		acc += w32;
+		acc = add_carry(acc, w32);
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		memcpy(&w16, p, 2);
-		acc += w16;
+		acc = add_carry(acc, w16);
 		p += 2;
 		len -= 2;
 	}
 	if (len) {
 		w16 = 0;
 		memcpy(&w16, p, 1); /* odd tail byte is the first byte of a zero-padded word */
-		acc += w16;
+		acc = add_carry(acc, w16);
 	}
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffffffu) + (acc >> 32);

@@ -109,14 +109,31 @@ parse(const uint8_t *f, size_t n, struct tf_pkt_info *info, enum tf_dp_drop *why
 static void
 test_csum_matches_reference(void)
 {
-	uint8_t buf[101];
+	static uint8_t buf[1501];
+	uint32_t seed = 12345;
 
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 37 + 11);
-	for (size_t n = 0; n <= sizeof(buf); n++) {
+	for (size_t n = 0; n <= 101; n++) {
 		uint16_t ours = (uint16_t)~tf_pkt_csum_fold(tf_pkt_csum_add(0, buf, n));
 
 		CU_ASSERT_EQUAL(ntohs(ours), ref_csum(buf, n, 0));
+	}
+	/* Every word carries (all ones), random bytes, frame sizes, a running partial sum. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = pass == 0 ? 0xff : pass == 1 ? (uint8_t)(seed >> 16) : (uint8_t)i;
+		}
+		for (size_t n = 0; n <= sizeof(buf); n += n < 80 ? 1 : 37) {
+			uint32_t start = pass == 2 ? 0x1fffeu : 0;
+			uint16_t ours = (uint16_t)~tf_pkt_csum_fold(tf_pkt_csum_add(start, buf, n));
+			uint32_t pseudo = ((start >> 16) + (start & 0xffff));
+
+			/* start is added in memory order (host words), as pseudo headers are. */
+			pseudo = ntohs((uint16_t)((pseudo >> 16) + (pseudo & 0xffff)));
+			CU_ASSERT_EQUAL(ntohs(ours), ref_csum(buf, n, pseudo));
+		}
 	}
 }
 
