@@ -15,13 +15,6 @@
 
 #include "tf_dev.h"
 
-struct tf_file {
-	struct tf_dev *tf;
-	struct mutex lock; /* cursor */
-	u64 cursor; /* next event sequence number read() returns */
-	bool admin; /* CAP_NET_ADMIN or the node's group, at open */
-};
-
 static struct class *tf_class;
 static dev_t tf_devt;
 static DEFINE_IDA(tf_minors);
@@ -32,7 +25,7 @@ static DEFINE_IDA(tf_minors);
  * Copies an ioctl argument whose first field is its size (uapi header,
  * "Conventions"): less than minsize -EINVAL, unknown non-zero tail -E2BIG.
  */
-static int tf_arg_in(void *karg, size_t ksize, size_t minsize, unsigned long arg, u32 *usize)
+int tf_arg_in(void *karg, size_t ksize, size_t minsize, unsigned long arg, u32 *usize)
 {
 	void __user *uarg = (void __user *)arg;
 
@@ -44,7 +37,7 @@ static int tf_arg_in(void *karg, size_t ksize, size_t minsize, unsigned long arg
 }
 
 /* Writes back min(usize, ksize) bytes; the size field says how many. */
-static int tf_arg_out(unsigned long arg, void *karg, size_t ksize, u32 usize)
+int tf_arg_out(unsigned long arg, void *karg, size_t ksize, u32 usize)
 {
 	u32 n = min_t(u32, usize, ksize);
 
@@ -66,6 +59,8 @@ static long tf_ioc_features(struct tf_dev *tf, unsigned long arg)
 	if (a.reserved)
 		return -EINVAL;
 	a.features = TOKFAB_F_ADMIN | TOKFAB_F_EVENTS | TOKFAB_F_RESET | TOKFAB_F_STATUS;
+	if (tf->hq_count)
+		a.features |= TOKFAB_F_HOSTQ;
 	a.card_features = tf->lay.card_features;
 	a.host_features = tf_rd64(tf, TF_REG(host_features));
 	return tf_arg_out(arg, &a, sizeof(a), usize);
@@ -249,7 +244,7 @@ static long tf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (_IOC_TYPE(cmd) != TOKFAB_IOC_MAGIC)
 		return -ENOTTY;
 	down_read(&tf->gone_sem);
-	if (tf->gone) {
+	if (tf_gone(tf)) {
 		ret = -ENODEV;
 		goto out;
 	}
@@ -276,6 +271,9 @@ static long tf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case _IOC_NR(TOKFAB_IOC_RESET):
 		ret = f->admin ? tf_dev_reset(tf) : -EPERM;
 		break;
+	case _IOC_NR(TOKFAB_IOC_HQ_CREATE):
+		ret = tf_hq_create(f, arg);
+		break;
 	default:
 		ret = -ENOTTY;
 		break;
@@ -294,8 +292,10 @@ static ssize_t tf_read(struct file *file, char __user *buf, size_t len, loff_t *
 	if (mutex_lock_interruptible(&f->lock))
 		return -ERESTARTSYS;
 	down_read(&tf->gone_sem);
-	if (tf->gone)
+	if (tf_gone(tf))
 		ret = -ENODEV;
+	else if (f->hq >= 0)
+		ret = -EINVAL; /* a host-queue fd carries no events */
 	else
 		ret = tf_eq_read(tf, &f->cursor, f->admin, buf, len, file->f_flags & O_NONBLOCK);
 	up_read(&tf->gone_sem);
@@ -309,9 +309,11 @@ static __poll_t tf_poll(struct file *file, struct poll_table_struct *wait)
 	struct tf_dev *tf = f->tf;
 	__poll_t mask = 0;
 
+	if (f->hq >= 0)
+		return tf_hq_poll(f, wait);
 	poll_wait(file, &tf->eq.wq, wait);
 	down_read(&tf->gone_sem);
-	if (tf->gone || tf_state(tf) == TOKFAB_STATE_GONE) {
+	if (tf_gone(tf)) {
 		mask = EPOLLHUP | EPOLLERR;
 		goto out;
 	}
@@ -333,13 +335,16 @@ static int tf_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	down_read(&tf->gone_sem);
-	if (tf->gone) {
+	if (tf_gone(tf)) {
 		up_read(&tf->gone_sem);
 		kfree(f);
 		return -ENODEV;
 	}
 	get_device(&tf->cdev_dev);
 	f->tf = tf;
+	f->file = file;
+	f->hq = -1;
+	INIT_LIST_HEAD(&f->hq_node);
 	mutex_init(&f->lock);
 	f->admin = capable(CAP_NET_ADMIN) || in_group_p(inode->i_gid);
 	f->cursor = tf_eq_start_seq(tf);
@@ -348,10 +353,22 @@ static int tf_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
+static int tf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct tf_file *f = file->private_data;
+	int ret;
+
+	down_read(&f->tf->gone_sem);
+	ret = tf_gone(f->tf) ? -ENODEV : tf_hq_mmap(f, vma);
+	up_read(&f->tf->gone_sem);
+	return ret;
+}
+
 static int tf_release(struct inode *inode, struct file *file)
 {
 	struct tf_file *f = file->private_data;
 
+	tf_hq_release(f);
 	put_device(&f->tf->cdev_dev);
 	kfree(f);
 	return 0;
@@ -363,6 +380,7 @@ static const struct file_operations tf_fops = {
 	.release = tf_release,
 	.read = tf_read,
 	.poll = tf_poll,
+	.mmap = tf_mmap,
 	.unlocked_ioctl = tf_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = no_llseek,
@@ -415,11 +433,14 @@ void tf_chrdev_put(struct tf_dev *tf)
 	put_device(&tf->cdev_dev);
 }
 
-/* Anyone may open (health events, identity); admin rights are checked per call. */
+/*
+ * Anyone may open read-only (health events, identity); admin rights are
+ * checked per call; the group may open read-write (host queues need it).
+ */
 static char *tf_devnode(struct device *dev, umode_t *mode)
 {
 	if (mode)
-		*mode = 0644;
+		*mode = 0664;
 	return NULL;
 }
 

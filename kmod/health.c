@@ -327,5 +327,6 @@ void tf_watchdog_work(struct work_struct *work)
 	}
 	tf_aq_reap(tf);
 	tf_eq_kick(tf);
+	tf_hq_kick(tf);
 	schedule_delayed_work(&tf->watchdog, msecs_to_jiffies(period));
 }

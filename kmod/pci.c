@@ -84,6 +84,7 @@ static int tf_native_map(struct tf_dev *tf)
 	struct pci_dev *pdev = tf->pdev;
 
 	tf->bar_len = pci_resource_len(pdev, 0);
+	tf->bar_phys = pci_resource_start(pdev, 0);
 	tf->bar = pcim_iomap(pdev, 0, 0);
 	return tf->bar ? 0 : -ENOMEM;
 }
@@ -110,6 +111,7 @@ static int tf_ivshmem_map(struct tf_dev *tf)
 	if (!tf->regs0)
 		return -ENOMEM;
 	tf->bar_len = pci_resource_len(pdev, 2);
+	tf->bar_phys = pci_resource_start(pdev, 2);
 	tf->bar = pcim_iomap(pdev, 2, 0);
 	return tf->bar ? 0 : -ENOMEM;
 }
@@ -415,6 +417,15 @@ static irqreturn_t tf_irq_events(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+static irqreturn_t tf_irq_hostq(int irq, void *data)
+{
+	struct tf_dev *tf = data;
+
+	atomic64_inc(&tf->cnt.irqs);
+	tf_hq_kick(tf);
+	return IRQ_HANDLED;
+}
+
 static void tf_poll_work(struct work_struct *work)
 {
 	struct tf_dev *tf = container_of(to_delayed_work(work), struct tf_dev, poller);
@@ -422,6 +433,8 @@ static void tf_poll_work(struct work_struct *work)
 	tf_aq_reap(tf);
 	if (tf_rd64(tf, TF_REG(eq_prod_seq)) != READ_ONCE(tf->eq.seen_prod))
 		tf_eq_kick(tf);
+	if (tf->hq_count)
+		tf_hq_kick(tf);
 	schedule_delayed_work(&tf->poller, 1);
 }
 
@@ -447,9 +460,14 @@ static int tf_irq_setup(struct tf_dev *tf)
 			  tf);
 	if (ret)
 		goto err_admin;
+	ret = request_irq(pci_irq_vector(pdev, TF_VEC_HOSTQ), tf_irq_hostq, 0, "tokfab-hostq", tf);
+	if (ret)
+		goto err_events;
 	tf->polling = false;
 	return 0;
 
+err_events:
+	free_irq(pci_irq_vector(pdev, TF_VEC_EVENTS), tf);
 err_admin:
 	free_irq(pci_irq_vector(pdev, TF_VEC_ADMIN), tf);
 err_vectors:
@@ -464,6 +482,7 @@ static void tf_irq_teardown(struct tf_dev *tf)
 
 	if (!tf->nvec)
 		return;
+	free_irq(pci_irq_vector(pdev, TF_VEC_HOSTQ), tf);
 	free_irq(pci_irq_vector(pdev, TF_VEC_EVENTS), tf);
 	free_irq(pci_irq_vector(pdev, TF_VEC_ADMIN), tf);
 	pci_free_irq_vectors(pdev);
@@ -521,6 +540,9 @@ static int tf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = tf_aq_init(tf);
 	if (ret)
 		goto err_put;
+	ret = tf_hq_setup(tf);
+	if (ret)
+		goto err_aq;
 	tf->eq.ack_seq = tf_rd64(tf, TF_REG(eq_ack_seq));
 	tf->eq.full_seen = tf_rd64(tf, TF_REG(eq_full_count));
 	ret = tf_irq_setup(tf);
@@ -559,6 +581,7 @@ err_devlink:
 err_irq:
 	tf_irq_teardown(tf);
 err_aq:
+	tf_hq_remove(tf);
 	tf_aq_fini(tf);
 err_put:
 	tf_chrdev_put(tf);
@@ -570,13 +593,17 @@ static void tf_remove(struct pci_dev *pdev)
 	struct tf_dev *tf = pci_get_drvdata(pdev);
 
 	tf_devlink_unregister(tf);
-	tf_chrdev_del(tf); /* no new opens; open files see GONE */
-	down_write(&tf->gone_sem);
-	tf->gone = true;
+	tf_chrdev_del(tf); /* no new opens */
+	/* Sleepers in read(), admin commands and resets see GONE and leave... */
 	tf_set_state(tf, TOKFAB_STATE_GONE, TOKFAB_FAIL_NONE);
-	up_write(&tf->gone_sem);
 	tf_aq_abort_all(tf);
 	tf_eq_kick(tf);
+	tf_hq_kick(tf);
+	/* ...so this waits only for calls in flight; later ones return -ENODEV. */
+	down_write(&tf->gone_sem);
+	tf->gone = true;
+	up_write(&tf->gone_sem);
+	tf_hq_remove(tf);
 
 	mutex_lock(&tf->reset_lock); /* no reset in flight past this point */
 	mutex_unlock(&tf->reset_lock);

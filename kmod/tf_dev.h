@@ -14,12 +14,14 @@
 #include <linux/io.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/poll.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "tokfab/bar.h"
+#include "tokfab/hostq.h"
 #include "tokfab/ivshmem.h"
 #include "uapi/tokfab.h"
 
@@ -117,6 +119,23 @@ struct tf_counters {
 	atomic64_t irqs;
 };
 
+/* One open /dev/tokfabN. */
+struct tf_file {
+	struct tf_dev *tf;
+	struct file *file;
+	struct mutex lock; /* cursor */
+	u64 cursor; /* next event sequence number read() returns */
+	bool admin; /* CAP_NET_ADMIN or the node's group, at open */
+	int hq; /* host queue window owned by this fd, -1: none (hostq.c) */
+	u32 hq_gen; /* the window's gen of our activation */
+	struct list_head hq_node; /* on tf->hq_files */
+};
+
+/* Host queue windows (hostq.c, include/tokfab/hostq.h). */
+struct tf_hq_win {
+	struct tf_file *owner; /* NULL: free (once the card acknowledged the release) */
+};
+
 /* What a devlink health report is about (the reporters in health.c). */
 enum tf_health_kind {
 	TF_HEALTH_HEARTBEAT,
@@ -166,6 +185,16 @@ struct tf_dev {
 	struct tf_eq eq;
 	struct tf_counters cnt;
 
+	/* Host queues: windows of the BAR handed to processes (hostq.c). */
+	resource_size_t bar_phys; /* bus address of the BAR, for mmap */
+	u64 hq_off;
+	u32 hq_count; /* 0: the card has none */
+	u32 hq_size;
+	struct mutex hq_lock; /* windows and hq_files */
+	struct tf_hq_win *hq;
+	struct list_head hq_files; /* files owning a window, for removal */
+	wait_queue_head_t hq_wq; /* completions */
+
 	int minor;
 	struct device cdev_dev; /* /dev/tokfabN and /sys/class/tokfab/tokfabN */
 	struct cdev cdev;
@@ -199,6 +228,12 @@ static inline void tf_wr64(struct tf_dev *tf, size_t off, u64 val)
 static inline enum tokfab_state tf_state(struct tf_dev *tf)
 {
 	return READ_ONCE(tf->state);
+}
+
+/* Removed, or being removed: file operations return -ENODEV. Under gone_sem. */
+static inline bool tf_gone(struct tf_dev *tf)
+{
+	return tf->gone || tf_state(tf) == TOKFAB_STATE_GONE;
 }
 
 /* Module parameters (pci.c). */
@@ -245,6 +280,19 @@ int tf_chrdev_add(struct tf_dev *tf);
 int tf_chrdev_register(struct tf_dev *tf);
 void tf_chrdev_del(struct tf_dev *tf);
 void tf_chrdev_put(struct tf_dev *tf);
+
+/* chrdev.c: size-prefixed ioctl arguments (uapi "Conventions"). */
+int tf_arg_in(void *karg, size_t ksize, size_t minsize, unsigned long arg, u32 *usize);
+int tf_arg_out(unsigned long arg, void *karg, size_t ksize, u32 usize);
+
+/* hostq.c */
+int tf_hq_setup(struct tf_dev *tf);
+void tf_hq_remove(struct tf_dev *tf);
+void tf_hq_kick(struct tf_dev *tf);
+long tf_hq_create(struct tf_file *f, unsigned long arg);
+int tf_hq_mmap(struct tf_file *f, struct vm_area_struct *vma);
+__poll_t tf_hq_poll(struct tf_file *f, struct poll_table_struct *wait);
+void tf_hq_release(struct tf_file *f);
 
 /* sysfs.c */
 extern const struct attribute_group *tf_sysfs_groups[];

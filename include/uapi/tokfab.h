@@ -37,6 +37,7 @@
 #define TOKFAB_F_EVENTS _BITULL(1) /* read(), poll(), TOKFAB_IOC_EVENT_ACK */
 #define TOKFAB_F_RESET _BITULL(2)  /* TOKFAB_IOC_RESET */
 #define TOKFAB_F_STATUS _BITULL(3) /* TOKFAB_IOC_STATUS */
+#define TOKFAB_F_HOSTQ _BITULL(4)  /* TOKFAB_IOC_HQ_CREATE, mmap (the card has host queues) */
 
 /* Driver-side state of a card (identity.state, status.state, sysfs "state"). */
 enum tokfab_state {
@@ -173,6 +174,35 @@ struct tokfab_event_seek {
 	__u64 seq;
 };
 
+/*
+ * TOKFAB_IOC_HQ_CREATE: turns this fd into a host-queue fd (admin rights
+ * needed; the fd may then be passed to an unprivileged client). It gets one
+ * of the card's host queue windows, bound to tenant_id: every request
+ * submitted through it is the tenant's. Map the rings with
+ * mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); the
+ * layout is <tokfab/hostq.h> (struct tf_hq_ring at 0, the SQ at sq_off, the
+ * CQ at cq_off). poll(): POLLIN completions waiting, POLLOUT SQ space, POLLERR
+ * the card stopped serving the queue (or failed). From then on the fd has no
+ * admin rights and no events (read() is -EINVAL). Closing the last reference
+ * (fd and mappings) gives the window back.
+ * Errors: -EPERM, -EOPNOTSUPP (card without host queues), -EBUSY (this fd has
+ * one, or no window free), -EINVAL (fields), -EIO (card not running),
+ * -ETIMEDOUT (the card did not take the queue), -ENOENT (the card refused the
+ * tenant).
+ */
+struct tokfab_hq_create {
+	__u32 size;
+	__u32 flags;       /* 0 */
+	__u32 tenant_id;   /* != 0 */
+	__u32 sq_entries;  /* power of two */
+	__u32 cq_entries;  /* power of two, >= sq_entries; the rings must fit the window */
+	__u32 queue;       /* out: window index */
+	__u64 ring_size;   /* out: bytes to map at offset 0 */
+	__u64 sq_off;      /* out: offset of the SQ in the mapping */
+	__u64 cq_off;      /* out: offset of the CQ in the mapping */
+	__u64 reserved[2]; /* 0 */
+};
+
 #define TOKFAB_IOC_MAGIC 0xB7
 #define TOKFAB_IOC_GET_FEATURES _IOWR(TOKFAB_IOC_MAGIC, 0x00, struct tokfab_features)
 #define TOKFAB_IOC_IDENTITY _IOWR(TOKFAB_IOC_MAGIC, 0x01, struct tokfab_identity)
@@ -181,5 +211,6 @@ struct tokfab_event_seek {
 #define TOKFAB_IOC_EVENT_ACK _IOW(TOKFAB_IOC_MAGIC, 0x04, struct tokfab_event_ack)
 #define TOKFAB_IOC_EVENT_SEEK _IOW(TOKFAB_IOC_MAGIC, 0x05, struct tokfab_event_seek)
 #define TOKFAB_IOC_RESET _IO(TOKFAB_IOC_MAGIC, 0x06)
+#define TOKFAB_IOC_HQ_CREATE _IOWR(TOKFAB_IOC_MAGIC, 0x07, struct tokfab_hq_create)
 
 #endif /* _UAPI_TOKFAB_H */

@@ -66,6 +66,9 @@ struct tf_card_dev_params {
 	uint32_t max_accels;
 	uint32_t n_ports;
 	unsigned int flags; /* TF_CARD_F_* */
+	/* Host queue windows (card_hostq.h); 0 = none. Needs TF_FEAT_HOST_QUEUES. */
+	uint32_t hq_count; /* 0..TF_HQ_MAX */
+	uint32_t hq_size; /* power of two, TF_HQ_SIZE_MIN..TF_HQ_SIZE_MAX */
 	/*
 	 * Optional: raise a host notification (ivshmem: write the guest's eventfd
 	 * for that vector). Called at most once per vector per

@@ -4,6 +4,7 @@
 #include "card/card_internal.h"
 #include "card/check.h"
 #include "card/layout.h"
+#include "tokfab/hostq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,9 @@ params_check(const struct tf_card_dev_params *p, struct tf_card_dev_params *out)
 		return -EINVAL;
 	if (out->flags & ~TF_CARD_F_FRESH)
 		return -EINVAL;
+	if (!out->hq_count != !(out->features & TF_FEAT_HOST_QUEUES) || out->hq_count > TF_HQ_MAX ||
+	    (out->hq_count && !pow2_in(out->hq_size, TF_HQ_SIZE_MIN, TF_HQ_SIZE_MAX)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -116,7 +120,8 @@ inspect(int fd, off_t file_size, const struct tf_card_dev_params *p, const struc
 	same = r->bar_size == l->bar_size && (off_t)l->bar_size <= file_size &&
 	       r->aq_depth == p->aq_depth && r->eq_depth == p->eq_depth &&
 	       r->aq_sq_off == l->aq_sq_off && r->aq_cq_off == l->aq_cq_off &&
-	       r->eq_off == l->eq_off && r->aq_sqe_size == TF_AQ_ENTRY_SIZE &&
+	       r->eq_off == l->eq_off && r->hq_off == l->hq_off && r->hq_count == l->hq_count &&
+	       r->hq_size == l->hq_size && r->aq_sqe_size == TF_AQ_ENTRY_SIZE &&
 	       r->aq_cqe_size == TF_AQ_ENTRY_SIZE && r->eq_entry_size == TF_EQ_ENTRY_SIZE &&
 	       r->epoch != 0;
 	if (p->flags & TF_CARD_F_FRESH)
@@ -158,6 +163,9 @@ fill_identity(struct tf_card_dev *dev, const struct tf_card_dev_params *p,
 	r->max_tenants = p->max_tenants;
 	r->max_models = p->max_models;
 	r->max_accels = p->max_accels;
+	r->hq_off = l->hq_off;
+	r->hq_count = l->hq_count;
+	r->hq_size = l->hq_size;
 	memset(r->serial, 0, sizeof(r->serial));
 	memcpy(r->serial, p->serial, strlen(p->serial));
 	memset(r->fw_version_str, 0, sizeof(r->fw_version_str));
@@ -231,6 +239,7 @@ tf_card_dev_create(const struct tf_card_dev_params *params, struct tf_card_dev *
 	if (rc < 0)
 		return rc;
 	tf_bar_layout_compute(p.aq_depth, p.eq_depth, &l);
+	tf_bar_layout_add_hq(p.eq_depth, p.hq_count, p.hq_size, &l);
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
@@ -277,6 +286,9 @@ tf_card_dev_create(const struct tf_card_dev_params *params, struct tf_card_dev *
 	dev->sq = dev->base + l.aq_sq_off;
 	dev->cq = dev->base + l.aq_cq_off;
 	dev->eq = dev->base + l.eq_off;
+	dev->hq_base = l.hq_count ? dev->base + l.hq_off : NULL;
+	dev->hq_count = l.hq_count;
+	dev->hq_size = l.hq_size;
 	dev->aq_depth = p.aq_depth;
 	dev->eq_depth = p.eq_depth;
 	dev->features = p.features;
@@ -306,6 +318,11 @@ tf_card_dev_create(const struct tf_card_dev_params *params, struct tf_card_dev *
 	dev->freed0 = dev->freed;
 	dev->st.eq_prod_seq = dev->prod;
 	dev->st.eq_freed_seq = dev->freed;
+	rc = tf_card_hq_attach(dev);
+	if (rc < 0) {
+		munmap(dev->base, dev->size);
+		goto err_close;
+	}
 	tf_bar_wr32(&dev->regs->magic, TF_BAR_MAGIC);
 	*devp = dev;
 	return 0;
@@ -324,6 +341,7 @@ tf_card_dev_destroy(struct tf_card_dev *dev)
 		return;
 	dev->status |= TF_STATUS_STOPPING;
 	tf_bar_wr32(&dev->regs->status, dev->status);
+	tf_card_hq_detach(dev);
 	munmap(dev->base, dev->size);
 	close(dev->fd);
 	free(dev);

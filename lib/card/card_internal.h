@@ -38,6 +38,11 @@ struct tf_card_dev {
 	unsigned int notify_pending; /* bit per vector */
 
 	struct tf_card_dev_stats st;
+
+	/* Host queue windows (card_hostq.c); hq is NULL without them. */
+	uint8_t *hq_base;
+	uint32_t hq_count, hq_size;
+	struct tf_card_hq *hq;
 };
 
 /* card_dev.c: monotonic ns since create. */
@@ -45,5 +50,9 @@ uint64_t tf_card_dev_uptime_ns(const struct tf_card_dev *dev);
 
 /* card_event.c: takes the host's acknowledgement into dev->freed. */
 void tf_card_eq_take_ack(struct tf_card_dev *dev);
+
+/* card_hostq.c: per-window state, set up at create and freed at destroy. */
+int tf_card_hq_attach(struct tf_card_dev *dev);
+void tf_card_hq_detach(struct tf_card_dev *dev);
 
 #endif /* TF_CARD_CARD_INTERNAL_H */

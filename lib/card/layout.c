@@ -2,6 +2,7 @@
 /* Register-block layout check (host side, after mapping a BAR). */
 #include "card/check.h"
 #include "card/layout.h"
+#include "tokfab/hostq.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -78,6 +79,17 @@ tf_bar_layout_check(const struct tf_bar_regs *r, uint64_t map_size, const char *
 	    overlap(r->aq_sq_off, sq_len, r->eq_off, eq_len) ||
 	    overlap(r->aq_cq_off, cq_len, r->eq_off, eq_len))
 		WHY(-EPROTO, "queues overlap");
+	if (r->card_features & TF_FEAT_HOST_QUEUES) {
+		uint64_t hq_len = (uint64_t)r->hq_count * r->hq_size;
+
+		if (r->hq_count == 0 || r->hq_count > TF_HQ_MAX || !pow2(r->hq_size) ||
+		    r->hq_size < TF_HQ_SIZE_MIN || r->hq_size > TF_HQ_SIZE_MAX ||
+		    r->hq_off % 4096 || !region_ok(r->hq_off, hq_len, bar) ||
+		    overlap(r->hq_off, hq_len, r->aq_sq_off, sq_len) ||
+		    overlap(r->hq_off, hq_len, r->aq_cq_off, cq_len) ||
+		    overlap(r->hq_off, hq_len, r->eq_off, eq_len))
+			WHY(-EPROTO, "host queue windows (hq_off, hq_count, hq_size) are invalid");
+	}
 	if (r->epoch == 0)
 		WHY(-EPROTO, "epoch is 0");
 	if (!tf_bar_name_ok(r->serial, TF_NAME_LEN, 1))
@@ -96,6 +108,26 @@ tf_bar_layout_compute(uint32_t aq_depth, uint32_t eq_depth, struct tf_bar_layout
 	l->aq_cq_off = l->aq_sq_off + (uint64_t)aq_depth * TF_AQ_ENTRY_SIZE;
 	l->eq_off = (l->aq_cq_off + (uint64_t)aq_depth * TF_AQ_ENTRY_SIZE + 4095) & ~4095ull;
 	end = l->eq_off + (uint64_t)eq_depth * TF_EQ_ENTRY_SIZE;
+	while (size < end)
+		size <<= 1;
+	l->bar_size = size;
+	l->hq_off = 0;
+	l->hq_count = 0;
+	l->hq_size = 0;
+}
+
+void
+tf_bar_layout_add_hq(uint32_t eq_depth, uint32_t hq_count, uint32_t hq_size,
+		     struct tf_bar_layout *l)
+{
+	uint64_t end, size = l->bar_size;
+
+	if (!hq_count)
+		return;
+	l->hq_off = (l->eq_off + (uint64_t)eq_depth * TF_EQ_ENTRY_SIZE + 4095) & ~4095ull;
+	l->hq_count = hq_count;
+	l->hq_size = hq_size;
+	end = l->hq_off + (uint64_t)hq_count * hq_size;
 	while (size < end)
 		size <<= 1;
 	l->bar_size = size;

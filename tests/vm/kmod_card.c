@@ -28,10 +28,19 @@
 #include <unistd.h>
 
 #include "card/card.h"
+#include "card/card_hostq.h"
 #include "common/log.h"
 #include "ivshmem/ivshmem.h"
 
 #define MAX_TENANTS 8
+#define HQ_PENDING 1024
+
+/* A host queue request taken, not finished yet. */
+struct hq_job {
+	struct tf_card_hq_req req;
+	int tokens_sent;
+	uint64_t event_seq;
+};
 
 struct card {
 	struct tf_card_dev *dev;
@@ -49,6 +58,8 @@ struct card {
 	struct tf_aq_tenant_info tenants[MAX_TENANTS];
 	uint32_t models[MAX_TENANTS];
 	uint64_t started_ns;
+	struct hq_job jobs[HQ_PENDING]; /* ring of taken host queue requests */
+	unsigned int job_head, job_tail;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -229,6 +240,88 @@ post_events(struct card *c)
 	}
 }
 
+/* ------------------------------------------------------------- host queues */
+
+/*
+ * The test card's stand-in for inference (real requests go through
+ * tokfab-dp to an accelerator): token k of the answer is the last prompt
+ * token + k + 1. It lets the guest check every token it receives.
+ */
+static int
+hq_take(void *ctx, const struct tf_card_hq_req *req)
+{
+	struct card *c = ctx;
+
+	if (!tenant_find(c, req->tenant_id, 0))
+		return TF_HQ_E_TENANT;
+	if (c->job_tail - c->job_head >= HQ_PENDING)
+		return TF_HQ_E_BUSY;
+	memset(&c->jobs[c->job_tail % HQ_PENDING], 0, sizeof(struct hq_job));
+	c->jobs[c->job_tail % HQ_PENDING].req = *req;
+	c->job_tail++;
+	return 0;
+}
+
+/* Finishes taken requests in order while their queue has room. */
+static void
+hq_run(struct card *c)
+{
+	while (c->job_head != c->job_tail) {
+		struct hq_job *j = &c->jobs[c->job_head % HQ_PENDING];
+		const struct tf_hq_sqe *s = &j->req.sqe;
+		uint32_t toks[TF_HQ_NEW_TOKENS_MAX];
+		unsigned int n = s->max_new_tokens, k;
+		int rc = 0;
+
+		if (!j->tokens_sent) {
+			for (k = 0; k < n; k++)
+				toks[k] = s->prompt[s->n_prompt - 1] + k + 1;
+			rc = tf_card_hq_tokens(c->dev, &j->req, toks, n);
+			if (rc == -EINVAL) /* more than the whole completion queue */
+				rc = tf_card_hq_error(c->dev, &j->req, TF_HQ_E_TOO_LARGE, 0)
+					     ?: -ESTALE;
+			if (rc == -EAGAIN)
+				return; /* the application has not consumed enough yet */
+			if (rc)
+				goto drop;
+			j->tokens_sent = 1;
+		}
+		if (!j->event_seq) {
+			struct tf_usage_record r = {
+				.request_id = s->user_data,
+				.tenant_id = j->req.tenant_id,
+				.model_id = s->model_id,
+				.accel_id = 1,
+				.outcome = TF_USAGE_OK,
+				.prompt_tokens = s->n_prompt,
+				.completion_tokens = n,
+				.end_time_ns = tf_card_now_ns(),
+			};
+
+			rc = tf_card_dev_post_usage(c->dev, &r, &j->event_seq);
+			if (rc == -EAGAIN)
+				return; /* event queue full: the ledger first */
+			if (rc)
+				tf_fatalx("usage record of a host queue request: %s",
+					  strerror(-rc));
+		}
+		{
+			struct tf_card_hq_done d = {
+				.outcome = TF_USAGE_OK,
+				.prompt_tokens = s->n_prompt,
+				.completion_tokens = n,
+				.event_seq = j->event_seq,
+			};
+
+			rc = tf_card_hq_done(c->dev, &j->req, &d);
+			if (rc == -EAGAIN)
+				return;
+		}
+	drop:
+		c->job_head++;
+	}
+}
+
 /* ----------------------------------------------------------------- control */
 
 static void
@@ -314,7 +407,9 @@ main(int argc, char **argv)
 		.serial = "TFVM0001",
 		.fw_version = TF_FW_VERSION(1, 0, 0),
 		.fw_version_str = "1.0.0",
-		.features = TF_FEAT_HEALTH_EVENTS | TF_FEAT_IVSHMEM_DOORBELL,
+		.features = TF_FEAT_HEALTH_EVENTS | TF_FEAT_IVSHMEM_DOORBELL | TF_FEAT_HOST_QUEUES,
+		.hq_count = 4,
+		.hq_size = 65536,
 		.max_tenants = MAX_TENANTS,
 		.max_models = 4,
 		.max_accels = 4,
@@ -388,6 +483,8 @@ main(int argc, char **argv)
 		if (c.hung)
 			continue;
 		post_events(&c);
+		tf_card_hq_poll(c.dev, hq_take, &c, 64);
+		hq_run(&c);
 		rc = tf_card_dev_poll_admin(c.dev, &g_handlers, &c);
 		if (rc < 0)
 			tf_log_warnx("the host broke the admin queue protocol: FAILED until reset");

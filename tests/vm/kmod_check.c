@@ -18,6 +18,13 @@
  *   state DEV STATE          the driver reports STATE (running, failed, ...)
  *   gone DEV                 hold the fd, wait for the device to be removed, then
  *                            expect ENODEV / POLLHUP
+ *   gone-read DEV            block in read() while the device is removed: ENODEV
+ *   leaks SINCE LO-HI...     objects in /sys/kernel/debug/slab/kmalloc-*\/alloc_traces
+ *                            (slub_debug=U) younger than SINCE jiffies whose allocation
+ *                            stack passes through [LO, HI) (where tokfab.ko was): leaks
+ *   hostq DEV N              a host queue for a tenant, handed to an unprivileged child
+ *                            that submits N requests through the mmap'd rings and checks
+ *                            every token; their usage records reach the event queue
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +40,11 @@
 #include <unistd.h>
 
 #include "card/host.h"
+#include "tokfab/hostq.h"
 #include "uapi/tokfab.h"
+
+#include <dirent.h>
+#include <sys/wait.h>
 
 static void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt, ...)
 {
@@ -572,6 +583,355 @@ cmd_gone(const char *dev)
 	return 0;
 }
 
+/* Blocks in read() with nothing to read while the script removes the device. */
+static int
+cmd_gone_read(const char *dev)
+{
+	char buf[TOKFAB_EVENT_SIZE * 4];
+	int fd = open_dev(dev, O_RDONLY);
+	ssize_t r;
+
+	printf("gone-read: blocking in read()\n");
+	fflush(stdout);
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == ENODEV)
+			break;
+		if (r < 0)
+			fail("read: %s, expected ENODEV", strerror(errno));
+	}
+	close(fd);
+	printf("gone-read: ENODEV\n");
+	return 0;
+}
+
+/* ------------------------------------------------------------- host queues */
+
+#define HQ_TENANT 77
+
+struct hq_map {
+	int fd;
+	struct tokfab_hq_create info;
+	uint8_t *base;
+	struct tf_hq_ring *ring;
+	struct tf_hq_sqe *sq;
+	struct tf_hq_cqe *cq;
+};
+
+static uint32_t
+ld32(const __le32 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void
+st32(__le32 *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* The child: no privileges, only the inherited host-queue fd. */
+static int
+hq_client(struct hq_map *m, unsigned int n)
+{
+	uint32_t sqn = m->info.sq_entries, cqn = m->info.cq_entries, sq_tail = 0, cq_head = 0;
+	unsigned int submitted = 0, done = 0, i, got_tokens[64] = { 0 };
+	unsigned int tokens_total = 0, wakeups = 0;
+	char buf[TOKFAB_EVENT_SIZE];
+
+	if (setgid(65534) || setuid(65534))
+		fail("dropping privileges");
+	/* What a client does with an fd it was given: map the rings itself. */
+	m->base = mmap(NULL, m->info.ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (m->base == MAP_FAILED)
+		fail("mmap of the rings: %s", strerror(errno));
+	m->ring = (struct tf_hq_ring *)m->base;
+	m->sq = (struct tf_hq_sqe *)(m->base + m->info.sq_off);
+	m->cq = (struct tf_hq_cqe *)(m->base + m->info.cq_off);
+	if (read(m->fd, buf, sizeof(buf)) >= 0 || errno != EINVAL)
+		fail("read() on a host-queue fd: expected EINVAL");
+	if (ioctl(m->fd, TOKFAB_IOC_EVENT_ACK, &(struct tokfab_event_ack){ .size = 16 }) == 0 ||
+	    errno != EPERM)
+		fail("EVENT_ACK through a host-queue fd: expected EPERM");
+	/* One malformed request first: model_id 0. */
+	memset(&m->sq[0], 0, sizeof(m->sq[0]));
+	m->sq[0].user_data = 0xbad;
+	m->sq[0].n_prompt = 1;
+	m->sq[0].max_new_tokens = 1;
+	st32(&m->ring->sq_tail, ++sq_tail);
+	while (done < n + 1) {
+		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+
+		/* Submit while the SQ has room and the CQ can take the answers. */
+		while (submitted < n && sq_tail - ld32(&m->ring->sq_head) < sqn &&
+		       submitted - (done > 0 ? done - 1 : 0) < 4) {
+			struct tf_hq_sqe *s = &m->sq[sq_tail & (sqn - 1)];
+			unsigned int np = 1 + submitted % 8;
+
+			memset(s, 0, sizeof(*s));
+			s->user_data = 1000 + submitted;
+			s->model_id = 1;
+			s->n_prompt = (uint16_t)np;
+			s->max_new_tokens = (uint16_t)(1 + submitted % 30);
+			for (i = 0; i < np; i++)
+				s->prompt[i] = 100 * submitted + i;
+			st32(&m->ring->sq_tail, ++sq_tail);
+			submitted++;
+		}
+		if (poll(&pfd, 1, 30000) != 1)
+			fail("no completion within 30 s (%u of %u done)", done, n);
+		if (pfd.revents & POLLERR)
+			fail("POLLERR on the host queue");
+		wakeups++;
+		while (cq_head != ld32(&m->ring->cq_tail)) {
+			const struct tf_hq_cqe *e = &m->cq[cq_head & (cqn - 1)];
+			uint64_t ud = e->user_data;
+
+			if (ud == 0xbad) {
+				if (e->type != TF_HQ_ERROR || e->status != TF_HQ_E_BAD_SQE ||
+				    e->u.done.detail != offsetof(struct tf_hq_sqe, model_id))
+					fail("malformed SQE: type %u status %u detail %u", e->type,
+					     e->status, e->u.done.detail);
+				done++;
+			} else {
+				unsigned int r = (unsigned int)(ud - 1000), np = 1 + r % 8;
+				unsigned int want = 1 + r % 30;
+				uint32_t last = 100 * r + np - 1;
+
+				if (ud < 1000 || r >= submitted)
+					fail("completion for unknown user_data %llu",
+					     (unsigned long long)ud);
+				if (e->type == TF_HQ_TOKENS) {
+					for (i = 0; i < e->count; i++)
+						if (e->u.tokens[i] !=
+						    last + got_tokens[r % 64] + i + 1)
+							fail("request %u token %u: %u", r,
+							     got_tokens[r % 64] + i,
+							     e->u.tokens[i]);
+					got_tokens[r % 64] += e->count;
+					tokens_total += e->count;
+				} else if (e->type == TF_HQ_DONE) {
+					if (got_tokens[r % 64] != want ||
+					    e->u.done.completion_tokens != want ||
+					    e->u.done.prompt_tokens != np || !e->u.done.event_seq ||
+					    e->status != 0)
+						fail("request %u done: %u tokens (want %u), usage "
+						     "%u/%u, seq %llu",
+						     r, got_tokens[r % 64], want,
+						     e->u.done.prompt_tokens,
+						     e->u.done.completion_tokens,
+						     (unsigned long long)e->u.done.event_seq);
+					got_tokens[r % 64] = 0;
+					done++;
+				} else {
+					fail("request %u: completion type %u status %u", r, e->type,
+					     e->status);
+				}
+			}
+			st32(&m->ring->cq_head, ++cq_head);
+		}
+	}
+	printf("hostq: unprivileged client: %u requests, %u tokens checked, 1 malformed request "
+	       "refused, %u poll wake-ups\n",
+	       n, tokens_total, wakeups);
+	return 0;
+}
+
+static int
+cmd_hostq(const char *dev, unsigned int n)
+{
+	struct tokfab_hq_create hc = {
+		.size = sizeof(hc), .tenant_id = HQ_TENANT, .sq_entries = 16, .cq_entries = 64
+	};
+	struct tf_aq_set_tenant st = { .tenant_id = HQ_TENANT, .key_len = TF_KEY_MIN };
+	struct tf_aq_tenant_info ti;
+	struct tf_card_host *h;
+	struct hq_map m = { 0 };
+	struct tf_eq_entry ev[64];
+	const char *why;
+	char spec[128];
+	uint16_t status;
+	uint32_t detail;
+	unsigned int seen = 0, checks = 0;
+	int rc, wst, fd2;
+	pid_t pid;
+
+	/* The card must know the tenant. */
+	snprintf(spec, sizeof(spec), "kmod:%s", dev);
+	if (tf_card_host_open(spec, &h, &why) < 0)
+		fail("open %s: %s", spec, why);
+	strcpy(st.name, "hostq-tenant");
+	memset(st.key, 7, TF_KEY_MIN);
+	st.flags = TF_TENANT_F_UNLIMITED;
+	rc = tf_card_cmd(h, TF_AQ_SET_TENANT, &st, &ti, sizeof(ti), &status, &detail, 5000);
+	if (rc < 0 || status != TF_AQ_S_OK)
+		fail("SET_TENANT: rc %d status %u detail %u", rc, status, detail);
+
+	m.fd = open_dev(dev, O_RDWR);
+	EXPECT("HQ_CREATE with tenant 0",
+	       xioctl(m.fd, TOKFAB_IOC_HQ_CREATE,
+		      &(struct tokfab_hq_create){
+			      .size = sizeof(hc), .sq_entries = 16, .cq_entries = 64 }),
+	       EINVAL);
+	EXPECT("HQ_CREATE with entries not a power of two",
+	       xioctl(m.fd, TOKFAB_IOC_HQ_CREATE,
+		      &(struct tokfab_hq_create){ .size = sizeof(hc),
+						  .tenant_id = HQ_TENANT,
+						  .sq_entries = 12,
+						  .cq_entries = 64 }),
+	       EINVAL);
+	EXPECT("HQ_CREATE with rings larger than a window",
+	       xioctl(m.fd, TOKFAB_IOC_HQ_CREATE,
+		      &(struct tokfab_hq_create){ .size = sizeof(hc),
+						  .tenant_id = HQ_TENANT,
+						  .sq_entries = 1u << 20,
+						  .cq_entries = 1u << 20 }),
+	       EINVAL);
+	EXPECT("mmap before HQ_CREATE",
+	       mmap(NULL, 4096, PROT_READ, MAP_SHARED, m.fd, 0) == MAP_FAILED ? -errno : 0, EINVAL);
+	EXPECT("HQ_CREATE", xioctl(m.fd, TOKFAB_IOC_HQ_CREATE, &hc), 0);
+	m.info = hc;
+	EXPECT("a second HQ_CREATE on the same fd", xioctl(m.fd, TOKFAB_IOC_HQ_CREATE, &hc), EBUSY);
+	EXPECT("mmap beyond the ring area",
+	       mmap(NULL, hc.ring_size + 4096, PROT_READ, MAP_SHARED, m.fd, 0) == MAP_FAILED
+		       ? -errno
+		       : 0,
+	       EINVAL);
+	EXPECT("mmap at an offset (the control page is never mapped)",
+	       mmap(NULL, 4096, PROT_READ, MAP_SHARED, m.fd, 4096) == MAP_FAILED ? -errno : 0,
+	       EINVAL);
+	printf("hostq: queue %u for tenant %u: sq %u cq %u, ring area %llu bytes\n", hc.queue,
+	       HQ_TENANT, hc.sq_entries, hc.cq_entries, (unsigned long long)hc.ring_size);
+
+	pid = fork();
+	if (pid < 0)
+		fail("fork");
+	if (pid == 0)
+		exit(hq_client(&m, n));
+	if (waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst))
+		fail("the host queue client failed");
+
+	/* Every request is the tenant's, in the ledger's event stream. */
+	fd2 = open_dev(dev, O_RDWR | O_NONBLOCK);
+	while (seen < n) {
+		struct pollfd pfd = { .fd = fd2, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&pfd, 1, 30000) != 1)
+			fail("usage records of the host queue requests: %u of %u", seen, n);
+		r = read(fd2, ev, sizeof(ev));
+		if (r < 0 && errno == EAGAIN)
+			continue;
+		if (r <= 0)
+			fail("read: %s", strerror(errno));
+		for (ssize_t i = 0; i < r / (ssize_t)sizeof(ev[0]); i++) {
+			struct tokfab_event_ack a = { .size = sizeof(a), .seq = ev[i].seq };
+
+			if (ev[i].type != TF_EQ_USAGE)
+				continue;
+			if (ev[i].body.usage.tenant_id != HQ_TENANT ||
+			    ev[i].body.usage.request_id != 1000 + seen)
+				fail("usage record: tenant %u request %llu, expected %u / %u",
+				     ev[i].body.usage.tenant_id,
+				     (unsigned long long)ev[i].body.usage.request_id, HQ_TENANT,
+				     1000 + seen);
+			seen++;
+			if (xioctl(fd2, TOKFAB_IOC_EVENT_ACK, &a))
+				fail("EVENT_ACK");
+		}
+	}
+	close(fd2);
+	close(m.fd);
+	tf_card_host_close(h);
+	printf("hostq: %u usage records for tenant %u in the event queue; %d argument checks\n",
+	       seen, HQ_TENANT, checks);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ leaks */
+
+struct range {
+	unsigned long long lo, hi;
+};
+
+static unsigned long long
+scan_traces(const char *path, unsigned long long since, const struct range *r, int nr)
+{
+	unsigned long long n = 0, total = 0, age, a;
+	char line[512], block[4096];
+	int hit = 0, i;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		fail("%s: %s", path, strerror(errno));
+	block[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t"), *q;
+
+		if (*p >= '1' && *p <= '9') { /* "N func+off/size ... age=A[/B/C] ..." */
+			if (hit == 1)
+				printf("leak in %s:\n%s\n", path, block);
+			n = strtoull(p, NULL, 10);
+			hit = 0;
+			q = strstr(p, " age=");
+			if (q) {
+				q += 5;
+				if (strrchr(q, '/') && strchr(q, ' ') &&
+				    strrchr(q, '/') < strchr(q, ' '))
+					q = strrchr(q, '/') + 1; /* min/avg/max: the oldest */
+				age = strtoull(q, NULL, 10);
+				if (age >= since)
+					hit = 2; /* before tokfab.ko was loaded: not ours */
+			}
+			snprintf(block, sizeof(block), "%s", line);
+			continue;
+		}
+		if (strlen(block) + strlen(line) < sizeof(block) - 1)
+			strcat(block, line);
+		if (hit || strncmp(p, "0x", 2))
+			continue;
+		a = strtoull(p, NULL, 16);
+		for (i = 0; i < nr; i++)
+			if (a >= r[i].lo && a < r[i].hi) {
+				total += n;
+				hit = 1;
+				break;
+			}
+	}
+	if (hit == 1)
+		printf("leak in %s:\n%s\n", path, block);
+	fclose(f);
+	return total;
+}
+
+static int
+cmd_leaks(int argc, char **argv)
+{
+	struct range r[16];
+	unsigned long long since = strtoull(argv[0], NULL, 0), total = 0;
+	char path[512];
+	int nr = 0, i;
+	DIR *d;
+	struct dirent *de;
+
+	for (i = 1; i < argc && nr < 16; i++, nr++)
+		if (sscanf(argv[i], "%llx-%llx", &r[nr].lo, &r[nr].hi) != 2)
+			fail("range %s is not LO-HI (hex)", argv[i]);
+	d = opendir("/sys/kernel/debug/slab");
+	if (!d)
+		fail("/sys/kernel/debug/slab: %s (debugfs mounted? slub_debug=U?)",
+		     strerror(errno));
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "kmalloc-", 8))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/slab/%s/alloc_traces", de->d_name);
+		total += scan_traces(path, since, r, nr);
+	}
+	closedir(d);
+	printf("leaks: %llu objects allocated through tokfab.ko are still alive\n", total);
+	return total ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -595,6 +955,12 @@ main(int argc, char **argv)
 		return cmd_state(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "gone"))
 		return cmd_gone(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "gone-read"))
+		return cmd_gone_read(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "leaks"))
+		return cmd_leaks(argc - 2, argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "hostq"))
+		return cmd_hostq(argv[2], (unsigned int)strtoul(argv[3], NULL, 0));
 	fprintf(stderr, "usage: kmod_check identity|admin|events|health|badargs|unpriv|"
 			"admin-fails|state|gone DEV [args]\n");
 	return 2;

@@ -25,8 +25,9 @@ tf_bg card "$card" --bar "$bar" --sock "$sock" --ctl "$TF_KMOD_CTL" --serial "$T
 	--aq-depth 32 --eq-depth 1024 --hb-ms 100
 tf_wait_for 10 test -S "$sock" || tf_fail "the card did not start: $(cat "$TF_LOGDIR/card.log")"
 
-tf_vm_run "${TF_KMOD_GUEST:-$TF_ROOT/tests/vm/guest/kmod_basic.sh}" "${TF_KMOD_TIMEOUT:-1500}" \
-	-chardev "socket,path=$sock,id=ivs" -device "ivshmem-doorbell,chardev=ivs,vectors=2"
+# slub_debug=U: the allocation stacks the leak check reads (guest/kmod_basic.sh).
+TF_VM_APPEND="slub_debug=U,kmalloc-*" tf_vm_run "${TF_KMOD_GUEST:-$TF_ROOT/tests/vm/guest/kmod_basic.sh}" "${TF_KMOD_TIMEOUT:-1500}" \
+	-chardev "socket,path=$sock,id=ivs" -device "ivshmem-doorbell,chardev=ivs,vectors=3"
 rc=$?
 echo "--- card log (last lines)"
 tail -n 20 "$TF_LOGDIR/card.log"

@@ -43,12 +43,28 @@ ivshmem_bdf() {
 	return 1
 }
 
+# Where tokfab.ko's code was, for each load (the leak check of kmod_basic.sh),
+# and when it was first loaded (objects older than that are not ours).
+KMOD_RANGES=()
+KMOD_T0=
+record_range() {
+	local base size r
+	read -r base </sys/module/tokfab/sections/.text
+	read -r size </sys/module/tokfab/coresize
+	r=$(printf '%x-%x' "$base" "$((base + size))")
+	[[ " ${KMOD_RANGES[*]} " == *" $r "* ]] || KMOD_RANGES+=("$r")
+}
+# The kernel's jiffies (the unit of slab allocation ages).
+jiffies_now() { awk '/^jiffies:/ { print $2; exit }' /proc/timer_list; }
+
 kmod_load() {
 	step "insmod tokfab.ko $KMOD_PARAMS"
 	[ -f "$KO" ] || fail "$KO not built"
+	[ -n "$KMOD_T0" ] || KMOD_T0=$(jiffies_now)
 	# shellcheck disable=SC2086
 	insmod "$KO" $KMOD_PARAMS || fail "insmod failed"
 	wait_for 20 test -c "$DEV" || fail "$DEV did not appear"
 	wait_for 20 state_is running || fail "card state $(cat "$SYS/state"), expected running"
+	record_range
 	BDF=$(ivshmem_bdf) || fail "no ivshmem device in the guest"
 }

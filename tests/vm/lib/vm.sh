@@ -22,6 +22,7 @@
 #   Extra arguments for the script: the TF_VM_ARGS array.
 #
 # Knobs (environment): TF_VM_MEM (MiB, default 1536), TF_VM_SMP (default 2),
+# TF_VM_APPEND (more kernel command line, e.g. slub_debug=U,kmalloc-*),
 # TF_VM_ALLOW_KERNEL_WARN=1 (do not fail on a kernel WARNING), TF_VM_KEEP=1
 # (keep the run directory even on success).
 # After the call: TF_VM_LOG (console log), TF_VM_OUT (run directory).
@@ -147,7 +148,7 @@ tf_vm_run() {
 		-accel tcg,thread=multi -cpu max -m "${TF_VM_MEM:-1536}" -smp "${TF_VM_SMP:-2}" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=5 panic=-1 oops=panic tf.run=$TF_VM_LIB/guest-run.sh tf.out=$out tf.proj=$TF_ROOT" \
+		-append "console=ttyS0 loglevel=5 panic=-1 oops=panic tf.run=$TF_VM_LIB/guest-run.sh tf.out=$out tf.proj=$TF_ROOT ${TF_VM_APPEND:-}" \
 		-virtfs local,path=/,mount_tag=tfroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$TF_ROOT",mount_tag=tfproj,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$out",mount_tag=tfout,security_model=none,multidevs=remap \
