@@ -72,7 +72,7 @@ bench_report_text(const struct bench_run *r, FILE *f)
 	fprintf(f,
 		", %.1f s measured (+%.1f s warm-up), %u tenant(s), model %u, prompt %s%s, "
 		"max tokens %s\n",
-		c.window_s, o->warmup_s, r->ntenants, o->model_id, o->prompt_text ? "text " : "",
+		c.window_s, o->warmup_s, r->ntenants, o->model_id, o->prompt_text ? "text" : "",
 		o->prompt_text ? "" : pl, mt);
 	fprintf(f,
 		"requests    %" PRIu64 " ok, %" PRIu64 " errors, %" PRIu64
