@@ -189,4 +189,17 @@ dmesg | grep "card ABI 2\.[0-9]* is not supported" || fail "no clear dmesg line:
 rmmod tokfab || fail "rmmod"
 card abi 1
 
-echo "PASS: tokfab.ko probe, identity, admin, events, poll, bad arguments, permissions, devlink, hang/recovery, removal, $CYCLES load cycles, ABI refusal"
+step "polling instead of MSI-X (poll_only=1): admin, events, host queue"
+# shellcheck disable=SC2086
+insmod "$KO" $KMOD_PARAMS poll_only=1 || fail "insmod poll_only=1"
+wait_for 20 state_is running || fail "polling: state $(cat "$SYS/state")"
+[ "$(cat "$SYS/interrupts")" = polling ] || fail "interrupts: $(cat "$SYS/interrupts")"
+irq0=$(cat "$SYS/counters/irqs")
+$CHK admin "$DEV" || fail "admin while polling"
+card events 5000
+$CHK events "$DEV" 5000 256 || fail "events while polling"
+$CHK hostq "$DEV" 20 || fail "host queue while polling"
+[ "$(cat "$SYS/counters/irqs")" = "$irq0" ] || fail "interrupts taken while polling"
+rmmod tokfab || fail "rmmod"
+
+echo "PASS: tokfab.ko probe, identity, admin, events, poll, host queues, bad arguments, permissions, devlink, hang/recovery, removal, $CYCLES bind and load cycles without leaks, ABI refusal, polling mode"
