@@ -21,12 +21,31 @@
 #define MAX_PICK_TRIES 8
 
 struct rq {
+	struct rq *prev, *next; /* requests in flight (freed at the end if never done) */
 	struct bench_run *r;
 	uint32_t tenant;
 	uint32_t tokens;
 	uint64_t t_intended, t_last; /* monotonic ns */
 	bool in_window, first_seen;
 };
+
+static struct rq g_live = { &g_live, &g_live, NULL, 0, 0, 0, 0, false, false };
+
+static void
+live_add(struct rq *q)
+{
+	q->next = &g_live;
+	q->prev = g_live.prev;
+	g_live.prev->next = q;
+	g_live.prev = q;
+}
+
+static void
+live_del(struct rq *q)
+{
+	q->prev->next = q->next;
+	q->next->prev = q->prev;
+}
 
 static uint64_t
 mono_ns(void)
@@ -360,6 +379,7 @@ on_done(void *arg, uint64_t rid, const struct tf_client_outcome *oc)
 		active_del(r, q->tenant);
 	r->inflight--;
 	r->t_last_done = now;
+	live_del(q);
 	free(q);
 }
 
@@ -434,6 +454,7 @@ submit(struct bench_run *r, uint64_t t)
 		free(q);
 		return rc;
 	}
+	live_add(q);
 	r->submitted++;
 	r->inflight++;
 	if (r->inflight > r->max_inflight_seen)
@@ -511,6 +532,12 @@ bench_run_fini(struct bench_run *r)
 	for (uint32_t i = 0; i < r->ntenants && r->tenants; i++)
 		if (r->tenants[i].c)
 			tf_client_destroy(r->tenants[i].c);
+	while (g_live.next != &g_live) { /* unfinished: their clients are gone */
+		struct rq *q = g_live.next;
+
+		live_del(q);
+		free(q);
+	}
 	if (r->ep >= 0)
 		close(r->ep);
 	if (r->log)
