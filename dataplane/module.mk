@@ -45,7 +45,7 @@ BENCH_PROGS += $(DP_TOOLS)
 
 # Benchmark: the whole card pipeline on one lcore from an in-memory source.
 $(eval $(call tf_bench,bench_dp,tests/bench/bench_dp.c,$(DP_LOGIC_LIBS),$$(DP_DPDK_LIBS) -lrte_net_ring $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
-$(eval $(call tf_bench,bench_dp_cpu,tests/bench/bench_dp_cpu.c,$(DP_LOGIC_LIBS),$$(DP_LOGIC_LDLIBS),-I.))
+$(eval $(call tf_bench,bench_dp_cpu,tests/bench/bench_dp_cpu.c,$(DP_LOGIC_LIBS),$$(DP_LOGIC_LDLIBS) -lm,-I.))
 
 # Fuzz targets: frames into the pipeline (raw, and signed sessions). Seeds in
 # tests/fuzz/corpus/<target>/ (tests/fuzz/dp_seeds.sh writes them).

@@ -15,10 +15,17 @@
  *   rate phase: requests completed per second of card-lcore BUSY time (loop
  *   iterations that found work), so a slow feeder cannot lower the figure;
  *   latency phase: the feeder paces at a given rate, and for each request the
- *   card lcore measures frame-in -> FINAL-out (TSC), p50/p90/p99/p99.9.
+ *   card lcore measures frame-in -> FINAL-out (TSC), p50/p90/p99/p99.9, and
+ *   the card-added part of that span: the CPU time of the card lcore's loop
+ *   iterations that did work while the request was in the card (its own work
+ *   and the work queued before it; thread CPU clock read once per iteration,
+ *   its own cost subtracted), which leaves out the time the card only waited
+ *   for the accelerator and the time the OS gave the core to other processes.
+ *   On a shared machine the wall figure measures the scheduler; the card-added
+ *   one what the pipeline adds.
  *
  *   bench_dp [EAL] -- --seconds S --tokens N --prompt-tokens P --rate R
- *            [--max-batch B --delay-us D]
+ *            [--max-batch B --delay-us D] [--mac hmac|siphash] [--final-tokens]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,11 +67,17 @@ static struct {
 	volatile int stop;
 	volatile uint64_t sent; /* feeder: requests enqueued */
 	uint64_t *rx_tsc; /* card: when request i entered the pipeline */
+	uint64_t *rx_cpu; /* card: its lcore's CPU time (ns) at that loop iteration */
 	uint64_t nslots;
 	uint64_t rid_base;
 	/* card results */
-	uint64_t finals, busy_cycles, all_cycles, lat_n;
-	uint32_t *hist;
+	uint64_t finals, busy_cycles, all_cycles, lat_n, cpu_lat_n;
+	uint32_t *hist, *cpu_hist;
+	uint64_t busy_cpu_ns; /* CPU time of the iterations that did work (latency phase) */
+	uint64_t iter_tsc; /* this loop iteration's start (latency phase) */
+	uint64_t clock_cost_ns; /* what reading the thread CPU clock costs */
+	uint8_t mac_alg;
+	uint16_t req_flags;
 	/* stand-in accelerator (feeder lcore) */
 	struct tf_xport_ctx *actx;
 	struct tf_xport_listener *al;
@@ -123,10 +136,18 @@ io_tx_send(void *io, uint16_t port, void *cookie, uint32_t len)
 
 		B.finals++;
 		if (i < B.nslots && B.rx_tsc[i]) {
-			uint64_t ns = (uint64_t)((double)(rte_rdtsc() - B.rx_tsc[i]) * 1e9 / B.hz);
+			uint64_t t = rte_rdtsc();
+			uint64_t ns = (uint64_t)((double)(t - B.rx_tsc[i]) * 1e9 / B.hz);
 
 			B.hist[ns / HIST_NS < HIST_N ? ns / HIST_NS : HIST_N - 1]++;
 			B.lat_n++;
+			if (B.rx_cpu[i] && B.busy_cpu_ns + 1 >= B.rx_cpu[i]) {
+				/* Busy CPU time of the iterations before this one, wall time in it. */
+				ns = B.busy_cpu_ns + 1 - B.rx_cpu[i] +
+				     (uint64_t)((double)(t - B.iter_tsc) * 1e9 / B.hz);
+				B.cpu_hist[ns / HIST_NS < HIST_N ? ns / HIST_NS : HIST_N - 1]++;
+				B.cpu_lat_n++;
+			}
 		}
 	}
 	B.txb[B.ntx++] = m;
@@ -191,6 +212,7 @@ build_template(void)
 					     .prompt_total_len = 4 * B.prompt_tokens,
 					     .prompt_kind = TF_PROTO_PROMPT_TOKENS,
 					     .priority = 3,
+					     .req_flags = B.req_flags,
 					     .top_p = 10000,
 					     .prompt = prompt,
 					     .prompt_len = 4 * B.prompt_tokens };
@@ -347,14 +369,27 @@ card_loop(double seconds)
 {
 	struct rte_mbuf *pkts[BURST];
 	uint64_t t_end = rte_rdtsc() + (uint64_t)(seconds * B.hz);
-	uint64_t t0 = rte_rdtsc(), prev = t0;
+	uint64_t t0 = rte_rdtsc(), prev = t0, prev_cpu = 0;
 	double cpu0 = thread_cpu_s();
+	unsigned int prev_work = 0;
 
 	while (prev < t_end) {
 		uint16_t n = rte_eth_rx_burst(B.ring_port, 0, pkts, BURST);
 		unsigned int work = n;
 		uint64_t now = rte_rdtsc();
 
+		if (B.rate > 0) {
+			/* Latency phase: the lcore's CPU clock once per iteration (a syscall). */
+			struct timespec ts;
+			uint64_t c;
+
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+			c = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			if (prev_work && prev_cpu && c - prev_cpu > B.clock_cost_ns)
+				B.busy_cpu_ns += c - prev_cpu - B.clock_cost_ns;
+			prev_cpu = c;
+			B.iter_tsc = now = rte_rdtsc();
+		}
 		tf_dp_worker_set_time(B.w, (uint64_t)((double)now * 1e6 / B.hz), wall_us());
 		for (uint16_t i = 0; i < n; i++)
 			tf_dp_worker_prefetch(B.w, rte_pktmbuf_mtod(pkts[i], uint8_t *),
@@ -363,12 +398,15 @@ card_loop(double seconds)
 			uint8_t *f = rte_pktmbuf_mtod(pkts[i], uint8_t *);
 			uint64_t k = tf_proto_ld64(f + 42 + 16) - B.rid_base;
 
-			if (k < B.nslots)
+			if (k < B.nslots) {
 				B.rx_tsc[k] = now;
+				B.rx_cpu[k] = B.busy_cpu_ns + 1; /* 0 = not measured */
+			}
 			tf_dp_worker_rx(B.w, 0, pkts[i], f, pkts[i]->data_len);
 		}
 		work += tf_dp_worker_poll(B.w);
 		flush_tx();
+		prev_work = work;
 		now = rte_rdtsc();
 		if (work)
 			B.busy_cycles += now - prev;
@@ -379,16 +417,22 @@ card_loop(double seconds)
 }
 
 static double
-percentile(double q)
+percentile_of(const uint32_t *hist, uint64_t n, double q)
 {
-	uint64_t want = (uint64_t)(q * (double)B.lat_n), acc = 0;
+	uint64_t want = (uint64_t)(q * (double)n), acc = 0;
 
 	for (uint32_t i = 0; i < HIST_N; i++) {
-		acc += B.hist[i];
+		acc += hist[i];
 		if (acc > want)
 			return (double)i * HIST_NS / 1000.0; /* µs */
 	}
 	return (double)HIST_N * HIST_NS / 1000.0;
+}
+
+static double
+percentile(double q)
+{
+	return percentile_of(B.hist, B.lat_n, q);
 }
 
 static int
@@ -408,6 +452,8 @@ setup_worker(void)
 				       .key_len = 32,
 				       .priority = 7,
 				       .flags = TF_TENANT_F_UNLIMITED,
+				       .mac_algs =
+					       TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH,
 				       .n_prices = 1 };
 	struct tf_aq_set_batching bt = { .max_batch = B.max_batch,
 					 .max_batch_bytes = 1 << 20,
@@ -453,6 +499,8 @@ main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "max-batch", required_argument, NULL, 'b' },
 		{ "delay-us", required_argument, NULL, 'd' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "final-tokens", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char uri[96];
@@ -470,6 +518,7 @@ main(int argc, char **argv)
 	B.prompt_tokens = 16;
 	B.max_batch = 32;
 	B.delay_us = 20;
+	B.mac_alg = TF_PROTO_MAC_HMAC_SHA256;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
@@ -491,6 +540,15 @@ main(int argc, char **argv)
 		case 'd':
 			B.delay_us = (uint32_t)atoi(optarg);
 			break;
+		case 'M':
+			rc = tf_proto_mac_alg_parse(optarg);
+			if (rc < 0)
+				rte_exit(2, "bench_dp: --mac hmac or siphash\n");
+			B.mac_alg = (uint8_t)rc;
+			break;
+		case 'F':
+			B.req_flags = TF_PROTO_RF_FINAL_TOKENS;
+			break;
 		default:
 			rte_exit(2, "bench_dp: bad option\n");
 		}
@@ -502,21 +560,33 @@ main(int argc, char **argv)
 		rte_exit(2, "bench_dp: needs two lcores (card + feeder), e.g. -l 0,1\n");
 	B.hz = (double)rte_get_tsc_hz();
 	wall_init();
+	{
+		/* The thread CPU clock's own cost, subtracted from each busy iteration. */
+		double c0 = thread_cpu_s();
+
+		for (int i = 0; i < 1000; i++)
+			(void)thread_cpu_s();
+		B.clock_cost_ns = (uint64_t)((thread_cpu_s() - c0) * 1e9 / 1001);
+	}
 	g_card_ip = htonl(0x0a090001);
 	g_cli_ip = htonl(0x0a090002);
 	for (int i = 0; i < 32; i++)
 		B.secret[i] = (uint8_t)(i * 7);
-	tf_proto_key_init(&B.key, TF_PROTO_MAC_HMAC_SHA256, 0, B.secret, 32);
+	tf_proto_key_init(&B.key, B.mac_alg, 0, B.secret, 32);
 	B.rid_base = (uint64_t)getpid() << 32;
 	B.nslots = 1u << 23;
 	B.rx_tsc = calloc(B.nslots, sizeof(*B.rx_tsc));
+	B.rx_cpu = calloc(B.nslots, sizeof(*B.rx_cpu));
 	B.hist = calloc(HIST_N, sizeof(*B.hist));
-	if (B.rx_tsc)
-		memset(B.rx_tsc, 0, B.nslots * sizeof(*B.rx_tsc)); /* no page faults while timing */
+	B.cpu_hist = calloc(HIST_N, sizeof(*B.cpu_hist));
+	if (B.rx_tsc && B.rx_cpu) { /* no page faults while timing */
+		memset(B.rx_tsc, 0, B.nslots * sizeof(*B.rx_tsc));
+		memset(B.rx_cpu, 0, B.nslots * sizeof(*B.rx_cpu));
+	}
 	B.pool = rte_pktmbuf_pool_create("bench_mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					 rte_socket_id());
 	B.rxr = rte_ring_create("bench_rx", 1024, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!B.rx_tsc || !B.hist || !B.pool || !B.rxr)
+	if (!B.rx_tsc || !B.rx_cpu || !B.hist || !B.cpu_hist || !B.pool || !B.rxr)
 		rte_exit(1, "bench_dp: out of memory\n");
 	rc = rte_eth_from_ring(B.rxr);
 	if (rc < 0 || rte_eth_dev_get_port_by_name("net_null0", &B.null_port) != 0)
@@ -593,6 +663,11 @@ main(int argc, char **argv)
 		printf("latency_p90_us %.2f\n", percentile(0.90));
 		printf("latency_p99_us %.2f\n", percentile(0.99));
 		printf("latency_p999_us %.2f\n", percentile(0.999));
+		printf("cpu_latency_samples %lu\n", (unsigned long)B.cpu_lat_n);
+		printf("cpu_latency_p50_us %.2f\n", percentile_of(B.cpu_hist, B.cpu_lat_n, 0.50));
+		printf("cpu_latency_p90_us %.2f\n", percentile_of(B.cpu_hist, B.cpu_lat_n, 0.90));
+		printf("cpu_latency_p99_us %.2f\n", percentile_of(B.cpu_hist, B.cpu_lat_n, 0.99));
+		printf("cpu_latency_p999_us %.2f\n", percentile_of(B.cpu_hist, B.cpu_lat_n, 0.999));
 	}
 	tf_dp_worker_destroy(B.w);
 	if (B.ax)
@@ -600,7 +675,9 @@ main(int argc, char **argv)
 	tf_xport_listener_close(B.al);
 	tf_xport_ctx_destroy(B.actx);
 	free(B.rx_tsc);
+	free(B.rx_cpu);
 	free(B.hist);
+	free(B.cpu_hist);
 	rte_eal_cleanup();
 	return 0;
 }

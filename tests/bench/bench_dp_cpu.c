@@ -14,7 +14,7 @@
  * Then the card's added latency at light load (one request at a time).
  *
  *   bench_dp_cpu [--requests N] [--tokens N] [--prompt-tokens N] [--max-batch N]
- *                [--latency N] [--mac hmac|siphash] [--final-tokens]
+ *                [--latency N] [--mac hmac|siphash] [--final-tokens] [--half-load N]
  *
  * --mac: the algorithm every request is signed with (the card answers under
  * it); --final-tokens: requests set FINAL_TOKENS, so the card may send the
@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,27 @@ static struct {
 	uint32_t ptok;
 	uint16_t req_flags;
 } g_c;
-static uint64_t g_out, g_finals;
+static uint64_t g_out, g_out_bytes, g_finals;
+
+/*
+ * The half-load phase runs on a virtual clock that advances only by the card's
+ * own work: each rx + poll step's TSC time, or its thread CPU time (the clock
+ * read's own cost subtracted) when that is smaller, so the accelerator
+ * stand-in's time and the time the OS gives the core to others are not in it. Requests arrive by a Poisson
+ * process at half the measured capacity; each one's latency is its FINAL's
+ * virtual time minus its arrival: the card-added latency, queueing in the
+ * card included. Within a step, a FINAL's offset is TSC time, scaled down to
+ * the step's CPU time when the step was preempted.
+ */
+static struct {
+	uint64_t first, n; /* request numbers [first, first + n) */
+	uint64_t *arr_ns; /* virtual arrival time of each */
+	uint64_t *lat, nlat;
+	double *off; /* per FINAL of the current step: its TSC offset in the step (ns) */
+	double vt_ns, ns_per_tick, clock_cost;
+	uint64_t iter_tsc, vm0, vw0;
+	uint32_t step_first; /* lat[step_first, nlat): FINALs of this step, offsets for now */
+} g_hl;
 static uint8_t g_txbuf[64][2048];
 static unsigned int g_txi;
 
@@ -72,8 +93,22 @@ io_tx_send(void *io, uint16_t port, void *cookie, uint32_t len)
 
 	(void)io, (void)port;
 	g_out++;
-	if (len > 42 + 6 && f[42 + 5] == TF_PROTO_T_FINAL)
+	g_out_bytes += len;
+	if (len > 42 + 6 && f[42 + 5] == TF_PROTO_T_FINAL) {
 		g_finals++;
+		if (g_hl.arr_ns) {
+			/* Half-load phase: virtual time now, minus when this request arrived. */
+			uint64_t k = tf_proto_ld64(f + 42 + 16) - 1 - g_hl.first;
+
+			if (k < g_hl.n && g_hl.arr_ns[k] != UINT64_MAX) {
+				/* Its offset in this step for now; made a latency when the step ends. */
+				g_hl.off[g_hl.nlat] =
+					(double)(__rdtsc() - g_hl.iter_tsc) * g_hl.ns_per_tick;
+				g_hl.lat[g_hl.nlat++] = (uint64_t)g_hl.vt_ns - g_hl.arr_ns[k];
+				g_hl.arr_ns[k] = UINT64_MAX;
+			}
+		}
+	}
 }
 
 static void
@@ -113,6 +148,15 @@ cmp(const void *x, const void *y)
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
 
 	return a < b ? -1 : a > b;
+}
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t
@@ -204,6 +248,91 @@ standin_poll(void)
 	tf_xport_resp_flush(g_ax);
 }
 
+/*
+ * Requests [first, first + n) through the card on the virtual clock (g_hl):
+ * Poisson arrivals with mean gap gap_ns, or all due at once (gap 0: a closed
+ * loop of at most 2048 outstanding). Latencies in g_hl.lat. 0 or -1.
+ */
+static int
+virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
+{
+	uint64_t i = 0, done0 = g_finals, rng = 0x9e3779b97f4a7c15ull, t_end;
+	double next_arr = 0;
+
+	free(g_hl.arr_ns);
+	free(g_hl.lat);
+	free(g_hl.off);
+	g_hl.first = first;
+	g_hl.n = n;
+	g_hl.nlat = 0;
+	g_hl.vt_ns = 0;
+	g_hl.arr_ns = malloc(n * sizeof(*g_hl.arr_ns));
+	g_hl.lat = malloc(n * sizeof(*g_hl.lat));
+	g_hl.off = malloc(n * sizeof(*g_hl.off));
+	if (!g_hl.arr_ns || !g_hl.lat || !g_hl.off)
+		return -1;
+	/* Fault the pages in now: the FINALs write into these inside the card's steps. */
+	memset(g_hl.arr_ns, 0, n * sizeof(*g_hl.arr_ns));
+	memset(g_hl.lat, 0, n * sizeof(*g_hl.lat));
+	memset(g_hl.off, 0, n * sizeof(*g_hl.off));
+	t_end = clock_us(CLOCK_MONOTONIC) + 60000000;
+	while (g_finals - done0 < n && clock_us(CLOCK_MONOTONIC) < t_end) {
+		uint8_t *burst[32];
+		int nb = 0;
+		uint64_t mono, wall, cpu_a, cpu_b;
+		double step_cpu, step_tsc;
+
+		/* Nothing due and nothing in the card: the card idles until the next arrival. */
+		if (i < n && next_arr > g_hl.vt_ns && g_finals - done0 == i)
+			g_hl.vt_ns = next_arr;
+		/* The card's clocks follow the virtual one (batching delays, timers, window). */
+		mono = g_hl.vm0 + (uint64_t)(g_hl.vt_ns / 1000);
+		wall = g_hl.vw0 + (uint64_t)(g_hl.vt_ns / 1000);
+		for (; nb < 32 && i < n && next_arr <= g_hl.vt_ns &&
+		       (gap_ns > 0 || i - (g_finals - done0) < 2048);
+		     nb++, i++) {
+			double u;
+
+			burst[nb] = frame(first + i, wall);
+			g_hl.arr_ns[i] = (uint64_t)next_arr;
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			u = ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+			if (gap_ns > 0)
+				next_arr += -gap_ns * log(u);
+		}
+		cpu_a = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		g_hl.step_first = (uint32_t)g_hl.nlat;
+		g_hl.iter_tsc = __rdtsc();
+		tf_dp_worker_set_time(w, mono, wall);
+		for (int k = 0; k < nb; k++)
+			tf_dp_worker_prefetch(w, burst[k], g_flen);
+		for (int k = 0; k < nb; k++)
+			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
+		tf_dp_worker_poll(w);
+		step_tsc = (double)(__rdtsc() - g_hl.iter_tsc) * g_hl.ns_per_tick;
+		cpu_b = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		step_cpu = (double)(cpu_b - cpu_a) - g_hl.clock_cost;
+		if (step_cpu < 0)
+			step_cpu = 0;
+		/*
+		 * The step's work: TSC time unless the thread lost the core meanwhile
+		 * (then its CPU time is less); the thread CPU clock alone jumps by
+		 * 10-30 µs now and then over a sub-µs step here (kernel time charged
+		 * to the thread), so the smaller of the two is the estimate.
+		 */
+		if (step_tsc < step_cpu)
+			step_cpu = step_tsc;
+		/* Preempted inside the step: its FINALs' offsets shrink to its CPU time. */
+		for (uint64_t j = g_hl.step_first; j < g_hl.nlat; j++)
+			g_hl.lat[j] += (uint64_t)(step_tsc > step_cpu && step_tsc > 0
+							  ? g_hl.off[j] * step_cpu / step_tsc
+							  : g_hl.off[j]);
+		g_hl.vt_ns += step_cpu;
+		standin_poll(); /* the accelerator: not the card's time */
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,9 +344,10 @@ main(int argc, char **argv)
 		{ "latency", required_argument, NULL, 'l' },
 		{ "mac", required_argument, NULL, 'M' },
 		{ "final-tokens", no_argument, NULL, 'F' },
+		{ "half-load", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000;
+	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000, nhalf = 200000;
 	int mac_alg = TF_PROTO_MAC_HMAC_SHA256;
 	uint16_t req_flags = 0;
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &cpu_io };
@@ -273,6 +403,9 @@ main(int argc, char **argv)
 			break;
 		case 'F':
 			req_flags = TF_PROTO_RF_FINAL_TOKENS;
+			break;
+		case 'H':
+			nhalf = (uint32_t)atoi(optarg);
 			break;
 		default:
 			return 2;
@@ -409,6 +542,28 @@ main(int argc, char **argv)
 			tf_dp_worker_gauges(w, &gg);
 			printf("ids_remembered %u\n", gg.ids); /* the at-most-once table's load */
 		}
+		/*
+		 * Baseline, same process: copying each request's bytes in and its
+		 * response bytes out (what a card that did nothing else would touch).
+		 */
+		{
+			static uint8_t dst[2][2048];
+			uint32_t out_len = (uint32_t)(g_out_bytes / (g_finals ? g_finals : 1));
+			uint64_t n = g_finals < 4000000 ? g_finals : 4000000, t0, t1;
+
+			if (out_len > sizeof(dst[1]))
+				out_len = sizeof(dst[1]);
+			t0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+			for (uint64_t i = 0; i < n; i++) {
+				memcpy(dst[0], g_frames + (size_t)(i % POOL) * FRAME, g_flen);
+				memcpy(dst[1], g_frames + (size_t)((i + 7) % POOL) * FRAME,
+				       out_len);
+				__asm__ volatile("" : : "r"(dst) : "memory");
+			}
+			t1 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+			printf("memcpy_bytes_per_request %u\n", g_flen + out_len);
+			printf("memcpy_ns_per_request %.1f\n", (double)(t1 - t0) * 1e3 / (double)n);
+		}
 	}
 	/*
 	 * Added latency at light load: one request at a time, batches leave at
@@ -454,6 +609,50 @@ main(int argc, char **argv)
 			printf("latency_p999_ns %lu\n", (unsigned long)lat[k * 999 / 1000]);
 			free(lat);
 		}
+	}
+	/*
+	 * Added latency at half load (g_hl above), batches leaving at once
+	 * (max_queue_delay 0, as a latency-minded configuration would): first the
+	 * saturated rate in that configuration on the virtual clock, then Poisson
+	 * arrivals at half of it.
+	 */
+	if (nhalf) {
+		struct tf_aq_set_batching bh = { .max_batch = 32, .max_batch_bytes = 1 << 20 };
+		uint64_t c0 = __rdtsc(), m0 = clock_us(CLOCK_MONOTONIC), k0;
+		uint32_t nsat = 100000;
+		double sat_rate;
+
+		k0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		for (int k = 0; k < 1000; k++)
+			(void)clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		g_hl.clock_cost = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - k0) / 1001;
+		usleep(20000);
+		g_hl.ns_per_tick = (double)(clock_us(CLOCK_MONOTONIC) - m0) * 1000.0 /
+				   (double)(__rdtsc() - c0);
+		g_hl.vm0 = clock_us(CLOCK_MONOTONIC);
+		g_hl.vw0 = wall_base + (g_hl.vm0 - wall0);
+		tf_dp_worker_set_batching(w, &bh, &d);
+		if (virtual_phase(w, nreq + nlat, nsat, 0) < 0)
+			return 1;
+		sat_rate = (double)nsat / (g_hl.vt_ns / 1e9);
+		if (virtual_phase(w, nreq + nlat + nsat, nhalf, 2e9 / sat_rate) < 0)
+			return 1;
+		printf("saturated_per_card_second_no_delay %.0f\n", sat_rate);
+		printf("half_load_offered_per_card_second %.0f\n", sat_rate / 2);
+		printf("half_load_requests %lu\n", (unsigned long)g_hl.nlat);
+		if (g_hl.nlat) {
+			uint64_t n = g_hl.nlat;
+
+			qsort(g_hl.lat, n, sizeof(*g_hl.lat), cmp);
+			printf("half_latency_p50_ns %lu\n", (unsigned long)g_hl.lat[n / 2]);
+			printf("half_latency_p90_ns %lu\n", (unsigned long)g_hl.lat[n * 9 / 10]);
+			printf("half_latency_p99_ns %lu\n", (unsigned long)g_hl.lat[n * 99 / 100]);
+			printf("half_latency_p999_ns %lu\n",
+			       (unsigned long)g_hl.lat[n * 999 / 1000]);
+		}
+		free(g_hl.arr_ns);
+		free(g_hl.lat);
+		free(g_hl.off);
 	}
 	tf_dp_worker_destroy(w);
 	if (g_ax)
