@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Protocol codec micro-benchmark: decode + MAC verify of one REQUEST per
-# iteration beside a memcpy of the same bytes, and the OpenSSL HMAC variants.
+# iteration beside a memcpy of the same bytes, the OpenSSL HMAC variants and the
+# mac_alg 2 candidates (SipHash via libsodium and EVP, BLAKE2b, CMAC, Poly1305).
 # Reports only (hwdocs/performance.md, "Protocol codec").
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
