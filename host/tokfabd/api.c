@@ -306,14 +306,16 @@ raw_row_cb(void *arg, const struct tfd_usage_raw *x)
 		return 0;
 	}
 	{
-		char ep[17];
+		char ep[17], rid[17];
 		json_t *j;
 
+		/* 64-bit identifiers: 16 hex digits (JSON numbers past 2^53 are not exact). */
 		snprintf(ep, sizeof(ep), "%016llx", (unsigned long long)x->epoch);
-		j = json_pack("{s:s,s:s,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:s}", "card", x->card, "epoch",
+		snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)r->request_id);
+		j = json_pack("{s:s,s:s,s:I,s:I,s:o,s:s,s:I,s:I,s:I,s:s}", "card", x->card, "epoch",
 			      ep, "seq", (json_int_t)x->seq, "end_ns", (json_int_t)r->end_time_ns,
-			      "end", iso_time(r->end_time_ns), "request_id",
-			      (json_int_t)r->request_id, "tenant_id", (json_int_t)r->tenant_id,
+			      "end", iso_time(r->end_time_ns), "request_id", rid, "tenant_id",
+			      (json_int_t)r->tenant_id,
 			      "model_id", (json_int_t)r->model_id, "accel_id",
 			      (json_int_t)r->accel_id, "outcome", tfd_outcome_name(r->outcome));
 		json_object_update_new(
@@ -448,7 +450,9 @@ tenant_json(struct tfd *d, const struct tfd_tenant *t)
 		      (json_int_t)t->rate_rps, "burst_requests", (json_int_t)t->burst_requests,
 		      "tokens_per_s", (json_int_t)t->rate_tps, "burst_tokens",
 		      (json_int_t)t->burst_tokens);
-	if (!t->unlimited) {
+	if (t->unlimited) {
+		json_object_set_new(j, "budget", json_string("unlimited"));
+	} else {
 		json_object_set_new(j, "budget", money((int64_t)budget));
 		json_object_set_new(j, "budget_micro", json_integer((json_int_t)budget));
 		json_object_set_new(j, "budget_source",
@@ -474,10 +478,16 @@ tenant_json(struct tfd *d, const struct tfd_tenant *t)
 			live = &d->tenants[i];
 	if (live) {
 		if (live->have_card) {
+			/* The card's balance is signed (queues.md, GET_TENANT); an
+			 * unlimited tenant's is not money it may spend: not shown. */
 			int64_t bal = (int64_t)live->info.balance_micro;
 
-			json_object_set_new(j, "balance", money(bal));
-			json_object_set_new(j, "balance_micro", json_integer(bal));
+			if (t->unlimited) {
+				json_object_set_new(j, "balance", json_string("unlimited"));
+			} else {
+				json_object_set_new(j, "balance", money(bal));
+				json_object_set_new(j, "balance_micro", json_integer(bal));
+			}
 			json_object_set_new(j, "reserved_micro",
 					    json_integer((json_int_t)live->info.reserved_micro));
 			json_object_set_new(j, "active_requests",

@@ -326,7 +326,10 @@ tfd_metrics_render(struct tfd *d, struct tfd_buf *b)
 	family(b, "tokfab_tenant_balance_micro", "gauge",
 	       "Balance admission may still grant, as the card reports it, micro-units.");
 	for (unsigned int i = 0; i < d->n_tenants; i++) {
-		if (!d->tenants[i].have_card)
+		const struct tfd_tenant *t = tfd_config_tenant(d->cfg, d->tenants[i].id);
+
+		/* An unlimited tenant has no balance (the card's figure only counts down). */
+		if (!d->tenants[i].have_card || !t || t->unlimited)
 			continue;
 		tfd_name_tenant(d->cfg, d->tenants[i].id, tn, sizeof(tn));
 		tfd_buf_printf(b, "tokfab_tenant_balance_micro{");

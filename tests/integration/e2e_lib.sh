@@ -47,8 +47,8 @@ by = collections.defaultdict(list)
 for r in recs:
     if r.get("outcome") == "refused":
         continue
-    # tokfabd's JSON carries the u64 request id as a signed integer: fold it back
-    by[(r["tenant_id"], r["request_id"] % (1 << 64))].append(r)
+    # tokfabd's JSON carries the u64 request id as 16 hex digits
+    by[(r["tenant_id"], int(r["request_id"], 16))].append(r)
 bad = []
 dups = {k: v for k, v in by.items() if len(v) > 1}
 for k, v in list(dups.items())[:5]:

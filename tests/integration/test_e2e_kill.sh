@@ -93,7 +93,7 @@ e2e_check_ledger "$W/all.log" "$W/ledger.json" faults | tee "$W/check.txt" ||
 python3 - "$W/all.log" "$W/ledger.json" "$DP_KILL_T" "$DP_BACK_T" "$W/load.json" <<'EOF' ||
 import json, sys, time
 log, led, kill_t, back_t = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-recs = {(r["tenant_id"], r["request_id"] % (1 << 64)) for r in json.load(open(led))}
+recs = {(r["tenant_id"], int(r["request_id"], 16)) for r in json.load(open(led))}
 cl = [json.loads(l) for l in open(log)]
 lost = [c for c in cl if c["has_final"] and (c["tenant"], int(c["request_id"], 16)) not in recs]
 print("finished at the client but not metered: %d" % len(lost))

@@ -75,6 +75,15 @@ tf_expect_eq "$beta_refused" 0 "refusals of the unlimited tenant"
 grep -q "topped up" "$W/topup.out" || tf_fail "tokfabctl topup printed: $(cat "$W/topup.out")"
 "${CTL[@]}" tenants >"$W/tenants.out" || tf_fail "tokfabctl tenants failed"
 grep -qE '^1 +acme +month +1\.00' "$W/tenants.out" || tf_fail "tenants table: $(cat "$W/tenants.out")"
+# An unlimited tenant has no budget and no balance to show (never a negative amount).
+tf_wait_for 5 bash -c "'${CTL[0]}' --url '$URL' tenants | grep -qE '^2 +beta +month +unlimited +[0-9.]+ +unlimited '" ||
+	tf_fail "the unlimited tenant's row: $("${CTL[@]}" tenants)"
+# Raw export: request ids are 16 hex digits (exact for all 64 bits).
+"${CTL[@]}" usage --raw --tenant beta | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["records"]
+assert r and all(len(x["request_id"]) == 16 and int(x["request_id"], 16) > 0 for x in r), r[:3]
+' || tf_fail "tokfabctl usage --raw: request ids are not 16 hex digits"
 "${CTL[@]}" --json tenants | ACME_COST=$acme_cost python3 -c '
 import json, os, sys
 t = {x["name"]: x for x in json.load(sys.stdin)["tenants"]}

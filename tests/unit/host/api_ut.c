@@ -209,6 +209,15 @@ body_json(void)
 	return json_loadb(g_rs.body ? g_rs.body : "", g_rs.body_len, 0, &e);
 }
 
+/* A string member, or a placeholder that fails the comparison (never NULL). */
+static const char *
+str_of(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "(missing or not a string)";
+}
+
 static const char *
 err_msg(json_t *j)
 {
@@ -321,6 +330,94 @@ test_usage_queries(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(err_msg(j), bad[i][0].key));
 		json_decref(j);
 	}
+}
+
+/*
+ * 64-bit identifiers survive every output: request ids and epochs >= 2^63
+ * (SQLite's INTEGER is signed) come back with their unsigned value in the raw
+ * JSON (16 hex digits, as the epoch) and the CSV export (unsigned decimal).
+ */
+static void
+test_u64_ids(void)
+{
+	struct tfd_kv raw[] = { { "raw", "1" }, { "tenant", "7" } };
+	struct tfd_kv csv[] = { { "raw", "1" }, { "tenant", "7" }, { "format", "csv" } };
+	struct tf_eq_entry ev[2];
+	struct tfd_commit_result res;
+	json_t *j, *recs;
+
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 2; i++) {
+		ev[i].seq = (uint64_t)i + 1;
+		ev[i].type = TF_EQ_USAGE;
+		ev[i].len = 64;
+		ev[i].body.usage.tenant_id = 7;
+		ev[i].body.usage.model_id = 1;
+		ev[i].body.usage.accel_id = 4;
+		ev[i].body.usage.end_time_ns = tfd_now_ns() + (uint64_t)i;
+	}
+	ev[0].body.usage.request_id = 0xfedcba9876543210ull;
+	ev[1].body.usage.request_id = UINT64_MAX;
+	CU_ASSERT_FATAL(tfd_ledger_commit(g_d.ledger, "U64", 0x8000000000000001ull, ev, 2, &res) ==
+			0);
+	CU_ASSERT_EQUAL(req("GET", "/v1/usage", AUTH, NULL, raw, 2), 200);
+	j = body_json();
+	recs = json_object_get(j, "records");
+	CU_ASSERT_FATAL(json_array_size(recs) == 2);
+	CU_ASSERT_STRING_EQUAL(
+		str_of(json_array_get(recs, 0), "request_id"),
+		"fedcba9876543210");
+	CU_ASSERT_STRING_EQUAL(
+		str_of(json_array_get(recs, 1), "request_id"),
+		"ffffffffffffffff");
+	CU_ASSERT_STRING_EQUAL(str_of(json_array_get(recs, 0), "epoch"),
+			       "8000000000000001");
+	json_decref(j);
+	CU_ASSERT_EQUAL(req("GET", "/v1/usage", AUTH, NULL, csv, 3), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, "U64,9223372036854775809,1,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, ",18364758544493064720,7,1,4,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, ",18446744073709551615,7,1,4,"));
+	CU_ASSERT_PTR_NULL(strstr(g_rs.body, ",-"));
+}
+
+/*
+ * An unlimited tenant has no budget and no balance: the card's balance figure
+ * for it (negative once it has spent) is not shown as money anywhere.
+ */
+static void
+test_unlimited_balance(void)
+{
+	struct tfd_tenant_live live[2];
+	json_t *j;
+
+	memset(live, 0, sizeof(live));
+	live[0].id = 1;
+	live[0].have_card = 1;
+	live[0].info.balance_micro = 5000000;
+	live[1].id = 2;
+	live[1].have_card = 1;
+	live[1].info.balance_micro = (uint64_t)-1234567; /* spent, never refilled */
+	pthread_mutex_lock(&g_d.live_lock);
+	free(g_d.tenants);
+	g_d.tenants = calloc(2, sizeof(live));
+	memcpy(g_d.tenants, live, sizeof(live));
+	g_d.n_tenants = 2;
+	pthread_mutex_unlock(&g_d.live_lock);
+	CU_ASSERT_EQUAL(req("GET", "/v1/tenants/2", AUTH, NULL, NULL, 0), 200);
+	j = body_json();
+	CU_ASSERT_STRING_EQUAL(str_of(j, "balance"), "unlimited");
+	CU_ASSERT_STRING_EQUAL(str_of(j, "budget"), "unlimited");
+	CU_ASSERT_PTR_NULL(json_object_get(j, "balance_micro"));
+	json_decref(j);
+	CU_ASSERT_EQUAL(req("GET", "/v1/tenants/1", AUTH, NULL, NULL, 0), 200);
+	j = body_json();
+	CU_ASSERT_STRING_EQUAL(str_of(j, "balance"), "5.00");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "balance_micro")), 5000000);
+	json_decref(j);
+	CU_ASSERT_EQUAL(req("GET", "/metrics", NULL, NULL, NULL, 0), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, "tokfab_tenant_balance_micro{tenant=\"acme\"} 5000000\n"));
+	CU_ASSERT_PTR_NULL(strstr(g_rs.body, "tokfab_tenant_balance_micro{tenant=\"beta\"}"));
+	CU_ASSERT_PTR_NULL(strstr(g_rs.body, "-1234567"));
 }
 
 static void
@@ -468,7 +565,8 @@ test_health_and_time(void)
 static const struct tf_cunit_test api_tests[] = {
 	TF_TEST(test_auth_and_routing),	   TF_TEST(test_usage_queries),
 	TF_TEST(test_tenants_and_updates), TF_TEST(test_reload),
-	TF_TEST(test_health_and_time),	   TF_TESTS_END,
+	TF_TEST(test_health_and_time),	   TF_TEST(test_u64_ids),
+	TF_TEST(test_unlimited_balance),   TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "host_api", suite_init, suite_fini, api_tests })
