@@ -24,8 +24,10 @@ cpu=$BUILD/bench/bench_dp_cpu
 for b in "$bench" "$cpu"; do [ -x "$b" ] || tf_fail "missing $b: run 'make' first"; done
 tf_require_cmd dpdk-testpmd
 W=$TF_LOGDIR
-export TOKFAB_SHM_DIR=$W
-tf_on_exit "rm -rf /var/run/dpdk/bdpt$TF_ID /var/run/dpdk/bdp$TF_ID*" # EAL runtime directories
+# The shm transport's rings on tmpfs, as on a card (a disk-backed file would add writeback stalls).
+TOKFAB_SHM_DIR=$(mktemp -d /dev/shm/bench-dp.XXXXXX) || tf_fail "cannot create a directory in /dev/shm"
+export TOKFAB_SHM_DIR
+tf_on_exit "rm -rf /var/run/dpdk/bdpt$TF_ID /var/run/dpdk/bdp$TF_ID* $TOKFAB_SHM_DIR" # EAL runtime directories
 EAL="--no-huge -m 1024 --no-pci --log-level=lib.eal:warning"
 ncpu=$(nproc)
 [ "$ncpu" -ge 2 ] || tf_skip "needs 2 CPUs (card lcore + feeder)"
