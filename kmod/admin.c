@@ -38,6 +38,8 @@ static const struct {
 	{ TF_AQ_DEL_ACCEL, sizeof(struct tf_aq_id), 0 },
 	{ TF_AQ_SET_BATCHING, sizeof(struct tf_aq_set_batching), 0 },
 	{ TF_AQ_FW_ACTIVATE, sizeof(struct tf_aq_fw_activate), sizeof(struct tf_aq_fw_status) },
+	{ TF_AQ_FW_WRITE, sizeof(struct tf_aq_fw_write), sizeof(struct tf_aq_fw_write_status) },
+	{ TF_AQ_FW_INFO, 0, sizeof(struct tf_aq_fw_info) },
 };
 
 /*

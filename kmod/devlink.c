@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * tokfab.ko: devlink instance of a card (hwdocs/kmod.md, "devlink"):
- * `devlink dev info` (driver, serial, running firmware and ABI) and the
- * health reporters of health.c.
+ * `devlink dev info` (driver, serial, running and stored firmware, ABI),
+ * `devlink dev flash` (the image goes to the card through the admin queue,
+ * FW_WRITE, and the card's firmware update path) and the health reporters
+ * of health.c.
  */
+#include <linux/firmware.h>
+#include <linux/slab.h>
 #include <net/devlink.h>
 
 #include "tf_dev.h"
@@ -17,11 +21,37 @@ static struct tf_dev *tf_from_devlink(struct devlink *devlink)
 	return ((struct tf_devlink *)devlink_priv(devlink))->tf;
 }
 
+static void tf_fw_version_str(char *buf, size_t len, u32 v)
+{
+	snprintf(buf, len, "%u.%u.%u", v >> 24, (v >> 16) & 0xff, v & 0xffff);
+}
+
+/* FW_INFO through the admin queue: what the card's flash holds. */
+static int tf_fw_info(struct tf_dev *tf, struct tf_aq_fw_info *info)
+{
+	struct tf_aq_cqe *cqe;
+	int ret;
+
+	if (!(tf->lay.card_features & TF_FEAT_FW_UPDATE))
+		return -EOPNOTSUPP;
+	cqe = kmalloc(sizeof(*cqe), GFP_KERNEL);
+	if (!cqe)
+		return -ENOMEM;
+	ret = tf_aq_exec(tf, TF_AQ_FW_INFO, NULL, 0, cqe, 0);
+	if (!ret && le16_to_cpu(cqe->status) != TF_AQ_S_OK)
+		ret = -EIO;
+	if (!ret)
+		memcpy(info, cqe->payload, sizeof(*info));
+	kfree(cqe);
+	return ret;
+}
+
 static int tf_devlink_info_get(struct devlink *devlink, struct devlink_info_req *req,
 			       struct netlink_ext_ack *extack)
 {
 	struct tf_dev *tf = tf_from_devlink(devlink);
-	char abi[16];
+	struct tf_aq_fw_info fi;
+	char abi[16], stored[24];
 	int ret;
 
 	ret = devlink_info_driver_name_put(req, TF_DRV_NAME);
@@ -36,11 +66,129 @@ static int tf_devlink_info_get(struct devlink *devlink, struct devlink_info_req 
 		return ret;
 	snprintf(abi, sizeof(abi), "%u.%u", TF_ABI_VERSION_MAJOR(tf->lay.abi_version),
 		 TF_ABI_VERSION_MINOR(tf->lay.abi_version));
-	return devlink_info_version_running_put(req, "fw.abi", abi);
+	ret = devlink_info_version_running_put(req, "fw.abi", abi);
+	if (ret)
+		return ret;
+	/* The stored version: the image the card boots next (when it can tell). */
+	if (tf_state(tf) == TOKFAB_STATE_RUNNING && !tf_fw_info(tf, &fi) &&
+	    le32_to_cpu(fi.next_slot) != TF_FW_NO_SLOT) {
+		tf_fw_version_str(stored, sizeof(stored), le32_to_cpu(fi.next_version));
+		ret = devlink_info_version_stored_put(req, DEVLINK_INFO_VERSION_GENERIC_FW, stored);
+	}
+	return ret;
+}
+
+/* A card status for a refused image: the errno and a sentence for the user. */
+static int tf_fw_refused(u16 status, struct netlink_ext_ack *extack)
+{
+	switch (status) {
+	case TF_AQ_S_FW_BAD_SIGNATURE:
+		NL_SET_ERR_MSG_MOD(extack, "refused: not signed with the card's key");
+		return -EKEYREJECTED;
+	case TF_AQ_S_FW_BAD_DIGEST:
+		NL_SET_ERR_MSG_MOD(extack, "refused: malformed image or bad section hash");
+		return -EBADMSG;
+	case TF_AQ_S_FW_ROLLBACK:
+		NL_SET_ERR_MSG_MOD(extack, "refused: older than the anti-rollback floor");
+		return -EPERM;
+	case TF_AQ_S_CONFLICT:
+		NL_SET_ERR_MSG_MOD(extack, "refused: the image is for another board");
+		return -ENODEV;
+	case TF_AQ_S_FW_BUSY:
+		NL_SET_ERR_MSG_MOD(extack, "an update is on trial: confirm or reboot first");
+		return -EBUSY;
+	case TF_AQ_S_NO_SPACE:
+		NL_SET_ERR_MSG_MOD(extack, "the image is larger than a flash slot of this card");
+		return -EFBIG;
+	case TF_AQ_S_UNSUPPORTED:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the card does not take firmware through its admin queue");
+		return -EOPNOTSUPP;
+	default:
+		NL_SET_ERR_MSG_MOD(extack, "the card refused a chunk of the image (see dmesg)");
+		return -EIO;
+	}
+}
+
+/* devlink dev flash: FW_WRITE chunks in order; the last one stores and activates. */
+static int tf_devlink_flash_update(struct devlink *devlink,
+				   struct devlink_flash_update_params *params,
+				   struct netlink_ext_ack *extack)
+{
+	struct tf_dev *tf = tf_from_devlink(devlink);
+	const struct firmware *fw = params->fw;
+	struct tf_aq_fw_write_status *st;
+	struct tf_aq_fw_write *req;
+	struct tf_aq_cqe *cqe;
+	u32 off = 0, total, len;
+	char msg[96], ver[24];
+	u16 status;
+	bool final;
+	int ret = 0;
+
+	if (!(tf->lay.card_features & TF_FEAT_FW_UPDATE)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "this card does not take firmware through its admin queue");
+		return -EOPNOTSUPP;
+	}
+	if (!fw->size || fw->size > U32_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "the image is empty or larger than 4 GiB");
+		return -EFBIG;
+	}
+	total = fw->size;
+	req = kmalloc(sizeof(*req), GFP_KERNEL);
+	cqe = kmalloc(sizeof(*cqe), GFP_KERNEL);
+	if (!req || !cqe) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	devlink_flash_update_status_notify(devlink, "Writing the image to the card", NULL, 0,
+					   total);
+	while (off < total) {
+		len = min_t(u32, total - off, TF_FW_WRITE_CHUNK);
+		final = off + len == total;
+		memset(req, 0, sizeof(*req));
+		req->offset = cpu_to_le32(off);
+		req->total_len = cpu_to_le32(total);
+		req->len = cpu_to_le16(len);
+		req->flags = cpu_to_le16(final ? TF_FW_WRITE_F_FINAL | TF_FW_WRITE_F_ACTIVATE : 0);
+		memcpy(req->data, fw->data + off, len);
+		/* The last chunk verifies and programs a whole slot: give it time. */
+		ret = tf_aq_exec(tf, TF_AQ_FW_WRITE, req, sizeof(*req), cqe, final ? 120000 : 0);
+		if (ret) {
+			NL_SET_ERR_MSG_MOD(extack,
+					   "the admin queue failed while writing the image");
+			goto out;
+		}
+		status = le16_to_cpu(cqe->status);
+		if (status != TF_AQ_S_OK) {
+			dev_err(&tf->pdev->dev,
+				"flash: card status %#x (detail %u) at offset %u of %u\n", status,
+				le32_to_cpu(cqe->detail), off, total);
+			ret = tf_fw_refused(status, extack);
+			goto out;
+		}
+		off += len;
+		if (final || !(off % (64 * TF_FW_WRITE_CHUNK)))
+			devlink_flash_update_status_notify(devlink, "Writing the image to the card",
+							   NULL, off, total);
+	}
+	st = (struct tf_aq_fw_write_status *)cqe->payload;
+	tf_fw_version_str(ver, sizeof(ver), le32_to_cpu(st->version));
+	snprintf(msg, sizeof(msg), "Stored %s in slot %c: the card starts it at its next boot", ver,
+		 le32_to_cpu(st->slot) ? 'B' : 'A');
+	devlink_flash_update_status_notify(devlink, msg, NULL, 0, 0);
+	dev_info(&tf->pdev->dev, "flash: image %s (%u bytes) stored in slot %c\n", ver, total,
+		 le32_to_cpu(st->slot) ? 'B' : 'A');
+out:
+	kfree(cqe);
+	kfree(req);
+	return ret;
 }
 
 static const struct devlink_ops tf_devlink_ops = {
 	.info_get = tf_devlink_info_get,
+	.flash_update = tf_devlink_flash_update,
 };
 
 int tf_devlink_create(struct tf_dev *tf)

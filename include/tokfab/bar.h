@@ -16,7 +16,9 @@
  * ABI history
  *   1.0  first version.
  *   1.1  host queues: hq_off, hq_count, hq_size, TF_FEAT_HOST_QUEUES
- *        (include/tokfab/hostq.h, hwdocs/kmod.md "Host queues").
+ *        (include/tokfab/hostq.h, hwdocs/kmod.md "Host queues");
+ *        firmware update over the admin queue: FW_WRITE, FW_INFO,
+ *        TF_FEAT_FW_UPDATE.
  */
 #ifndef TOKFAB_BAR_H
 #define TOKFAB_BAR_H
@@ -54,9 +56,10 @@
 #define TF_FEAT_FW_ACTIVATE (1ull << 1) /* TF_AQ_FW_ACTIVATE is implemented */
 #define TF_FEAT_IVSHMEM_DOORBELL (1ull << 2) /* card serves ivshmem doorbells/vectors */
 #define TF_FEAT_HOST_QUEUES (1ull << 3) /* hq_* registers valid: host queue windows (1.1) */
+#define TF_FEAT_FW_UPDATE (1ull << 4) /* FW_WRITE and FW_INFO are implemented (1.1) */
 #define TF_FEAT_KNOWN_MASK                                                        \
 	(TF_FEAT_HEALTH_EVENTS | TF_FEAT_FW_ACTIVATE | TF_FEAT_IVSHMEM_DOORBELL | \
-	 TF_FEAT_HOST_QUEUES)
+	 TF_FEAT_HOST_QUEUES | TF_FEAT_FW_UPDATE)
 
 /* status register bits (card-written). */
 #define TF_STATUS_READY (1u << 0) /* admin queue enabled and being served */
@@ -170,6 +173,8 @@ enum tf_aq_opcode {
 	TF_AQ_DEL_ACCEL = 0x31, /* [tf_aq_id] -> [none] */
 	TF_AQ_SET_BATCHING = 0x40, /* [tf_aq_set_batching] -> [none] */
 	TF_AQ_FW_ACTIVATE = 0x50, /* [tf_aq_fw_activate] -> [tf_aq_fw_status] */
+	TF_AQ_FW_WRITE = 0x51, /* [tf_aq_fw_write] -> [tf_aq_fw_write_status] (1.1) */
+	TF_AQ_FW_INFO = 0x52, /* [none] -> [tf_aq_fw_info] (1.1) */
 };
 
 /* Completion status (tf_aq_cqe.status); detail says more, per status. */
@@ -437,6 +442,45 @@ struct tf_aq_fw_status {
 	__le32 next_version;
 };
 
+/*
+ * TF_AQ_FW_WRITE (1.1): carries a signed image to the card's flash, in order,
+ * TF_FW_WRITE_CHUNK bytes at a time. offset 0 starts an image (a partial one
+ * is dropped); each next chunk starts where the card's `received` is. With
+ * FINAL (offset + len == total_len) the card verifies the whole image and
+ * writes it to the inactive slot (ACTIVATE: and boots it next).
+ */
+#define TF_FW_WRITE_CHUNK 480u
+#define TF_FW_WRITE_F_FINAL (1u << 0)
+#define TF_FW_WRITE_F_ACTIVATE (1u << 1) /* with FINAL only */
+#define TF_FW_WRITE_F_KNOWN_MASK (TF_FW_WRITE_F_FINAL | TF_FW_WRITE_F_ACTIVATE)
+#define TF_FW_NO_SLOT 0xffffffffu
+
+struct tf_aq_fw_write {
+	__le32 offset; /* of data in the image */
+	__le32 total_len; /* the image's bytes, the same in every chunk, >= 1 */
+	__le16 len; /* 1..TF_FW_WRITE_CHUNK, offset + len <= total_len */
+	__le16 flags; /* TF_FW_WRITE_F_*; FINAL iff offset + len == total_len */
+	__le32 reserved; /* must be 0 */
+	__u8 data[TF_FW_WRITE_CHUNK]; /* bytes past len must be 0 */
+};
+
+struct tf_aq_fw_write_status {
+	__le32 received; /* image bytes the card holds */
+	__le32 slot; /* FINAL: the slot written (0 = A, 1 = B); else TF_FW_NO_SLOT */
+	__le32 version; /* FINAL: the image's TF_FW_VERSION; else 0 */
+	__le32 reserved; /* 0 */
+};
+
+/* TF_AQ_FW_INFO (1.1): what the card's flash holds. Versions: TF_FW_VERSION, 0 = none. */
+struct tf_aq_fw_info {
+	__le32 running_version; /* = the fw_version register */
+	__le32 next_slot; /* slot the next boot starts (0 = A, 1 = B), TF_FW_NO_SLOT: none */
+	__le32 next_version; /* its image's version */
+	__le32 active_slot; /* last confirmed slot, TF_FW_NO_SLOT: none */
+	__le32 slot_version[2]; /* image version in slot A and B, 0 = empty or unreadable */
+	__le32 slot_state[2]; /* slot states of hwdocs/flash-layout.md */
+};
+
 /* ------------------------------------------------------------- event queue */
 
 #define TF_EQ_DEPTH_MIN 2u
@@ -529,6 +573,10 @@ _Static_assert(sizeof(struct tf_aq_health) <= TF_AQ_PAYLOAD_MAX, "health page fi
 _Static_assert(sizeof(struct tf_aq_set_tenant) <= TF_AQ_PAYLOAD_MAX, "tenant fits");
 _Static_assert(sizeof(struct tf_aq_fw_activate) == 48, "fw activate");
 _Static_assert(sizeof(struct tf_aq_fw_status) == 16, "fw status");
+_Static_assert(sizeof(struct tf_aq_fw_write) == TF_AQ_PAYLOAD_MAX, "fw write");
+_Static_assert(TF_BAR_OFF(tf_aq_fw_write, data) == 16, "fw write");
+_Static_assert(sizeof(struct tf_aq_fw_write_status) == 16, "fw write status");
+_Static_assert(sizeof(struct tf_aq_fw_info) == 32, "fw info");
 _Static_assert(sizeof(struct tf_eq_entry) == TF_EQ_ENTRY_SIZE, "event entry is 128 bytes");
 _Static_assert(TF_BAR_OFF(tf_eq_entry, body) == 16, "event body");
 

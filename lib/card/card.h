@@ -138,6 +138,10 @@ struct tf_card_admin_handlers {
 	int (*set_batching)(void *ctx, const struct tf_aq_set_batching *cmd, uint32_t *detail);
 	int (*fw_activate)(void *ctx, const struct tf_aq_fw_activate *cmd,
 			   struct tf_aq_fw_status *resp, uint32_t *detail);
+	/* 1.1, with TF_FEAT_FW_UPDATE: a chunk of an image; what the flash holds. */
+	int (*fw_write)(void *ctx, const struct tf_aq_fw_write *cmd,
+			struct tf_aq_fw_write_status *resp, uint32_t *detail);
+	int (*fw_info)(void *ctx, struct tf_aq_fw_info *resp, uint32_t *detail);
 };
 
 /*

@@ -132,6 +132,16 @@ dispatch(struct tf_card_dev *dev, const struct tf_card_admin_handlers *h, void *
 			return TF_AQ_S_UNSUPPORTED;
 		*resp_len = sizeof(struct tf_aq_fw_status);
 		return h->fw_activate(ctx, req, resp, detail);
+	case TF_AQ_FW_WRITE:
+		if (!h->fw_write || !(dev->features & TF_FEAT_FW_UPDATE))
+			return TF_AQ_S_UNSUPPORTED;
+		*resp_len = sizeof(struct tf_aq_fw_write_status);
+		return h->fw_write(ctx, req, resp, detail);
+	case TF_AQ_FW_INFO:
+		if (!h->fw_info || !(dev->features & TF_FEAT_FW_UPDATE))
+			return TF_AQ_S_UNSUPPORTED;
+		*resp_len = sizeof(struct tf_aq_fw_info);
+		return h->fw_info(ctx, resp, detail);
 	default:
 		*detail = sqe->opcode;
 		return TF_AQ_S_BAD_OPCODE; /* unreachable: checked before */

@@ -291,6 +291,29 @@ check_fw_activate(const void *req, uint32_t *bad)
 	return 0;
 }
 
+/* FW_WRITE (1.1): one chunk of an image, in order (the card checks the order). */
+static int
+check_fw_write(const void *req, uint32_t *bad)
+{
+	const struct tf_aq_fw_write *c = req;
+	uint64_t end = (uint64_t)c->offset + c->len;
+
+	if (c->total_len == 0)
+		BAD(OFF(tf_aq_fw_write, total_len));
+	if (c->len == 0 || c->len > TF_FW_WRITE_CHUNK || end > c->total_len)
+		BAD(OFF(tf_aq_fw_write, len));
+	if ((c->flags & ~TF_FW_WRITE_F_KNOWN_MASK) ||
+	    !(c->flags & TF_FW_WRITE_F_FINAL) != (end != c->total_len) ||
+	    ((c->flags & TF_FW_WRITE_F_ACTIVATE) && !(c->flags & TF_FW_WRITE_F_FINAL)))
+		BAD(OFF(tf_aq_fw_write, flags));
+	if (c->reserved)
+		BAD(OFF(tf_aq_fw_write, reserved));
+	for (uint32_t i = c->len; i < TF_FW_WRITE_CHUNK; i++)
+		if (c->data[i])
+			BAD(OFF(tf_aq_fw_write, data) + i);
+	return 0;
+}
+
 #define OP(code, name, req, resp, fn)     \
 	{                                 \
 		code, req, resp, name, fn \
@@ -316,6 +339,9 @@ static const struct aq_op g_ops[] = {
 	   check_set_batching),
 	OP(TF_AQ_FW_ACTIVATE, "FW_ACTIVATE", sizeof(struct tf_aq_fw_activate),
 	   sizeof(struct tf_aq_fw_status), check_fw_activate),
+	OP(TF_AQ_FW_WRITE, "FW_WRITE", sizeof(struct tf_aq_fw_write),
+	   sizeof(struct tf_aq_fw_write_status), check_fw_write),
+	OP(TF_AQ_FW_INFO, "FW_INFO", 0, sizeof(struct tf_aq_fw_info), check_none),
 };
 
 static const struct aq_op *
@@ -568,6 +594,26 @@ tf_aq_resp_check(uint16_t opcode, const void *req, const void *resp, const char 
 
 		if (r->running_slot > 1 || r->next_slot > 1)
 			WHY("fw_status: slot not 0 or 1");
+		return 0;
+	}
+	case TF_AQ_FW_WRITE: {
+		const struct tf_aq_fw_write_status *r = resp;
+		const struct tf_aq_fw_write *q = req;
+
+		if (r->reserved)
+			WHY("fw_write_status: reserved not zero");
+		if (r->received > q->total_len)
+			WHY("fw_write_status: received beyond the image");
+		if ((q->flags & TF_FW_WRITE_F_FINAL) ? r->slot > 1 : r->slot != TF_FW_NO_SLOT)
+			WHY("fw_write_status: slot not 0 or 1 after the last chunk, or set before");
+		return 0;
+	}
+	case TF_AQ_FW_INFO: {
+		const struct tf_aq_fw_info *r = resp;
+
+		if ((r->next_slot > 1 && r->next_slot != TF_FW_NO_SLOT) ||
+		    (r->active_slot > 1 && r->active_slot != TF_FW_NO_SLOT))
+			WHY("fw_info: slot not 0, 1 or none");
 		return 0;
 	}
 	default:

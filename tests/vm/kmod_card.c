@@ -14,6 +14,11 @@
  *   resume       start again
  *   abi MAJOR    rewrite the abi_version register's major (probe refusal test)
  *
+ * With --flash FILE (a flash provisioned by tokfab-fw init) the card also
+ * takes firmware images through the admin queue (FW_WRITE, FW_INFO) into that
+ * flash with libtffw, as the card's firmware update path: what
+ * `devlink dev flash` drives.
+ *
  * After each command it writes the number of commands done to CTL.done.
  * Admin commands are served by small in-memory tables (tenants, models).
  */
@@ -29,6 +34,7 @@
 
 #include "card/card.h"
 #include "card/card_hostq.h"
+#include "fw.h"
 #include "common/log.h"
 #include "ivshmem/ivshmem.h"
 
@@ -60,6 +66,10 @@ struct card {
 	uint64_t started_ns;
 	struct hq_job jobs[HQ_PENDING]; /* ring of taken host queue requests */
 	unsigned int job_head, job_tail;
+	struct tf_fw_card *fw; /* --flash: the card's flash */
+	uint32_t running_version;
+	uint8_t *img; /* image being received (FW_WRITE) */
+	uint32_t img_len, img_recv;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -189,7 +199,124 @@ h_get_card_stats(void *ctx, struct tf_aq_card_stats *resp, uint32_t *detail)
 	return TF_AQ_S_OK;
 }
 
+/* ---------------------------------------------------- firmware (FW_WRITE) */
+
+static uint32_t
+image_version(const uint8_t *img, size_t len)
+{
+	struct tf_fw_image im;
+	struct tf_fw_diag diag;
+
+	if (tf_fw_image_parse_head(img, len, &im, &diag) < 0)
+		return 0;
+	return TF_FW_VERSION((uint32_t)im.version[0], (uint32_t)im.version[1],
+			     (uint32_t)im.version[2]);
+}
+
+static int
+h_fw_write(void *ctx, const struct tf_aq_fw_write *cmd, struct tf_aq_fw_write_status *resp,
+	   uint32_t *detail)
+{
+	struct card *c = ctx;
+	struct tf_fw_card_status st;
+	struct tf_fw_write_opts o = { 0 };
+	struct tf_fw_diag diag;
+	char why[256];
+	int rc, slot;
+
+	if (cmd->offset == 0) {
+		if (tf_fw_card_status(c->fw, &st) < 0)
+			return TF_AQ_S_INTERNAL;
+		if (cmd->total_len > st.slot_size) {
+			*detail = (uint32_t)st.slot_size;
+			return TF_AQ_S_NO_SPACE;
+		}
+		free(c->img);
+		c->img = malloc(cmd->total_len);
+		if (!c->img)
+			return TF_AQ_S_INTERNAL;
+		c->img_len = cmd->total_len;
+		c->img_recv = 0;
+	} else if (!c->img || cmd->offset != c->img_recv) {
+		*detail = offsetof(struct tf_aq_fw_write, offset);
+		return TF_AQ_S_BAD_FIELD;
+	} else if (cmd->total_len != c->img_len) {
+		*detail = offsetof(struct tf_aq_fw_write, total_len);
+		return TF_AQ_S_BAD_FIELD;
+	}
+	memcpy(c->img + c->img_recv, cmd->data, cmd->len);
+	c->img_recv += cmd->len;
+	resp->received = c->img_recv;
+	resp->slot = TF_FW_NO_SLOT;
+	if (!(cmd->flags & TF_FW_WRITE_F_FINAL))
+		return TF_AQ_S_OK;
+
+	o.activate = cmd->flags & TF_FW_WRITE_F_ACTIVATE;
+	rc = tf_fw_flash_write_slot(c->fw, c->img, c->img_recv, &o, &slot, &diag);
+	resp->version = image_version(c->img, c->img_recv);
+	free(c->img);
+	c->img = NULL;
+	if (rc < 0) {
+		tf_log_warnx("firmware image refused: %s",
+			     tf_fw_diag_format(&diag, why, sizeof(why)));
+		resp->version = 0;
+		switch (rc) {
+		case -EKEYREJECTED:
+			return TF_AQ_S_FW_BAD_SIGNATURE;
+		case -EBADMSG:
+			return TF_AQ_S_FW_BAD_DIGEST;
+		case -EPERM:
+			*detail = (uint32_t)diag.expected;
+			return TF_AQ_S_FW_ROLLBACK;
+		case -ENODEV:
+			*detail = (uint32_t)diag.expected;
+			return TF_AQ_S_CONFLICT;
+		case -EBUSY:
+			return TF_AQ_S_FW_BUSY;
+		case -EFBIG:
+			return TF_AQ_S_NO_SPACE;
+		default:
+			return TF_AQ_S_INTERNAL;
+		}
+	}
+	resp->slot = (uint32_t)slot;
+	tf_log_info("firmware image %u bytes stored in slot %s%s", c->img_recv,
+		    tf_fw_slot_name(slot), o.activate ? " (boots next)" : "");
+	return TF_AQ_S_OK;
+}
+
+static int
+h_fw_info(void *ctx, struct tf_aq_fw_info *resp, uint32_t *detail)
+{
+	struct card *c = ctx;
+	struct tf_fw_card_status st;
+	int i, next;
+
+	(void)detail;
+	if (tf_fw_card_status(c->fw, &st) < 0)
+		return TF_AQ_S_INTERNAL;
+	resp->running_version = c->running_version;
+	for (i = 0; i < TF_FLASH_NSLOTS; i++) {
+		const struct tf_fw_image *im = &st.slot[i].img;
+
+		resp->slot_state[i] = st.slot[i].state;
+		resp->slot_version[i] = st.slot[i].present ? TF_FW_VERSION((uint32_t)im->version[0],
+									   (uint32_t)im->version[1],
+									   (uint32_t)im->version[2])
+							   : 0;
+	}
+	next = st.meta.pending_slot != TF_FLASH_NO_SLOT ? st.meta.pending_slot
+							: st.meta.active_slot;
+	resp->next_slot = next < TF_FLASH_NSLOTS ? (uint32_t)next : TF_FW_NO_SLOT;
+	resp->next_version = next < TF_FLASH_NSLOTS ? resp->slot_version[next] : 0;
+	resp->active_slot =
+		st.meta.active_slot < TF_FLASH_NSLOTS ? st.meta.active_slot : TF_FW_NO_SLOT;
+	return TF_AQ_S_OK;
+}
+
 static const struct tf_card_admin_handlers g_handlers = {
+	.fw_write = h_fw_write,
+	.fw_info = h_fw_info,
 	.get_health = h_get_health,
 	.get_card_stats = h_get_card_stats,
 	.set_tenant = h_set_tenant,
@@ -385,8 +512,9 @@ ctl_poll(struct card *c)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kmod_card --bar FILE --sock SOCKET --ctl FILE [--serial S]\n"
-			"                 [--aq-depth N] [--eq-depth N] [--hb-ms N]\n");
+	fprintf(stderr,
+		"usage: kmod_card --bar FILE --sock SOCKET --ctl FILE [--serial S]\n"
+		"                 [--aq-depth N] [--eq-depth N] [--hb-ms N] [--flash FILE]\n");
 	exit(2);
 }
 
@@ -401,6 +529,7 @@ main(int argc, char **argv)
 		{ "aq-depth", required_argument, NULL, 'a' },
 		{ "eq-depth", required_argument, NULL, 'e' },
 		{ "hb-ms", required_argument, NULL, 'h' },
+		{ "flash", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_card_dev_params p = {
@@ -417,7 +546,8 @@ main(int argc, char **argv)
 		.flags = TF_CARD_F_FRESH,
 	};
 	struct card c = { .started_ns = tf_card_now_ns() };
-	const char *sock = NULL;
+	const char *sock = NULL, *flash = NULL;
+	struct tf_flash *fl = NULL;
 	uint64_t rang, last_hb = 0, last_ctl = 0;
 	int opt, rc;
 
@@ -445,6 +575,9 @@ main(int argc, char **argv)
 		case 'h':
 			p.hb_period_ms = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
+		case 'f':
+			flash = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -453,6 +586,16 @@ main(int argc, char **argv)
 		usage();
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	c.running_version = p.fw_version;
+	if (flash) {
+		rc = tf_flash_file_open(flash, &fl);
+		if (rc == 0)
+			rc = tf_fw_card_open(fl, &c.fw);
+		if (rc < 0)
+			tf_fatalx("flash %s: %s (provision it with tokfab-fw init)", flash,
+				  strerror(-rc));
+		p.features |= TF_FEAT_FW_UPDATE;
+	}
 
 	p.notify = notify;
 	p.notify_arg = &c;
@@ -497,5 +640,8 @@ main(int argc, char **argv)
 	tf_card_dev_destroy(c.dev);
 	tf_ivshmem_server_destroy(c.srv);
 	munmap(c.regs, TF_BAR_REGS_SIZE);
+	free(c.img);
+	tf_fw_card_close(c.fw);
+	tf_flash_destroy(fl);
 	return 0;
 }

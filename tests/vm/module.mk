@@ -6,9 +6,10 @@
 TF_VM_TOOLS := $(BUILD)/tests/vm/kmod_card $(BUILD)/tests/vm/kmod_check
 
 $(BUILD)/tests/vm/kmod_card: $(call tf_objs,tests/vm/kmod_card.c) $(BUILD)/lib/libtfcard.a \
-			     $(BUILD)/lib/libtfivshmem.a $(BUILD)/lib/libtfcommon.a
+			     $(BUILD)/lib/libtfivshmem.a $(BUILD)/lib/libtffw.a $(BUILD)/lib/libtfcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(call pc_libs,libcrypto zlib)
+$(call tf_objs,tests/vm/kmod_card.c): XCFLAGS += -Ifirmware
 
 $(BUILD)/tests/vm/kmod_check: $(call tf_objs,tests/vm/kmod_check.c) $(BUILD)/lib/libtfcard.a \
 			      $(BUILD)/lib/libtfcommon.a

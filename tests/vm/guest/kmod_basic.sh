@@ -71,6 +71,29 @@ done
 devlink health diagnose "$dl" reporter heartbeat | tee "$TF_VM_OUT/diag.txt"
 grep -q "state: running" "$TF_VM_OUT/diag.txt" || fail "diagnose: no state"
 reporter_is() { devlink health show "$dl" reporter "$1" | grep -q "state $2"; }
+sed -n '/stored:/,$p' "$TF_VM_OUT/devlink-info.txt" | grep -Eq "^ +fw 1\.0\.0" ||
+	fail "devlink dev info: the stored firmware (1.0.0 in the card's flash) is not shown"
+
+step "devlink dev flash: refused images change nothing, a signed one is stored"
+echo -n "$TF_VM_SYSROOT$TF_VM_OUT" >/sys/module/firmware_class/parameters/path ||
+	fail "cannot point the firmware loader at $TF_VM_OUT"
+flash_expect_fail() { # IMAGE MESSAGE
+	devlink dev flash "$dl" file "$1" >"$TF_VM_OUT/flash.out" 2>&1 &&
+		fail "devlink dev flash $1 succeeded"
+	grep -q "$2" "$TF_VM_OUT/flash.out" || fail "devlink dev flash $1: $(cat "$TF_VM_OUT/flash.out"), expected '$2'"
+	cat "$TF_VM_OUT/flash.out"
+}
+flash_expect_fail tokfab-tampered.img "malformed image or bad section hash"
+flash_expect_fail tokfab-foreign.img "not signed with the card's key"
+flash_expect_fail no-such.img "."
+devlink dev flash "$dl" file tokfab-2.0.0.img 2>&1 | tee "$TF_VM_OUT/flash.out"
+[ "${PIPESTATUS[0]}" = 0 ] || fail "devlink dev flash of a signed image failed"
+grep -q "Stored 2.0.0 in slot B" "$TF_VM_OUT/flash.out" || fail "devlink dev flash did not report the slot"
+devlink dev info "$dl" | tee "$TF_VM_OUT/devlink-info2.txt"
+sed -n '/stored:/,$p' "$TF_VM_OUT/devlink-info2.txt" | grep -Eq "^ +fw 2\.0\.0" ||
+	fail "devlink dev info: stored firmware is not 2.0.0 after the flash"
+sed -n '/running:/,/stored:/p' "$TF_VM_OUT/devlink-info2.txt" | grep -Eq "^ +fw 1\.0\.0" ||
+	fail "devlink dev info: running firmware changed without a reboot"
 
 step "event-queue overflow: nobody acknowledges while the card has 3000 events to post"
 card events 3000

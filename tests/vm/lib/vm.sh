@@ -17,8 +17,10 @@
 # host's root (read-only: the project build, modprobe, ip, rdma... all work),
 # with the cwd $TF_ROOT and these variables set:
 #   TF_ROOT, BUILD, TF_VM_OUT (a writable directory shared with the host,
-#   same path on both sides), TF_VM_KVER, and every TF_* variable of the
-#   caller. /tmp, /run, /var/tmp and /dev/shm are tmpfs.
+#   same path on both sides), TF_VM_KVER, TF_VM_SYSROOT (where the chroot is
+#   for the kernel's own file lookups, e.g. the firmware loader's path:
+#   echo -n "$TF_VM_SYSROOT$TF_VM_OUT" >/sys/module/firmware_class/parameters/path),
+#   and every TF_* variable of the caller. /tmp, /run, /var/tmp and /dev/shm are tmpfs.
 #   Extra arguments for the script: the TF_VM_ARGS array.
 #
 # Knobs (environment): TF_VM_MEM (MiB, default 1536), TF_VM_SMP (default 2),
@@ -135,6 +137,9 @@ tf_vm_run() {
 		printf 'export TF_ROOT=%q BUILD=%q TF_VM_OUT=%q TF_VM_KVER=%q TF_VM_SCRIPT=%q\n' \
 			"$TF_ROOT" "$BUILD" "$out" "$kver" "$script"
 		printf 'export PATH=%q\n' "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		# The chroot as the kernel's own path lookups see it (PID 1 stays in the
+		# initramfs), e.g. for /sys/module/firmware_class/parameters/path.
+		printf 'export TF_VM_SYSROOT=/newroot\n'
 		for v in $(compgen -e | grep '^TF_' | grep -v -e '^TF_VM_OUT$' -e '^TF_VM_LOG$' -e '^TF_ROOT$' -e '^TF_VM_PRESET$'); do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
