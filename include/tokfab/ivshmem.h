@@ -28,11 +28,11 @@
 
 /* Vectors, the same numbers in both directions. */
 enum tf_ivshmem_vector {
-	TF_VEC_ADMIN = 0,  /* host->card: aq_sq_tail moved; card->host: aq_cq_tail moved */
+	TF_VEC_ADMIN = 0, /* host->card: aq_sq_tail moved; card->host: aq_cq_tail moved */
 	TF_VEC_EVENTS = 1, /* host->card: eq_ack_seq moved; card->host: eq_prod_seq moved */
-	TF_VEC_HOSTQ = 2,  /* host->card: a host queue was activated or released;
+	TF_VEC_HOSTQ = 2, /* host->card: a host queue was activated or released;
 			    * card->host: completions on a host queue */
-	TF_VEC_COUNT = 3,  /* vectors= of the ivshmem-doorbell device */
+	TF_VEC_COUNT = 3, /* vectors= of the ivshmem-doorbell device */
 };
 
 #endif /* TOKFAB_IVSHMEM_H */
