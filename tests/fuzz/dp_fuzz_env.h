@@ -72,6 +72,7 @@ fz_worker(void)
 {
 	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &fz_io };
 	struct tf_aq_set_tenant t = { .tenant_id = 42,
+				      .mac_algs = TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH,
 				      .key_len = 32,
 				      .priority = 7,
 				      .budget_micro = 1000000,

@@ -23,8 +23,9 @@ def csum(b):
         s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
 
-def msg(typ, rid, payload, flags=0):
-    hdr = b"TKFB" + bytes([1, typ, flags, 1]) + struct.pack("<IHBBQQ", 42, len(payload), 0, 0, rid, TS)
+def msg(typ, rid, payload, flags=0, alg=1):
+    # alg 2 (SipHash): the tag here is a placeholder; the session fuzzer re-signs every datagram.
+    hdr = b"TKFB" + bytes([1, typ, flags, alg]) + struct.pack("<IHBBQQ", 42, len(payload), 0, 0, rid, TS)
     return hdr + payload + hmac.new(KEY, hdr + payload, hashlib.sha256).digest()[:16]
 
 def request(rid, ids, total=None, first=None, max_new=8, kind=0):
@@ -80,5 +81,11 @@ write("dp_session", "retransmit", rec(request(16, [9])) + rec(request(16, [9]), 
 write("dp_session", "text", rec(request(17, [], max_new=4, kind=1)[:0] +
       msg(1, 17, struct.pack("<IIIBBHHHIQ", 7, 4, 5, 1, 3, 1, 0, 10000, 0, 17) + b"h\xc3\xa9ll")))
 write("dp_session", "ping", rec(msg(5, 18, struct.pack("<QQ", 1, 0))))
+# SipHash (mac_alg 2) and FINAL_TOKENS (req_flags bit 1): the tokens ride in the FINAL.
+write("dp_session", "siphash-final-tokens",
+      rec(msg(1, 19, struct.pack("<IIIBBHHHIQ", 7, 4, 8, 0, 3, 2, 0, 10000, 0, 19) +
+              struct.pack("<II", 1, 2), alg=2)) +
+      rec(msg(4, 19, struct.pack("<II", 1, 0), alg=2), 5) +
+      rec(request(19, [1, 2]), 5))
 EOF
 echo "dp seeds: $(ls "$root/tests/fuzz/corpus/dp_frame" | wc -l) frames, $(ls "$root/tests/fuzz/corpus/dp_session" | wc -l) sessions"

@@ -31,9 +31,9 @@ send_one(const uint8_t *d, uint16_t len)
 		uint16_t plen = tf_proto_ld16(f + 42 + 12);
 
 		tf_proto_st64(f + 42 + 24, fz_wall);
+		/* Signed under the algorithm the header names (HMAC or SipHash), when it has room. */
 		if ((uint32_t)TF_PROTO_HDR_LEN + plen + TF_PROTO_MAC_LEN <= len)
-			tf_proto_mac(&fz_key, f + 42, TF_PROTO_HDR_LEN + plen,
-				     f + 42 + TF_PROTO_HDR_LEN + plen);
+			(void)tf_proto_sign(f + 42, len, &fz_key);
 	}
 	tf_pkt_udp_build(f, &cli, &card, len, 1, 1);
 	fz_feed(f, 42u + len);
