@@ -372,7 +372,10 @@ main(int argc, char **argv)
 	struct tf_aq_tenant_info info;
 	struct tf_dp_worker *w;
 	uint8_t secret[32];
-	char dir[] = "/dev/shm/bench-dp-cpu.XXXXXX" /* tmpfs: the rings must not be written back to a disk */, uri[96];
+	char dir[] =
+		"/dev/shm/bench-dp-cpu.XXXXXX" /* tmpfs: the rings must not be written back to a disk */
+		,
+	     uri[96];
 	uint64_t t_card = 0, t_accel = 0, t_client = 0, cpu0, cpu1, wall0, wall1, next = 0;
 	uint64_t wall_base;
 	uint32_t d;
