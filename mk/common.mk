@@ -35,7 +35,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
 # Fuzz builds use clang + libFuzzer + ASan/UBSan, objects kept apart.
-FUZZFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -MMD -MP
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CPPFLAGS) $(FUZZFLAGS) $(XCFLAGS) -c $< -o $@
@@ -96,4 +96,5 @@ $(BUILD)/fuzz/$(1): $(call tf_fobjs,$(2) $(3))
 	$$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $(4)
 $(call tf_fobjs,$(2) $(3)): XCFLAGS += $(5)
 FUZZ_TARGETS += $(BUILD)/fuzz/$(1)
+-include $(patsubst %.o,%.d,$(call tf_fobjs,$(2) $(3)))
 endef
