@@ -19,6 +19,7 @@ $(eval $(call tf_unit,host_config_ut,tests/unit/host/config_ut.c,tfd tfcard tfco
 $(eval $(call tf_unit,host_ledger_ut,tests/unit/host/ledger_ut.c,tfd tfcard tfcommon,$(TFD_LIBS),$(TFD_UT_FLAGS)))
 $(eval $(call tf_unit,host_quota_ut,tests/unit/host/quota_ut.c,tfd tfcard tfcommon,$(TFD_LIBS),$(TFD_UT_FLAGS)))
 $(eval $(call tf_unit,host_api_ut,tests/unit/host/api_ut.c,tfd tfcard tfcommon,$(TFD_LIBS),$(TFD_UT_FLAGS)))
+$(eval $(call tf_unit,host_card_ut,tests/unit/host/card_ut.c tests/unit/host/fault_vfs.c,tfd tfcard tfcommon,$(TFD_LIBS),$(TFD_UT_FLAGS)))
 
 # The card simulator the host-tier integration tests drive tokfabd with.
 $(eval $(call tf_prog,tokfab-cardsim,tests/integration/cardsim.c,tfcard tfcommon,,))

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The card thread: attach, reset handshake, push configuration, then loop:
- * read events -> commit to the ledger -> acknowledge; watch the heartbeat;
- * every second poll stats and balances, reset budget periods, prune.
+ * read events -> group commit to the ledger -> acknowledge (events.c); every
+ * HOUSEKEEP_MS read the registers and watch the heartbeat; every second poll
+ * stats and balances, reset budget periods; every hour prune. It sleeps while
+ * events wait for their group (group_commit.h) and, when the card is idle, in
+ * the access path's event_wait (kmod: poll() on the event interrupt; shm: a
+ * back-off on the producer register).
  */
 #include "card/check.h"
 #include "common/log.h"
@@ -16,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EVENT_WAIT_MS 50
+#define HOUSEKEEP_MS 10 /* registers, watchdog, bring-up */
 #define REOPEN_MS 1000
 
 uint64_t
@@ -26,6 +30,15 @@ tfd_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+tfd_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 uint64_t
@@ -274,76 +287,12 @@ push_config(struct tfd *d, int set_balance)
 	return rc;
 }
 
-/* Commits a batch, then acknowledges it. Returns events handled or -errno. */
-static int
-drain_once(struct tfd *d, struct tf_eq_entry *ev, unsigned int max)
-{
-	struct tfd_commit_result res;
-	const char *why = NULL;
-	uint64_t t0, t1;
-	int n, rc;
-
-	pthread_mutex_lock(&d->card_lock);
-	n = tf_card_events(d->card, ev, max, &why);
-	pthread_mutex_unlock(&d->card_lock);
-	if (n == -EPROTO) {
-		if (tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED,
-				   why ? why : "bad event", tfd_now_ns()))
-			tf_log_warnx("card event at seq %llu breaks hwdocs/usage-record.md (%s); "
-				     "not consuming further events until the card is fixed",
-				     (unsigned long long)d->card->broken_seq, why ? why : "?");
-		pthread_mutex_lock(&d->live_lock);
-		d->bad_events = d->card->bad_events;
-		pthread_mutex_unlock(&d->live_lock);
-		return 0;
-	}
-	if (n <= 0)
-		return n;
-	t0 = tfd_mono_ms();
-	rc = tfd_ledger_commit(d->ledger, d->info.serial, d->info.epoch, ev, (unsigned int)n, &res);
-	t1 = tfd_mono_ms();
-	if (rc < 0) {
-		/* Not acknowledged: the card keeps them; re-open re-reads them. */
-		tfd_health_set(&d->health, TFD_HC_LEDGER, 0, TF_HS_DOWN,
-			       tfd_ledger_errmsg(d->ledger), tfd_now_ns());
-		pthread_mutex_lock(&d->live_lock);
-		d->commit_errors++;
-		pthread_mutex_unlock(&d->live_lock);
-		return rc;
-	}
-	tfd_health_set(&d->health, TFD_HC_LEDGER, 0, TF_HS_UP, "committing", tfd_now_ns());
-	pthread_mutex_lock(&d->card_lock);
-	rc = d->card->ops->event_ack(d->card, res.max_seq);
-	pthread_mutex_unlock(&d->card_lock);
-	if (rc < 0)
-		tf_log_warnx("acknowledging seq %llu: %s", (unsigned long long)res.max_seq,
-			     tf_card_strerror(rc));
-	tfd_metrics_count(d, ev, (unsigned int)n);
-	pthread_mutex_lock(&d->live_lock);
-	d->commits++;
-	d->committed += res.inserted;
-	d->duplicates += res.duplicates;
-	d->commit_ns_total += (t1 - t0) * 1000000ull;
-	d->acked_seq = res.max_seq;
-	pthread_mutex_unlock(&d->live_lock);
-	/* Health events also drive the state machines. */
-	for (int i = 0; i < n; i++)
-		if (ev[i].type == TF_EQ_HEALTH) {
-			const struct tf_health_event *h = &ev[i].body.health;
-			char reason[TFD_REASON_LEN];
-
-			snprintf(reason, sizeof(reason), "%s%s%s",
-				 tfd_health_reason_name(h->reason), h->detail[0] ? ": " : "",
-				 h->detail);
-			tfd_health_set(&d->health, h->component, h->component_id, h->state, reason,
-				       h->time_ns);
-		}
-	return n;
-}
-
 static void
 card_close(struct tfd *d, const char *why)
 {
+	/* What was read from this handle is committed (and acknowledged) first. */
+	if (tfd_events_commit(d, &d->events) < 0)
+		tfd_events_discard(&d->events); /* unacknowledged: the card re-posts them */
 	pthread_mutex_lock(&d->card_lock);
 	tf_card_host_close(d->card);
 	d->card = NULL;
@@ -374,6 +323,7 @@ card_open(struct tfd *d)
 	d->card = h;
 	rc = h->ops->info(h, &d->info);
 	pthread_mutex_unlock(&d->card_lock);
+	tfd_events_attach(&d->events, d->info.serial, d->info.epoch, d->info.eq_depth);
 	tf_log_info(
 		"attached to card %s (%s): firmware %s, epoch %016llx, boot %u, events %llu..%llu",
 		d->info.serial, h->target, d->info.fw_version_str,
@@ -387,7 +337,7 @@ card_open(struct tfd *d)
 
 /* Reset handshake, drain what is pending, then configure the card. */
 static int
-card_bring_up(struct tfd *d, struct tf_eq_entry *ev, unsigned int max)
+card_bring_up(struct tfd *d)
 {
 	char key[96], val[64], seen[64];
 	int rc, set_balance;
@@ -406,8 +356,7 @@ card_bring_up(struct tfd *d, struct tf_eq_entry *ev, unsigned int max)
 	d->card_resets++;
 	pthread_mutex_unlock(&d->live_lock);
 	/* Commit what the card holds first, so re-seeded balances include it. */
-	while (!d->stop && (rc = drain_once(d, ev, max)) > 0)
-		;
+	tfd_events_drain(d, &d->events, tfd_mono_us());
 	/* Did the card lose its tables since we last configured it? */
 	snprintf(key, sizeof(key), "card.%s.configured", d->info.serial);
 	snprintf(val, sizeof(val), "%016llx:%u", (unsigned long long)d->info.epoch,
@@ -556,140 +505,195 @@ out:
 	pthread_mutex_unlock(&d->live_lock);
 }
 
+/* The card thread's state between loops. */
+struct loop {
+	struct tfd_watchdog wd;
+	uint64_t last_open, last_slow, last_prune, last_bringup, next_house;
+	uint64_t hb_open;
+	uint32_t boot;
+	int alive; /* the heartbeat moved since we attached */
+};
+
+/* Registers, watchdog, health, (re)configuration: every HOUSEKEEP_MS. */
+static void
+housekeeping(struct tfd *d, struct loop *lp, uint64_t now)
+{
+	struct tf_card_info in;
+	uint32_t periods;
+	int rc;
+
+	pthread_mutex_lock(&d->card_lock);
+	rc = d->card->ops->info(d->card, &in);
+	if (rc == 0)
+		d->info = in;
+	pthread_mutex_unlock(&d->card_lock);
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	periods = d->cfg->watchdog_periods;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	if (rc == -ENODEV) {
+		card_close(d, "the card re-created its BAR; re-attaching");
+		return;
+	}
+	if (!lp->alive && in.heartbeat != lp->hb_open)
+		lp->alive = 1;
+	if (!tfd_watchdog_check(&lp->wd, in.heartbeat, now, in.hb_period_ms, periods)) {
+		int changed = tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DOWN,
+					     (in.status & TF_STATUS_STOPPING)
+						     ? "card stopped (orderly)"
+						     : "heartbeat stopped: the card is silent",
+					     tfd_now_ns());
+
+		/* A silent card may come back as a new BAR: re-open after a while. */
+		if (changed)
+			lp->last_open = now;
+		else if (now - lp->last_open > 5 * REOPEN_MS) {
+			card_close(d, "heartbeat stopped: re-attaching");
+			return;
+		}
+	} else if (!lp->alive) {
+		/* Just attached: "up" only once the heartbeat has moved since. */
+	} else if (in.status & TF_STATUS_FAILED) {
+		tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED, "card FAILED: resetting",
+			       tfd_now_ns());
+		d->card_ready = 0;
+	} else {
+		tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_UP, "heartbeat", tfd_now_ns());
+	}
+	if (lp->alive && tfd_health_get(&d->health, TF_HC_CARD, 0) != TF_HS_DOWN) {
+		int push = __atomic_exchange_n(&d->push_requested, 0, __ATOMIC_ACQ_REL);
+
+		if (in.boot_count != lp->boot || !d->card_ready) {
+			if (in.boot_count != lp->boot)
+				tf_log_info("card %s restarted (boot %u -> %u): re-configuring",
+					    in.serial, lp->boot, in.boot_count);
+			lp->boot = in.boot_count;
+			if (now - lp->last_bringup >= REOPEN_MS) {
+				lp->last_bringup = now;
+				card_bring_up(d);
+			}
+		} else if (push) {
+			push_config(d, 0);
+		}
+	}
+}
+
+/* Once a second and once an hour. */
+static void
+slow_tasks(struct tfd *d, struct loop *lp, uint64_t now)
+{
+	if (now - lp->last_slow >= 1000) {
+		lp->last_slow = now;
+		if (d->card_ready)
+			period_resets(d);
+		poll_live(d);
+	}
+	if (now - lp->last_prune >= 3600 * 1000) {
+		uint32_t days;
+		uint64_t deleted = 0;
+
+		lp->last_prune = now;
+		pthread_rwlock_rdlock(&d->cfg_lock);
+		days = d->cfg->retention_days;
+		pthread_rwlock_unlock(&d->cfg_lock);
+		if (days &&
+		    tfd_ledger_prune(d->ledger, tfd_now_ns() - days * 86400ull * 1000000000ull,
+				     &deleted) == 0 &&
+		    deleted)
+			tf_log_info("ledger: pruned %llu usage records older than %u days "
+				    "(hourly rollups kept)",
+				    (unsigned long long)deleted, days);
+	}
+}
+
+static void
+sleep_us(uint64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 static void *
 card_thread(void *arg)
 {
 	struct tfd *d = arg;
-	struct tf_eq_entry *ev;
-	struct tfd_watchdog wd = { 0 };
-	uint64_t last_open = 0, last_slow = 0, last_prune = 0, last_bringup = 0, hb_open = 0;
-	int alive = 0;
-	unsigned int batch;
-	uint32_t boot = 0, periods;
+	struct loop lp = { 0 };
 
-	pthread_rwlock_rdlock(&d->cfg_lock);
-	batch = d->cfg->ledger_batch_max;
-	pthread_rwlock_unlock(&d->cfg_lock);
-	ev = calloc(batch, sizeof(*ev));
-	if (!ev) {
-		tf_log_warnx("card thread: out of memory");
-		return NULL;
-	}
 	while (!d->stop) {
-		uint64_t now = tfd_mono_ms();
-		struct tf_card_info in;
-		int n, rc;
+		uint64_t now = tfd_mono_ms(), now_us;
+		int n;
 
 		if (!d->card) {
-			if (now - last_open < REOPEN_MS) {
-				usleep(50000);
+			if (now - lp.last_open < REOPEN_MS) {
+				sleep_us(50000);
 				continue;
 			}
-			last_open = now;
+			lp.last_open = now;
 			if (card_open(d) < 0)
 				continue;
-			wd.armed = 0;
-			boot = d->info.boot_count;
+			lp.wd.armed = 0;
+			lp.boot = d->info.boot_count;
 			/* Configure it only once its heartbeat moves: a dead card would stall us. */
-			alive = 0;
-			hb_open = d->info.heartbeat;
+			lp.alive = 0;
+			lp.hb_open = d->info.heartbeat;
+			lp.next_house = 0;
 		}
-		pthread_mutex_lock(&d->card_lock);
-		rc = d->card->ops->info(d->card, &in);
-		if (rc == 0)
-			d->info = in;
-		pthread_mutex_unlock(&d->card_lock);
-		pthread_rwlock_rdlock(&d->cfg_lock);
-		periods = d->cfg->watchdog_periods;
-		pthread_rwlock_unlock(&d->cfg_lock);
-		if (rc == -ENODEV) {
-			card_close(d, "the card re-created its BAR; re-attaching");
+		if (now >= lp.next_house) {
+			lp.next_house = now + HOUSEKEEP_MS;
+			housekeeping(d, &lp, now);
+			if (!d->card)
+				continue;
+		}
+		now_us = tfd_mono_us();
+		n = tfd_events_read(d, &d->events, now_us);
+		if (tfd_gc_due(&d->events.gc, now_us) && tfd_events_commit(d, &d->events) < 0)
+			sleep_us(100000); /* the ledger failed: the events stay pending, retried */
+		slow_tasks(d, &lp, now);
+		if (n < 0) {
+			sleep_us(100000);
 			continue;
 		}
-		if (!alive && in.heartbeat != hb_open)
-			alive = 1;
-		if (!tfd_watchdog_check(&wd, in.heartbeat, now, in.hb_period_ms, periods)) {
-			int changed =
-				tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DOWN,
-					       (in.status & TF_STATUS_STOPPING)
-						       ? "card stopped (orderly)"
-						       : "heartbeat stopped: the card is silent",
-					       tfd_now_ns());
+		now_us = tfd_mono_us();
+		now = now_us / 1000;
+		if (d->events.gc.pending) {
+			/* Let the group fill; wake for housekeeping too. */
+			uint64_t w = tfd_gc_wait_us(&d->events.gc, now_us);
+			uint64_t h = lp.next_house > now ? (lp.next_house - now) * 1000 : 0;
 
-			/* A silent card may come back as a new BAR: re-open after a while. */
-			if (changed)
-				last_open = now;
-			else if (now - last_open > 5 * REOPEN_MS)
-				card_close(d, "heartbeat stopped: re-attaching");
-		} else if (!alive) {
-			/* Just attached: "up" only once the heartbeat has moved since. */
-		} else if (in.status & TF_STATUS_FAILED) {
-			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_DEGRADED,
-				       "card FAILED: resetting", tfd_now_ns());
-			d->card_ready = 0;
-		} else {
-			tfd_health_set(&d->health, TF_HC_CARD, 0, TF_HS_UP, "heartbeat",
-				       tfd_now_ns());
-		}
-		if (d->card && alive && tfd_health_get(&d->health, TF_HC_CARD, 0) != TF_HS_DOWN) {
-			int push = __atomic_exchange_n(&d->push_requested, 0, __ATOMIC_ACQ_REL);
-
-			if (in.boot_count != boot || !d->card_ready) {
-				if (in.boot_count != boot)
-					tf_log_info("card %s restarted (boot %u -> %u): "
-						    "re-configuring",
-						    in.serial, boot, in.boot_count);
-				boot = in.boot_count;
-				if (now - last_bringup >= REOPEN_MS) {
-					last_bringup = now;
-					card_bring_up(d, ev, batch);
-				}
-			} else if (push) {
-				push_config(d, 0);
-			}
-		}
-		if (!d->card)
-			continue;
-		n = drain_once(d, ev, batch);
-		if (n == 0) {
-			pthread_mutex_lock(&d->card_lock);
-			d->card->ops->event_wait(d->card, EVENT_WAIT_MS);
-			pthread_mutex_unlock(&d->card_lock);
-		} else if (n < 0) {
-			usleep(100000);
-		}
-		if (now - last_slow >= 1000) {
-			last_slow = now;
-			if (d->card_ready)
-				period_resets(d);
-			poll_live(d);
-		}
-		if (now - last_prune >= 3600 * 1000) {
-			uint32_t days;
-			uint64_t deleted = 0;
-
-			last_prune = now;
-			pthread_rwlock_rdlock(&d->cfg_lock);
-			days = d->cfg->retention_days;
-			pthread_rwlock_unlock(&d->cfg_lock);
-			if (days &&
-			    tfd_ledger_prune(d->ledger,
-					     tfd_now_ns() - days * 86400ull * 1000000000ull,
-					     &deleted) == 0 &&
-			    deleted)
-				tf_log_info("ledger: pruned %llu usage records older than %u days "
-					    "(hourly rollups kept)",
-					    (unsigned long long)deleted, days);
+			if (w > h)
+				w = h;
+			if (w)
+				sleep_us(w);
+		} else if (lp.next_house > now) {
+			/* Idle: the access path sleeps until an event or the next housekeeping. */
+			d->card->ops->event_wait(d->card, (int)(lp.next_house - now));
 		}
 	}
-	free(ev);
+	/* SIGTERM: what was read is committed and acknowledged before the ledger closes. */
+	if (d->card && tfd_events_commit(d, &d->events) < 0)
+		tf_log_warnx("ledger: the last %u events were not committed: %s; the card keeps "
+			     "them and re-posts them at the next start",
+			     d->events.gc.pending, tfd_ledger_errmsg(d->ledger));
 	return NULL;
 }
 
 int
 tfd_card_start(struct tfd *d)
 {
-	return -pthread_create(&d->card_thr, NULL, card_thread, d);
+	uint32_t batch, interval;
+	int rc;
+
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	batch = d->cfg->ledger_batch_max;
+	interval = d->cfg->ledger_commit_interval_ms;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	rc = tfd_events_init(&d->events, batch, interval);
+	if (rc < 0)
+		return rc;
+	rc = -pthread_create(&d->card_thr, NULL, card_thread, d);
+	if (rc < 0)
+		tfd_events_fini(&d->events);
+	return rc;
 }
 
 void
@@ -698,11 +702,13 @@ tfd_card_stop(struct tfd *d)
 	d->stop = 1;
 	pthread_join(d->card_thr, NULL);
 	pthread_mutex_lock(&d->card_lock);
-	if (d->card)
+	/* Optional op: the kernel module's path has none. */
+	if (d->card && d->card->ops->host_heartbeat)
 		d->card->ops->host_heartbeat(d->card);
 	tf_card_host_close(d->card);
 	d->card = NULL;
 	pthread_mutex_unlock(&d->card_lock);
+	tfd_events_fini(&d->events);
 	tfd_config_free(d->pushed);
 	d->pushed = NULL;
 }

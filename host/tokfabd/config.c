@@ -358,8 +358,8 @@ parse_card(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 static int
 parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 {
-	static const char *const keys[] = { "path", "synchronous", "batch_max", "retention_days",
-					    NULL };
+	static const char *const keys[] = { "path",	      "synchronous",	"batch_max",
+					    "commit_interval_ms", "retention_days", NULL };
 	char sync[16] = "full", path[PATH_MAX] = "";
 	int rc;
 
@@ -368,6 +368,8 @@ parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 	rc = get_str(c, m, "ledger", "path", 0, path, sizeof(path));
 	rc = rc ?: get_str(c, m, "ledger", "synchronous", 0, sync, sizeof(sync));
 	rc = rc ?: get_u32(c, m, "ledger", "batch_max", 0, 1, 65536, &cfg->ledger_batch_max);
+	rc = rc ?: get_u32(c, m, "ledger", "commit_interval_ms", 0, 0, 10000,
+			   &cfg->ledger_commit_interval_ms);
 	rc = rc ?: get_u32(c, m, "ledger", "retention_days", 0, 0, 36500, &cfg->retention_days);
 	if (rc)
 		return rc;
@@ -801,6 +803,7 @@ defaults(struct tfd_config *cfg)
 	snprintf(cfg->ledger_path, sizeof(cfg->ledger_path), "/var/lib/tokfab/ledger.db");
 	cfg->ledger_sync_full = 1;
 	cfg->ledger_batch_max = 1024;
+	cfg->ledger_commit_interval_ms = 100;
 	cfg->retention_days = 400;
 	snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
 	cfg->listen_port = 8470;

@@ -72,7 +72,8 @@ struct tfd_config {
 	/* ledger */
 	char ledger_path[PATH_MAX];
 	int ledger_sync_full; /* synchronous=FULL (default) or NORMAL */
-	uint32_t ledger_batch_max;
+	uint32_t ledger_batch_max; /* group commit: at most this many events per transaction */
+	uint32_t ledger_commit_interval_ms; /* ... or this long after the first; 0 = at once */
 	uint32_t retention_days; /* raw usage records; 0 = forever */
 	/* api */
 	char listen_addr[64];

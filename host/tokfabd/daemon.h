@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * tokfabd's shared state. Three kinds of threads touch it:
- *   - the card thread (card.c): owns the card handle's event side and the
- *     writer ledger connection; commits then acknowledges; watchdog; pushes
- *     configuration; polls stats and balances; period resets.
+ *   - the card thread (card.c, events.c): owns the card handle's event side
+ *     and the writer ledger connection; group-commits then acknowledges;
+ *     watchdog; pushes configuration; polls stats and balances; period resets.
  *   - the HTTP thread (http.c -> api.c): reads through its own ledger
  *     connection, runs admin commands through tfd_card_cmd (card_lock).
  *   - the main thread (main.c): signals (SIGHUP reload, SIGTERM stop).
@@ -19,6 +19,7 @@
 
 #include "card/host.h"
 #include "tokfabd/config.h"
+#include "tokfabd/events.h"
 #include "tokfabd/health.h"
 #include "tokfabd/ledger.h"
 
@@ -58,13 +59,19 @@ struct tfd {
 
 	/* card thread only */
 	struct tfd_ledger *ledger;
+	struct tfd_events events; /* read, not yet committed (group commit) */
 	struct tfd_config *pushed; /* ids the card got in the last push (for deletes) */
 
 	/* the HTTP thread's ledger connection */
 	pthread_mutex_t api_ledger_lock;
 	struct tfd_ledger *api_ledger;
 
-	/* card_lock: the handle (admin commands and event reads), info */
+	/*
+	 * card_lock: the handle's admin side (commands, info, reset) and d->card
+	 * for other threads. The card thread alone opens and closes d->card and
+	 * uses the event side without the lock (card/host.h: the two sides of a
+	 * handle may run concurrently).
+	 */
 	pthread_mutex_t card_lock;
 	struct tf_card_host *card;
 	struct tf_card_info info;
@@ -98,6 +105,7 @@ struct tfd {
 
 uint64_t tfd_now_ns(void);
 uint64_t tfd_mono_ms(void);
+uint64_t tfd_mono_us(void);
 
 /* card.c */
 int tfd_card_start(struct tfd *d);

@@ -3,6 +3,7 @@
 #include "tokfabd/ledger.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,40 @@ struct rollup {
 };
 
 #define ROLLUP_MAX 256
+/*
+ * Records per INSERT statement: one statement execution (VDBE set-up, cursor,
+ * halt) serves 16 rows, which took the per-record CPU of a commit from ~1.2 to
+ * ~0.8 us on the build host (bench_host_ledger).
+ */
+#define ROWS_PER_INSERT 16
+#define USAGE_COLS 15
+
+static pthread_once_t g_sqlite_once = PTHREAD_ONCE_INIT;
 
 struct tfd_ledger {
 	sqlite3 *db;
 	struct rollup roll[ROLLUP_MAX];
 	unsigned int n_roll;
-	sqlite3_stmt *ins_usage, *ins_health, *upsert_hourly, *upsert_card;
+	sqlite3_stmt *ins_usage, *ins_usage_n, *ins_health, *upsert_hourly, *upsert_card,
+		*get_card;
+	/* usage records of this commit not yet inserted (ins_usage_n takes ROWS_PER_INSERT) */
+	const struct tf_eq_entry *queued[ROWS_PER_INSERT];
+	unsigned int n_queued;
+	char err[256]; /* why the last commit failed (before its rollback); "" after a success */
 	sqlite3_stmt *begin, *commit, *rollback;
 };
+
+/*
+ * Schema 2. `usage` is an append-only rowid table with one index (end time):
+ * each record costs one append and one index insert. A replay is recognised by
+ * its sequence number, not by a unique key: the events of one (card, epoch)
+ * are committed in sequence order and only then acknowledged, so an event is
+ * already in the ledger exactly when its seq <= cards.last_seq of its (card,
+ * epoch) (read once per transaction). Schema 1 had `usage` keyed by (card,
+ * epoch, seq) plus a (tenant, end) index: three B-tree inserts per record,
+ * ~3x the CPU (hwdocs/performance.md); it is migrated on open.
+ */
+#define SCHEMA_VERSION "2"
 
 static const char g_schema[] =
 	"CREATE TABLE IF NOT EXISTS usage ("
@@ -33,10 +60,8 @@ static const char g_schema[] =
 	" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL, accel_id INTEGER NOT NULL,"
 	" outcome INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,"
 	" completion_tokens INTEGER NOT NULL, queue_us INTEGER NOT NULL,"
-	" batch_us INTEGER NOT NULL, compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL,"
-	" PRIMARY KEY (card, epoch, seq)) WITHOUT ROWID;"
+	" batch_us INTEGER NOT NULL, compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS usage_end ON usage(end_ns);"
-	"CREATE INDEX IF NOT EXISTS usage_tenant_end ON usage(tenant_id, end_ns);"
 	"CREATE TABLE IF NOT EXISTS health_events ("
 	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" time_ns INTEGER NOT NULL, component INTEGER NOT NULL, component_id INTEGER NOT NULL,"
@@ -55,7 +80,29 @@ static const char g_schema[] =
 	" id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
 	" op TEXT NOT NULL, amount INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT OR IGNORE INTO meta VALUES ('schema', '1');";
+	"INSERT OR IGNORE INTO meta VALUES ('schema', '" SCHEMA_VERSION "');";
+
+/* Schema 1 -> 2: the records move into the append-only table, in sequence order. */
+static const char g_migrate_1_2[] =
+	"BEGIN IMMEDIATE;"
+	"DROP INDEX IF EXISTS usage_end;"
+	"DROP INDEX IF EXISTS usage_tenant_end;"
+	"ALTER TABLE usage RENAME TO usage_v1;"
+	"CREATE TABLE usage ("
+	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" end_ns INTEGER NOT NULL, request_id INTEGER NOT NULL,"
+	" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL, accel_id INTEGER NOT NULL,"
+	" outcome INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,"
+	" completion_tokens INTEGER NOT NULL, queue_us INTEGER NOT NULL,"
+	" batch_us INTEGER NOT NULL, compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL);"
+	"INSERT INTO usage SELECT * FROM usage_v1 ORDER BY card, epoch, seq;"
+	"DROP TABLE usage_v1;"
+	"CREATE INDEX usage_end ON usage(end_ns);"
+	/* The watermark must cover every record kept (schema 1 kept it too). */
+	"INSERT INTO cards SELECT card, epoch, MAX(seq) FROM usage GROUP BY card, epoch"
+	" ON CONFLICT DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);"
+	"UPDATE meta SET value = '2' WHERE key = 'schema';"
+	"COMMIT;";
 
 static int
 prep(struct tfd_ledger *l, const char *sql, sqlite3_stmt **st)
@@ -63,6 +110,57 @@ prep(struct tfd_ledger *l, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
 		       ? 0
 		       : -EIO;
+}
+
+/* A ledger of an older schema is brought to SCHEMA_VERSION (one transaction). */
+static int
+migrate(struct tfd_ledger *l, char **msg)
+{
+	sqlite3_stmt *st;
+	char ver[16] = "";
+
+	if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return 0; /* no meta table: a new ledger */
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(ver, sizeof(ver), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (!ver[0] || !strcmp(ver, SCHEMA_VERSION))
+		return 0;
+	if (strcmp(ver, "1")) {
+		*msg = sqlite3_mprintf("schema version %s is newer than this tokfabd (%s): "
+				       "run the tokfabd that wrote it",
+				       ver, SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (sqlite3_exec(l->db, g_migrate_1_2, NULL, NULL, msg) != SQLITE_OK) {
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* SQLite's allocation statistics take a global mutex per malloc: not needed here. */
+static void
+sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* INSERT INTO usage VALUES (15 ?), ... ROWS_PER_INSERT times. */
+static int
+prep_multi(struct tfd_ledger *l, sqlite3_stmt **st)
+{
+	char sql[64 + ROWS_PER_INSERT * (2 * USAGE_COLS + 4)];
+	size_t n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO usage VALUES ");
+
+	for (int r = 0; r < ROWS_PER_INSERT; r++) {
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s(", r ? "," : "");
+		for (int c = 0; c < USAGE_COLS; c++)
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?", c ? "," : "");
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ")");
+	}
+	return prep(l, sql, st);
 }
 
 int
@@ -75,6 +173,7 @@ tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *e
 
 	if (!l)
 		return -ENOMEM;
+	pthread_once(&g_sqlite_once, sqlite_setup);
 	rc = sqlite3_open_v2(path, &l->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
@@ -89,13 +188,14 @@ tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *e
 	snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
 		 sync_full ? "FULL" : "NORMAL");
 	if (sqlite3_exec(l->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(l->db, g_schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    migrate(l, &msg) < 0 || sqlite3_exec(l->db, g_schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "ledger %s: %s", path, msg ? msg : "schema error");
 		sqlite3_free(msg);
 		goto err;
 	}
-	if (prep(l, "INSERT OR IGNORE INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		 &l->ins_usage) ||
+	if (prep(l, "INSERT INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &l->ins_usage) ||
+	    prep_multi(l, &l->ins_usage_n) ||
+	    prep(l, "SELECT last_seq FROM cards WHERE card = ? AND epoch = ?", &l->get_card) ||
 	    prep(l, "INSERT OR IGNORE INTO health_events VALUES (?,?,?,?,?,?,?,?,?)",
 		 &l->ins_health) ||
 	    prep(l,
@@ -127,9 +227,11 @@ tfd_ledger_close(struct tfd_ledger *l)
 	if (!l)
 		return;
 	sqlite3_finalize(l->ins_usage);
+	sqlite3_finalize(l->ins_usage_n);
 	sqlite3_finalize(l->ins_health);
 	sqlite3_finalize(l->upsert_hourly);
 	sqlite3_finalize(l->upsert_card);
+	sqlite3_finalize(l->get_card);
 	sqlite3_finalize(l->begin);
 	sqlite3_finalize(l->commit);
 	sqlite3_finalize(l->rollback);
@@ -140,7 +242,7 @@ tfd_ledger_close(struct tfd_ledger *l)
 const char *
 tfd_ledger_errmsg(struct tfd_ledger *l)
 {
-	return sqlite3_errmsg(l->db);
+	return l->err[0] ? l->err : sqlite3_errmsg(l->db);
 }
 
 static int
@@ -210,18 +312,17 @@ add_rollup(struct tfd_ledger *l, const struct tf_usage_record *u)
 	return 0;
 }
 
-static int
-commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t seq,
-	     const struct tf_usage_record *u, struct tfd_commit_result *res)
+/* Binds one record's columns from parameter i on. */
+static void
+bind_usage(sqlite3_stmt *st, int i, const char *card, uint64_t epoch, const struct tf_eq_entry *e)
 {
-	sqlite3_stmt *st = l->ins_usage;
-	int i = 1;
+	const struct tf_usage_record *u = &e->body.usage;
 
 	sqlite3_bind_text(st, i++, card, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, i++, (sqlite3_int64)epoch);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)e->seq);
 	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->end_time_ns);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->request_id);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->request_id); /* same 64 bits */
 	sqlite3_bind_int64(st, i++, u->tenant_id);
 	sqlite3_bind_int64(st, i++, u->model_id);
 	sqlite3_bind_int64(st, i++, u->accel_id);
@@ -231,20 +332,42 @@ commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t se
 	sqlite3_bind_int64(st, i++, u->queue_us);
 	sqlite3_bind_int64(st, i++, u->batch_us);
 	sqlite3_bind_int64(st, i++, u->compute_us);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)u->cost_micro);
-	if (step_done(st))
-		return -EIO;
-	if (sqlite3_changes(l->db) == 0) {
-		res->duplicates++;
-		return 0;
+	sqlite3_bind_int64(st, i, (sqlite3_int64)u->cost_micro);
+}
+
+/* Inserts the queued records: full groups with one statement each, the rest one by one. */
+static int
+insert_queued(struct tfd_ledger *l, const char *card, uint64_t epoch)
+{
+	unsigned int n = l->n_queued;
+
+	l->n_queued = 0;
+	if (n == ROWS_PER_INSERT) {
+		for (unsigned int r = 0; r < n; r++)
+			bind_usage(l->ins_usage_n, 1 + (int)r * USAGE_COLS, card, epoch,
+				   l->queued[r]);
+		return step_done(l->ins_usage_n);
 	}
-	res->inserted++;
-	return add_rollup(l, u);
+	for (unsigned int r = 0; r < n; r++) {
+		bind_usage(l->ins_usage, 1, card, epoch, l->queued[r]);
+		if (step_done(l->ins_usage))
+			return -EIO;
+	}
+	return 0;
+}
+
+static int
+commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, const struct tf_eq_entry *e)
+{
+	l->queued[l->n_queued++] = e;
+	if (l->n_queued == ROWS_PER_INSERT && insert_queued(l, card, epoch) < 0)
+		return -EIO;
+	return add_rollup(l, &e->body.usage);
 }
 
 static int
 commit_health(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t seq,
-	      const struct tf_health_event *h, struct tfd_commit_result *res)
+	      const struct tf_health_event *h)
 {
 	sqlite3_stmt *st = l->ins_health;
 	int i = 1;
@@ -258,36 +381,58 @@ commit_health(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t s
 	sqlite3_bind_int(st, i++, h->state);
 	sqlite3_bind_int64(st, i++, h->reason);
 	sqlite3_bind_text(st, i++, h->detail, -1, SQLITE_TRANSIENT);
-	if (step_done(st))
-		return -EIO;
-	if (sqlite3_changes(l->db))
-		res->inserted++;
-	else
-		res->duplicates++;
-	return 0;
+	return step_done(st);
+}
+
+/* Highest seq of (card, epoch) in the ledger; 0 when none. */
+static int
+last_seq(struct tfd_ledger *l, const char *card, uint64_t epoch, uint64_t *seq)
+{
+	sqlite3_stmt *st = l->get_card;
+	int rc;
+
+	sqlite3_bind_text(st, 1, card, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)epoch);
+	rc = sqlite3_step(st);
+	*seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 int
 tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 		  const struct tf_eq_entry *ev, unsigned int n, struct tfd_commit_result *res)
 {
+	uint64_t have = 0;
 	unsigned int i;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
 	l->n_roll = 0;
+	l->n_queued = 0;
 	if (n == 0)
 		return 0;
-	if (step_done(l->begin))
+	if (step_done(l->begin)) {
+		snprintf(l->err, sizeof(l->err), "cannot begin a transaction: %s",
+			 sqlite3_errmsg(l->db));
 		return -EIO;
+	}
+	rc = last_seq(l, card, epoch, &have);
 	for (i = 0; i < n && rc == 0; i++) {
-		if (ev[i].type == TF_EQ_USAGE)
-			rc = commit_usage(l, card, epoch, ev[i].seq, &ev[i].body.usage, res);
-		else
-			rc = commit_health(l, card, epoch, ev[i].seq, &ev[i].body.health, res);
 		if (ev[i].seq > res->max_seq)
 			res->max_seq = ev[i].seq;
+		if (ev[i].seq <= have) {
+			res->duplicates++; /* committed before; acknowledged or not */
+			continue;
+		}
+		if (ev[i].type == TF_EQ_USAGE)
+			rc = commit_usage(l, card, epoch, &ev[i]);
+		else
+			rc = commit_health(l, card, epoch, ev[i].seq, &ev[i].body.health);
+		res->inserted++;
 	}
+	if (rc == 0)
+		rc = insert_queued(l, card, epoch);
 	if (rc == 0)
 		rc = flush_rollups(l);
 	if (rc == 0) {
@@ -296,10 +441,14 @@ tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 		sqlite3_bind_int64(l->upsert_card, 3, (sqlite3_int64)res->max_seq);
 		rc = step_done(l->upsert_card);
 	}
-	if (rc == 0 && step_done(l->commit) == 0)
+	if (rc == 0 && step_done(l->commit) == 0) {
+		l->err[0] = '\0';
 		return 0;
+	}
+	snprintf(l->err, sizeof(l->err), "commit failed: %s", sqlite3_errmsg(l->db));
 	step_done(l->rollback);
 	l->n_roll = 0;
+	l->n_queued = 0;
 	memset(res, 0, sizeof(*res));
 	return -EIO;
 }

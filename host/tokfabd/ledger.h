@@ -2,9 +2,11 @@
 /*
  * The metering ledger: SQLite in WAL mode. Every event the card posts (usage
  * records and health events) is committed here before it is acknowledged to
- * the card; the primary key (card serial, epoch, seq) makes a replay after a
- * crash a no-op. An hourly rollup (tenant, model, accelerator, outcome) is
- * kept in the same transaction and outlives the raw records' retention.
+ * the card. Events are identified by (card serial, epoch, seq) and committed in
+ * sequence order, so a replay after a crash is recognised by its seq: one at or
+ * below the highest seq already committed for its (card, epoch) is skipped.
+ * An hourly rollup (tenant, model, accelerator, outcome) is kept in the same
+ * transaction and outlives the raw records' retention.
  *
  * One struct tfd_ledger is one SQLite connection: use one per thread.
  */
@@ -31,7 +33,11 @@ struct tfd_commit_result {
 };
 
 /*
- * Commits n consecutive events of card (serial, epoch) in one transaction.
+ * Commits n consecutive events of card (serial, epoch), in ascending seq, in
+ * one transaction; events at or below the (card, epoch)'s highest committed seq
+ * are counted as duplicates and skipped. A caller must never commit an event
+ * after a later one of the same (card, epoch) (the card thread commits in
+ * sequence and acknowledges only what it committed, so it never does).
  * 0 or -EIO (nothing committed; the caller must not acknowledge).
  */
 int tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,

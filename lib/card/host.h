@@ -11,10 +11,17 @@
  * through the ops. The checks of every completion and event (card/check.h) are
  * done here, above the ops, so every access path gets the same validation.
  *
- * A handle is used by one thread at a time (callers serialise).
+ * A handle has two sides: the admin side (info, reset, admin, host_heartbeat,
+ * tf_card_cmd) and the event side (event_read, event_ack, event_wait,
+ * tf_card_events). Each side is used by one thread at a time (callers
+ * serialise), and the two sides may run concurrently in two threads: they
+ * share no state (shm: separate registers and indexes; kmod: separate
+ * syscalls the driver serialises itself). open and close exclude both.
  *
  * API history
  *   1 (ABI 1.0)  first version.
+ *   2            the event side may run beside the admin side; shm's
+ *                event_wait backs off to 5 ms naps on an idle card.
  */
 #ifndef TF_CARD_HOST_H
 #define TF_CARD_HOST_H
@@ -91,7 +98,12 @@ struct tf_card_access_ops {
 	int (*event_read)(struct tf_card_host *h, struct tf_eq_entry *ev, unsigned int max);
 	/* Acknowledges every event up to seq (<= last read, >= last ack). */
 	int (*event_ack)(struct tf_card_host *h, uint64_t seq);
-	/* Waits up to timeout_ms for an unread event: 1 there is one, 0 timeout. */
+	/*
+	 * Waits up to timeout_ms for an unread event: 1 there is one, 0 timeout.
+	 * Sleeps: kmod in poll() on the event interrupt, shm in naps that grow
+	 * while the card is idle (host_shm.c); a return of 1 may come up to one
+	 * nap after the event.
+	 */
 	int (*event_wait)(struct tf_card_host *h, int timeout_ms);
 	/* Optional: bump the host_heartbeat register. */
 	void (*host_heartbeat)(struct tf_card_host *h);

@@ -12,8 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+/* CPU seconds (user + system) this process used so far. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static double
 now_s(void)
@@ -60,13 +72,17 @@ fresh(const char *dir, const char *name, int full)
 	return l;
 }
 
-/* Commits records in batches of batch until done or seconds pass; returns records/s. */
+/*
+ * Commits records in batches of batch until done or seconds pass; returns
+ * records/s, and the CPU microseconds per record in *cpu_us.
+ */
 static double
-run(struct tfd_ledger *l, uint64_t records, unsigned int batch, double seconds, uint64_t *done)
+run(struct tfd_ledger *l, uint64_t records, unsigned int batch, double seconds, uint64_t *done,
+    double *cpu_us)
 {
 	struct tf_eq_entry *ev = calloc(batch, sizeof(*ev));
 	struct tfd_commit_result res;
-	double t0 = now_s(), t;
+	double t0 = now_s(), c0 = cpu_s(), t;
 	uint64_t seq = 1;
 
 	if (!ev)
@@ -85,6 +101,7 @@ run(struct tfd_ledger *l, uint64_t records, unsigned int batch, double seconds, 
 	}
 	t = now_s() - t0;
 	*done = seq - 1;
+	*cpu_us = (cpu_s() - c0) * 1e6 / (double)(seq > 1 ? seq - 1 : 1);
 	free(ev);
 	return (double)(seq - 1) / t;
 }
@@ -94,7 +111,7 @@ main(int argc, char **argv)
 {
 	uint64_t records, done_b, done_n;
 	unsigned int batch;
-	double naive_s, rb, rn;
+	double naive_s, rb, rn, cb, cn;
 	const char *dir;
 
 	if (argc != 5) {
@@ -110,15 +127,16 @@ main(int argc, char **argv)
 		const char *sync = full ? "FULL" : "NORMAL";
 
 		l = fresh(dir, full ? "batched-full" : "batched-normal", full);
-		rb = run(l, records, batch, 0, &done_b);
+		rb = run(l, records, batch, 0, &done_b, &cb);
 		tfd_ledger_close(l);
 		l = fresh(dir, full ? "naive-full" : "naive-normal", full);
-		rn = run(l, records, 1, naive_s, &done_n);
+		rn = run(l, records, 1, naive_s, &done_n, &cn);
 		tfd_ledger_close(l);
-		printf("ledger WAL synchronous=%-6s  batched (%u/txn): %9.0f records/s (%llu)   "
-		       "naive (1/txn): %7.0f records/s (%llu)   ratio x%.1f\n",
-		       sync, batch, rb, (unsigned long long)done_b, rn, (unsigned long long)done_n,
-		       rb / rn);
+		printf("ledger WAL synchronous=%-6s  batched (%u/txn): %9.0f records/s (%llu), "
+		       "%.2f CPU-us/record   naive (1/txn): %7.0f records/s (%llu), %.1f "
+		       "CPU-us/record   ratio x%.1f (CPU x%.1f)\n",
+		       sync, batch, rb, (unsigned long long)done_b, cb, rn,
+		       (unsigned long long)done_n, cn, rb / rn, cn / cb);
 	}
 	return 0;
 }

@@ -164,6 +164,8 @@ test_valid_file(void)
 	snprintf(ledger, sizeof(ledger), "%s/ledger.db", g_dir);
 	CU_ASSERT_STRING_EQUAL(cfg->ledger_path, ledger);
 	CU_ASSERT_EQUAL(cfg->ledger_sync_full, 0);
+	CU_ASSERT_EQUAL(cfg->ledger_batch_max, 1024); /* defaults: group commit */
+	CU_ASSERT_EQUAL(cfg->ledger_commit_interval_ms, 100);
 	CU_ASSERT_STRING_EQUAL(cfg->listen_addr, "0.0.0.0");
 	CU_ASSERT_EQUAL(cfg->listen_port, 9000);
 	CU_ASSERT_STRING_EQUAL(cfg->api_token, "0123456789abcdef0123456789abcdef");
@@ -220,6 +222,10 @@ test_section_errors(void)
 	expect_line_error(3, "  watchdog: 3\n", 3, "card", "unknown key 'watchdog'");
 	expect_line_error(6, "  synchronous: sometimes\n", 6, "ledger.synchronous",
 			  "full or normal");
+	expect_line_error(6, "  commit_interval_ms: 60000\n", 6, "ledger.commit_interval_ms",
+			  "range 0..10000");
+	expect_line_error(6, "  commit_interval_ms: soon\n", 6, "ledger.commit_interval_ms",
+			  "whole number");
 	expect_line_error(8, "  listen: localhost\n", 8, "api.listen", "ADDRESS:PORT");
 	expect_line_error(8, "  listen: 127.0.0.1:99999\n", 8, "api.listen", "0..65535");
 	expect_line_error(9, "  token_file: missing-token\n", 9, "api.token_file", "cannot read");

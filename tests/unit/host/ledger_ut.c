@@ -3,7 +3,8 @@
  * Unit tests for host/tokfabd/ledger.c: idempotent replay by (card, epoch,
  * seq), a daemon crash between commit and acknowledgement (with the real
  * lib/card queues on a tmpfs BAR), aggregates, rollups that outlive
- * retention, balances, export order.
+ * retention, balances, export order, a ledger of schema 1 migrated, one
+ * ledger row per commit of many (the multi-row insert and its tail).
  */
 #include "card/card.h"
 #include "card/host.h"
@@ -11,6 +12,7 @@
 #include "tokfabd/ledger.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,11 +348,135 @@ test_meta_balances_export(void)
 	tfd_ledger_close(l);
 }
 
+/* Runs SQL on the ledger file directly (what an older tokfabd would have written). */
+static int
+raw_sql(const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(g_db, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int
+count_cb(void *arg, const struct tfd_usage_raw *r)
+{
+	uint64_t *x = arg;
+
+	x[0]++;
+	if (r->r.request_id == 0xfedcba9876543210ull && r->epoch == 0x9000000000000001ull)
+		x[1]++;
+	return 0;
+}
+
+/*
+ * A ledger written by schema 1 (usage keyed by card, epoch, seq) is migrated on
+ * open: records kept bit for bit (u64 ids >= 2^63 too), replays of them still
+ * skipped, new ones appended; a ledger of an unknown newer schema is refused.
+ */
+static void
+test_migrate_schema_1(void)
+{
+	struct tfd_ledger *l;
+	struct tf_eq_entry ev[5];
+	struct tfd_commit_result res;
+	struct tfd_usage_filter f = { 0 };
+	uint64_t nu = 0, nh = 0, seen[2] = { 0, 0 };
+	char v[16], err[256];
+
+	rm_db();
+	CU_ASSERT_FATAL(
+		raw_sql("PRAGMA journal_mode=WAL;"
+			"CREATE TABLE usage (card TEXT NOT NULL, epoch INTEGER NOT NULL,"
+			" seq INTEGER NOT NULL, end_ns INTEGER NOT NULL, request_id INTEGER NOT NULL,"
+			" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL,"
+			" accel_id INTEGER NOT NULL, outcome INTEGER NOT NULL,"
+			" prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+			" queue_us INTEGER NOT NULL, batch_us INTEGER NOT NULL,"
+			" compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL,"
+			" PRIMARY KEY (card, epoch, seq)) WITHOUT ROWID;"
+			"CREATE INDEX usage_end ON usage(end_ns);"
+			"CREATE INDEX usage_tenant_end ON usage(tenant_id, end_ns);"
+			"CREATE TABLE cards (card TEXT NOT NULL, epoch INTEGER NOT NULL,"
+			" last_seq INTEGER NOT NULL, PRIMARY KEY (card, epoch)) WITHOUT ROWID;"
+			"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+			"INSERT INTO meta VALUES ('schema', '1');"
+			/* epoch 0x9000000000000001, request 0xfedcba9876543210, as stored */
+			"INSERT INTO usage VALUES ('OLD', -8070450532247928831, 1, 1000,"
+			" -81985529216486896, 1, 1, 1, 0, 10, 1, 0, 0, 0, 11);"
+			"INSERT INTO usage VALUES ('OLD', -8070450532247928831, 2, 2000, 7,"
+			" 1, 1, 1, 0, 10, 2, 0, 0, 0, 12);"
+			"INSERT INTO usage VALUES ('OLD', -8070450532247928831, 3, 3000, 8,"
+			" 1, 1, 1, 0, 10, 3, 0, 0, 0, 13);"
+			"INSERT INTO cards VALUES ('OLD', -8070450532247928831, 3);") == 0);
+	l = open_ledger();
+	CU_ASSERT_EQUAL(tfd_ledger_meta_get(l, "schema", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "2");
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 3);
+	CU_ASSERT_EQUAL(tfd_ledger_records(l, &f, count_cb, seen), 3);
+	CU_ASSERT_EQUAL(seen[1], 1);
+	/* The card re-posts 1..3 (never acknowledged) and posts 4..5. */
+	for (int i = 0; i < 5; i++)
+		usage_ev(&ev[i], (uint64_t)i + 1, 4000 + (uint64_t)i);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "OLD", 0x9000000000000001ull, ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.duplicates, 3);
+	CU_ASSERT_EQUAL(res.inserted, 2);
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 5);
+	tfd_ledger_close(l);
+	/* Opening again does not migrate twice. */
+	l = open_ledger();
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 5);
+	tfd_ledger_close(l);
+
+	CU_ASSERT_FATAL(raw_sql("UPDATE meta SET value = '9' WHERE key = 'schema'") == 0);
+	l = NULL;
+	CU_ASSERT_EQUAL(tfd_ledger_open(g_db, 1, &l, err, sizeof(err)), -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "schema version 9"));
+	rm_db();
+}
+
+/* One commit of many records: the 16-row inserts and the tail, every field kept. */
+static void
+test_large_commit(void)
+{
+	static struct tf_eq_entry ev[1000];
+	struct tfd_ledger *l;
+	struct tfd_commit_result res;
+	struct tfd_usage_filter f = { .tenant = 2 };
+	struct sums s = { 0 };
+	uint64_t nu = 0, nh = 0;
+
+	rm_db();
+	l = open_ledger();
+	for (int i = 0; i < 1000; i++)
+		usage_ev(&ev[i], (uint64_t)i + 1, 1000000 + (uint64_t)i);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "BIG", 7, ev, 1000, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 1000);
+	CU_ASSERT_EQUAL(res.max_seq, 1000);
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 1000);
+	/* tenant 2 = seq % 3 == 1: 334 records, completion tokens = seq */
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 1);
+	CU_ASSERT_EQUAL(s.requests, 334);
+	CU_ASSERT_EQUAL(s.completion, 334ull * (1 + 1000) / 2);
+	tfd_ledger_close(l);
+	rm_db();
+}
+
 static const struct tf_cunit_test ledger_tests[] = {
 	TF_TEST(test_replay_is_idempotent),
 	TF_TEST(test_crash_between_commit_and_ack),
 	TF_TEST(test_aggregates_and_rollups),
 	TF_TEST(test_meta_balances_export),
+	TF_TEST(test_migrate_schema_1),
+	TF_TEST(test_large_commit),
 	TF_TESTS_END,
 };
 
