@@ -26,6 +26,7 @@
 #ifndef TF_IVSHMEM_H
 #define TF_IVSHMEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tokfab/ivshmem.h" /* TF_IVSHMEM_CARD_PEER, vector numbers */
@@ -79,5 +80,25 @@ int tf_ivshmem_server_interrupt(struct tf_ivshmem_server *srv, unsigned int vect
 
 /* The connected guest's peer id, or -1 when no guest is connected. */
 int tf_ivshmem_server_guest_id(const struct tf_ivshmem_server *srv);
+
+/*
+ * Handing the server to the next program of this process (a card process
+ * that resets itself by exec, e.g. into a new firmware image): QEMU never
+ * reconnects to a server, so the listening socket, the guest's connection and
+ * the eventfds must survive the exec.
+ *
+ * tf_ivshmem_server_detach() clears close-on-exec on those fds, writes their
+ * numbers into state (a short text, at most TF_IVSHMEM_STATE_MAX bytes with
+ * the NUL) and frees the server without closing them or unlinking the socket.
+ * After the exec, tf_ivshmem_server_adopt() takes them over: it checks every
+ * number (an open fd of the right kind), sets close-on-exec again and serves
+ * shm_fd to guests that connect later (the guest already connected keeps its
+ * mapping). Returns 0 or -errno (-EINVAL: state malformed or an fd is not
+ * what it says; nothing is taken over then).
+ */
+#define TF_IVSHMEM_STATE_MAX 256
+int tf_ivshmem_server_detach(struct tf_ivshmem_server *srv, char *state, size_t len);
+int tf_ivshmem_server_adopt(const char *state, const char *sock_path, int shm_fd,
+			    struct tf_ivshmem_server **out);
 
 #endif /* TF_IVSHMEM_H */

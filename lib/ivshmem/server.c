@@ -12,10 +12,12 @@
 #include <fcntl.h>
 #include <endian.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -296,4 +298,141 @@ int
 tf_ivshmem_server_guest_id(const struct tf_ivshmem_server *srv)
 {
 	return srv->conn_fd >= 0 ? srv->guest_id : -1;
+}
+
+/* ---- surviving an exec of the card process ---- */
+
+static int
+set_cloexec(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl < 0)
+		return -errno;
+	fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
+}
+
+int
+tf_ivshmem_server_detach(struct tf_ivshmem_server *srv, char *state, size_t len)
+{
+	size_t off;
+	unsigned int v;
+	int n, rc;
+
+	n = snprintf(state, len, "1:%d:%d:%d:%u", srv->listen_fd, srv->conn_fd, srv->guest_id,
+		     srv->vectors);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	off = (size_t)n;
+	for (v = 0; v < srv->vectors; v++) {
+		n = snprintf(state + off, len - off, ":%d:%d", srv->card_efd[v], srv->guest_efd[v]);
+		if (n < 0 || (size_t)n >= len - off)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	rc = set_cloexec(srv->listen_fd, 0);
+	if (!rc && srv->conn_fd >= 0)
+		rc = set_cloexec(srv->conn_fd, 0);
+	for (v = 0; v < srv->vectors && !rc; v++) {
+		rc = set_cloexec(srv->card_efd[v], 0);
+		if (!rc)
+			rc = set_cloexec(srv->guest_efd[v], 0);
+	}
+	if (rc)
+		return rc;
+	/* The fds now belong to the next program; only our shm copy goes. */
+	close_fd(&srv->shm_fd);
+	free(srv);
+	return 0;
+}
+
+/* An fd of this process of the given kind (S_IFSOCK, or 0 for an eventfd). */
+static int
+fd_is(int fd, mode_t kind)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return 0;
+	if (kind)
+		return (st.st_mode & S_IFMT) == kind;
+	/* eventfds are anonymous inodes: neither files, sockets nor pipes */
+	return !S_ISREG(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode) &&
+	       !S_ISDIR(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode);
+}
+
+/* Parses ":%d" at *p into *v. */
+static int
+next_int(const char **p, long *v)
+{
+	char *end;
+
+	if (**p != ':')
+		return -EINVAL;
+	errno = 0;
+	*v = strtol(*p + 1, &end, 10);
+	if (errno || end == *p + 1 || *v < INT32_MIN || *v > INT32_MAX)
+		return -EINVAL;
+	*p = end;
+	return 0;
+}
+
+int
+tf_ivshmem_server_adopt(const char *state, const char *sock_path, int shm_fd,
+			struct tf_ivshmem_server **out)
+{
+	struct tf_ivshmem_server *srv;
+	long listen_fd, conn_fd, guest_id, vectors, a, b;
+	const char *p = state;
+	unsigned int v;
+	int rc = -EINVAL;
+
+	*out = NULL;
+	if (!state || strncmp(state, "1", 1) || !sock_path || shm_fd < 0 ||
+	    strlen(sock_path) >= sizeof(srv->path))
+		return -EINVAL;
+	p++;
+	if (next_int(&p, &listen_fd) || next_int(&p, &conn_fd) || next_int(&p, &guest_id) ||
+	    next_int(&p, &vectors) || vectors < 1 || vectors > TF_IVSHMEM_MAX_VECTORS ||
+	    guest_id < 0 || guest_id > 65535 || !fd_is((int)listen_fd, S_IFSOCK) ||
+	    (conn_fd != -1 && !fd_is((int)conn_fd, S_IFSOCK)))
+		return -EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	for (v = 0; v < TF_IVSHMEM_MAX_VECTORS; v++)
+		srv->card_efd[v] = srv->guest_efd[v] = -1;
+	for (v = 0; v < (unsigned int)vectors; v++) {
+		if (next_int(&p, &a) || next_int(&p, &b) || !fd_is((int)a, 0) || !fd_is((int)b, 0))
+			goto err;
+		srv->card_efd[v] = (int)a;
+		srv->guest_efd[v] = (int)b;
+	}
+	if (*p)
+		goto err;
+	srv->shm_fd = fcntl(shm_fd, F_DUPFD_CLOEXEC, 0);
+	if (srv->shm_fd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	srv->listen_fd = (int)listen_fd;
+	srv->conn_fd = (int)conn_fd;
+	srv->guest_id = (int)guest_id;
+	srv->vectors = (unsigned int)vectors;
+	strcpy(srv->path, sock_path);
+	set_cloexec(srv->listen_fd, 1);
+	if (srv->conn_fd >= 0)
+		set_cloexec(srv->conn_fd, 1);
+	for (v = 0; v < srv->vectors; v++) {
+		set_cloexec(srv->card_efd[v], 1);
+		set_cloexec(srv->guest_efd[v], 1);
+	}
+	tf_log_info("ivshmem: took over the server on %s (guest %d, %u vectors)", sock_path,
+		    tf_ivshmem_server_guest_id(srv), srv->vectors);
+	*out = srv;
+	return 0;
+err:
+	free(srv);
+	return rc;
 }

@@ -5,6 +5,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,74 @@ test_one_guest_at_a_time_and_reconnect(void)
 }
 
 static int
+cloexec(int fd)
+{
+	return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+}
+
+/*
+ * A card process that execs itself hands the server over: the connected
+ * guest keeps its doorbells and interrupts, and a broken state is refused.
+ */
+static void
+test_detach_adopt_keeps_the_guest(void)
+{
+	struct tf_ivshmem_server *srv, *srv2;
+	char state[TF_IVSHMEM_STATE_MAX], bad[TF_IVSHMEM_STATE_MAX + 16];
+	struct fake_qemu q;
+	uint64_t rang, one = 1, cnt;
+	struct pollfd pfd;
+	int fds[2 + NVEC], n, i, shm = make_shm();
+
+	CU_ASSERT_FATAL(tf_ivshmem_server_create(g_path, shm, NVEC, &srv) == 0);
+	CU_ASSERT_FATAL(qemu_connect(&q) == 0);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_wait(srv, 1000, &rang), 0);
+	CU_ASSERT_FATAL(qemu_greeting(&q) == 0);
+	n = tf_ivshmem_server_poll_fds(srv, fds, 2 + NVEC);
+	CU_ASSERT_EQUAL_FATAL(n, 2 + NVEC);
+	for (i = 0; i < n; i++)
+		CU_ASSERT(cloexec(fds[i]));
+	CU_ASSERT_EQUAL(tf_ivshmem_server_detach(srv, state, 8), -ENOSPC);
+	CU_ASSERT_EQUAL_FATAL(tf_ivshmem_server_detach(srv, state, sizeof(state)), 0);
+	/* What the next program inherits: open, not close-on-exec, socket still there. */
+	for (i = 0; i < n; i++)
+		CU_ASSERT(fcntl(fds[i], F_GETFD) >= 0 && !cloexec(fds[i]));
+	CU_ASSERT_EQUAL(access(g_path, F_OK), 0);
+
+	/* Malformed states and fds that are not what they claim are refused. */
+	CU_ASSERT_EQUAL(tf_ivshmem_server_adopt("", g_path, shm, &srv2), -EINVAL);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_adopt("2:1:2:3:1:4:5", g_path, shm, &srv2), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s:7", state);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_adopt(bad, g_path, shm, &srv2), -EINVAL);
+	snprintf(bad, sizeof(bad), "1:%d:%d:1:3:%d:%d:%d:%d:%d:%d", shm, fds[1], fds[2], fds[2],
+		 fds[3], fds[3], fds[4], fds[4]);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_adopt(bad, g_path, shm, &srv2), -EINVAL);
+	snprintf(bad, sizeof(bad), "1:%d:%d:1:3:%d:%d:%d:%d:%d:%d", fds[0], fds[1], fds[2], fds[0],
+		 fds[3], fds[3], fds[4], fds[4]);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_adopt(bad, g_path, shm, &srv2), -EINVAL);
+	CU_ASSERT_PTR_NULL(srv2);
+
+	CU_ASSERT_EQUAL_FATAL(tf_ivshmem_server_adopt(state, g_path, shm, &srv2), 0);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_guest_id(srv2), q.id);
+	for (i = 0; i < n; i++)
+		CU_ASSERT(cloexec(fds[i]));
+	/* The same guest: its doorbell reaches the new server, our interrupt reaches it. */
+	CU_ASSERT_EQUAL(write(q.card_fd[1], &one, 8), 8);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_wait(srv2, 1000, &rang), 0);
+	CU_ASSERT_EQUAL(rang, 0x2);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_interrupt(srv2, 2), 0);
+	pfd = (struct pollfd){ .fd = q.my_fd[2], .events = POLLIN };
+	CU_ASSERT_EQUAL(poll(&pfd, 1, 1000), 1);
+	CU_ASSERT_EQUAL(read(q.my_fd[2], &cnt, 8), 8);
+	qemu_close(&q);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_wait(srv2, 1000, &rang), 0);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_guest_id(srv2), -1);
+	tf_ivshmem_server_destroy(srv2);
+	CU_ASSERT_NOT_EQUAL(access(g_path, F_OK), 0);
+	close(shm);
+}
+
+static int
 suite_init(void)
 {
 	snprintf(g_path, sizeof(g_path), "/tmp/tf-ivshmem-ut-%d.sock", (int)getpid());
@@ -231,6 +300,7 @@ static const struct tf_cunit_test server_tests[] = {
 	TF_TEST(test_create_rejects_bad_arguments),
 	TF_TEST(test_greeting_memory_doorbells_interrupts),
 	TF_TEST(test_one_guest_at_a_time_and_reconnect),
+	TF_TEST(test_detach_adopt_keeps_the_guest),
 	TF_TESTS_END,
 };
 
