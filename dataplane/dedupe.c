@@ -274,5 +274,13 @@ tf_dedupe_remove(struct tf_dedupe *d, uint32_t tenant, uint64_t rid)
 		return -ENOENT;
 	d->ring[pos_of(d->index[i])].tenant_id = 0; /* dead until the head passes it */
 	index_delete(d, i);
+	/*
+	 * The newest entries give their slots back at once: a request refused
+	 * before admission is removed right after its insert, and under overload
+	 * most are (with their retransmissions); as dead slots they would fill the
+	 * ring with nothing and refuse admitted-to-be requests for a whole window.
+	 */
+	while (d->tail != d->head && d->ring[(d->tail - 1) & (d->cap - 1)].tenant_id == 0)
+		d->tail--;
 	return 0;
 }

@@ -73,7 +73,12 @@ struct tf_dedupe_ent *tf_dedupe_insert(struct tf_dedupe *d, uint32_t tenant, uin
 				       uint32_t ref, uint64_t expire_us, uint64_t now_us,
 				       uint64_t *retry_us);
 
-/* Forgets (tenant, rid) at once (a request refused before admission). 0 or -ENOENT. */
+/*
+ * Forgets (tenant, rid) at once (a request refused before admission). Its
+ * ring slot comes back at once when it is the newest (the usual case: refused
+ * right after the insert); an older one stays dead until the head passes it.
+ * 0 or -ENOENT.
+ */
 int tf_dedupe_remove(struct tf_dedupe *d, uint32_t tenant, uint64_t rid);
 
 /* Drops up to max expired entries without a ref from the head; returns how many. */

@@ -115,6 +115,44 @@ test_dedupe_expiry_and_full(void)
 	tf_dedupe_destroy(&d);
 }
 
+/*
+ * Ids of requests refused before admission are removed at once: they must not
+ * keep ring slots (the overload test filled a 262 144-entry table with the dead
+ * slots of BUSY-refused retransmissions, and the card then answered BUSY with a
+ * retry-after of seconds). A removed newest entry gives its slot back; an older
+ * one stays dead until the head passes it.
+ */
+static void
+test_dedupe_refused_ids_free_their_slot(void)
+{
+	struct tf_dedupe d;
+	uint64_t retry;
+
+	CU_ASSERT_EQUAL_FATAL(tf_dedupe_create(&d, 16), 0);
+	/* One live id that holds the head (admitted, inside its window). */
+	CU_ASSERT_PTR_NOT_NULL(tf_dedupe_insert(&d, 1, 1000, 7, 1000000, 0, &retry));
+	/* 10 000 refused requests, each inserted and removed again. */
+	for (unsigned int i = 0; i < 10000; i++) {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tf_dedupe_insert(&d, 3, i, 9, 1000000, 0, &retry));
+		CU_ASSERT_EQUAL_FATAL(tf_dedupe_remove(&d, 3, i), 0);
+	}
+	CU_ASSERT_EQUAL(d.tail - d.head, 1);
+	CU_ASSERT_EQUAL(tf_dedupe_count(&d), 1);
+	/* An older entry removed: dead until its newer neighbours go too. */
+	CU_ASSERT_PTR_NOT_NULL(tf_dedupe_insert(&d, 1, 1, 9, 1000000, 0, &retry));
+	CU_ASSERT_PTR_NOT_NULL(tf_dedupe_insert(&d, 1, 2, 9, 1000000, 0, &retry));
+	CU_ASSERT_EQUAL(tf_dedupe_remove(&d, 1, 1), 0);
+	CU_ASSERT_EQUAL(d.tail - d.head, 3);
+	CU_ASSERT_EQUAL(tf_dedupe_remove(&d, 1, 2), 0); /* the newest: both slots come back */
+	CU_ASSERT_EQUAL(d.tail - d.head, 1);
+	/* The table still holds 15 more ids inside the window, then refuses. */
+	for (unsigned int i = 0; i < 15; i++)
+		CU_ASSERT_PTR_NOT_NULL(tf_dedupe_insert(&d, 2, i, 0, 1000000, 0, &retry));
+	CU_ASSERT_PTR_NULL(tf_dedupe_insert(&d, 2, 99, 0, 1000000, 0, &retry));
+	CU_ASSERT_EQUAL(tf_dedupe_find(&d, 1, 1000)->ref, 7);
+	tf_dedupe_destroy(&d);
+}
+
 static void
 test_tokbuf_append_read_text(void)
 {
@@ -226,6 +264,7 @@ static const struct tf_cunit_test dedupe_tests[] = {
 	TF_TEST(test_dedupe_backward_shift_keeps_clusters),
 	TF_TEST(test_dedupe_at_ring_slot),
 	TF_TEST(test_dedupe_expiry_and_full),
+	TF_TEST(test_dedupe_refused_ids_free_their_slot),
 	TF_TESTS_END,
 };
 
