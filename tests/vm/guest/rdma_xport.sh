@@ -20,21 +20,8 @@ bg() { local log=$1; shift; "$@" >"$W/$log.log" 2>&1 </dev/null & PIDS+=($!); LA
 wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 
 # ---- Soft-RoCE: one rxe device on a veth end (rxe refuses lo; one device, own GID)
-modprobe crc32_generic 2>/dev/null || modprobe crc32-pclmul 2>/dev/null
-modprobe rdma_rxe || fail "cannot load rdma_rxe"
-modprobe ib_uverbs || fail "cannot load ib_uverbs"
-modprobe rdma_ucm || fail "cannot load rdma_ucm"
-modprobe veth || fail "cannot load veth"
-ip link set lo up
-ip link add v0 type veth peer name v1 || fail "cannot create veth"
-ip addr add $ADDR/24 dev v0
-ip link set v0 up
-ip link set v1 up
-rdma link add rxe0 type rxe netdev v0 || fail "rdma link add rxe0 failed"
-wait_for 20 test -e /sys/class/infiniband/rxe0/ports/1/gids/1 || fail "rxe0 did not appear"
-wait_for 10 test -c /dev/infiniband/uverbs0 || fail "no /dev/infiniband/uverbs0: libibverbs cannot reach rxe0"
-wait_for 10 test -c /dev/infiniband/rdma_cm || fail "no /dev/infiniband/rdma_cm"
-echo "rxe0 up on v0 ($ADDR)"
+. "$TF_ROOT/tests/vm/guest/rdma_lib.sh"
+rdma_rxe_up $ADDR || fail "no Soft-RoCE device"
 
 perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhile)
 	local size=$1 iters=$2
