@@ -97,13 +97,21 @@ int
 tf_dp_ctl_set_tenant(struct tf_dp_ctl_bus *b, const struct tf_aq_set_tenant *cmd,
 		     struct tf_aq_tenant_info *resp, uint32_t *detail)
 {
-	return one(b, owner(b, cmd->tenant_id), TF_DP_CTL_SET_TENANT, 0, cmd, resp, detail);
+	int st = one(b, owner(b, cmd->tenant_id), TF_DP_CTL_SET_TENANT, 0, cmd, resp, detail);
+
+	if (st == TF_AQ_S_OK && b->tenant_changed)
+		b->tenant_changed(b->tenant_arg, cmd->tenant_id, cmd);
+	return st;
 }
 
 int
 tf_dp_ctl_del_tenant(struct tf_dp_ctl_bus *b, uint32_t id, uint32_t *detail)
 {
-	return one(b, owner(b, id), TF_DP_CTL_DEL_TENANT, id, NULL, NULL, detail);
+	int st = one(b, owner(b, id), TF_DP_CTL_DEL_TENANT, id, NULL, NULL, detail);
+
+	if (st == TF_AQ_S_OK && b->tenant_changed)
+		b->tenant_changed(b->tenant_arg, id, NULL);
+	return st;
 }
 
 int
@@ -445,5 +453,5 @@ const struct tf_card_admin_handlers tf_dp_admin_handlers = {
 	.set_accel = h_set_accel,
 	.del_accel = h_del_accel,
 	.set_batching = h_set_batching,
-	/* fw_activate: the firmware part's; tokfab-dp answers UNSUPPORTED for now. */
+	/* fw_activate, fw_write, fw_info: tokfab-dp adds them with --flash (fw.c). */
 };

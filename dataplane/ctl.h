@@ -66,6 +66,13 @@ struct tf_dp_ctl_bus {
 	void *ctx;
 	struct tf_dp_health health;
 	uint64_t rx_packets_extra; /* frames counted by the edge only */
+	/*
+	 * Optional: told of every tenant the card accepted (cmd: its SET_TENANT)
+	 * or deleted (cmd NULL), on the main lcore (the host-queue port keeps the
+	 * tenants' keys this way).
+	 */
+	void (*tenant_changed)(void *arg, uint32_t tenant_id, const struct tf_aq_set_tenant *cmd);
+	void *tenant_arg;
 };
 
 /* Each returns an enum tf_aq_status (and *detail), as the admin queue defines. */

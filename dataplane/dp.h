@@ -33,6 +33,9 @@ extern int tf_dp_logtype;
 	rte_log(RTE_LOG_##level, tf_dp_logtype, "tokfab-dp: " fmt "\n", ##__VA_ARGS__)
 
 struct tf_dp_app;
+struct tf_dp_fw;
+struct tf_dp_hostq;
+struct tf_ivshmem_server;
 
 /* One worker lcore: its pipeline, its queue on every port, its transmit buffers. */
 struct tf_dp_lcore {
@@ -63,6 +66,12 @@ struct tf_dp_app {
 	struct tf_dp_ctl_bus bus;
 	struct tf_card_dev *card;
 	struct tf_dp_records rec;
+	/* The card's host-facing side (ivshmem_serve.c, hostq.c, fw.c). */
+	struct tf_ivshmem_server *ivs; /* --ivshmem: the BAR served to a QEMU guest */
+	uint64_t next_ivs_us; /* inline worker: when to look at the server next */
+	struct tf_dp_hostq *hq; /* --host-queues: the host-queue port */
+	struct tf_dp_fw *fw; /* --flash: firmware update and boot confirmation */
+	volatile int reset; /* FW_ACTIVATE NOW: stop and restart into the new image */
 	uint64_t tsc_mult; /* µs = tsc * tsc_mult >> 32 */
 	volatile uint64_t wall_offset_us;
 	uint64_t start_us;
@@ -88,5 +97,38 @@ void tf_dp_ctl_call(void *ctx, unsigned int wid, struct tf_dp_ctl *m);
 
 /* telemetry.c */
 int tf_dp_telemetry_init(struct tf_dp_app *app);
+
+/*
+ * ivshmem_serve.c: the BAR as BAR2 of a QEMU ivshmem-doorbell device (one
+ * guest; hwdocs/kmod.md "Doorbells and interrupts"). start() creates the
+ * server, or takes over the one a previous program of this process handed
+ * on across a restart (tf_dp_ivshmem_handover()). poll() never blocks unless
+ * wait_us > 0 (the main lcore's idle sleep when workers run elsewhere):
+ * guests come and go, doorbells are cleared (they are hints: the card polls
+ * its indexes every loop anyway). notify is the card's notify callback.
+ */
+int tf_dp_ivshmem_start(struct tf_dp_app *app, const char *sock);
+void tf_dp_ivshmem_poll(struct tf_dp_app *app, unsigned int wait_us);
+void tf_dp_ivshmem_notify(void *arg, unsigned int vector);
+/* Keeps the server's fds open for the next program (environment); 0 or -errno. */
+int tf_dp_ivshmem_handover(struct tf_dp_app *app);
+void tf_dp_ivshmem_stop(struct tf_dp_app *app);
+
+/*
+ * fw.c: the card's flash (--flash, hwdocs/flash-layout.md). open() runs
+ * before the EAL: boot selection as the card's boot loader would, and when
+ * the booted image's dataplane is not this program it is exec'd instead
+ * (argv: this process's arguments); so open() may not return. running():
+ * the booted image's version (-ENOENT: none booted, the built-in version
+ * runs). poll(): the self-test and confirmation of an image on trial.
+ * handlers(): FW_WRITE, FW_INFO, FW_ACTIVATE (ctx: the control bus).
+ */
+#define TF_DP_BUILTIN_FW_VERSION TF_FW_VERSION(1u, 0u, 0u)
+#define TF_DP_BUILTIN_FW_VERSION_STR "1.0.0"
+int tf_dp_fw_open(const char *path, char **argv, struct tf_dp_fw **out);
+int tf_dp_fw_running(const struct tf_dp_fw *fw, uint32_t *version, const char **str);
+void tf_dp_fw_poll(struct tf_dp_app *app);
+void tf_dp_fw_handlers(struct tf_card_admin_handlers *h);
+void tf_dp_fw_close(struct tf_dp_fw *fw);
 
 #endif /* TF_DP_DP_H */

@@ -4,8 +4,12 @@
  * then the main lcore's control loop: the card's admin and event queues,
  * usage records, health, SIGHUP reload, the periodic stats line, and on
  * SIGINT/SIGTERM a drain of everything in flight before exit 0.
+ * The card's host-facing side: the BAR served to a QEMU guest (--ivshmem),
+ * host queues (--host-queues) and the firmware on its flash (--flash), which
+ * may restart the process into a new image (FW_ACTIVATE with NOW).
  *
  *   tokfab-dp [EAL options] -- --config FILE [--bar FILE] [--usage-file FILE]
+ *             [--ivshmem SOCK] [--host-queues N] [--flash FILE]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,10 +28,14 @@
 #include <rte_mempool.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/hostq.h"
+#include "tokfab/hostq.h"
 
 RTE_LOG_REGISTER_DEFAULT(tf_dp_logtype, INFO);
 
 static volatile sig_atomic_t g_stop, g_reload;
+/* The admin handlers: the control bus's, plus the firmware's with --flash. */
+static struct tf_card_admin_handlers g_admin;
 
 static void
 on_signal(int sig)
@@ -42,9 +50,15 @@ struct opts {
 	const char *config;
 	const char *bar;
 	const char *usage_file;
+	const char *ivshmem;
+	const char *flash;
+	unsigned int host_queues;
+	unsigned int hq_size;
 	int bar_fresh;
 	int check;
 };
+
+#define HQ_SIZE_DEFAULT 65536u
 
 static void
 usage(FILE *f)
@@ -57,6 +71,13 @@ usage(FILE *f)
 		"                         configures the card through its admin queue\n"
 		"      --bar-fresh        discard an existing BAR and its unacknowledged events\n"
 		"      --usage-file FILE  without --bar: append usage records as JSON lines\n"
+		"      --ivshmem SOCK     serve the BAR to a QEMU guest (ivshmem-doorbell,\n"
+		"                         vectors=3) on this UNIX socket: tokfab.ko drives it\n"
+		"      --host-queues N    offer N host queue windows (1..64) in the BAR\n"
+		"      --host-queue-size BYTES  bytes per window (power of two, 16 KiB..1 MiB;\n"
+		"                         default 64 KiB)\n"
+		"      --flash FILE       the card's flash (tokfab-fw init): boot from it, take\n"
+		"                         firmware updates through the admin queue\n"
 		"  -n, --check            check the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"EAL example (no hugepages, a veth): -l 0,1 --no-huge -m 512 --no-pci \\\n"
@@ -72,13 +93,20 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "bar", required_argument, NULL, 'B' },
 		{ "bar-fresh", no_argument, NULL, 'F' },
 		{ "usage-file", required_argument, NULL, 'U' },
+		{ "ivshmem", required_argument, NULL, 'I' },
+		{ "host-queues", required_argument, NULL, 'Q' },
+		{ "host-queue-size", required_argument, NULL, 'S' },
+		{ "flash", required_argument, NULL, 'L' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long v;
+	char *end;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	o->hq_size = HQ_SIZE_DEFAULT;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:nh", lo, NULL)) != -1) {
 		switch (ch) {
@@ -93,6 +121,34 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'U':
 			o->usage_file = optarg;
+			break;
+		case 'I':
+			o->ivshmem = optarg;
+			break;
+		case 'L':
+			o->flash = optarg;
+			break;
+		case 'Q':
+			v = strtoul(optarg, &end, 0);
+			if (*end || v < 1 || v > TF_HQ_MAX) {
+				fprintf(stderr,
+					"tokfab-dp: --host-queues '%s': give 1..%u windows\n",
+					optarg, TF_HQ_MAX);
+				return -1;
+			}
+			o->host_queues = (unsigned int)v;
+			break;
+		case 'S':
+			v = strtoul(optarg, &end, 0);
+			if (*end || v < TF_HQ_SIZE_MIN || v > TF_HQ_SIZE_MAX || (v & (v - 1))) {
+				fprintf(stderr,
+					"tokfab-dp: --host-queue-size '%s': a power of two from %u "
+					"to "
+					"%u bytes\n",
+					optarg, TF_HQ_SIZE_MIN, TF_HQ_SIZE_MAX);
+				return -1;
+			}
+			o->hq_size = (unsigned int)v;
 			break;
 		case 'n':
 			o->check = 1;
@@ -119,6 +175,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->bar && o->usage_file) {
 		fprintf(stderr, "tokfab-dp: give --bar or --usage-file, not both: with a BAR the "
 				"records go to its event queue\n");
+		return -1;
+	}
+	if (!o->bar && (o->ivshmem || o->host_queues || o->flash)) {
+		fprintf(stderr, "tokfab-dp: --ivshmem, --host-queues and --flash are parts of the "
+				"card's BAR: give --bar FILE too\n");
 		return -1;
 	}
 	return 0;
@@ -261,7 +322,8 @@ collect_usage(struct tf_dp_app *app)
 	for (unsigned int w = 0; w < app->nworkers; w++)
 		while (tf_dp_records_room(&app->rec) &&
 		       rte_ring_sc_dequeue_elem(app->usage[w], &u, sizeof(u)) == 0)
-			tf_dp_records_push(&app->rec, &u);
+			if (!app->hq || !tf_dp_hostq_usage(app->hq, &u))
+				tf_dp_records_push(&app->rec, &u);
 	tf_dp_records_flush(&app->rec);
 }
 
@@ -385,6 +447,8 @@ busy_total(struct tf_dp_app *app)
 
 	for (unsigned int w = 0; w < app->nworkers; w++)
 		n += tf_dp_worker_busy(app->workers[w]) + rte_ring_count(app->usage[w]);
+	if (app->hq)
+		n += tf_dp_hostq_busy(app->hq);
 	return n;
 }
 
@@ -416,6 +480,43 @@ save_pending(struct tf_dp_app *app, const char *bar)
 		  n, path);
 }
 
+/*
+ * The card's host-facing duties of one main-loop pass: host-queue requests
+ * and completions, then the admin queue (which also raises the interrupts
+ * both announced), the heartbeat.
+ */
+static void
+card_poll(struct tf_dp_app *app, int take_new)
+{
+	if (!app->card)
+		return;
+	if (app->hq)
+		tf_dp_hostq_poll(app->hq, take_new);
+	if (tf_card_dev_poll_admin(app->card, &g_admin, &app->bus) == -EPROTO)
+		TF_DP_LOG(ERR, "the host broke the admin queue protocol: the card waits for its "
+			       "reset");
+	tf_card_dev_heartbeat(app->card);
+}
+
+/* The main lcore's idle moment: the ivshmem server's fds, or a short sleep. */
+static void
+idle(struct tf_dp_app *app, uint64_t now)
+{
+	if (app->inline_worker) {
+		/* The main lcore is also worker 0: look at the server once a millisecond. */
+		if (app->ivs && now >= app->next_ivs_us) {
+			tf_dp_ivshmem_poll(app, 0);
+			app->next_ivs_us = now + 1000;
+		}
+		if (!tf_dp_lcore_iter(app->lc[0]) && app->cfg.idle_sleep_us)
+			usleep(app->cfg.idle_sleep_us);
+	} else if (app->ivs) {
+		tf_dp_ivshmem_poll(app, 200); /* a guest's doorbell ends the wait early */
+	} else {
+		usleep(200);
+	}
+}
+
 static void
 control_loop(struct tf_dp_app *app)
 {
@@ -427,16 +528,10 @@ control_loop(struct tf_dp_app *app)
 	now = tf_dp_now_us(app);
 	next_stats = now + (uint64_t)app->cfg.stats_interval_s * 1000000;
 	next_sync = now + 1000000;
-	while (!g_stop) {
+	while (!g_stop && !app->reset) {
 		now = tf_dp_now_us(app);
-		if (app->card) {
-			if (tf_card_dev_poll_admin(app->card, &tf_dp_admin_handlers, &app->bus) ==
-			    -EPROTO)
-				TF_DP_LOG(ERR, "the host broke the admin queue protocol: the card "
-					       "waits for its reset");
-			tf_card_dev_heartbeat(app->card);
-		}
 		collect_usage(app);
+		card_poll(app, 1);
 		if (now >= next_health) {
 			next_health = now + 100000;
 			health_poll(app);
@@ -453,12 +548,8 @@ control_loop(struct tf_dp_app *app)
 			stats_line(app, &last, app->cfg.stats_interval_s);
 			next_stats = now + (uint64_t)app->cfg.stats_interval_s * 1000000;
 		}
-		if (app->inline_worker) {
-			if (!tf_dp_lcore_iter(app->lc[0]) && app->cfg.idle_sleep_us)
-				usleep(app->cfg.idle_sleep_us);
-		} else {
-			usleep(200);
-		}
+		tf_dp_fw_poll(app);
+		idle(app, now);
 	}
 }
 
@@ -471,20 +562,43 @@ drain(struct tf_dp_app *app)
 	TF_DP_LOG(INFO, "stopping: refusing new requests, draining what runs");
 	tf_dp_ctl_drain(&app->bus);
 	while ((left = busy_total(app)) && tf_dp_now_us(app) < deadline) {
-		if (app->card) {
-			tf_card_dev_poll_admin(app->card, &tf_dp_admin_handlers, &app->bus);
-			tf_card_dev_heartbeat(app->card);
-		}
 		collect_usage(app);
-		if (app->inline_worker)
-			tf_dp_lcore_iter(app->lc[0]);
-		else
-			usleep(200);
+		card_poll(app, 0);
+		idle(app, tf_dp_now_us(app));
 	}
 	collect_usage(app);
 	if (left)
 		TF_DP_LOG(WARNING, "drain timed out after %u s with %u request(s)/record(s) left",
 			  app->cfg.drain_timeout_s, left);
+}
+
+/*
+ * FW_ACTIVATE with NOW: everything is stopped and released; start this
+ * program again with the same arguments (but never --bar-fresh: the host
+ * keeps the BAR mapped and its events are kept). Boot selection then starts
+ * the slot that is pending. Returns only on failure.
+ */
+static int
+restart(int argc, char **argv)
+{
+	char **nv = calloc((size_t)argc + 1, sizeof(*nv));
+	int n = 0, app_opts = 0;
+
+	if (!nv)
+		return 1;
+	for (int i = 0; i < argc; i++) {
+		if (app_opts && !strcmp(argv[i], "--bar-fresh"))
+			continue;
+		if (!strcmp(argv[i], "--"))
+			app_opts = 1;
+		nv[n++] = argv[i];
+	}
+	fprintf(stderr, "tokfab-dp: restarting: the next boot starts the activated firmware\n");
+	fflush(NULL);
+	execv("/proc/self/exe", nv);
+	fprintf(stderr, "tokfab-dp: restart failed: %s: start tokfab-dp again\n", strerror(errno));
+	free(nv);
+	return 1;
 }
 
 int
@@ -516,6 +630,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "tokfab-dp: %s\n", err);
 		return 1;
 	}
+	/* The boot loader's part first: it may start another image instead of us. */
+	if (o.flash && tf_dp_fw_open(o.flash, argv, &app.fw) < 0) {
+		tf_dp_config_free(&app.cfg);
+		return 1;
+	}
+	g_admin = tf_dp_admin_handlers;
+	if (app.fw)
+		tf_dp_fw_handlers(&g_admin);
 	rc = rte_eal_init(sep ? sep : argc, argv);
 	if (rc < 0) {
 		fprintf(stderr,
@@ -557,8 +679,17 @@ main(int argc, char **argv)
 	app.bus.call = tf_dp_ctl_call;
 	app.bus.ctx = &app;
 	app.bus.health.since_ns[0] = tf_card_now_ns();
+	/* The host-queue port is a port like the others: made before they are set up. */
+	if (o.host_queues) {
+		if (tf_dp_hostq_create(&app, &app.hq) < 0)
+			goto out_workers;
+		app.bus.tenant_changed = tf_dp_hostq_tenant;
+		app.bus.tenant_arg = app.hq;
+	}
 	if (tf_dp_ports_init(&app) < 0)
 		goto out_ports;
+	if (app.hq)
+		tf_dp_hostq_start(app.hq);
 	if (tf_dp_ctl_apply_config(&app.bus, &app.cfg, NULL, err, sizeof(err)) < 0) {
 		TF_DP_LOG(ERR, "%s: %s", o.config, err);
 		goto out_ports;
@@ -567,8 +698,8 @@ main(int argc, char **argv)
 		struct tf_card_dev_params cp = {
 			.path = o.bar,
 			.features = TF_FEAT_HEALTH_EVENTS,
-			.fw_version = TF_FW_VERSION(1, 0, 0),
-			.fw_version_str = "1.0.0",
+			.fw_version = TF_DP_BUILTIN_FW_VERSION,
+			.fw_version_str = TF_DP_BUILTIN_FW_VERSION_STR,
 			.serial = app.cfg.serial,
 			.max_tenants = TF_DP_MAX_WORKERS * 2048,
 			.max_models = 64,
@@ -577,6 +708,20 @@ main(int argc, char **argv)
 			.flags = o.bar_fresh ? TF_CARD_F_FRESH : 0,
 		};
 
+		if (app.fw) {
+			cp.features |= TF_FEAT_FW_UPDATE | TF_FEAT_FW_ACTIVATE;
+			tf_dp_fw_running(app.fw, &cp.fw_version, &cp.fw_version_str);
+		}
+		if (app.hq) {
+			cp.features |= TF_FEAT_HOST_QUEUES;
+			cp.hq_count = o.host_queues;
+			cp.hq_size = o.hq_size;
+		}
+		if (o.ivshmem) {
+			cp.features |= TF_FEAT_IVSHMEM_DOORBELL;
+			cp.notify = tf_dp_ivshmem_notify;
+			cp.notify_arg = &app;
+		}
 		rc = tf_card_dev_create(&cp, &app.card);
 		if (rc < 0) {
 			TF_DP_LOG(ERR, "BAR %s: %s%s", o.bar, strerror(-rc),
@@ -586,6 +731,8 @@ main(int argc, char **argv)
 					       : "");
 			goto out_ports;
 		}
+		if (o.ivshmem && tf_dp_ivshmem_start(&app, o.ivshmem) < 0)
+			goto out_card;
 	} else if (o.usage_file) {
 		usage_f = fopen(o.usage_file, "a");
 		if (!usage_f) {
@@ -623,6 +770,12 @@ main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	app.running = 0;
 	collect_usage(&app);
+	if (app.hq) {
+		/* Records of host-queue requests not posted yet join the others. */
+		tf_dp_hostq_destroy(app.hq);
+		app.hq = NULL;
+		tf_dp_records_flush(&app.rec);
+	}
 	save_pending(&app, o.bar);
 	TF_DP_LOG(INFO, "stopped: %lu usage record(s) posted, %lu written, %lu counted only",
 		  app.rec.posted, app.rec.written, app.rec.discarded);
@@ -630,6 +783,10 @@ main(int argc, char **argv)
 out_records:
 	tf_dp_records_fini(&app.rec);
 out_card:
+	/* A restart keeps the guest's connection: QEMU never reconnects. */
+	if (app.reset && tf_dp_ivshmem_handover(&app) < 0)
+		TF_DP_LOG(WARNING, "ivshmem: cannot hand the guest's connection over the restart");
+	tf_dp_ivshmem_stop(&app);
 	if (app.card)
 		tf_card_dev_destroy(app.card);
 	if (usage_f)
@@ -637,12 +794,16 @@ out_card:
 out_ports:
 	tf_dp_ports_close(&app);
 out_workers:
+	tf_dp_hostq_destroy(app.hq);
 	destroy_workers(&app);
 	free_rings(&app);
 out_pool:
 	rte_mempool_free(app.pool);
 out_eal:
 	tf_dp_config_free(&app.cfg);
+	tf_dp_fw_close(app.fw);
 	rte_eal_cleanup();
+	if (app.reset && ret == 0)
+		return restart(argc, argv);
 	return ret;
 }

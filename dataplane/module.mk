@@ -25,14 +25,18 @@ $(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto
 $(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$$(TFPROTO_LIBS),$(DP_UT_CFLAGS)))
 
 # tokfab-dp: the DPDK edge around libtfdp.
-DP_EDGE_SRCS := dataplane/main.c dataplane/port.c dataplane/lcore.c dataplane/telemetry.c
+# The card's host-facing side: ivshmem_serve.c (the BAR to a QEMU guest),
+# hostq.c (host queues through a ring-backed port), fw.c (flash, boot, updates).
+DP_EDGE_SRCS := dataplane/main.c dataplane/port.c dataplane/lcore.c dataplane/telemetry.c \
+	dataplane/ivshmem_serve.c dataplane/hostq.c dataplane/fw.c
 DP_DPDK_CFLAGS = $(call pc_cflags,libdpdk)
 DP_DPDK_LIBS = $(call pc_libs,libdpdk)
-$(eval $(call tf_prog,tokfab-dp,$(DP_EDGE_SRCS),tfdp tfxport tfcard tfproto tfcommon,$$(DP_DPDK_LIBS) $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
+$(eval $(call tf_prog,tokfab-dp,$(DP_EDGE_SRCS),tfdp tfxport tfcard tfivshmem tffw tfproto tfcommon,$$(DP_DPDK_LIBS) -lrte_net_ring $$(DP_LOGIC_LDLIBS) $$(call pc_libs,libcrypto zlib),-I. -Ifirmware $$(DP_DPDK_CFLAGS)))
 $(eval $(call tf_unit,dp_worker_ut,tests/unit/dataplane/worker_ut.c,$(DP_LOGIC_LIBS) tfcard,$$(DP_LOGIC_LDLIBS),$(DP_UT_CFLAGS)))
 
 # Test tools for tests/integration/test_dp_*.sh (built with everything, never installed).
-DP_TOOLS := $(BUILD)/tests/tools/dp_probe $(BUILD)/tests/tools/dp_engine_ref
+DP_TOOLS := $(BUILD)/tests/tools/dp_probe $(BUILD)/tests/tools/dp_engine_ref \
+	$(BUILD)/tests/tools/dp_hq_client
 $(BUILD)/tests/tools/dp_probe: $(call tf_objs,tests/integration/dp_probe.c) $(BUILD)/lib/libtokfab-client.a $(BUILD)/lib/libtfproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TFPROTO_LIBS)
@@ -40,8 +44,12 @@ $(BUILD)/tests/tools/dp_engine_ref: $(call tf_objs,tests/integration/dp_engine_r
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 $(call tf_objs,tests/integration/dp_engine_ref.c): XCFLAGS += -I.
+# A host-queue client (through tokfab.ko, or playing the driver on the BAR file).
+$(BUILD)/tests/tools/dp_hq_client: $(call tf_objs,tests/integration/dp_hq_client.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 BENCH_PROGS += $(DP_TOOLS)
--include $(patsubst %.o,%.d,$(call tf_objs,tests/integration/dp_probe.c tests/integration/dp_engine_ref.c))
+-include $(patsubst %.o,%.d,$(call tf_objs,tests/integration/dp_probe.c tests/integration/dp_engine_ref.c tests/integration/dp_hq_client.c))
 
 # Benchmark: the whole card pipeline on one lcore from an in-memory source.
 $(eval $(call tf_bench,bench_dp,tests/bench/bench_dp.c,$(DP_LOGIC_LIBS),$$(DP_DPDK_LIBS) -lrte_net_ring $$(DP_LOGIC_LDLIBS),-I. $$(DP_DPDK_CFLAGS)))
