@@ -148,6 +148,17 @@ void tf_client_destroy(struct tf_client *c);
 int tf_client_fd(const struct tf_client *c);
 /* Milliseconds until the next timer is due (0: now), -1 when nothing is pending. */
 int tf_client_timeout_ms(const struct tf_client *c);
+/*
+ * The same as a time on tf_client_now_us()'s clock (monotonic µs), UINT64_MAX
+ * when nothing is pending: a loop over many clients reads the clock once.
+ */
+uint64_t tf_client_next_timer_us(const struct tf_client *c);
+uint64_t tf_client_now_us(void);
+/*
+ * Datagrams the kernel dropped because the socket's receive buffer was full
+ * (answers lost on this host, not in the network); -errno if unknown.
+ */
+int64_t tf_client_socket_drops(const struct tf_client *c);
 unsigned tf_client_inflight(const struct tf_client *c);
 
 /*

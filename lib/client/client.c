@@ -3,11 +3,14 @@
  * libtokfab-client: requests, token streams, retransmission with backoff,
  * resume of lost chunks, cancel and ping over one connected UDP socket
  * (hwdocs/protocol.md section 7.1). One table of request slots indexed by
- * request id, timers scanned only when the earliest is due.
+ * request id; each request has one timer (its next retransmission, resume,
+ * cancel step or overall deadline, whichever comes first) in a binary min-heap,
+ * so a client with 100 000 requests in flight touches only the due ones.
  */
 #include "client/client_int.h"
 
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,7 +22,6 @@
 #include <unistd.h>
 
 #define RX_BATCH 32
-#define NO_TIMER UINT64_MAX
 
 enum req_state {
 	RS_FREE = 0,
@@ -42,6 +44,8 @@ struct req {
 	uint32_t rto_ms;
 	uint32_t next_seq; /* tokens held: 0 .. next_seq - 1 */
 	uint64_t t_submit, t_next, t_deadline, t_cancel_end, t_resume;
+	uint64_t t_due; /* when its timer fires: t_next, or t_deadline if earlier */
+	uint32_t heap_pos; /* 1 + its place in the timer heap; 0: not there */
 	uint64_t tx_real_us; /* realtime of the last PING sent */
 	uint64_t ping_echo;
 	int net_errno;
@@ -62,7 +66,8 @@ struct tf_client {
 	uint32_t cap;
 	unsigned inflight;
 	struct req *reqs;
-	uint64_t next_timer; /* lower bound of every armed timer */
+	uint32_t *heap; /* slot indices of armed requests, min-heap on t_due */
+	uint32_t nheap;
 	int64_t clock_offset_us;
 	bool final_tokens; /* set FINAL_TOKENS (cleared when the card refuses it) */
 	uint64_t rng;
@@ -117,12 +122,102 @@ event(struct tf_client *c, const struct req *r, const char *what)
 		c->cfg.on_event(c->cfg.event_arg, r->rid, what);
 }
 
+/* ---- timers: a binary min-heap of request slots on t_due ---- */
+
+static inline uint64_t
+due_of(const struct req *r)
+{
+	if (r->state == RS_CANCELLING || r->t_next < r->t_deadline)
+		return r->t_next;
+	return r->t_deadline;
+}
+
+static inline void
+heap_set(struct tf_client *c, uint32_t pos, uint32_t slot)
+{
+	c->heap[pos] = slot;
+	c->reqs[slot].heap_pos = pos + 1;
+}
+
+static void
+heap_up(struct tf_client *c, uint32_t pos)
+{
+	uint32_t slot = c->heap[pos];
+	uint64_t t = c->reqs[slot].t_due;
+
+	while (pos > 0) {
+		uint32_t parent = (pos - 1) / 2;
+
+		if (c->reqs[c->heap[parent]].t_due <= t)
+			break;
+		heap_set(c, pos, c->heap[parent]);
+		pos = parent;
+	}
+	heap_set(c, pos, slot);
+}
+
+static void
+heap_down(struct tf_client *c, uint32_t pos)
+{
+	uint32_t slot = c->heap[pos];
+	uint64_t t = c->reqs[slot].t_due;
+
+	for (;;) {
+		uint32_t k = 2 * pos + 1;
+
+		if (k >= c->nheap)
+			break;
+		if (k + 1 < c->nheap && c->reqs[c->heap[k + 1]].t_due < c->reqs[c->heap[k]].t_due)
+			k++;
+		if (c->reqs[c->heap[k]].t_due >= t)
+			break;
+		heap_set(c, pos, c->heap[k]);
+		pos = k;
+	}
+	heap_set(c, pos, slot);
+}
+
+/* (Re)places a request's timer after its t_next, t_deadline or state changed. */
+static void
+sched(struct tf_client *c, struct req *r)
+{
+	uint64_t old = r->t_due;
+	uint32_t slot = (uint32_t)(r - c->reqs);
+
+	r->t_due = due_of(r);
+	if (!r->heap_pos) {
+		c->heap[c->nheap] = slot;
+		r->heap_pos = ++c->nheap;
+		heap_up(c, c->nheap - 1);
+	} else if (r->t_due < old) {
+		heap_up(c, r->heap_pos - 1);
+	} else if (r->t_due > old) {
+		heap_down(c, r->heap_pos - 1);
+	}
+}
+
+static void
+unsched(struct tf_client *c, struct req *r)
+{
+	uint32_t pos = r->heap_pos;
+
+	if (!pos)
+		return;
+	r->heap_pos = 0;
+	if (--c->nheap == pos - 1)
+		return; /* it was the last */
+	heap_set(c, pos - 1, c->heap[c->nheap]);
+	if (pos > 1 && c->reqs[c->heap[pos - 1]].t_due < c->reqs[c->heap[(pos - 2) / 2]].t_due)
+		heap_up(c, pos - 1);
+	else
+		heap_down(c, pos - 1);
+}
+
 static void
 arm(struct tf_client *c, struct req *r, uint64_t when)
 {
 	r->t_next = when;
-	if (when < c->next_timer)
-		c->next_timer = when;
+	sched(c, r);
 }
 
 void
@@ -178,7 +273,8 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 	c->cfg = *cfg;
 	c->cap = cfg->max_inflight;
 	c->reqs = calloc(c->cap, sizeof(*c->reqs));
-	if (!c->reqs) {
+	c->heap = calloc(c->cap, sizeof(*c->heap));
+	if (!c->reqs || !c->heap) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_free;
@@ -198,7 +294,6 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 	}
 	c->rng |= 1;
 	c->rid_next = c->rid_base;
-	c->next_timer = NO_TIMER;
 	c->req_piece =
 		(cfg->max_dgram - TF_PROTO_HDR_LEN - TF_PROTO_MAC_LEN - TF_PROTO_REQUEST_FIXED) /
 		TF_PROTO_FRAG_UNIT * TF_PROTO_FRAG_UNIT;
@@ -222,6 +317,7 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 err_key:
 	tf_proto_key_wipe(&c->key);
 err_reqs:
+	free(c->heap);
 	free(c->reqs);
 err_free:
 	free(c);
@@ -237,6 +333,7 @@ tf_client_destroy(struct tf_client *c)
 		free(c->reqs[i].prompt_buf);
 	close(c->fd);
 	tf_proto_key_wipe(&c->key);
+	free(c->heap);
 	free(c->reqs);
 	free(c);
 }
@@ -247,23 +344,48 @@ tf_client_fd(const struct tf_client *c)
 	return c->fd;
 }
 
+int64_t
+tf_client_socket_drops(const struct tf_client *c)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0)
+		return -errno;
+	if (len <= SK_MEMINFO_DROPS * sizeof(mi[0]))
+		return -ENOTSUP;
+	return mi[SK_MEMINFO_DROPS];
+}
+
 unsigned
 tf_client_inflight(const struct tf_client *c)
 {
 	return c->inflight;
 }
 
+uint64_t
+tf_client_next_timer_us(const struct tf_client *c)
+{
+	return c->nheap ? c->reqs[c->heap[0]].t_due : UINT64_MAX;
+}
+
+uint64_t
+tf_client_now_us(void)
+{
+	return mono_us();
+}
+
 int
 tf_client_timeout_ms(const struct tf_client *c)
 {
-	uint64_t now;
+	uint64_t now, next = tf_client_next_timer_us(c);
 
-	if (c->inflight == 0 || c->next_timer == NO_TIMER)
+	if (next == UINT64_MAX)
 		return -1;
 	now = mono_us();
-	if (c->next_timer <= now)
+	if (next <= now)
 		return 0;
-	return (int)((c->next_timer - now + 999) / 1000);
+	return (int)((next - now + 999) / 1000);
 }
 
 static struct req *
@@ -386,6 +508,7 @@ finish(struct tf_client *c, struct req *r, int status, uint64_t now)
 	o.total_us = now - r->t_submit;
 	if (status == TF_CLIENT_S_NETWORK)
 		o.net_errno = r->net_errno;
+	unsched(c, r);
 	free(r->prompt_buf);
 	memset(r, 0, sizeof(*r));
 	c->inflight--;
@@ -546,16 +669,23 @@ tf_client_cancel(struct tf_client *c, uint64_t rid)
 	return 0;
 }
 
-/* Some answer arrived: the path works, restart the backoff. */
+/*
+ * An answer arrived: the card holds the request (stop re-sending it) and the
+ * path works (the retry limit counts silent timeouts only). New tokens
+ * (fresh) also restart the timeout at its initial value; a progress beacon or
+ * a duplicate does not (protocol.md 7.1): the RESUME interval of a request the
+ * card keeps queued grows to rto_max instead of polling every rto_initial.
+ */
 static void
-progress(struct tf_client *c, struct req *r, uint64_t now)
+progress(struct tf_client *c, struct req *r, uint64_t now, bool fresh)
 {
 	if (r->state == RS_SENDING)
 		r->state = RS_STREAMING;
 	if (r->state != RS_STREAMING)
 		return;
 	r->tries = 0;
-	r->rto_ms = c->cfg.rto_initial_ms;
+	if (fresh)
+		r->rto_ms = c->cfg.rto_initial_ms;
 	arm(c, r, now + jitter_us(c, r->rto_ms));
 }
 
@@ -567,7 +697,7 @@ on_tokens(struct tf_client *c, struct req *r, const struct tf_proto_tokens *t, u
 
 	if (r->state == RS_PINGING)
 		return;
-	progress(c, r, now);
+	progress(c, r, now, t->n_tokens > 0 && end > r->next_seq);
 	if (t->first_seq > r->next_seq) {
 		/* A gap (or a beacon saying the card has more): fetch from next_seq. */
 		if (now - r->t_resume >= (uint64_t)r->rto_ms * 1000 || r->out.resumes == 0)
@@ -615,7 +745,7 @@ on_final(struct tf_client *c, struct req *r, const struct tf_proto_final *f, uin
 	}
 	if (r->have_final)
 		return;
-	progress(c, r, now);
+	progress(c, r, now, true);
 	r->have_final = true;
 	r->final = *f;
 	if (r->next_seq >= f->completion_tokens)
@@ -687,6 +817,28 @@ on_unsigned_error(struct tf_client *c, struct req *r, const struct tf_proto_err 
 
 	if (r->state != RS_SENDING && r->state != RS_PINGING)
 		return;
+	if (code == TF_PROTO_E_BUSY && r->state == RS_SENDING) {
+		/*
+		 * A card that cannot authenticate the tenant yet (restarted, waiting for
+		 * its host's configuration: dataplane.md) answers BUSY unsigned. Wait and
+		 * send again as for a signed BUSY, within the retry limit; a forger gains
+		 * no more than by dropping datagrams, so the wait is capped at rto_max.
+		 */
+		uint32_t wait = e->retry_after_ms < c->cfg.rto_max_ms ? e->retry_after_ms
+								      : c->cfg.rto_max_ms;
+
+		r->uerr_code = code;
+		r->uerr_tx = r->tx_count;
+		r->out.retry_after_ms = e->retry_after_ms;
+		if (r->tries >= c->cfg.retries) {
+			r->out.unsigned_error = true;
+			finish(c, r, code, now);
+			return;
+		}
+		event(c, r, "busy (unsigned: the card is not configured yet?), waiting");
+		arm(c, r, now + (uint64_t)wait * 1000 + jitter_us(c, r->rto_ms) / 4);
+		return;
+	}
 	if (r->uerr_code == code && r->uerr_tx != r->tx_count) {
 		r->out.unsigned_error = true;
 		r->out.detail = e->detail;
@@ -759,84 +911,79 @@ handle(struct tf_client *c, const uint8_t *buf, size_t len, uint64_t now)
 	}
 }
 
+/* A request's timer fired: retransmit, resume, cancel step, give up, or its deadline. */
+static void
+fire(struct tf_client *c, struct req *r, uint64_t now)
+{
+	uint64_t next;
+
+	if (r->state != RS_CANCELLING && now >= r->t_deadline) {
+		r->timed_out = true;
+		if (r->state == RS_PINGING) {
+			finish(c, r, TF_CLIENT_S_TIMEOUT, now);
+			return;
+		}
+		event(c, r, "overall timeout");
+		start_cancel(c, r, now);
+		return;
+	}
+	switch (r->state) {
+	case RS_SENDING:
+	case RS_PINGING:
+	case RS_STREAMING:
+		/* Refused twice (ICMP port unreachable): nobody listens. */
+		if (r->tries >= c->cfg.retries || (r->net_errno == ECONNREFUSED && r->tries >= 2)) {
+			give_up(c, r, now);
+			return;
+		}
+		r->tries++;
+		if (r->state == RS_STREAMING) {
+			send_resume(c, r, now);
+		} else {
+			r->out.retransmits++;
+			event(c, r, "retransmit");
+			if (r->state == RS_PINGING)
+				send_small(c, r, TF_PROTO_T_PING, true);
+			else
+				send_request(c, r, true);
+		}
+		r->rto_ms = r->rto_ms * 2 > c->cfg.rto_max_ms ? c->cfg.rto_max_ms : r->rto_ms * 2;
+		arm(c, r, now + jitter_us(c, r->rto_ms));
+		break;
+	case RS_CANCELLING:
+		if (now >= r->t_cancel_end) {
+			if (r->have_final)
+				finish_final(c, r, now);
+			else
+				finish(c, r,
+				       r->timed_out ? TF_CLIENT_S_TIMEOUT : TF_CLIENT_S_CANCELLED,
+				       now);
+			return;
+		}
+		if (r->have_final)
+			send_resume(c, r, now);
+		else
+			send_small(c, r, TF_PROTO_T_CANCEL, true);
+		next = now + jitter_us(c, r->rto_ms);
+		arm(c, r, next < r->t_cancel_end ? next : r->t_cancel_end);
+		break;
+	}
+}
+
+/*
+ * Every due timer, earliest first. Each fire() leaves its request due later
+ * than now or ends it, so this stops; callbacks may submit (new timers) meanwhile.
+ */
 static void
 timers(struct tf_client *c, uint64_t now)
 {
-	uint64_t next = NO_TIMER;
+	while (c->nheap) {
+		struct req *r = &c->reqs[c->heap[0]];
 
-	if (now < c->next_timer)
-		return;
-	/* Callbacks below may submit (arm() lowers next_timer): keep both. */
-	c->next_timer = NO_TIMER;
-	for (uint32_t i = 0; i < c->cap; i++) {
-		struct req *r = &c->reqs[i];
-
-		if (r->state == RS_FREE)
-			continue;
-		if (r->state != RS_CANCELLING && now >= r->t_deadline) {
-			r->timed_out = true;
-			if (r->state == RS_PINGING) {
-				finish(c, r, TF_CLIENT_S_TIMEOUT, now);
-				continue;
-			}
-			event(c, r, "overall timeout");
-			start_cancel(c, r, now);
-		} else if (now >= r->t_next) {
-			switch (r->state) {
-			case RS_SENDING:
-			case RS_PINGING:
-			case RS_STREAMING:
-				/* Refused twice (ICMP port unreachable): nobody listens. */
-				if (r->tries >= c->cfg.retries ||
-				    (r->net_errno == ECONNREFUSED && r->tries >= 2)) {
-					give_up(c, r, now);
-					continue;
-				}
-				r->tries++;
-				if (r->state == RS_STREAMING) {
-					send_resume(c, r, now);
-				} else {
-					r->out.retransmits++;
-					event(c, r, "retransmit");
-					if (r->state == RS_PINGING)
-						send_small(c, r, TF_PROTO_T_PING, true);
-					else
-						send_request(c, r, true);
-				}
-				r->rto_ms = r->rto_ms * 2 > c->cfg.rto_max_ms ? c->cfg.rto_max_ms
-									      : r->rto_ms * 2;
-				r->t_next = now + jitter_us(c, r->rto_ms);
-				break;
-			case RS_CANCELLING:
-				if (now >= r->t_cancel_end) {
-					if (r->have_final)
-						finish_final(c, r, now);
-					else
-						finish(c, r,
-						       r->timed_out ? TF_CLIENT_S_TIMEOUT
-								    : TF_CLIENT_S_CANCELLED,
-						       now);
-					continue;
-				}
-				if (r->have_final)
-					send_resume(c, r, now);
-				else
-					send_small(c, r, TF_PROTO_T_CANCEL, true);
-				r->t_next = now + jitter_us(c, r->rto_ms);
-				if (r->t_next > r->t_cancel_end)
-					r->t_next = r->t_cancel_end;
-				break;
-			}
-		}
-		if (r->state == RS_FREE)
-			continue;
-		if (r->t_next < next)
-			next = r->t_next;
-		if (r->state != RS_CANCELLING && r->t_deadline < next)
-			next = r->t_deadline;
+		if (r->t_due > now)
+			break;
+		fire(c, r, now);
 	}
-	if (next < c->next_timer)
-		c->next_timer = next;
 }
 
 int

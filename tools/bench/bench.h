@@ -139,6 +139,7 @@ struct bench_run {
 	uint64_t win_tokens, win_prompt_tokens, win_cost_micro;
 	uint64_t not_sent_pool, not_sent_outstanding, unfinished;
 	uint64_t retransmits, resumes;
+	uint64_t socket_drops; /* answers the kernel dropped at the clients' sockets */
 	struct bench_err_class errs[BENCH_MAX_ERR_CLASSES];
 	uint32_t nerrs;
 	struct tf_hist ttft, itl, e2e; /* window, microseconds */

@@ -93,8 +93,8 @@ bench_report_text(const struct bench_run *r, FILE *f)
 	}
 	fprintf(f,
 		"client      retransmits %" PRIu64 ", resumes %" PRIu64 ", %.2f CPU s, max %" PRIu64
-		" in flight\n",
-		r->retransmits, r->resumes, r->cpu_s, r->max_inflight_seen);
+		" in flight, %" PRIu64 " answers dropped by this host's sockets\n",
+		r->retransmits, r->resumes, r->cpu_s, r->max_inflight_seen, r->socket_drops);
 	if (c.have_accels) {
 		const struct bench_api *a = r->api;
 
@@ -237,10 +237,11 @@ bench_report_json(const struct bench_run *r, const char *path, char *err, size_t
 	json_object_set_new(j, "errors", errs);
 	json_object_set_new(j, "series", series);
 	json_object_set_new(j, "client",
-			    json_pack("{s:I,s:I,s:f,s:I}", "retransmits",
+			    json_pack("{s:I,s:I,s:f,s:I,s:I}", "retransmits",
 				      (json_int_t)r->retransmits, "resumes", (json_int_t)r->resumes,
 				      "cpu_s", r->cpu_s, "max_inflight",
-				      (json_int_t)r->max_inflight_seen));
+				      (json_int_t)r->max_inflight_seen, "socket_drops",
+				      (json_int_t)r->socket_drops));
 	if (r->api) {
 		json_t *cost = json_pack("{s:f,s:I}", "accelerators_micro", c.run_micro, "tokens",
 					 (json_int_t)c.tokens);

@@ -145,6 +145,16 @@ load_tenants(struct bench_run *r, char *err, size_t errlen)
 
 /* ---- clients ------------------------------------------------------------ */
 
+/* Answers the kernel dropped at this client's socket (its receive buffer was full). */
+static void
+client_count_drops(struct bench_run *r, const struct tf_client *c)
+{
+	int64_t d = tf_client_socket_drops(c);
+
+	if (d > 0)
+		r->socket_drops += (uint64_t)d;
+}
+
 static void
 client_close(struct bench_run *r, uint32_t ti)
 {
@@ -154,6 +164,7 @@ client_close(struct bench_run *r, uint32_t ti)
 	if (!t->c)
 		return;
 	epoll_ctl(r->ep, EPOLL_CTL_DEL, tf_client_fd(t->c), NULL);
+	client_count_drops(r, t->c);
 	tf_client_destroy(t->c);
 	t->c = NULL;
 	last = r->open[--r->nopen];
@@ -593,7 +604,7 @@ bench_run_go(struct bench_run *r, volatile int *stop)
 {
 	const struct bench_opts *o = r->o;
 	struct epoll_event evs[256];
-	uint64_t now, next_tick, next_prog, drain_end = 0, arrivals = 0;
+	uint64_t now, cnow, next_tick, next_prog, drain_end = 0, arrivals = 0;
 	uint64_t lp_t, lp_done = 0, lp_tok = 0;
 	double mean_gap_ns = o->mode == BENCH_OPEN ? 1e9 / o->rate : 0;
 	bool tty = isatty(STDERR_FILENO), show = !o->quiet && o->progress_s > 0;
@@ -675,11 +686,14 @@ bench_run_go(struct bench_run *r, volatile int *stop)
 			    r->inflight < o->concurrency)
 				wait_ms =
 					wait_ms > 1 ? 1 : wait_ms; /* no client slot: retry soon */
+			/* one clock read for every client's next timer (absolute times) */
+			cnow = tf_client_now_us();
 			for (uint32_t i = 0; i < r->nactive; i++) {
-				int t = tf_client_timeout_ms(r->tenants[r->active[i]].c);
+				uint64_t t = tf_client_next_timer_us(r->tenants[r->active[i]].c);
+				uint64_t ms = t <= cnow ? 0 : (t - cnow + 999) / 1000;
 
-				if (t >= 0 && t < wait_ms)
-					wait_ms = t;
+				if (ms < (uint64_t)wait_ms)
+					wait_ms = (int)ms;
 			}
 		}
 		n = epoll_wait(r->ep, evs, 256, wait_ms);
@@ -693,13 +707,14 @@ bench_run_go(struct bench_run *r, volatile int *stop)
 			if (t->c)
 				tf_client_process(t->c);
 		}
+		cnow = tf_client_now_us();
 		for (uint32_t i = r->nactive; i-- > 0;) {
 			struct tf_client *c;
 
 			if (i >= r->nactive)
 				continue;
 			c = r->tenants[r->active[i]].c;
-			if (tf_client_timeout_ms(c) == 0)
+			if (tf_client_next_timer_us(c) <= cnow)
 				tf_client_process(c);
 		}
 		now = mono_ns();
@@ -718,6 +733,8 @@ bench_run_go(struct bench_run *r, volatile int *stop)
 		r->unfinished = r->inflight;
 	}
 	close_second(r, mono_ns() + 1);
+	for (uint32_t i = 0; i < r->nopen; i++)
+		client_count_drops(r, r->tenants[r->open[i]].c);
 	if (show)
 		progress(r, mono_ns(), &lp_t, &lp_done, &lp_tok, tty);
 	if (show && tty)

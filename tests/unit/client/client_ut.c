@@ -648,6 +648,236 @@ test_forged_responses_ignored(void)
 	srv_drain();
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+srv_beacon(uint64_t rid, uint32_t count)
+{
+	struct tf_proto_msg m = { .type = TF_PROTO_T_TOKENS };
+
+	m.u.tokens = (struct tf_proto_tokens){ .first_seq = count };
+	srv_send(&m, rid, &g_key);
+}
+
+/*
+ * Progress beacons (a request the card keeps queued) prove the card holds it:
+ * they keep the request alive past its retry limit, but they do not restart the
+ * timeout, so the RESUMEs come less and less often (20, 40, 80, 160, 320 ms with
+ * rto 20..320 ms) instead of every 20 ms; new tokens restart it at 20 ms.
+ * The intervals are only bounded from below (a loaded machine makes them longer).
+ */
+static void
+test_beacons_do_not_reset_backoff(void)
+{
+	struct tf_client_config cfg;
+	struct tf_client *c = NULL;
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	char err[256];
+	uint64_t rid, t_prev, gap[7];
+	int nresume = 0;
+
+	tf_client_config_init(&cfg);
+	cfg.server = g_addr;
+	cfg.tenant_id = 42;
+	memcpy(cfg.key, g_secret, sizeof(g_secret));
+	cfg.rto_initial_ms = 20;
+	cfg.rto_max_ms = 320;
+	cfg.retries = 2; /* fewer than the beacon-answered RESUMEs below */
+	CU_ASSERT_EQUAL_FATAL(tf_client_create(&cfg, &c, err, sizeof(err)), 0);
+	rid = submit_text(c, &s, "queued for long", 4);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	t_prev = mono_ms();
+	/* Every datagram the client sends (REQUEST retransmit, then RESUMEs) gets a beacon. */
+	while (nresume < 7 && !s.done) {
+		tf_client_wait(c, 2);
+		if (!srv_recv(&m, b, 0))
+			continue;
+		gap[nresume] = mono_ms() - t_prev;
+		if (nresume == 0) {
+			CU_ASSERT_EQUAL(m.type, TF_PROTO_T_REQUEST);
+		} else {
+			CU_ASSERT_EQUAL(m.type, TF_PROTO_T_RESUME);
+			CU_ASSERT_EQUAL(m.u.resume.from_seq, 0);
+		}
+		nresume++;
+		srv_beacon(rid, 0);
+		t_prev = mono_ms();
+	}
+	CU_ASSERT_EQUAL_FATAL(s.done, 0); /* alive: beacons reset the retry limit */
+	CU_ASSERT_EQUAL(nresume, 7);
+	/* The timeout doubled each time, up to rto_max: at least 3/4 of 40, 80, 160, 320, 320. */
+	CU_ASSERT(gap[1] >= 30);
+	CU_ASSERT(gap[2] >= 60);
+	CU_ASSERT(gap[3] >= 120);
+	CU_ASSERT(gap[4] >= 240);
+	CU_ASSERT(gap[5] >= 240);
+	/* New tokens: the timeout starts again at 20 ms (the RESUME then asks for index 2). */
+	srv_tokens(rid, 0, 2, false);
+	t_prev = mono_ms();
+	while (!srv_recv(&m, b, 0))
+		tf_client_wait(c, 2);
+	CU_ASSERT_EQUAL(m.type, TF_PROTO_T_RESUME);
+	CU_ASSERT_EQUAL(m.u.resume.from_seq, 2);
+	CU_ASSERT_EQUAL(s.n, 2);
+	srv_tokens(rid, 2, 2, false);
+	srv_final(rid, TF_PROTO_FINISH_LENGTH, 4, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
+	CU_ASSERT_EQUAL(s.n, 4);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/*
+ * A card waiting for its configuration answers BUSY unsigned (it cannot
+ * authenticate the tenant yet): the client waits and sends again, as for a
+ * signed BUSY, until the card knows the tenant -- not a final error after two.
+ */
+static void
+test_unsigned_busy_retried(void)
+{
+	struct tf_client *c = mk_client(5);
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	uint64_t rid = submit_text(c, &s, "card restarting", 2), t0;
+
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	for (int i = 0; i < 3; i++) {
+		srv_error(rid, TF_PROTO_E_BUSY, 30, NULL);
+		t0 = mono_ms();
+		while (!srv_recv(&m, b, 0) && !s.done)
+			tf_client_wait(c, 2);
+		CU_ASSERT_EQUAL_FATAL(s.done, 0);
+		CU_ASSERT(mono_ms() - t0 >= 29); /* waited retry_after */
+		CU_ASSERT_EQUAL(m.type, TF_PROTO_T_REQUEST);
+		CU_ASSERT_EQUAL(m.flags, TF_PROTO_F_RETRANSMIT);
+	}
+	srv_tokens(rid, 0, 2, false);
+	srv_final(rid, TF_PROTO_FINISH_STOP, 2, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
+	CU_ASSERT_EQUAL(s.n, 2);
+	tf_client_destroy(c);
+	srv_drain();
+
+	/* Still BUSY when the retries run out: reported as BUSY, marked unsigned. */
+	c = mk_client(1);
+	rid = submit_text(c, &s, "never configured", 2);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	srv_error(rid, TF_PROTO_E_BUSY, 10, NULL);
+	while (!srv_recv(&m, b, 0) && !s.done)
+		tf_client_wait(c, 2);
+	CU_ASSERT_EQUAL_FATAL(s.done, 0);
+	CU_ASSERT_EQUAL(m.flags, TF_PROTO_F_RETRANSMIT); /* the one retry */
+	srv_error(rid, TF_PROTO_E_BUSY, 10, NULL);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.out.status, TF_PROTO_E_BUSY);
+	CU_ASSERT_TRUE(s.out.unsigned_error);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/*
+ * Thousands of requests in flight, each with its own timer: every one is
+ * retransmitted once and then given up on, none starves, none fires twice
+ * early (the timer heap), and finished ones leave no timer behind.
+ */
+static void
+test_many_timers(void)
+{
+	enum { N = 3000 };
+	static struct seen s[N];
+	struct tf_client_config cfg;
+	struct tf_client *c = NULL;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	char err[256];
+	int req = 0, retx = 0, timeouts = 0;
+	uint64_t t_end;
+
+	tf_client_config_init(&cfg);
+	cfg.server = g_addr;
+	cfg.tenant_id = 42;
+	memcpy(cfg.key, g_secret, sizeof(g_secret));
+	cfg.rto_initial_ms = 30;
+	cfg.rto_max_ms = 30;
+	cfg.retries = 1;
+	cfg.max_inflight = N;
+	CU_ASSERT_EQUAL_FATAL(tf_client_create(&cfg, &c, err, sizeof(err)), 0);
+	for (int i = 0; i < N; i++) {
+		/* Every third one is answered at once: its timer must go with it. */
+		uint64_t rid = submit_text(c, &s[i], "t", 1);
+
+		if (i % 3 == 0) {
+			CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+			req++;
+			srv_tokens(rid, 0, 1, false);
+			srv_final(rid, TF_PROTO_FINISH_LENGTH, 1, 0);
+			tf_client_process(c);
+		}
+	}
+	t_end = mono_ms() + 20000;
+	while (tf_client_inflight(c) && mono_ms() < t_end) {
+		tf_client_wait(c, 5);
+		while (srv_recv(&m, b, 0)) {
+			if (m.flags & TF_PROTO_F_RETRANSMIT)
+				retx++;
+			else
+				req++;
+		}
+	}
+	while (srv_recv(&m, b, 0))
+		retx += !!(m.flags & TF_PROTO_F_RETRANSMIT);
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(s[i].done, 1);
+		if (i % 3 == 0) {
+			CU_ASSERT_EQUAL(s[i].out.status, TF_CLIENT_OK);
+		} else {
+			timeouts += s[i].out.status == TF_CLIENT_S_TIMEOUT;
+			CU_ASSERT_EQUAL(s[i].out.retransmits, 1);
+		}
+	}
+	CU_ASSERT_EQUAL(req, N);
+	CU_ASSERT_EQUAL(retx, N - (N + 2) / 3);
+	CU_ASSERT_EQUAL(timeouts, N - (N + 2) / 3);
+	CU_ASSERT_EQUAL(tf_client_timeout_ms(c), -1);
+	CU_ASSERT_EQUAL(tf_client_next_timer_us(c), UINT64_MAX);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/* Answers the kernel dropped for a full receive buffer are counted. */
+static void
+test_socket_drops(void)
+{
+	struct tf_client *c = mk_client(3);
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	uint64_t rid = submit_text(c, &s, "flood", 4);
+	int64_t d0 = tf_client_socket_drops(c);
+
+	CU_ASSERT_EQUAL(d0, 0);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	/* Far more than the 4 MiB receive buffer holds, while the client does not read. */
+	for (int i = 0; i < 12000; i++)
+		srv_tokens(rid, 0, 300, false);
+	CU_ASSERT(tf_client_socket_drops(c) > 0);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
 /* Cancel: CANCEL is sent and the FINAL's usage reported. */
 static void
 test_cancel_reports_usage(void)
@@ -1068,6 +1298,10 @@ static const struct tf_cunit_test client_tests[] = {
 	TF_TEST(test_fragment_order_rotates),
 	TF_TEST(test_periodic_loss_rotates_request),
 	TF_TEST(test_many_concurrent),
+	TF_TEST(test_beacons_do_not_reset_backoff),
+	TF_TEST(test_unsigned_busy_retried),
+	TF_TEST(test_many_timers),
+	TF_TEST(test_socket_drops),
 	TF_TEST(test_replay_corrects_clock),
 	TF_TEST(test_ping),
 	TF_TEST(test_submit_validation),
