@@ -21,6 +21,7 @@
 #include "tokfabd/config.h"
 #include "tokfabd/events.h"
 #include "tokfabd/health.h"
+#include "tokfabd/keymap.h"
 #include "tokfabd/ledger.h"
 
 /* Totals by (tenant, model, accel, outcome) since the ledger began. */
@@ -81,8 +82,10 @@ struct tfd {
 	pthread_mutex_t live_lock;
 	struct tfd_counter *counters;
 	unsigned int n_counters, cap_counters;
+	struct tfd_keymap counter_map; /* (tenant, model, accel, outcome) -> counters[] */
 	struct tfd_tenant_live *tenants;
 	unsigned int n_tenants;
+	uint32_t live_cursor; /* card thread: next tenant the once-a-second poll asks about */
 	struct tfd_accel_live *accels;
 	unsigned int n_accels;
 	struct tf_aq_card_stats card_stats;
@@ -133,6 +136,7 @@ uint8_t tfd_tenant_key_id(struct tfd_ledger *l, const struct tfd_tenant *t);
 /* metrics.c: totals kept in memory (seeded from the ledger's rollups). */
 int tfd_metrics_seed(struct tfd *d, struct tfd_ledger *l);
 void tfd_metrics_count(struct tfd *d, const struct tf_eq_entry *ev, unsigned int n);
+void tfd_metrics_fini(struct tfd *d);
 
 /* Reload: parse the file again; 0 (swapped, push requested) or -EINVAL with err. */
 int tfd_reload(struct tfd *d, char *err, size_t len);

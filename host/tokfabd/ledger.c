@@ -2,6 +2,8 @@
 /* The metering ledger on SQLite (WAL): commit, rollups, queries, retention. */
 #include "tokfabd/ledger.h"
 
+#include "tokfabd/keymap.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -17,7 +19,7 @@ struct rollup {
 	uint64_t requests, prompt, completion, cost;
 };
 
-#define ROLLUP_MAX 256
+#define ROLLUP_MAX 4096 /* groups per flush; a commit of more distinct groups flushes twice */
 /*
  * Records per INSERT statement: one statement execution (VDBE set-up, cursor,
  * halt) serves 16 rows, which took the per-record CPU of a commit from ~1.2 to
@@ -32,6 +34,7 @@ struct tfd_ledger {
 	sqlite3 *db;
 	struct rollup roll[ROLLUP_MAX];
 	unsigned int n_roll;
+	struct tfd_keymap roll_map; /* group -> roll[] */
 	sqlite3_stmt *ins_usage, *ins_usage_n, *ins_health, *upsert_hourly, *upsert_card,
 		*get_card;
 	/* usage records of this commit not yet inserted (ins_usage_n takes ROWS_PER_INSERT) */
@@ -39,6 +42,8 @@ struct tfd_ledger {
 	unsigned int n_queued;
 	char err[256]; /* why the last commit failed (before its rollback); "" after a success */
 	sqlite3_stmt *begin, *commit, *rollback;
+	/* the once-a-second reads and the small writes, prepared once */
+	sqlite3_stmt *meta_get, *meta_set, *balance_log, *topups, *spent, *accel_tokens;
 };
 
 /*
@@ -210,7 +215,23 @@ tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *e
 		 " last_seq = max(last_seq, excluded.last_seq)",
 		 &l->upsert_card) ||
 	    prep(l, "BEGIN IMMEDIATE", &l->begin) || prep(l, "COMMIT", &l->commit) ||
-	    prep(l, "ROLLBACK", &l->rollback)) {
+	    prep(l, "ROLLBACK", &l->rollback) ||
+	    prep(l, "SELECT value FROM meta WHERE key = ?", &l->meta_get) ||
+	    prep(l, "INSERT OR REPLACE INTO meta VALUES (?, ?)", &l->meta_set) ||
+	    prep(l, "INSERT INTO balance_log (ts_ns, tenant_id, op, amount) VALUES (?,?,?,?)",
+		 &l->balance_log) ||
+	    prep(l,
+		 "SELECT COALESCE(SUM(amount), 0) FROM balance_log "
+		 "WHERE tenant_id = ? AND ts_ns >= ? AND op = 'add'",
+		 &l->topups) ||
+	    prep(l,
+		 "SELECT COALESCE(SUM(cost_micro), 0) FROM usage_hourly "
+		 "WHERE tenant_id = ? AND hour >= ?",
+		 &l->spent) ||
+	    prep(l,
+		 "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage_hourly "
+		 "WHERE accel_id = ? AND hour >= ?",
+		 &l->accel_tokens)) {
 		snprintf(err, errlen, "ledger %s: %s", path, sqlite3_errmsg(l->db));
 		goto err;
 	}
@@ -235,7 +256,14 @@ tfd_ledger_close(struct tfd_ledger *l)
 	sqlite3_finalize(l->begin);
 	sqlite3_finalize(l->commit);
 	sqlite3_finalize(l->rollback);
+	sqlite3_finalize(l->meta_get);
+	sqlite3_finalize(l->meta_set);
+	sqlite3_finalize(l->balance_log);
+	sqlite3_finalize(l->topups);
+	sqlite3_finalize(l->spent);
+	sqlite3_finalize(l->accel_tokens);
 	sqlite3_close(l->db);
+	tfd_keymap_free(&l->roll_map);
 	free(l);
 }
 
@@ -276,6 +304,7 @@ flush_rollups(struct tfd_ledger *l)
 			return -EIO;
 	}
 	l->n_roll = 0;
+	tfd_keymap_clear(&l->roll_map);
 	return 0;
 }
 
@@ -283,27 +312,28 @@ flush_rollups(struct tfd_ledger *l)
 static int
 add_rollup(struct tfd_ledger *l, const struct tf_usage_record *u)
 {
-	uint64_t hour = u->end_time_ns / 3600000000000ull * 3600;
-	struct rollup *r = NULL;
+	struct tfd_usage_key k = { .hour = u->end_time_ns / 3600000000000ull * 3600,
+				   .tenant = u->tenant_id,
+				   .model = u->model_id,
+				   .accel = u->accel_id,
+				   .outcome = u->outcome };
+	struct rollup *r;
+	int64_t i;
+	int added;
 
-	for (unsigned int k = 0; k < l->n_roll; k++) {
-		struct rollup *x = &l->roll[k];
-
-		if (x->hour == hour && x->tenant == u->tenant_id && x->model == u->model_id &&
-		    x->accel == u->accel_id && x->outcome == u->outcome) {
-			r = x;
-			break;
-		}
-	}
-	if (!r) {
-		if (l->n_roll == ROLLUP_MAX && flush_rollups(l) < 0)
-			return -EIO;
-		r = &l->roll[l->n_roll++];
-		*r = (struct rollup){ .hour = hour,
-				      .tenant = u->tenant_id,
-				      .model = u->model_id,
-				      .accel = u->accel_id,
-				      .outcome = u->outcome };
+	if (l->n_roll == ROLLUP_MAX && flush_rollups(l) < 0)
+		return -EIO;
+	i = tfd_keymap_get_or_add(&l->roll_map, &k, l->n_roll, &added);
+	if (i < 0)
+		return -ENOMEM;
+	r = &l->roll[i];
+	if (added) {
+		l->n_roll++;
+		*r = (struct rollup){ .hour = k.hour,
+				      .tenant = k.tenant,
+				      .model = k.model,
+				      .accel = k.accel,
+				      .outcome = k.outcome };
 	}
 	r->requests++;
 	r->prompt += u->prompt_tokens;
@@ -409,6 +439,7 @@ tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 
 	memset(res, 0, sizeof(*res));
 	l->n_roll = 0;
+	tfd_keymap_clear(&l->roll_map);
 	l->n_queued = 0;
 	if (n == 0)
 		return 0;
@@ -448,6 +479,7 @@ tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 	snprintf(l->err, sizeof(l->err), "commit failed: %s", sqlite3_errmsg(l->db));
 	step_done(l->rollback);
 	l->n_roll = 0;
+	tfd_keymap_clear(&l->roll_map);
 	l->n_queued = 0;
 	memset(res, 0, sizeof(*res));
 	return -EIO;
@@ -456,81 +488,64 @@ tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 int
 tfd_ledger_meta_get(struct tfd_ledger *l, const char *key, char *val, size_t len)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = l->meta_get;
 	int rc = -ENOENT;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
-		return -EIO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
 		snprintf(val, len, "%s", (const char *)sqlite3_column_text(st, 0));
 		rc = 0;
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = -EIO;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
 int
 tfd_ledger_meta_set(struct tfd_ledger *l, const char *key, const char *val)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1, &st, NULL))
-		return -EIO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
-	return rc;
+	sqlite3_bind_text(l->meta_set, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->meta_set, 2, val, -1, SQLITE_STATIC);
+	return step_done(l->meta_set);
 }
 
 int
 tfd_ledger_balance_log(struct tfd_ledger *l, uint32_t tenant, const char *op, int64_t amount,
 		       uint64_t ts_ns)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = l->balance_log;
 
-	if (sqlite3_prepare_v2(l->db,
-			       "INSERT INTO balance_log (ts_ns, tenant_id, op, amount) "
-			       "VALUES (?,?,?,?)",
-			       -1, &st, NULL))
-		return -EIO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ts_ns);
 	sqlite3_bind_int64(st, 2, tenant);
 	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, amount);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
-	return rc;
+	return step_done(st);
 }
 
 static int
-sum_query(struct tfd_ledger *l, const char *sql, uint32_t tenant, uint64_t since_ns, int64_t *out)
+sum_query(sqlite3_stmt *st, uint32_t id, uint64_t since, int64_t *out)
 {
-	sqlite3_stmt *st;
 	int rc = -EIO;
 
-	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
-		return -EIO;
-	sqlite3_bind_int64(st, 1, tenant);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)since_ns);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*out = sqlite3_column_int64(st, 0);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
 int
 tfd_ledger_topups(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64_t *micro)
 {
-	return sum_query(l,
-			 "SELECT COALESCE(SUM(amount), 0) FROM balance_log "
-			 "WHERE tenant_id = ? AND ts_ns >= ? AND op = 'add'",
-			 tenant, since_ns, micro);
+	return sum_query(l->topups, tenant, since_ns, micro);
 }
 
 int
@@ -539,10 +554,7 @@ tfd_ledger_spent(struct tfd_ledger *l, uint32_t tenant, uint64_t since_ns, int64
 	/* From the hourly rollups: exact for an hour-aligned start, and cheap. */
 	if (since_ns % 3600000000000ull)
 		return -EINVAL;
-	return sum_query(l,
-			 "SELECT COALESCE(SUM(cost_micro), 0) FROM usage_hourly "
-			 "WHERE tenant_id = ? AND hour >= ?",
-			 tenant, since_ns / 1000000000ull, micro);
+	return sum_query(l->spent, tenant, since_ns / 1000000000ull, micro);
 }
 
 int
@@ -550,11 +562,7 @@ tfd_ledger_accel_tokens(struct tfd_ledger *l, uint32_t accel, uint64_t since_ns,
 {
 	if (since_ns % 3600000000000ull)
 		return -EINVAL;
-	return sum_query(
-		l,
-		"SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage_hourly "
-		"WHERE accel_id = ? AND hour >= ?",
-		accel, since_ns / 1000000000ull, tokens);
+	return sum_query(l->accel_tokens, accel, since_ns / 1000000000ull, tokens);
 }
 
 /* WHERE clause and its bindings shared by query and records. */

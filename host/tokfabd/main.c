@@ -75,7 +75,7 @@ fini(struct tfd *d)
 	tfd_ledger_close(d->ledger);
 	tfd_ledger_close(d->api_ledger);
 	tfd_config_free(d->cfg);
-	free(d->counters);
+	tfd_metrics_fini(d);
 	free(d->tenants);
 	free(d->accels);
 }

@@ -13,14 +13,13 @@
 static struct tfd_counter *
 counter(struct tfd *d, uint32_t tenant, uint32_t model, uint32_t accel, int outcome)
 {
+	struct tfd_usage_key k = {
+		.tenant = tenant, .model = model, .accel = accel, .outcome = outcome
+	};
 	struct tfd_counter *c;
+	int64_t i;
+	int added;
 
-	for (unsigned int i = 0; i < d->n_counters; i++) {
-		c = &d->counters[i];
-		if (c->tenant == tenant && c->model == model && c->accel == accel &&
-		    c->outcome == outcome)
-			return c;
-	}
 	if (d->n_counters == d->cap_counters) {
 		unsigned int cap = d->cap_counters ? 2 * d->cap_counters : 64;
 		struct tfd_counter *n = realloc(d->counters, cap * sizeof(*n));
@@ -30,12 +29,18 @@ counter(struct tfd *d, uint32_t tenant, uint32_t model, uint32_t accel, int outc
 		d->counters = n;
 		d->cap_counters = cap;
 	}
-	c = &d->counters[d->n_counters++];
-	memset(c, 0, sizeof(*c));
-	c->tenant = tenant;
-	c->model = model;
-	c->accel = accel;
-	c->outcome = outcome;
+	i = tfd_keymap_get_or_add(&d->counter_map, &k, d->n_counters, &added);
+	if (i < 0)
+		return NULL;
+	c = &d->counters[i];
+	if (added) {
+		d->n_counters++;
+		memset(c, 0, sizeof(*c));
+		c->tenant = tenant;
+		c->model = model;
+		c->accel = accel;
+		c->outcome = outcome;
+	}
 	return c;
 }
 
@@ -63,6 +68,15 @@ tfd_metrics_seed(struct tfd *d, struct tfd_ledger *l)
 	rc = tfd_ledger_totals(l, seed_row, d);
 	pthread_mutex_unlock(&d->live_lock);
 	return rc < 0 ? rc : 0;
+}
+
+void
+tfd_metrics_fini(struct tfd *d)
+{
+	free(d->counters);
+	d->counters = NULL;
+	d->n_counters = d->cap_counters = 0;
+	tfd_keymap_free(&d->counter_map);
 }
 
 void

@@ -21,7 +21,7 @@
  * API history
  *   1 (ABI 1.0)  first version.
  *   2            the event side may run beside the admin side; shm's
- *                event_wait backs off to 5 ms naps on an idle card.
+ *                event_wait backs off to 20 ms naps on an idle card.
  */
 #ifndef TF_CARD_HOST_H
 #define TF_CARD_HOST_H

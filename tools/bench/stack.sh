@@ -28,7 +28,8 @@
 # devargs), STACK_DP_YAML (extra lines
 # under card:/limits: as a whole "limits:" block), STACK_BATCHING (YAML block),
 # STACK_MODEL_MAX_NEW (256), STACK_LEDGER_SYNC (full|normal), STACK_KEEP=1 keeps the
-# directory, STACK_QUIET=1.
+# directory, STACK_QUIET=1, STACK_TOKFABD (another tokfabd binary, e.g. an older
+# build to compare against).
 # The caller registers stack_down to run at exit (tf_on_exit or a trap).
 
 STACK_ROOT=${STACK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -199,7 +200,7 @@ $STACK_ACCELS_YAML
 tenants:
 $STACK_TENANTS_YAML
 EOF
-	"$STACK_BIN/tokfabd" -n -c "$STACK_DIR/tokfabd.yaml" >/dev/null ||
+	"${STACK_TOKFABD:-$STACK_BIN/tokfabd}" -n -c "$STACK_DIR/tokfabd.yaml" >/dev/null ||
 		{ stack_die "tokfabd refuses the generated configuration $STACK_DIR/tokfabd.yaml"; return 1; }
 	"$STACK_BIN/tokfab-dp" -- --check --config "$STACK_DIR/dp.yaml" >/dev/null ||
 		{ stack_die "tokfab-dp refuses the generated configuration $STACK_DIR/dp.yaml"; return 1; }
@@ -333,7 +334,7 @@ stack_up() {
 	stack_start dp || return 1
 	stack_wait 30 ip netns exec "$STACK_NS" ping -c 1 -W 1 "$STACK_CARD" ||
 		{ stack_log_tail dp; stack_die "the card (tokfab-dp) does not answer ping at $STACK_CARD"; return 1; }
-	STACK_CMD[tokfabd]=$(printf '%q ' "$STACK_BIN/tokfabd" -c "$STACK_DIR/tokfabd.yaml")
+	STACK_CMD[tokfabd]=$(printf '%q ' "${STACK_TOKFABD:-$STACK_BIN/tokfabd}" -c "$STACK_DIR/tokfabd.yaml")
 	STACK_NAMES+=(tokfabd)
 	stack_start tokfabd || return 1
 	stack_wait_tokfabd || return 1

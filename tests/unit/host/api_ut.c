@@ -173,7 +173,7 @@ suite_fini(void)
 	tfd_ledger_close(g_d.ledger);
 	tfd_ledger_close(g_d.api_ledger);
 	tfd_config_free(g_d.cfg);
-	free(g_d.counters);
+	tfd_metrics_fini(&g_d);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
 	return system(cmd) == 0 ? 0 : 0;
 }

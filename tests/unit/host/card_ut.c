@@ -242,7 +242,7 @@ teardown(void)
 	unlink(g_bar);
 	tfd_ledger_close(g_d.ledger);
 	tfd_config_free(g_d.cfg);
-	free(g_d.counters);
+	tfd_metrics_fini(&g_d);
 	free(g_d.tenants);
 	free(g_d.accels);
 }
