@@ -9,6 +9,7 @@
 #include "card/card.h"
 #include "card/host.h"
 #include "tf_cunit.h"
+#include "tokfabd/keymap.h"
 #include "tokfabd/ledger.h"
 
 #include <errno.h>
@@ -470,6 +471,45 @@ test_large_commit(void)
 	rm_db();
 }
 
+/* The group map behind the rollups and the metrics: many keys, growth, clear. */
+static void
+test_keymap(void)
+{
+	struct tfd_keymap m = { 0 };
+	int added = 0, bad = 0;
+
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct tfd_usage_key k = { .hour = i % 7 * 3600, .tenant = i, .model = 1,
+					   .accel = i % 3, .outcome = (int32_t)(i % 2) };
+
+		if (tfd_keymap_get_or_add(&m, &k, i, &added) != i || !added)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(m.n, 10000);
+	CU_ASSERT(m.cap >= 20000);
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct tfd_usage_key k = { .hour = i % 7 * 3600, .tenant = i, .model = 1,
+					   .accel = i % 3, .outcome = (int32_t)(i % 2) };
+
+		if (tfd_keymap_get_or_add(&m, &k, 99999, &added) != i || added)
+			bad++;
+		k.outcome = -1; /* differs in one field only: a new key */
+		if (tfd_keymap_get_or_add(&m, &k, 20000 + i, &added) != 20000 + i || !added)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	tfd_keymap_clear(&m);
+	CU_ASSERT_EQUAL(m.n, 0);
+	{
+		struct tfd_usage_key k = { .tenant = 5 };
+
+		CU_ASSERT_EQUAL(tfd_keymap_get_or_add(&m, &k, 7, &added), 7);
+		CU_ASSERT_EQUAL(added, 1);
+	}
+	tfd_keymap_free(&m);
+}
+
 static const struct tf_cunit_test ledger_tests[] = {
 	TF_TEST(test_replay_is_idempotent),
 	TF_TEST(test_crash_between_commit_and_ack),
@@ -477,6 +517,7 @@ static const struct tf_cunit_test ledger_tests[] = {
 	TF_TEST(test_meta_balances_export),
 	TF_TEST(test_migrate_schema_1),
 	TF_TEST(test_large_commit),
+	TF_TEST(test_keymap),
 	TF_TESTS_END,
 };
 
