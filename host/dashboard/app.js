@@ -71,9 +71,10 @@ function drawChart(series) {
 }
 
 async function refresh() {
-  const [health, live, accels, tenants, usage] = await Promise.all([
+  // Per-tenant totals come with /v1/live (tokfabd's counters), not from a scan of
+  // the raw records every 2 s.
+  const [health, live, accels, tenants] = await Promise.all([
     api("/v1/health"), api("/v1/live"), api("/v1/accelerators"), api("/v1/tenants"),
-    api("/v1/usage?group=tenant"),
   ]);
   const card = health.card || {};
   const cardComp = (health.components || []).find((c) => c.component === "card");
@@ -97,9 +98,9 @@ async function refresh() {
 
   const used = {};
   let total = 0;
-  for (const r of usage.rows) {
-    used[r.tenant_id] = r.prompt_tokens + r.completion_tokens;
-    total += used[r.tenant_id];
+  for (const r of live.tenants) {
+    used[r.tenant_id] = r.tokens;
+    total += r.tokens;
   }
   $("kpi-tokens").textContent = fmtInt(total);
   const ts = tenants.tenants.slice().sort((a, b) => (used[b.id] || 0) - (used[a.id] || 0));
