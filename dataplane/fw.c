@@ -35,6 +35,12 @@
 /* ... and gives up (the next boot falls back) when its self-test fails this long. */
 #define FW_SELFTEST_MAX_US 60000000ull
 
+/*
+ * Before the EAL is up its logging is not either (INFO is not printed): the
+ * boot loader's part writes to stderr itself, in the same form.
+ */
+#define BOOT_LOG(fmt, ...) fprintf(stderr, "tokfab-dp: " fmt "\n", ##__VA_ARGS__)
+
 struct tf_dp_fw {
 	char *path;
 	int booted_slot; /* -1: no image booted (recovery: the built-in dataplane) */
@@ -137,8 +143,8 @@ exec_image(const uint8_t *exe, size_t len, int slot, char **argv)
 	fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
 	snprintf(val, sizeof(val), "%d", slot);
 	setenv(FW_BOOTED_ENV, val, 1);
-	TF_DP_LOG(INFO, "boot: starting the dataplane of slot %s (%zu bytes) from memory",
-		  tf_fw_slot_name(slot), len);
+	BOOT_LOG("boot: starting the dataplane of slot %s (%zu bytes) from memory",
+		 tf_fw_slot_name(slot), len);
 	fflush(NULL);
 	fexecve(fd, argv, environ);
 	rc = -errno;
@@ -164,47 +170,43 @@ boot(struct tf_dp_fw *fw, struct tf_fw_card *card, char **argv)
 
 	rc = tf_fw_card_boot(card, &res);
 	if (rc == -ENOENT) {
-		TF_DP_LOG(WARNING,
-			  "boot: no bootable image in %s: running the built-in dataplane in "
-			  "recovery; flash an image (devlink dev flash, or tokfab-fw flash)",
-			  fw->path);
+		BOOT_LOG("boot: no bootable image in %s: running the built-in dataplane in "
+			 "recovery; flash an image (devlink dev flash, or tokfab-fw flash)",
+			 fw->path);
 		return 0;
 	}
 	if (rc < 0) {
-		TF_DP_LOG(ERR, "boot: cannot read the flash %s: %s", fw->path, strerror(-rc));
+		BOOT_LOG("boot: cannot read the flash %s: %s", fw->path, strerror(-rc));
 		return rc;
 	}
 	if (res.rejected_slot >= 0)
-		TF_DP_LOG(WARNING, "boot: slot %s given up: %s", tf_fw_slot_name(res.rejected_slot),
-			  res.rejected.err == TF_FW_OK ? "its trial was never confirmed"
-						       : diag_str(&res.rejected, why, sizeof(why)));
+		BOOT_LOG("boot: slot %s given up: %s", tf_fw_slot_name(res.rejected_slot),
+			 res.rejected.err == TF_FW_OK ? "its trial was never confirmed"
+						      : diag_str(&res.rejected, why, sizeof(why)));
 	if (res.rollback_override)
-		TF_DP_LOG(WARNING,
-			  "boot: slot %s is below the anti-rollback floor and runs "
-			  "under the LAB OVERRIDE",
-			  tf_fw_slot_name(res.slot));
+		BOOT_LOG("boot: slot %s is below the anti-rollback floor and runs "
+			 "under the LAB OVERRIDE",
+			 tf_fw_slot_name(res.slot));
 	if (res.reason == TF_BOOT_TRIAL)
-		TF_DP_LOG(INFO,
-			  "boot: slot %s on trial (try %u of %u): it confirms itself once "
-			  "its self-test passed",
-			  tf_fw_slot_name(res.slot), res.trial, res.max_tries);
+		BOOT_LOG("boot: slot %s on trial (try %u of %u): it confirms itself once "
+			 "its self-test passed",
+			 tf_fw_slot_name(res.slot), res.trial, res.max_tries);
 	else
-		TF_DP_LOG(INFO, "boot: slot %s (%s)", tf_fw_slot_name(res.slot),
-			  tf_fw_boot_reason_name(res.reason));
+		BOOT_LOG("boot: slot %s (%s)", tf_fw_slot_name(res.slot),
+			 tf_fw_boot_reason_name(res.reason));
 	rc = tf_fw_card_load_slot(card, res.slot, &buf, &len, &im, &diag);
 	if (rc < 0) {
-		TF_DP_LOG(ERR, "boot: slot %s went bad after boot selection: %s",
-			  tf_fw_slot_name(res.slot), diag_str(&diag, why, sizeof(why)));
+		BOOT_LOG("boot: slot %s went bad after boot selection: %s",
+			 tf_fw_slot_name(res.slot), diag_str(&diag, why, sizeof(why)));
 		return rc;
 	}
 	fw->booted_slot = res.slot;
 	exe = tf_fw_image_section(&im, TF_FW_SECT_DATAPLANE, &exe_len);
 	if (exe && !same_bytes("/proc/self/exe", exe, exe_len)) {
 		rc = exec_image(exe, exe_len, res.slot, argv);
-		TF_DP_LOG(ERR,
-			  "boot: the dataplane of slot %s does not start: %s (this trial is "
-			  "spent; the card falls back once its tries are used up)",
-			  tf_fw_slot_name(res.slot), strerror(-rc));
+		BOOT_LOG("boot: the dataplane of slot %s does not start: %s (this trial is "
+			 "spent; the card falls back once its tries are used up)",
+			 tf_fw_slot_name(res.slot), strerror(-rc));
 	}
 	free(buf);
 	return rc;
@@ -232,10 +234,9 @@ tf_dp_fw_open(const char *path, char **argv, struct tf_dp_fw **out)
 	}
 	rc = card_open(fw, &fl, &card);
 	if (rc < 0) {
-		TF_DP_LOG(ERR,
-			  "flash %s: %s (a card's flash is provisioned once: tokfab-fw init "
-			  "--flash %s --pubkey VENDOR.pub --board ID, then tokfab-fw flash)",
-			  path, strerror(-rc), path);
+		BOOT_LOG("flash %s: %s (a card's flash is provisioned once: tokfab-fw init "
+			 "--flash %s --pubkey VENDOR.pub --board ID, then tokfab-fw flash)",
+			 path, strerror(-rc), path);
 		goto err;
 	}
 	if (booted) {
@@ -248,7 +249,7 @@ tf_dp_fw_open(const char *path, char **argv, struct tf_dp_fw **out)
 	}
 	rc = tf_fw_card_status(card, &st);
 	if (rc < 0) {
-		TF_DP_LOG(ERR, "flash %s: cannot read its state: %s", path, strerror(-rc));
+		BOOT_LOG("flash %s: cannot read its state: %s", path, strerror(-rc));
 		goto err_card;
 	}
 	fw->booted_slot = st.meta.booted_slot < TF_FLASH_NSLOTS ? st.meta.booted_slot : -1;

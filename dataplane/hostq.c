@@ -205,10 +205,6 @@ tf_dp_hostq_create(struct tf_dp_app *app, struct tf_dp_hostq **out)
 	if (port < 0)
 		goto err;
 	hq->port_id = (uint16_t)port;
-	/* A ring port has no address of its own: a locally administered one. */
-	rte_eth_dev_default_mac_addr_set(
-		hq->port_id,
-		&(struct rte_ether_addr){ .addr_bytes = { 0x02, 0x74, 0x66, 0x68, 0x71, 0x01 } });
 	*out = hq;
 	return 0;
 err:
