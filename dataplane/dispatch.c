@@ -311,7 +311,7 @@ on_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_xport_eve
 					  ev->u.tokens.ntok, ev->u.tokens.text, 0);
 	}
 	tf_dp_count(w, TF_EV_TOKENS_OUT, ev->u.tokens.ntok);
-	if (tf_admit_dry(&r->tenant->adm)) {
+	if (TF_DP_UNLIKELY(w->ndry) && tf_admit_dry(&r->tenant->adm)) {
 		/* The host lowered the balance below what runs: stop, bill what was sent. */
 		struct tf_dp_accel *a = &w->accels[r->accel];
 		uint64_t h = tf_dp_req_handle(r);

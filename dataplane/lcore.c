@@ -158,10 +158,16 @@ tf_dp_lcore_iter(struct tf_dp_lcore *lc)
 		uint16_t port = app->ports[i];
 		uint16_t n = rte_eth_rx_burst(port, (uint16_t)lc->wid, pkts, TF_DP_RX_BURST);
 
-		/* The whole burst's table lines start loading before the first frame is worked on. */
+		/*
+		 * The whole burst's table lines start loading before the first frame is
+		 * worked on; then (many tenants) the tenant objects those lines point at.
+		 */
 		for (uint16_t k = 0; k < n; k++)
 			tf_dp_worker_prefetch(lc->w, rte_pktmbuf_mtod(pkts[k], uint8_t *),
 					      pkts[k]->data_len);
+		for (uint16_t k = 0; k < n; k++)
+			tf_dp_worker_prefetch_tenant(lc->w, rte_pktmbuf_mtod(pkts[k], uint8_t *),
+						     pkts[k]->data_len);
 		for (uint16_t k = 0; k < n; k++)
 			rx_one(lc, port, pkts[k], 0);
 		work += n;

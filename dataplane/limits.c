@@ -7,6 +7,7 @@ void
 tf_dp_limits_default(struct tf_dp_limits *l)
 {
 	*l = (struct tf_dp_limits){
+		.tenants = 131072,
 		.max_requests = 8192,
 		.max_queue = 4096,
 		.reasm_contexts = 64,

@@ -701,7 +701,7 @@ main(int argc, char **argv)
 			.fw_version = TF_DP_BUILTIN_FW_VERSION,
 			.fw_version_str = TF_DP_BUILTIN_FW_VERSION_STR,
 			.serial = app.cfg.serial,
-			.max_tenants = TF_DP_MAX_WORKERS * 2048,
+			.max_tenants = app.cfg.limits.tenants,
 			.max_models = 64,
 			.max_accels = 64,
 			.n_ports = app.nports,

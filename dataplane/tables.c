@@ -16,64 +16,12 @@ _Static_assert(TF_TENANT_MAC_HMAC_SHA256 == TF_PROTO_MAC_BIT(TF_PROTO_MAC_HMAC_S
 		       TF_TENANT_MAC_KNOWN_MASK == TF_PROTO_MAC_ALGS_KNOWN,
 	       "SET_TENANT mac_algs bits are the wire's mac_alg bits");
 
-/* ---- tenant index: open addressing on id, backward-shift deletion ---- */
-
-static inline uint32_t
-thash(uint32_t id)
-{
-	return (id * 2246822519u) >> 20; /* 12 bits */
-}
-
-static int
-tidx_probe(const struct tf_dp_worker *w, uint32_t id, uint32_t *slot)
-{
-	uint32_t i = thash(id) & (TF_DP_TENANT_HASH - 1);
-
-	for (;;) {
-		uint16_t v = w->tenant_idx[i];
-
-		if (!v) {
-			*slot = i;
-			return 0;
-		}
-		if (w->tenants[v - 1]->id == id) {
-			*slot = i;
-			return 1;
-		}
-		i = (i + 1) & (TF_DP_TENANT_HASH - 1);
-	}
-}
-
-static void
-tidx_delete(struct tf_dp_worker *w, uint32_t i)
-{
-	uint32_t j = i, m = TF_DP_TENANT_HASH - 1;
-
-	for (;;) {
-		uint16_t v;
-		uint32_t home;
-
-		j = (j + 1) & m;
-		v = w->tenant_idx[j];
-		if (!v)
-			break;
-		home = thash(w->tenants[v - 1]->id) & m;
-		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
-			w->tenant_idx[i] = v;
-			i = j;
-		}
-	}
-	w->tenant_idx[i] = 0;
-}
+/* ---- tenants (tenants.h holds them) ---- */
 
 struct tf_dp_tenant *
 tf_dp_tenant_find(struct tf_dp_worker *w, uint32_t id)
 {
-	uint32_t slot;
-
-	if (!tidx_probe(w, id, &slot))
-		return NULL;
-	return w->tenants[w->tenant_idx[slot] - 1];
+	return tf_dp_tenants_find(&w->tenants, id);
 }
 
 const struct tf_proto_key *
@@ -96,13 +44,28 @@ tf_dp_tenant_price(const struct tf_dp_tenant *t, uint32_t model_id)
 }
 
 /* Frees a deleted tenant's slot once no request points at it (the memory stays). */
+void
+tf_dp_tenant_recheck_dry(struct tf_dp_worker *w, struct tf_dp_tenant *t)
+{
+	uint8_t d = (uint8_t)(tf_admit_dry(&t->adm) && t->in_use);
+
+	if (d == t->dry)
+		return;
+	t->dry = d;
+	if (d)
+		w->ndry++;
+	else
+		w->ndry--;
+}
+
 static void
 tenant_free(struct tf_dp_worker *w, struct tf_dp_tenant *t)
 {
-	(void)w;
 	tf_proto_key_wipe(&t->key);
 	tf_proto_key_wipe(&t->prev_key);
 	t->in_use = 0;
+	tf_dp_tenant_recheck_dry(w, t);
+	tf_dp_tenants_release(&w->tenants, t);
 }
 
 void
@@ -147,8 +110,7 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 {
 	struct tf_admit_limits lim;
 	struct tf_dp_tenant *t;
-	uint32_t slot, algs;
-	unsigned int i;
+	uint32_t algs;
 	int isnew = 0;
 
 	if (tf_dp_tenant_owner(c->tenant_id, w->nworkers) != w->id) {
@@ -171,30 +133,24 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 		return TF_AQ_S_BAD_FIELD;
 	}
 	tenant_limits(c, &lim);
-	if (tidx_probe(w, c->tenant_id, &slot)) {
-		t = w->tenants[w->tenant_idx[slot] - 1];
-	} else {
-		for (i = 0; i < TF_DP_MAX_TENANTS && w->tenants[i] && w->tenants[i]->in_use; i++)
-			;
-		if (i == TF_DP_MAX_TENANTS) {
-			*detail = TF_DP_MAX_TENANTS;
+	t = tf_dp_tenants_find(&w->tenants, c->tenant_id);
+	if (!t) {
+		/* Keys first: a tenant the card refuses must not appear half made. */
+		struct tf_proto_key k;
+
+		if (tf_proto_key_init(&k, TF_PROTO_MAC_HMAC_SHA256, c->key_id, c->key, c->key_len) <
+		    0) {
+			*detail = offsetof(struct tf_aq_set_tenant, key);
+			return TF_AQ_S_BAD_FIELD;
+		}
+		tf_proto_key_wipe(&k);
+		t = tf_dp_tenants_add(&w->tenants, c->tenant_id);
+		if (!t) {
+			*detail = w->tenants.cap;
 			return TF_AQ_S_NO_SPACE;
 		}
-		t = w->tenants[i];
-		if (!t) {
-			t = calloc(1, sizeof(*t));
-			if (!t)
-				return TF_AQ_S_INTERNAL;
-		} else {
-			memset(t, 0, sizeof(*t));
-		}
 		t->in_use = 1;
-		t->id = c->tenant_id;
 		tf_admit_tenant_init(&t->adm, &lim, w->now_us);
-		w->tenants[i] = t;
-		if (i >= w->ntenants_slots)
-			w->ntenants_slots = i + 1;
-		w->tenant_idx[slot] = (uint16_t)(i + 1);
 		isnew = 1;
 	}
 	if (tf_proto_key_init(&t->key, TF_PROTO_MAC_HMAC_SHA256, c->key_id, c->key, c->key_len) <
@@ -231,6 +187,7 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 					    !!(c->flags & TF_TENANT_F_UNLIMITED));
 	else
 		t->adm.unlimited = !!(c->flags & TF_TENANT_F_UNLIMITED);
+	tf_dp_tenant_recheck_dry(w, t);
 	t->st.state = t->flags;
 	tenant_info(t, resp);
 	return TF_AQ_S_OK;
@@ -239,15 +196,13 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 int
 tf_dp_worker_del_tenant(struct tf_dp_worker *w, uint32_t tenant_id, uint32_t *detail)
 {
-	struct tf_dp_tenant *t;
-	uint32_t slot;
+	struct tf_dp_tenant *t = tf_dp_tenants_find(&w->tenants, tenant_id);
 
-	if (!tidx_probe(w, tenant_id, &slot)) {
+	if (!t) {
 		*detail = tenant_id;
 		return TF_AQ_S_NOT_FOUND;
 	}
-	t = w->tenants[w->tenant_idx[slot] - 1];
-	tidx_delete(w, slot);
+	tf_dp_tenants_unlink(&w->tenants, tenant_id);
 	/* Requests in flight finish and are recorded; the object goes with the last one. */
 	t->deleted = 1;
 	if (t->refs == 0)
@@ -284,6 +239,7 @@ tf_dp_worker_tenant_balance(struct tf_dp_worker *w, const struct tf_aq_tenant_ba
 		*detail = offsetof(struct tf_aq_tenant_balance, op);
 		return TF_AQ_S_BAD_FIELD;
 	}
+	tf_dp_tenant_recheck_dry(w, t);
 	tenant_info(t, resp);
 	return TF_AQ_S_OK;
 }
@@ -486,13 +442,5 @@ tf_dp_tables_destroy(struct tf_dp_worker *w)
 			tf_dp_accel_close(w, &w->accels[i]);
 		w->accels[i].id = 0;
 	}
-	for (unsigned int i = 0; i < w->ntenants_slots; i++) {
-		if (w->tenants[i]) {
-			tf_proto_key_wipe(&w->tenants[i]->key);
-			tf_proto_key_wipe(&w->tenants[i]->prev_key);
-			free(w->tenants[i]);
-			w->tenants[i] = NULL;
-		}
-	}
-	memset(w->tenant_idx, 0, sizeof(w->tenant_idx));
+	tf_dp_tenants_destroy(&w->tenants);
 }

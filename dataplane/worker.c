@@ -58,8 +58,8 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 
 	*out = NULL;
 	if (!p->nworkers || p->id >= p->nworkers || !p->io_ops || l->max_requests == 0 ||
-	    l->max_queue == 0 || l->dgram < 128 || l->dgram > TF_PROTO_MAX_DGRAM ||
-	    l->max_segs == 0 || p->nmem > 8)
+	    l->tenants == 0 || l->tenants > TF_DP_TENANTS_MAX || l->max_queue == 0 ||
+	    l->dgram < 128 || l->dgram > TF_PROTO_MAX_DGRAM || l->max_segs == 0 || p->nmem > 8)
 		return -EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -103,6 +103,9 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	w->reasm_free = l->reasm_contexts ? 1 : 0;
 	tf_admit_queue_init(&w->aq, l->max_queue, (uint64_t)l->retry_after_ms * 1000);
 	rc = tf_dedupe_create(&w->ids, l->id_table);
+	if (rc < 0)
+		goto err;
+	rc = tf_dp_tenants_create(&w->tenants, l->tenants);
 	if (rc < 0)
 		goto err;
 	rc = tf_tokarena_create(&w->tok, l->token_buffer_bytes);
@@ -293,7 +296,23 @@ tf_dp_worker_prefetch(const struct tf_dp_worker *w, const uint8_t *f, uint32_t l
 	if (len < 42 + TF_PROTO_HDR_LEN || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
 	    f[23] != 17 || tf_proto_ld32(p) != TF_PROTO_MAGIC_LE)
 		return;
+	tf_dp_tenants_prefetch(&w->tenants, tf_proto_ld32(p + 8));
 	tf_dedupe_prefetch(&w->ids, tf_proto_ld32(p + 8), tf_proto_ld64(p + 16));
+}
+
+void
+tf_dp_worker_prefetch_tenant(const struct tf_dp_worker *w, const uint8_t *f, uint32_t len)
+{
+	const uint8_t *p = f + 42;
+	const struct tf_dp_tenant *t;
+
+	if (w->tenants.count <= TF_DP_TENANTS_CACHED || len < 42 + TF_PROTO_HDR_LEN ||
+	    f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != 17 ||
+	    tf_proto_ld32(p) != TF_PROTO_MAGIC_LE)
+		return;
+	t = tf_dp_tenants_find(&w->tenants, tf_proto_ld32(p + 8));
+	if (t)
+		tf_dp_tenant_prefetch(t);
 }
 
 void
@@ -416,10 +435,10 @@ tf_dp_worker_tenant_stats(const struct tf_dp_worker *w, unsigned int i, uint32_t
 {
 	const struct tf_dp_tenant *t;
 
-	if (i >= w->ntenants_slots)
+	if (i >= __atomic_load_n(&w->tenants.hwm, __ATOMIC_ACQUIRE))
 		return -ENOENT;
-	t = w->tenants[i];
-	if (!t || !t->in_use || t->deleted) {
+	t = tf_dp_tenants_obj(&w->tenants, i);
+	if (!t->in_use || t->deleted) {
 		*id = 0;
 		return 0;
 	}

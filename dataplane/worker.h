@@ -50,6 +50,7 @@ struct tf_dp_io_ops {
 
 /* Card-wide limits, from the configuration file (not the admin queue). */
 struct tf_dp_limits {
+	uint32_t tenants; /* tenants each worker holds at most (so the card at least) */
 	uint32_t max_requests; /* request objects per worker (running + cached) */
 	uint32_t max_queue; /* admitted, not ended, per worker */
 	uint32_t reasm_contexts; /* prompts being reassembled at once, per worker */
@@ -108,6 +109,13 @@ void tf_dp_worker_set_time(struct tf_dp_worker *w, uint64_t mono_us, uint64_t wa
  * frame only; anything else is ignored.
  */
 void tf_dp_worker_prefetch(const struct tf_dp_worker *w, const uint8_t *frame, uint32_t len);
+/*
+ * The second pass over the burst (after tf_dp_worker_prefetch for all of it):
+ * reads the tenant index line the first pass asked for and starts loading the
+ * tenant object's lines that every request touches. Does nothing while the
+ * worker's tenants fit the caches anyway (a few thousand).
+ */
+void tf_dp_worker_prefetch_tenant(const struct tf_dp_worker *w, const uint8_t *frame, uint32_t len);
 
 /* One received frame. The worker owns cookie from here (frees, keeps or sends it). */
 void tf_dp_worker_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,

@@ -12,6 +12,7 @@
 #include "dataplane/batch.h"
 #include "dataplane/dedupe.h"
 #include "dataplane/neigh.h"
+#include "dataplane/tenants.h"
 #include "dataplane/tokbuf.h"
 #include "dataplane/utf8s.h"
 #include "dataplane/worker.h"
@@ -20,31 +21,9 @@
 
 #define TF_DP_MAX_MODELS 64
 #define TF_DP_MAX_ACCELS 64
-#define TF_DP_TENANT_HASH 4096 /* slots of the per-worker tenant index (power of two) */
-#define TF_DP_MAX_TENANTS 2048 /* tenants per worker */
 
 #define TF_DP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TF_DP_LIKELY(x) __builtin_expect(!!(x), 1)
-
-/* A tenant, owned by one worker. */
-struct tf_dp_tenant {
-	uint32_t id;
-	uint32_t flags; /* TF_TENANT_F_UNLIMITED | TF_TENANT_F_DISABLED */
-	char name[TF_NAME_LEN];
-	struct tf_proto_key key;
-	struct tf_proto_key prev_key;
-	uint8_t has_prev;
-	uint8_t max_prio;
-	uint8_t deleted; /* removed from the table; the slot frees when refs == 0 */
-	uint8_t in_use; /* the slot holds a tenant (objects are reused, never freed
-				  * while workers run: telemetry may be reading them) */
-	uint32_t refs; /* request objects pointing here */
-	int64_t budget_micro;
-	uint32_t nprices;
-	struct tf_aq_price prices[TF_MAX_PRICES];
-	struct tf_admit_tenant adm;
-	struct tf_dp_obj_stats st;
-};
 
 struct tf_dp_model {
 	uint32_t id; /* 0 = free slot */
@@ -118,7 +97,13 @@ struct tf_dp_req {
 	uint16_t port;
 	uint32_t gen;
 	uint32_t index; /* own index in the pool */
+	/*
+	 * Its tenant while it runs; NULL once finished (in the response cache it
+	 * holds no reference: answering from the cache points it at the tenant the
+	 * datagram was authenticated for, same id, for that answer only).
+	 */
 	struct tf_dp_tenant *tenant;
+	uint32_t tenant_id;
 	uint64_t request_id;
 	struct tf_pkt_peer peer;
 	uint32_t ded_pos; /* ring slot of its at-most-once entry (tf_dedupe_at) */
@@ -185,10 +170,9 @@ struct tf_dp_worker {
 	struct tf_dp_limits lim;
 	struct tf_neigh neigh;
 
-	/* tenants owned here: open addressing on id -> tenants[] index + 1 */
-	uint16_t tenant_idx[TF_DP_TENANT_HASH];
-	struct tf_dp_tenant *tenants[TF_DP_MAX_TENANTS];
-	unsigned int ntenants_slots; /* high-water mark of tenants[] */
+	/* tenants owned here */
+	struct tf_dp_tenant_tab tenants;
+	uint32_t ndry; /* tenants whose balance the host lowered below their reservations */
 	struct tf_dp_model models[TF_DP_MAX_MODELS];
 	struct tf_dp_accel accels[TF_DP_MAX_ACCELS];
 	unsigned int naccel_slots;
@@ -259,6 +243,13 @@ struct tf_dp_tenant *tf_dp_tenant_find(struct tf_dp_worker *w, uint32_t id);
 const struct tf_proto_key *tf_dp_tenant_key(const struct tf_dp_tenant *t, uint8_t key_id);
 uint64_t tf_dp_tenant_price(const struct tf_dp_tenant *t, uint32_t model_id);
 void tf_dp_tenant_put(struct tf_dp_worker *w, struct tf_dp_tenant *t);
+/*
+ * Re-reads whether t is dry (tf_admit_dry) and keeps w->ndry in step: only the
+ * host lowering a balance makes a tenant dry, and only that or the end of its
+ * requests makes it wet again, so these are the places that call it; the token
+ * path then reads a tenant's balance only while some tenant is dry.
+ */
+void tf_dp_tenant_recheck_dry(struct tf_dp_worker *w, struct tf_dp_tenant *t);
 struct tf_dp_model *tf_dp_model_find(struct tf_dp_worker *w, uint32_t id);
 void tf_dp_tables_destroy(struct tf_dp_worker *w);
 

@@ -394,6 +394,9 @@ card_loop(double seconds)
 		for (uint16_t i = 0; i < n; i++)
 			tf_dp_worker_prefetch(B.w, rte_pktmbuf_mtod(pkts[i], uint8_t *),
 					      pkts[i]->data_len);
+		for (uint16_t i = 0; i < n; i++)
+			tf_dp_worker_prefetch_tenant(B.w, rte_pktmbuf_mtod(pkts[i], uint8_t *),
+						     pkts[i]->data_len);
 		for (uint16_t i = 0; i < n; i++) {
 			uint8_t *f = rte_pktmbuf_mtod(pkts[i], uint8_t *);
 			uint64_t k = tf_proto_ld64(f + 42 + 16) - B.rid_base;

@@ -15,10 +15,13 @@
  *
  *   bench_dp_cpu [--requests N] [--tokens N] [--prompt-tokens N] [--max-batch N]
  *                [--latency N] [--mac hmac|siphash] [--final-tokens] [--half-load N]
+ *                [--tenants N]
  *
  * --mac: the algorithm every request is signed with (the card answers under
  * it); --final-tokens: requests set FINAL_TOKENS, so the card may send the
- * last tokens inside the FINAL (protocol.md 3.7).
+ * last tokens inside the FINAL (protocol.md 3.7); --tenants: requests come
+ * from N tenants (ids 1..N, each request's tenant drawn by a hash of its
+ * number: no locality), to see what the tenant table costs per request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +45,15 @@ static uint8_t *g_frames; /* POOL * FRAME bytes */
 static uint64_t g_frame_rid[POOL]; /* the request id frame i holds */
 static uint32_t g_flen;
 static uint32_t g_tokens; /* the stand-in's answer, and each request's max_new_tokens */
+static uint32_t g_ntenants = 1; /* 1: tenant 42 only */
+
+static uint32_t
+tenant_of(uint64_t i)
+{
+	if (g_ntenants == 1)
+		return 42;
+	return 1 + (uint32_t)(((i + 1) * 0x9e3779b97f4a7c15ull) >> 32) % g_ntenants;
+}
 
 /* What the clients sign (the REQUEST's fields), set up once in main(). */
 static struct {
@@ -175,7 +187,7 @@ frame(uint64_t i, uint64_t ts)
 	uint8_t *f = g_frames + (size_t)(i % POOL) * FRAME;
 	struct tf_proto_msg m = { .version = 1,
 				  .type = TF_PROTO_T_REQUEST,
-				  .tenant_id = 42,
+				  .tenant_id = tenant_of(i),
 				  .request_id = i + 1,
 				  .timestamp_us = ts };
 	int n;
@@ -307,6 +319,8 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 		for (int k = 0; k < nb; k++)
 			tf_dp_worker_prefetch(w, burst[k], g_flen);
 		for (int k = 0; k < nb; k++)
+			tf_dp_worker_prefetch_tenant(w, burst[k], g_flen);
+		for (int k = 0; k < nb; k++)
 			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
 		tf_dp_worker_poll(w);
 		step_tsc = (double)(__rdtsc() - g_hl.iter_tsc) * g_hl.ns_per_tick;
@@ -345,6 +359,7 @@ main(int argc, char **argv)
 		{ "mac", required_argument, NULL, 'M' },
 		{ "final-tokens", no_argument, NULL, 'F' },
 		{ "half-load", required_argument, NULL, 'H' },
+		{ "tenants", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t nreq = 200000, ptok = 16, max_batch = 32, nlat = 20000, nhalf = 200000;
@@ -410,11 +425,15 @@ main(int argc, char **argv)
 		case 'H':
 			nhalf = (uint32_t)atoi(optarg);
 			break;
+		case 'T':
+			g_ntenants = (uint32_t)atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (g_tokens < 1 || g_tokens > 64 || ptok < 1 || ptok > 48 || nreq < 1)
+	if (g_tokens < 1 || g_tokens > 64 || ptok < 1 || ptok > 48 || nreq < 1 || g_ntenants < 1 ||
+	    g_ntenants > (1u << 22))
 		return 2;
 	if (!mkdtemp(dir))
 		return 1;
@@ -443,6 +462,8 @@ main(int argc, char **argv)
 	p.limits.cache_entries = 4096;
 	p.limits.cache_min_ms = 0;
 	p.limits.token_buffer_bytes = 64ull << 20;
+	if (g_ntenants > p.limits.tenants)
+		p.limits.tenants = g_ntenants;
 	if (tf_dp_worker_create(&p, &w) < 0)
 		return 1;
 	snprintf(uri, sizeof(uri), "shm:bdc%d", (int)getpid());
@@ -463,6 +484,11 @@ main(int argc, char **argv)
 	if (tf_dp_worker_set_model(w, &md, &d) || tf_dp_worker_set_tenant(w, &tn, &info, &d) ||
 	    tf_dp_worker_set_batching(w, &bt, &d) || tf_dp_worker_set_accel(w, &ac, &d))
 		return 1;
+	for (uint32_t k = 1; g_ntenants > 1 && k <= g_ntenants; k++) {
+		tn.tenant_id = k;
+		if (tf_dp_worker_set_tenant(w, &tn, &info, &d))
+			return 1;
+	}
 	for (int i = 0; i < 100000; i++) {
 		struct tf_dp_obj_stats st;
 		uint32_t id;
@@ -508,6 +534,8 @@ main(int argc, char **argv)
 		tf_dp_worker_set_time(w, mono, wall);
 		for (int k = 0; k < nb; k++)
 			tf_dp_worker_prefetch(w, burst[k], g_flen);
+		for (int k = 0; k < nb; k++)
+			tf_dp_worker_prefetch_tenant(w, burst[k], g_flen);
 		for (int k = 0; k < nb; k++)
 			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
 		tf_dp_worker_poll(w);

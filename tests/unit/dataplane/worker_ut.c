@@ -8,6 +8,7 @@
  * only: no user path runs it).
  */
 #include "dataplane/ctl.h"
+#include "dataplane/tenants.h"
 #include "dataplane/worker.h"
 #include "dataplane/xport/xport.h"
 #include "tf_cunit.h"
@@ -1572,6 +1573,101 @@ test_ctl_routes_to_owner_and_all(void)
 	rmworker(g_bus_w[1]);
 }
 
+/*
+ * The tenant table at scale: the size is configuration (limits.tenants), every
+ * tenant is found through the receive path, deleted ones free their slot, and
+ * the one past the limit is refused with NO_SPACE (was 2 048 per worker).
+ */
+static void
+tenants_20k(struct tf_dp_limits *l)
+{
+	l->tenants = 20000;
+}
+
+static void
+test_tenants_scale_by_config(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tenants_20k);
+	struct tf_aq_set_tenant t = { .key_len = 32,
+				      .priority = 7,
+				      .flags = TF_TENANT_F_UNLIMITED };
+	struct tf_aq_tenant_info info;
+	struct tf_dp_obj_stats st;
+	struct resp r;
+	uint32_t d, id, n = 0;
+
+	tf_dp_worker_set_port_mac(w, 0, CARD_MAC);
+	memcpy(t.key, g_secret, 32);
+	for (uint32_t i = 1; i <= 20000; i++) {
+		t.tenant_id = i * 7919u; /* spread over the id space */
+		CU_ASSERT_EQUAL_FATAL(tf_dp_worker_set_tenant(w, &t, &info, &d), TF_AQ_S_OK);
+	}
+	t.tenant_id = 1;
+	CU_ASSERT_EQUAL(tf_dp_worker_set_tenant(w, &t, &info, &d), TF_AQ_S_NO_SPACE);
+	CU_ASSERT_EQUAL(d, 20000);
+	/* The first, a middle and the last tenant answer a PING through the receive path. */
+	for (uint32_t i = 1; i <= 20000; i += 9999) {
+		struct tf_proto_msg m = { .type = TF_PROTO_T_PING, .request_id = i };
+
+		m.tenant_id = i * 7919u;
+		g_key.key_id = 0;
+		send_msg(w, &m, &g_key);
+		CU_ASSERT_EQUAL(find_resp(TF_PROTO_T_PONG, i, &r), 0);
+		CU_ASSERT_EQUAL(r.m.tenant_id, i * 7919u);
+	}
+	/* Deleting frees a slot for another tenant; updates keep their slot. */
+	CU_ASSERT_EQUAL(tf_dp_worker_del_tenant(w, 7919u * 5, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 7919u * 5, &info, &d), TF_AQ_S_NOT_FOUND);
+	CU_ASSERT_EQUAL(tf_dp_worker_set_tenant(w, &t, &info, &d), TF_AQ_S_OK);
+	t.tenant_id = 7919u * 6;
+	CU_ASSERT_EQUAL(tf_dp_worker_set_tenant(w, &t, &info, &d), TF_AQ_S_OK);
+	for (uint32_t i = 1; i <= 20000; i++)
+		if (i != 5)
+			CU_ASSERT_EQUAL_FATAL(tf_dp_worker_get_tenant(w, i * 7919u, &info, &d),
+					      TF_AQ_S_OK);
+	for (unsigned int k = 0; tf_dp_worker_tenant_stats(w, k, &id, &st) == 0; k++)
+		n += id != 0;
+	CU_ASSERT_EQUAL(n, 20000);
+	rmworker(w);
+}
+
+/* The index alone: inserts, lookups and backward-shift deletions over 200 000 ids. */
+static void
+test_tenant_index(void)
+{
+	struct tf_dp_tenant_tab t;
+	uint32_t n = 200000;
+
+	CU_ASSERT_EQUAL_FATAL(tf_dp_tenants_create(&t, n), 0);
+	CU_ASSERT(t.imask + 1 >= 2 * n);
+	for (uint32_t i = 0; i < n; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tf_dp_tenants_add(&t, i * 2654435761u));
+	CU_ASSERT_PTR_NULL(tf_dp_tenants_add(&t, 12345)); /* full */
+	for (uint32_t i = 0; i < n; i += 3) {
+		struct tf_dp_tenant *o = tf_dp_tenants_find(&t, i * 2654435761u);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		tf_dp_tenants_unlink(&t, i * 2654435761u);
+		tf_dp_tenants_release(&t, o);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct tf_dp_tenant *o = tf_dp_tenants_find(&t, i * 2654435761u);
+
+		if (i % 3 == 0) {
+			CU_ASSERT_PTR_NULL(o);
+		} else {
+			CU_ASSERT(o && o->id == i * 2654435761u);
+		}
+	}
+	CU_ASSERT_EQUAL(t.count, n - (n + 2) / 3);
+	/* Released slots are reused: the table fills up to its size again. */
+	for (uint32_t i = 0; i < (n + 2) / 3; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tf_dp_tenants_add(&t, 0x80000000u + i));
+	CU_ASSERT_EQUAL(t.hwm, n);
+	CU_ASSERT_PTR_NULL(tf_dp_tenants_add(&t, 7));
+	tf_dp_tenants_destroy(&t);
+}
+
 static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_arp_icmp_ping),
 	TF_TEST(test_request_streams_tokens_then_final),
@@ -1589,6 +1685,8 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_handoff_to_owner),
 	TF_TEST(test_usage_never_dropped),
 	TF_TEST(test_ctl_routes_to_owner_and_all),
+	TF_TEST(test_tenants_scale_by_config),
+	TF_TEST(test_tenant_index),
 	TF_TESTS_END,
 };
 
