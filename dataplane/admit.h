@@ -58,7 +58,13 @@ struct tf_admit_tenant {
 struct tf_admit_queue {
 	uint32_t depth; /* admitted, not ended */
 	uint32_t limit[TF_ADMIT_PRIO_LEVELS]; /* depth at which a priority is refused */
-	uint64_t retry_after_us; /* advice sent with BUSY */
+	uint64_t retry_after_us; /* least advice sent with BUSY */
+	uint64_t retry_max_us; /* most advice sent with BUSY */
+	/* how fast requests end: what a BUSY's retry-after is sized by */
+	uint64_t ended; /* requests ended since start */
+	uint64_t tick_us, tick_ended; /* at the last sample (0: none yet) */
+	uint64_t rate_milli; /* requests ended per second x 1000, smoothed */
+	uint8_t rate_known; /* rate_milli holds a sample */
 };
 
 /* Cost in micro-units of tokens at price_per_1k_micro (round half up), as usage.h. */
@@ -83,7 +89,21 @@ void tf_admit_tenant_reset_period(struct tf_admit_tenant *t, int64_t budget_micr
  * Sets the per-priority depth bounds from one max depth: the highest priority
  * may fill the queue, each lower one stops 1/16 of it earlier (lowest: 9/16).
  */
-void tf_admit_queue_init(struct tf_admit_queue *q, uint32_t max_depth, uint64_t retry_after_us);
+void tf_admit_queue_init(struct tf_admit_queue *q, uint32_t max_depth, uint64_t retry_after_us,
+			 uint64_t retry_max_us);
+/*
+ * Samples the end rate (call it at least every 100 ms): each sample covers at
+ * least 100 ms, smoothed over about four.
+ */
+void tf_admit_queue_tick(struct tf_admit_queue *q, uint64_t now_us);
+/*
+ * The retry-after of a BUSY for a full queue: the time the requests queued now
+ * take to end at the recent rate (when a refused client sending again has a fair
+ * chance), within [retry_after_us, retry_max_us]; retry_after_us while the rate
+ * is unknown. Under sustained overload a fixed short advice multiplied the
+ * card's load by the retry limit (every refused request came back at once).
+ */
+uint64_t tf_admit_busy_wait_us(const struct tf_admit_queue *q);
 
 /*
  * Decides whether a request of `tokens` (prompt + max new) costing

@@ -338,6 +338,8 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 	}
 	if (!strcmp(k, "retry_after_ms"))
 		return get_u32(c, v, path, 1, 600000, &l->retry_after_ms);
+	if (!strcmp(k, "retry_after_max_ms"))
+		return get_u32(c, v, path, 1, 600000, &l->retry_after_max_ms);
 	if (!strcmp(k, "max_segs"))
 		return get_u32(c, v, path, 1, 4096, &l->max_segs);
 	if (!strcmp(k, "dgram"))

@@ -18,6 +18,7 @@ tf_dp_limits_default(struct tf_dp_limits *l)
 		.token_buffer_bytes = 32ull << 20,
 		.cache_min_ms = 5000,
 		.retry_after_ms = 50,
+		.retry_after_max_ms = 5000,
 		.max_segs = 256,
 		.dgram = TF_PROTO_DEFAULT_DGRAM,
 		.resp_ring_bytes = 0,

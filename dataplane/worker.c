@@ -101,7 +101,8 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	for (uint32_t i = 0; i < l->reasm_contexts; i++)
 		w->reasm[i].next_free = i + 2 <= l->reasm_contexts ? i + 2 : 0;
 	w->reasm_free = l->reasm_contexts ? 1 : 0;
-	tf_admit_queue_init(&w->aq, l->max_queue, (uint64_t)l->retry_after_ms * 1000);
+	tf_admit_queue_init(&w->aq, l->max_queue, (uint64_t)l->retry_after_ms * 1000,
+			    (uint64_t)l->retry_after_max_ms * 1000);
 	rc = tf_dedupe_create(&w->ids, l->id_table);
 	if (rc < 0)
 		goto err;
@@ -392,6 +393,7 @@ tf_dp_worker_poll(struct tf_dp_worker *w)
 	tf_dedupe_expire(&w->ids, w->now_us, EXPIRE_PER_POLL);
 	if (w->now_us >= w->next_timer_us) {
 		w->next_timer_us = w->now_us + 1000;
+		tf_admit_queue_tick(&w->aq, w->now_us);
 		if (w->reasm_list)
 			tf_dp_reasm_timers(w);
 		tf_dp_cache_trim(w, 0);

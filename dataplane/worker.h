@@ -60,7 +60,8 @@ struct tf_dp_limits {
 	uint32_t cache_entries; /* finished requests kept per worker */
 	uint64_t token_buffer_bytes; /* token buffers (resume + cache) per worker */
 	uint32_t cache_min_ms; /* a finished request stays at least this long if room */
-	uint32_t retry_after_ms; /* advice sent with BUSY */
+	uint32_t retry_after_ms; /* advice sent with BUSY, at least */
+	uint32_t retry_after_max_ms; /* ... at most (full queue: its expected drain time) */
 	uint32_t max_segs; /* prompt pieces per request */
 	uint32_t dgram; /* response datagram size */
 	uint32_t resp_ring_bytes; /* transport response ring */

@@ -55,7 +55,7 @@ test_budget_reserved_and_refunded_exactly(void)
 
 	CU_ASSERT_EQUAL(r50, 100);
 	tf_admit_tenant_init(&t, &nolim, 0);
-	tf_admit_queue_init(&q, 100, 1000);
+	tf_admit_queue_init(&q, 100, 1000, 1000);
 	tf_admit_tenant_set_balance(&t, 250, 0);
 	/* Two reservations of 100 fit in 250, the third does not. */
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 50, r50, 0, 0, &ra), TF_ADMIT_OK);
@@ -85,7 +85,7 @@ test_dry_when_host_lowers_balance(void)
 	uint64_t ra;
 
 	tf_admit_tenant_init(&t, &nolim, 0);
-	tf_admit_queue_init(&q, 10, 0);
+	tf_admit_queue_init(&q, 10, 0, 0);
 	CU_ASSERT(!tf_admit_dry(&t)); /* unlimited */
 	tf_admit_tenant_set_balance(&t, 1000, 0);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 10, 600, 1, 0, &ra), TF_ADMIT_OK);
@@ -115,7 +115,7 @@ test_rate_limits_give_retry_after(void)
 	uint64_t ra;
 
 	tf_admit_tenant_init(&t, &lim, 0);
-	tf_admit_queue_init(&q, 10, 0);
+	tf_admit_queue_init(&q, 10, 0, 0);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 10, 0, 0, 0, &ra), TF_ADMIT_OK);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 10, 0, 0, 0, &ra), TF_ADMIT_OK);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 10, 0, 0, 0, &ra), TF_ADMIT_RATE);
@@ -140,7 +140,7 @@ test_queue_bounds_by_priority(void)
 	unsigned int n = 0;
 
 	tf_admit_tenant_init(&t, &nolim, 0);
-	tf_admit_queue_init(&q, 16, 250);
+	tf_admit_queue_init(&q, 16, 250, 250);
 	CU_ASSERT_EQUAL(q.limit[7], 16);
 	CU_ASSERT_EQUAL(q.limit[0], 9);
 	while (tf_admit_try(&t, &q, 1, 0, 0, 0, &ra) == TF_ADMIT_OK)
@@ -157,11 +157,57 @@ test_queue_bounds_by_priority(void)
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 200, 0, &ra), TF_ADMIT_BUSY); /* clamped */
 	/* Per-tenant in-flight bound. */
 	tf_admit_tenant_init(&t, &(struct tf_admit_limits){ .max_inflight = 1 }, 0);
-	tf_admit_queue_init(&q, 8, 0);
+	tf_admit_queue_init(&q, 8, 0, 0);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_BUSY);
 	tf_admit_end(&t, &q, 0, 0);
 	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 3, 0, &ra), TF_ADMIT_OK);
+}
+
+/*
+ * A full queue's BUSY says how long the queued requests take to end at the
+ * recent rate (bounded), not a fixed short time: under sustained overload every
+ * refused client came back after 20 ms, a multiple of the card's load.
+ */
+static void
+test_busy_retry_after_tracks_drain_time(void)
+{
+	struct tf_admit_tenant t;
+	struct tf_admit_queue q;
+	uint64_t ra, now = 1000000;
+
+	tf_admit_tenant_init(&t, &nolim, 0);
+	tf_admit_queue_init(&q, 100, 20000, 5000000);
+	while (tf_admit_try(&t, &q, 1, 0, 7, now, &ra) == TF_ADMIT_OK)
+		;
+	CU_ASSERT_EQUAL(q.depth, 100);
+	/* Rate not known yet: the configured least. */
+	CU_ASSERT_EQUAL(ra, 20000);
+	tf_admit_queue_tick(&q, now);
+	/* 50 requests end per 100 ms (500/s), each replaced at once: the queue stays full. */
+	for (int s = 0; s < 8; s++) {
+		for (int i = 0; i < 50; i++) {
+			tf_admit_end(&t, &q, 0, 0);
+			CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 7, now, &ra), TF_ADMIT_OK);
+		}
+		now += 100000;
+		tf_admit_queue_tick(&q, now);
+	}
+	CU_ASSERT_EQUAL(tf_admit_try(&t, &q, 1, 0, 7, now, &ra), TF_ADMIT_BUSY);
+	/* 100 queued at 500/s: 200 ms. */
+	CU_ASSERT(ra >= 190000 && ra <= 210000);
+	/* Slower (the accelerator stalls): the advice grows, up to the most. */
+	for (int s = 0; s < 100; s++) {
+		now += 100000;
+		tf_admit_queue_tick(&q, now);
+	}
+	CU_ASSERT_EQUAL(tf_admit_busy_wait_us(&q), 5000000);
+	/* Faster than the least: the least. */
+	tf_admit_queue_init(&q, 4, 20000, 5000000);
+	q.rate_milli = 1000000000; /* 10^6/s */
+	q.rate_known = 1;
+	q.depth = 4;
+	CU_ASSERT_EQUAL(tf_admit_busy_wait_us(&q), 20000);
 }
 
 static const struct tf_cunit_test bucket_tests[] = {
@@ -175,6 +221,7 @@ static const struct tf_cunit_test admit_tests[] = {
 	TF_TEST(test_dry_when_host_lowers_balance),
 	TF_TEST(test_rate_limits_give_retry_after),
 	TF_TEST(test_queue_bounds_by_priority),
+	TF_TEST(test_busy_retry_after_tracks_drain_time),
 	TF_TESTS_END,
 };
 
