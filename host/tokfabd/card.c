@@ -183,6 +183,7 @@ tfd_card_push_tenant(struct tfd *d, struct tfd_ledger *l, const struct tfd_confi
 	c.burst_tokens = t->burst_tokens;
 	c.priority = t->priority;
 	c.max_inflight = t->max_inflight;
+	c.mac_algs = t->mac_algs;
 	c.n_prices = t->n_prices;
 	for (uint32_t i = 0; i < t->n_prices; i++) {
 		c.prices[i].model_id = t->prices[i].model_id;

@@ -3,6 +3,7 @@
 #include "tokfabd/config.h"
 
 #include "card/check.h"
+#include "tokfab/proto.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -695,6 +696,35 @@ parse_prices(struct ctx *c, const yaml_node_t *m, const char *base, const struct
 	return 0;
 }
 
+/* tenants[].mac_algs: the wire MAC algorithms (protocol.md 4.1) a tenant may sign with. */
+static int
+parse_mac_algs(struct ctx *c, const yaml_node_t *n, const char *base, struct tfd_tenant *t)
+{
+	char kp[96];
+	uint32_t i = 0;
+
+	snprintf(kp, sizeof(kp), "%s.mac_algs", base);
+	if (want_type(c, n, YAML_SEQUENCE_NODE, kp))
+		return -EINVAL;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++, i++) {
+		yaml_node_t *an = node_at(c, *it);
+		const char *s = scalar(an);
+		int a = tf_proto_mac_alg_parse(s);
+
+		if (a < 0)
+			return fail(c, an, kp,
+				    "item %u: '%s' is not a MAC algorithm (hmac-sha256 or siphash)", i,
+				    s ? s : kind(an));
+		if (t->mac_algs & (1u << a))
+			return fail(c, an, kp, "item %u: '%s' is listed twice", i, s);
+		t->mac_algs |= (uint16_t)(1u << a);
+	}
+	if (!t->mac_algs)
+		return fail(c, n, kp, "name at least one MAC algorithm (hmac-sha256 or siphash)");
+	return 0;
+}
+
 static int
 load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenant *t)
 {
@@ -725,7 +755,8 @@ parse_tenants(struct ctx *c, const yaml_node_t *n, struct tfd_config *cfg)
 {
 	static const char *const keys[] = { "id",	    "name",   "key_file", "key_id",
 					    "budget",	    "period", "rate",	  "priority",
-					    "max_inflight", "prices", "disabled", NULL };
+					    "max_inflight", "prices", "disabled", "mac_algs",
+					    NULL };
 	void *items;
 
 	if (list_items(c, n, "tenants", sizeof(struct tfd_tenant), &items, &cfg->n_tenants))
@@ -778,6 +809,9 @@ parse_tenants(struct ctx *c, const yaml_node_t *n, struct tfd_config *cfg)
 			return -EINVAL;
 		x = lookup(c, m, "prices");
 		if (x && parse_prices(c, x, base, cfg, t))
+			return -EINVAL;
+		x = lookup(c, m, "mac_algs");
+		if (x && parse_mac_algs(c, x, base, t))
 			return -EINVAL;
 		for (uint32_t j = 0; j < i; j++) {
 			if (cfg->tenants[j].id == t->id)

@@ -58,6 +58,7 @@ struct tfd_tenant {
 	uint32_t rate_rps, burst_requests, rate_tps, burst_tokens;
 	uint32_t priority;
 	uint32_t max_inflight;
+	uint16_t mac_algs; /* TF_TENANT_MAC_* bits; 0 = HMAC-SHA256 only */
 	uint32_t n_prices;
 	struct tfd_price prices[TF_MAX_PRICES];
 };

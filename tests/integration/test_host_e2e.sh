@@ -71,7 +71,8 @@ models:
 accelerators:
   - { id: 1, address: $PREFIX-a1, transport: shm, cost_per_hour: 3.60, models: [tiny] }
 tenants:
-  - { id: 50, name: open, key_file: t50.key, budget: unlimited, prices: { tiny: 1.00 } }
+  - { id: 50, name: open, key_file: t50.key, budget: unlimited, prices: { tiny: 1.00 },
+      mac_algs: [hmac-sha256, siphash] }
   - { id: 51, name: small, key_file: t51.key, budget: 0.001, prices: { tiny: 0.01 } }
 EOF
 
@@ -97,7 +98,9 @@ tf_wait_for 20 cli -t 50 -k "$W/t50.key" --ping || tf_fail "tenant 50 never reac
 run_batch() {
 	local i pids=()
 	for i in $(seq "$1" "$2"); do
-		cli -t 50 -k "$W/t50.key" -m 7 -n $((8 + i % 9)) --temperature 0.5 --seed "$i" \
+		# Every other request signs with SipHash, which tokfabd's config allows tenant 50.
+		cli -t 50 -k "$W/t50.key" --mac "$([ $((i % 2)) = 0 ] && echo siphash || echo hmac)" \
+			-m 7 -n $((8 + i % 9)) --temperature 0.5 --seed "$i" \
 			--tokens "1,$((i % 50 + 2)),3" --json >"$W/req$i.json" 2>"$W/req$i.err" &
 		pids+=($!)
 		if [ ${#pids[@]} -ge 6 ]; then
@@ -121,6 +124,11 @@ start_tokfabd
 run_batch 41 60
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || tf_wait_for 10 curl -sf "http://127.0.0.1:$PORT/healthz" ||
 	tf_fail "tokfabd did not come back"
+
+tf_log "tenant 51 is HMAC-only (no mac_algs in tokfabd's config): SipHash is refused"
+rc=0
+cli -t 51 -k "$W/t51.key" --mac siphash -m 7 -n 4 --tokens 1,2,3 >/dev/null 2>"$W/sip51.err" || rc=$?
+[ $rc = 22 ] || tf_fail "tenant 51 signing with SipHash: exit $rc, expected 22 (UNSUPPORTED): $(cat "$W/sip51.err")"
 
 tf_log "tenant 51: a budget of 0.001 at 0.01 per 1k tokens, enforced by the card"
 n51=0

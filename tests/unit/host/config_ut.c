@@ -296,6 +296,39 @@ test_tenant_errors(void)
 			  "appears twice");
 }
 
+/* tenants[].mac_algs maps names to SET_TENANT's TF_TENANT_MAC_* bits; default none (HMAC). */
+static void
+test_tenant_mac_algs(void)
+{
+	char err[1024], text[4096];
+	struct tfd_config *cfg = load(g_base, err, sizeof(err));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, 0);
+	tfd_config_free(cfg);
+	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [hmac-sha256, siphash]\n", text,
+		  sizeof(text));
+	cfg = load(text, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
+	tfd_config_free(cfg);
+	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash]\n", text, sizeof(text));
+	cfg = load(text, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, TF_TENANT_MAC_SIPHASH);
+	tfd_config_free(cfg);
+	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [md5]\n", 30,
+			  "tenants[0].mac_algs", "not a MAC algorithm");
+	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash, siphash]\n",
+			  30, "tenants[0].mac_algs", "listed twice");
+	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: []\n", 30,
+			  "tenants[0].mac_algs", "at least one");
+	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: siphash\n", 30,
+			  "tenants[0].mac_algs", NULL);
+}
+
 static void
 test_money_and_hex(void)
 {
@@ -335,6 +368,7 @@ static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_section_errors),
 	TF_TEST(test_model_and_accel_errors),
 	TF_TEST(test_tenant_errors),
+	TF_TEST(test_tenant_mac_algs),
 	TF_TEST(test_money_and_hex),
 	TF_TESTS_END,
 };
