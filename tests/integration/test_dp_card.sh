@@ -115,29 +115,12 @@ ping_card() { ip netns exec "$NS" ping -c 1 -W 1 "$CARD"; }
 cli() { ip netns exec "$NS" "$TF_BIN/tokfab-client" -s "$CARD" "$@"; }
 hq() { "$TOOLS/dp_hq_client" --bar "$BAR" --model 7 --prompt 1,2,3 "$@"; }
 
+. "$TF_ROOT/tests/lib/dp_card.sh"
 # check_done FILE N MAX_NEW PRICE: N DONE lines whose tokens are the engine's own.
 check_done() {
-	local f=$1 n=$2 max_new=$3 price=$4 line ud prompt toks pt ct cost seq want
-	tf_expect_eq "$(grep -c ' done outcome=0 ' "$f")" "$n" "DONE completions in $f"
-	while read -r line; do
-		ud=$(sed -n 's/^ud=\([0-9]*\) .*/\1/p' <<<"$line")
-		prompt=$(sed -n 's/.* prompt=\([0-9,]*\) .*/\1/p' <<<"$line")
-		toks=$(sed -n 's/.* tokens=\([0-9,]*\)$/\1/p' <<<"$line")
-		pt=$(sed -n 's/.* prompt_tokens=\([0-9]*\) .*/\1/p' <<<"$line")
-		ct=$(sed -n 's/.* completion_tokens=\([0-9]*\) .*/\1/p' <<<"$line")
-		cost=$(sed -n 's/.* cost=\([0-9]*\) .*/\1/p' <<<"$line")
-		seq=$(sed -n 's/.* seq=\([0-9]*\) .*/\1/p' <<<"$line")
-		[ -f "$W/ref-$prompt-$max_new" ] ||
-			"$TOOLS/dp_engine_ref" "$W/tiny.bin" "$W/tiny.tok" "$prompt" "$max_new" 0 10000 0 \
-				>"$W/ref-$prompt-$max_new"
-		want=$(cat "$W/ref-$prompt-$max_new")
-		[ "$toks" = "$want" ] || tf_fail "host queue request $ud: card gave [$toks], engine [$want]"
-		tf_expect_eq "$pt" "$(awk -F, '{print NF}' <<<"$prompt")" "request $ud prompt tokens"
-		tf_expect_eq "$ct" "$(awk -F, '{print NF}' <<<"$toks")" "request $ud completion tokens"
-		tf_expect_eq "$cost" $((((pt + ct) * price + 500) / 1000)) "request $ud cost"
-		[ "$seq" -gt 0 ] || tf_fail "request $ud: DONE without the usage record's sequence number"
-	done < <(grep ' done ' "$f")
-	tf_expect_eq "$(grep -o ' seq=[0-9]*' "$f" | sort -u | wc -l)" "$n" "distinct event sequence numbers"
+	local why
+	why=$(dp_card_check_done "$1" "$2" "$3" "$4" "$W/tiny.bin" "$W/tiny.tok" "$W" \
+		"$TOOLS/dp_engine_ref") || tf_fail "$why"
 }
 
 tf_log "the shipped image boots (slot a, normal) and serves"
