@@ -3,9 +3,11 @@
  * tokfab.ko: devlink instance of a card (hwdocs/kmod.md, "devlink"):
  * `devlink dev info` (driver, serial, running and stored firmware, ABI),
  * `devlink dev flash` (the image goes to the card through the admin queue,
- * FW_WRITE, and the card's firmware update path) and the health reporters
- * of health.c.
+ * FW_WRITE, and the card's firmware update path), `devlink dev reload action
+ * fw_activate` (FW_ACTIVATE with NOW: the card restarts into the image its
+ * next boot starts) and the health reporters of health.c.
  */
+#include <linux/delay.h>
 #include <linux/firmware.h>
 #include <linux/slab.h>
 #include <net/devlink.h>
@@ -186,9 +188,94 @@ out:
 	return ret;
 }
 
+/* How long a card may take to restart into new firmware (drain, then boot). */
+#define TF_RELOAD_WAIT_MS 60000
+
+/* reload fw_activate, down: the card restarts into the slot its next boot starts. */
+static int tf_devlink_reload_down(struct devlink *devlink, bool netns_change,
+				  enum devlink_reload_action action,
+				  enum devlink_reload_limit limit, struct netlink_ext_ack *extack)
+{
+	struct tf_dev *tf = tf_from_devlink(devlink);
+	struct tf_aq_fw_activate req = {};
+	struct tf_aq_fw_info fi;
+	struct tf_aq_cqe *cqe;
+	u16 status;
+	int ret;
+
+	if (netns_change) {
+		NL_SET_ERR_MSG_MOD(extack, "a card has no network namespace to change");
+		return -EOPNOTSUPP;
+	}
+	if (!(tf->lay.card_features & TF_FEAT_FW_ACTIVATE) ||
+	    !(tf->lay.card_features & TF_FEAT_FW_UPDATE)) {
+		NL_SET_ERR_MSG_MOD(extack, "this card cannot activate firmware from the host");
+		return -EOPNOTSUPP;
+	}
+	ret = tf_fw_info(tf, &fi);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(extack, "the card did not say which firmware it boots next");
+		return ret;
+	}
+	if (le32_to_cpu(fi.next_slot) == TF_FW_NO_SLOT) {
+		NL_SET_ERR_MSG_MOD(extack, "nothing to activate: flash an image first");
+		return -ENOENT;
+	}
+	req.slot = fi.next_slot;
+	req.flags = cpu_to_le32(TF_FW_ACT_F_NOW);
+	req.version = fi.next_version;
+	cqe = kmalloc(sizeof(*cqe), GFP_KERNEL);
+	if (!cqe)
+		return -ENOMEM;
+	ret = tf_aq_exec(tf, TF_AQ_FW_ACTIVATE, &req, sizeof(req), cqe, 0);
+	status = ret ? 0 : le16_to_cpu(cqe->status);
+	kfree(cqe);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(extack, "the admin queue failed while activating the firmware");
+		return ret;
+	}
+	if (status != TF_AQ_S_OK) {
+		dev_err(&tf->pdev->dev, "reload: FW_ACTIVATE of slot %c refused: status %#x\n",
+			le32_to_cpu(fi.next_slot) ? 'B' : 'A', status);
+		return tf_fw_refused(status, extack);
+	}
+	/* The card now stops and restarts: a silence we asked for, not a failure. */
+	tf_dev_expect_restart(tf);
+	return 0;
+}
+
+/* reload fw_activate, up: wait for the card to come back, then the reset handshake. */
+static int tf_devlink_reload_up(struct devlink *devlink, enum devlink_reload_action action,
+				enum devlink_reload_limit limit, u32 *actions_performed,
+				struct netlink_ext_ack *extack)
+{
+	struct tf_dev *tf = tf_from_devlink(devlink);
+	unsigned long deadline = jiffies + msecs_to_jiffies(TF_RELOAD_WAIT_MS);
+	int ret;
+
+	while (tf_rd32(tf, TF_REG(boot_count)) == tf->boot_count) {
+		if (tf_gone(tf))
+			return -ENODEV;
+		if (time_after(jiffies, deadline))
+			break; /* the reset below fails and says so */
+		msleep(20);
+	}
+	ret = tf_dev_reset(tf);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(extack, "the card did not come back with its new firmware");
+		return ret;
+	}
+	dev_info(&tf->pdev->dev, "reload: firmware %s running\n", tf->lay.fw_version_str);
+	*actions_performed = BIT(DEVLINK_RELOAD_ACTION_FW_ACTIVATE);
+	return 0;
+}
+
 static const struct devlink_ops tf_devlink_ops = {
 	.info_get = tf_devlink_info_get,
 	.flash_update = tf_devlink_flash_update,
+	.reload_actions = BIT(DEVLINK_RELOAD_ACTION_FW_ACTIVATE),
+	.reload_down = tf_devlink_reload_down,
+	.reload_up = tf_devlink_reload_up,
 };
 
 int tf_devlink_create(struct tf_dev *tf)
@@ -199,6 +286,7 @@ int tf_devlink_create(struct tf_dev *tf)
 	if (!devlink)
 		return -ENOMEM;
 	((struct tf_devlink *)devlink_priv(devlink))->tf = tf;
+	devlink_set_features(devlink, DEVLINK_F_RELOAD);
 	tf->devlink = devlink;
 	return 0;
 }

@@ -289,6 +289,16 @@ static void tf_set_state(struct tf_dev *tf, enum tokfab_state state, enum tokfab
 	spin_unlock_irqrestore(&tf->state_lock, flags);
 }
 
+/*
+ * The host asked the card to restart (devlink reload): until the reset
+ * handshake that follows, the silence is expected and nothing is reported.
+ */
+void tf_dev_expect_restart(struct tf_dev *tf)
+{
+	tf_set_state(tf, TOKFAB_STATE_RESETTING, TOKFAB_FAIL_NONE);
+	tf_aq_abort_all(tf);
+}
+
 /* Polls until (status & mask) == want; returns 0, -ETIMEDOUT, or -EIO when FAILED shows. */
 static int tf_wait_status(struct tf_dev *tf, u32 mask, u32 want, bool fail_on_failed)
 {
