@@ -86,6 +86,11 @@ tf_dp_now_us(const struct tf_dp_app *app)
 /* port.c */
 int tf_dp_ports_init(struct tf_dp_app *app);
 void tf_dp_ports_close(struct tf_dp_app *app);
+/*
+ * Frames port lost before the card saw them: the ethdev's imissed plus, for
+ * net_af_packet, the kernel's receive ring drops (also in *ring_drops if given).
+ */
+uint64_t tf_dp_port_rx_missed(uint16_t port, uint64_t *ring_drops);
 
 /* lcore.c */
 extern const struct tf_dp_io_ops tf_dp_mbuf_io;

@@ -413,9 +413,12 @@ static void
 stats_line(struct tf_dp_app *app, struct tf_dp_counters *last, uint64_t secs)
 {
 	struct tf_dp_counters c;
-	uint64_t drops = 0, ldrops = 0;
+	uint64_t drops = 0, ldrops = 0, missed = 0;
+	static uint64_t last_missed; /* frames the ports lost before the card saw them */
 	unsigned int active = 0, queued = 0;
 
+	for (uint16_t i = 0; i < app->nports; i++)
+		missed += tf_dp_port_rx_missed(app->ports[i], NULL);
 	tf_dp_ctl_counters(&app->bus, &c);
 	for (int i = 0; i < TF_DROP_MAX; i++) {
 		drops += c.drop[i];
@@ -431,13 +434,15 @@ stats_line(struct tf_dp_app *app, struct tf_dp_counters *last, uint64_t secs)
 #define RATE(e) ((c.ev[e] - last->ev[e]) / (secs ? secs : 1))
 	TF_DP_LOG(INFO,
 		  "stats: rx %lu/s tx %lu/s requests %lu/s admitted %lu/s done %lu/s tokens %lu/s "
-		  "drops %lu/s active %u queued %u usage posted %lu backlog %u",
+		  "drops %lu/s rx_missed %lu/s active %u queued %u usage posted %lu backlog %u",
 		  RATE(TF_EV_RX_PKTS), RATE(TF_EV_TX_PKTS), RATE(TF_EV_REQ_RX),
 		  RATE(TF_EV_REQ_ADMITTED), RATE(TF_EV_REQ_DONE), RATE(TF_EV_TOKENS_OUT),
-		  (drops - ldrops) / (secs ? secs : 1), active, queued,
-		  app->rec.posted + app->rec.written, tf_dp_records_backlog(&app->rec));
+		  (drops - ldrops) / (secs ? secs : 1), (missed - last_missed) / (secs ? secs : 1),
+		  active, queued, app->rec.posted + app->rec.written,
+		  tf_dp_records_backlog(&app->rec));
 #undef RATE
 	*last = c;
+	last_missed = missed;
 }
 
 static unsigned int

@@ -2,14 +2,93 @@
 /*
  * Ports: every ethdev the EAL command line created (a NIC, net_af_packet,
  * net_tap, net_null, net_ring, net_pcap, ...) gets one RX and one TX queue
- * per worker, RSS across them when there is more than one.
+ * per worker, RSS across them when there is more than one. Also what a port
+ * lost before the card saw it (rx_missed): the ethdev's imissed plus, for
+ * net_af_packet (whose PMD in DPDK 22.11 reports none), the kernel's drops on
+ * its receive rings, read with PACKET_STATISTICS from the PMD's own sockets.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 
 #include "dataplane/dp.h"
+
+#define MAX_RING_FDS 64
+
+/*
+ * Per port: the af_packet sockets found at start, and the drops read so far
+ * (PACKET_STATISTICS resets the kernel's count on every read, so one reader
+ * at a time adds them up: the main lcore's stats line and the telemetry thread).
+ */
+static struct {
+	int fd[MAX_RING_FDS];
+	unsigned int nfd;
+	uint64_t drops;
+} g_ring[TF_DP_MAX_PORTS];
+static pthread_mutex_t g_ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The AF_PACKET sockets of this process bound to ifindex (the PMD's, one per queue). */
+static void
+find_ring_sockets(uint16_t port, int ifindex)
+{
+	struct dirent *de;
+	DIR *d;
+
+	g_ring[port].nfd = 0;
+	if (ifindex <= 0)
+		return;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	while ((de = readdir(d)) && g_ring[port].nfd < MAX_RING_FDS) {
+		struct sockaddr_ll sll;
+		socklen_t len = sizeof(sll);
+		int fd, dom = 0;
+		socklen_t dl = sizeof(dom);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dirfd(d) || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) < 0 ||
+		    dom != AF_PACKET || getsockname(fd, (struct sockaddr *)&sll, &len) < 0 ||
+		    sll.sll_ifindex != ifindex)
+			continue;
+		g_ring[port].fd[g_ring[port].nfd++] = fd;
+	}
+	closedir(d);
+}
+
+uint64_t
+tf_dp_port_rx_missed(uint16_t port, uint64_t *ring_drops)
+{
+	struct rte_eth_stats st;
+	uint64_t drops;
+
+	if (port >= TF_DP_MAX_PORTS)
+		return 0;
+	pthread_mutex_lock(&g_ring_lock);
+	for (unsigned int i = 0; i < g_ring[port].nfd; i++) {
+		struct tpacket_stats_v3 ks;
+		socklen_t len = sizeof(ks);
+
+		if (getsockopt(g_ring[port].fd[i], SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0)
+			g_ring[port].drops += ks.tp_drops;
+	}
+	drops = g_ring[port].drops;
+	pthread_mutex_unlock(&g_ring_lock);
+	if (ring_drops)
+		*ring_drops = drops;
+	if (rte_eth_stats_get(port, &st) == 0)
+		drops += st.imissed;
+	return drops;
+}
 
 #define NB_RXD 1024
 #define NB_TXD 1024
@@ -81,6 +160,14 @@ port_init(struct tf_dp_app *app, uint16_t port)
 	rte_eth_macaddr_get(port, &mac);
 	for (unsigned int w = 0; w < app->nworkers; w++)
 		tf_dp_worker_set_port_mac(app->workers[w], port, mac.addr_bytes);
+	if (!strcmp(info.driver_name, "net_af_packet")) {
+		find_ring_sockets(port, (int)info.if_index);
+		if (!g_ring[port].nfd)
+			TF_DP_LOG(WARNING,
+				  "port %u (net_af_packet): its ring sockets were not found: "
+				  "drops on its kernel receive ring are not counted",
+				  port);
+	}
 	TF_DP_LOG(INFO, "port %u (%s): %u queue(s), MAC " RTE_ETHER_ADDR_PRT_FMT, port,
 		  info.driver_name, nq, RTE_ETHER_ADDR_BYTES(&mac));
 	return 0;
@@ -115,6 +202,9 @@ tf_dp_ports_init(struct tf_dp_app *app)
 void
 tf_dp_ports_close(struct tf_dp_app *app)
 {
+	pthread_mutex_lock(&g_ring_lock);
+	memset(g_ring, 0, sizeof(g_ring));
+	pthread_mutex_unlock(&g_ring_lock);
 	for (uint16_t i = 0; i < app->nports; i++) {
 		rte_eth_dev_stop(app->ports[i]);
 		rte_eth_dev_close(app->ports[i]);

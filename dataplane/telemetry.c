@@ -98,6 +98,13 @@ cb_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(d);
 	add_counters(d, &c, 0, 1);
 	add_gauges(d, &g);
+	{
+		uint64_t missed = 0;
+
+		for (uint16_t i = 0; i < g_app->nports; i++)
+			missed += tf_dp_port_rx_missed(g_app->ports[i], NULL);
+		rte_tel_data_add_dict_u64(d, "rx_missed", missed);
+	}
 	rte_tel_data_add_dict_u64(d, "usage_posted", g_app->rec.posted);
 	rte_tel_data_add_dict_u64(d, "usage_written", g_app->rec.written);
 	rte_tel_data_add_dict_u64(d, "usage_discarded", g_app->rec.discarded);
@@ -165,6 +172,7 @@ cb_port(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct rte_eth_stats st;
 	struct rte_eth_link link;
+	uint64_t ring_drops = 0, missed;
 	long id;
 	int k = list_or_one(params, &id);
 
@@ -179,6 +187,7 @@ cb_port(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	if (!rte_eth_dev_is_valid_port((uint16_t)id) || rte_eth_stats_get((uint16_t)id, &st))
 		return -1;
+	missed = tf_dp_port_rx_missed((uint16_t)id, &ring_drops);
 	rte_eth_link_get_nowait((uint16_t)id, &link);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "link_up", link.link_status);
@@ -186,7 +195,9 @@ cb_port(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "opackets", st.opackets);
 	rte_tel_data_add_dict_u64(d, "ibytes", st.ibytes);
 	rte_tel_data_add_dict_u64(d, "obytes", st.obytes);
-	rte_tel_data_add_dict_u64(d, "imissed", st.imissed);
+	/* imissed: everything the port lost before the card saw it, the kernel ring's too */
+	rte_tel_data_add_dict_u64(d, "imissed", missed);
+	rte_tel_data_add_dict_u64(d, "kernel_ring_drops", ring_drops);
 	rte_tel_data_add_dict_u64(d, "ierrors", st.ierrors);
 	rte_tel_data_add_dict_u64(d, "oerrors", st.oerrors);
 	rte_tel_data_add_dict_u64(d, "rx_nombuf", st.rx_nombuf);
