@@ -303,6 +303,10 @@ card_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char *p
 		return get_u32(c, v, path, 1024, 1u << 22, &cfg->mbufs);
 	if (!strcmp(k, "drain_timeout_s"))
 		return get_u32(c, v, path, 0, 3600, &cfg->drain_timeout_s);
+	if (!strcmp(k, "host_wait_s"))
+		return get_u32(c, v, path, 0, 86400, &cfg->host_wait_s);
+	if (!strcmp(k, "host_settle_ms"))
+		return get_u32(c, v, path, 1, 60000, &cfg->host_settle_ms);
 	return -ENOENT;
 }
 
@@ -784,6 +788,8 @@ tf_dp_config_load(const char *path, struct tf_dp_config *cfg, char *err, size_t 
 	cfg->stats_interval_s = 10;
 	cfg->mbufs = 8191;
 	cfg->drain_timeout_s = 10;
+	cfg->host_wait_s = 30;
+	cfg->host_settle_ms = 500;
 	snprintf(cfg->serial, sizeof(cfg->serial), "TF-DP-0001");
 	tf_dp_limits_default(&cfg->limits);
 	cfg->batching = (struct tf_aq_set_batching){ .max_batch = 16,

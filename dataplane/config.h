@@ -25,6 +25,8 @@ struct tf_dp_config {
 	uint32_t idle_sleep_us; /* sleep when a loop found no work (0 = busy-poll) */
 	uint32_t mbufs; /* packet buffers in the pool */
 	uint32_t drain_timeout_s;
+	uint32_t host_wait_s; /* with a BAR: answer BUSY for unknown tenants this long at most */
+	uint32_t host_settle_ms; /* ... until the host has been quiet this long (and retry-after) */
 	uint8_t udp_checksum; /* verify received and fill sent UDP checksums */
 	struct tf_dp_limits limits;
 	/* what the admin queue could also set */

@@ -345,7 +345,7 @@ h_get_card_stats(void *ctx, struct tf_aq_card_stats *r, uint32_t *detail)
 	for (int i = 0; i < TF_DROP_MAX; i++)
 		drops += c.drop[i];
 	r->drops_auth = c.drop[TF_DROP_AUTH_TENANT] + c.drop[TF_DROP_AUTH_MAC] +
-			c.drop[TF_DROP_AUTH_MAC_ALG];
+			c.drop[TF_DROP_AUTH_MAC_ALG] + c.drop[TF_DROP_AUTH_UNCONFIGURED];
 	r->drops_replay = c.drop[TF_DROP_AUTH_REPLAY];
 	r->drops_malformed = drops - r->drops_auth - r->drops_replay;
 	for (unsigned int i = 0; i < b->nworkers; i++) {

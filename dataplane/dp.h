@@ -21,6 +21,7 @@
 #include "card/card.h"
 #include "dataplane/config.h"
 #include "dataplane/ctl.h"
+#include "dataplane/hostwait.h"
 #include "dataplane/records.h"
 #include "dataplane/worker.h"
 
@@ -75,6 +76,7 @@ struct tf_dp_app {
 	uint64_t tsc_mult; /* µs = tsc * tsc_mult >> 32 */
 	volatile uint64_t wall_offset_us;
 	uint64_t start_us;
+	struct tf_dp_hostwait hostwait; /* --bar: until the host has configured the card */
 };
 
 static inline uint64_t
@@ -115,8 +117,11 @@ int tf_dp_telemetry_init(struct tf_dp_app *app);
 int tf_dp_ivshmem_start(struct tf_dp_app *app, const char *sock);
 void tf_dp_ivshmem_poll(struct tf_dp_app *app, unsigned int wait_us);
 void tf_dp_ivshmem_notify(void *arg, unsigned int vector);
-/* Keeps the server's fds open for the next program (environment); 0 or -errno. */
-int tf_dp_ivshmem_handover(struct tf_dp_app *app);
+/*
+ * Keeps the server's fds open for the next program (their numbers go into the
+ * environment, the fds into keep[]): how many, or -errno.
+ */
+int tf_dp_ivshmem_handover(struct tf_dp_app *app, int *keep, int max);
 void tf_dp_ivshmem_stop(struct tf_dp_app *app);
 
 /*

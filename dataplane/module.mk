@@ -9,7 +9,7 @@
 DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplane/bucket.c \
 	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/tenants.c dataplane/worker.c \
-	dataplane/bigmem.c \
+	dataplane/bigmem.c dataplane/hostwait.c \
 	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c \
 	dataplane/config.c dataplane/ctl.c dataplane/records.c dataplane/limits.c
 # What a program linking libtfdp links after it.

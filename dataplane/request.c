@@ -195,7 +195,12 @@ check_request(struct tf_dp_worker *w, uint16_t port, const struct tf_pkt_peer *p
 	const struct tf_dp_model *md = tf_dp_model_find(w, q->model_id);
 
 	if (!md) {
-		refuse(w, port, peer, m, t, TF_PROTO_E_UNKNOWN_MODEL, 0, q->model_id);
+		if (tf_dp_waiting_for_host(w)) {
+			tf_dp_count_drop(w, TF_DROP_AUTH_UNCONFIGURED);
+			refuse(w, port, peer, m, t, TF_PROTO_E_BUSY, w->host_wait_retry_ms, 0);
+		} else {
+			refuse(w, port, peer, m, t, TF_PROTO_E_UNKNOWN_MODEL, 0, q->model_id);
+		}
 		return -1;
 	}
 	if (q->max_new_tokens > md->max_new_tokens) {

@@ -190,6 +190,7 @@ tf_dp_worker_set_tenant(struct tf_dp_worker *w, const struct tf_aq_set_tenant *c
 	tf_dp_tenant_recheck_dry(w, t);
 	t->st.state = t->flags;
 	tenant_info(t, resp);
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -207,6 +208,7 @@ tf_dp_worker_del_tenant(struct tf_dp_worker *w, uint32_t tenant_id, uint32_t *de
 	t->deleted = 1;
 	if (t->refs == 0)
 		tenant_free(w, t);
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -291,6 +293,7 @@ tf_dp_worker_set_model(struct tf_dp_worker *w, const struct tf_aq_set_model *c, 
 	m->name[sizeof(m->name) - 1] = '\0';
 	m->max_prompt_tokens = c->max_prompt_tokens;
 	m->max_new_tokens = c->max_new_tokens;
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -311,6 +314,7 @@ tf_dp_worker_del_model(struct tf_dp_worker *w, uint32_t model_id, uint32_t *deta
 	if (last != i)
 		w->models[i] = w->models[last];
 	memset(&w->models[last], 0, sizeof(w->models[last]));
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -398,6 +402,7 @@ tf_dp_worker_set_accel(struct tf_dp_worker *w, const struct tf_aq_set_accel *c, 
 			return TF_AQ_S_BAD_FIELD;
 		}
 	}
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -416,6 +421,7 @@ tf_dp_worker_del_accel(struct tf_dp_worker *w, uint32_t accel_id, uint32_t *deta
 	a->id = 0;
 	a->deleted = 0;
 	recompute_cost_weights(w);
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 
@@ -431,6 +437,7 @@ tf_dp_worker_set_batching(struct tf_dp_worker *w, const struct tf_aq_set_batchin
 		c->max_batch > TF_ACCEL_MAX_BATCH_REQS ? TF_ACCEL_MAX_BATCH_REQS : c->max_batch;
 	w->batching.max_batch_bytes = c->max_batch_bytes;
 	w->batching.max_queue_delay_us = c->max_queue_delay_us;
+	tf_dp_count(w, TF_EV_CFG_CHANGES, 1);
 	return TF_AQ_S_OK;
 }
 

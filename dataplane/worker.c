@@ -72,6 +72,8 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	for (unsigned int i = 0; i < TF_DP_MAX_PORTS; i++)
 		memcpy(w->port_mac[i], p->me.mac, 6);
 	w->lim = *l;
+	w->host_wait = p->host_wait;
+	w->host_wait_retry_ms = p->host_wait_retry_ms ? p->host_wait_retry_ms : l->retry_after_ms;
 	w->batching = (struct tf_batch_policy){ .max_batch = 16,
 						.max_batch_bytes = 1u << 20,
 						.max_queue_delay_us = 200 };
@@ -218,6 +220,14 @@ proto_rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame,
 		tf_dedupe_prefetch(&w->ids, m.tenant_id, m.request_id);
 	t = tf_dp_tenant_find(w, m.tenant_id);
 	if (TF_DP_UNLIKELY(!t)) {
+		if (tf_dp_waiting_for_host(w)) {
+			/* Not configured yet (restarted): "not yet", retryable (protocol.md 7.1). */
+			tf_dp_count_drop(w, TF_DROP_AUTH_UNCONFIGURED);
+			if (n >= TF_PROTO_HDR_LEN + TF_PROTO_ERROR_LEN)
+				tf_dp_send_error(w, port, &peer, &m, NULL, TF_PROTO_E_BUSY,
+						 w->host_wait_retry_ms, 0);
+			goto drop;
+		}
 		tf_dp_count_drop(w, TF_DROP_AUTH_TENANT);
 		unsigned_error(w, port, &peer, &m, n, TF_PROTO_E_UNKNOWN_TENANT, 0);
 		goto drop;

@@ -77,6 +77,13 @@ struct tf_dp_worker_params {
 	void *io;
 	struct tf_pkt_addr me; /* our MAC/IPv4/UDP port (the MAC is per port, see set_port_mac) */
 	struct tf_dp_limits limits;
+	/*
+	 * Optional: nonzero while the card waits for its host's configuration
+	 * (hostwait.h); a request of an unknown tenant or model then gets BUSY
+	 * (unsigned for an unknown tenant) with host_wait_retry_ms as retry-after.
+	 */
+	const volatile uint8_t *host_wait;
+	uint32_t host_wait_retry_ms;
 	/* Memory the prompts live in (the mbuf pool), registered for zero-copy gather. */
 	struct {
 		void *addr;

@@ -168,6 +168,8 @@ struct tf_dp_worker {
 	uint16_t ip_id;
 	struct tf_dp_counters c;
 	struct tf_dp_limits lim;
+	const volatile uint8_t *host_wait; /* see tf_dp_worker_params */
+	uint32_t host_wait_retry_ms;
 	struct tf_neigh neigh;
 
 	/* tenants owned here */
@@ -230,6 +232,13 @@ static inline void
 tf_dp_count(struct tf_dp_worker *w, enum tf_dp_ev e, uint64_t n)
 {
 	w->c.ev[e] += n;
+}
+
+/* The card has not been configured by its host yet (hostwait.h): unknown means "not yet". */
+static inline int
+tf_dp_waiting_for_host(const struct tf_dp_worker *w)
+{
+	return w->host_wait && *w->host_wait;
 }
 
 static inline uint64_t

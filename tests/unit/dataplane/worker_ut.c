@@ -8,6 +8,7 @@
  * only: no user path runs it).
  */
 #include "dataplane/ctl.h"
+#include "dataplane/hostwait.h"
 #include "dataplane/tenants.h"
 #include "dataplane/worker.h"
 #include "dataplane/xport/xport.h"
@@ -1668,6 +1669,85 @@ test_tenant_index(void)
 	tf_dp_tenants_destroy(&t);
 }
 
+/*
+ * A card waiting for its host's configuration (restarted with a BAR) answers a
+ * request of a tenant or model it does not know yet with BUSY and a retry-after
+ * -- unsigned for the tenant (it has no key), signed for the model -- instead of
+ * the final UNKNOWN_TENANT / UNKNOWN_MODEL; once configured, unknown is unknown.
+ */
+static void
+test_unconfigured_card_answers_busy(void)
+{
+	struct tf_dp_worker_params p = { .id = 0, .nworkers = 1, .io_ops = &fake_io };
+	static const uint32_t ids[] = { 3 };
+	static volatile uint8_t waiting = 1;
+	struct tf_dp_worker *w = NULL;
+	const struct tf_dp_counters *c;
+	struct resp r;
+
+	p.me = g_card;
+	tf_dp_limits_default(&p.limits);
+	p.limits.max_requests = 64;
+	p.limits.max_queue = 32;
+	p.limits.id_table = 256;
+	p.limits.token_buffer_bytes = 1 << 20;
+	p.host_wait = &waiting;
+	p.host_wait_retry_ms = 700;
+	CU_ASSERT_EQUAL_FATAL(tf_dp_worker_create(&p, &w), 0);
+	g_ntx = g_txpos = 0;
+	tf_dp_worker_set_port_mac(w, 0, CARD_MAC);
+	c = tf_dp_worker_counters(w);
+	send_request(w, 42, 1, ids, 1, 4, 0);
+	expect_error(1, TF_PROTO_E_BUSY, 0, UINT32_MAX);
+	g_txpos = 0;
+	CU_ASSERT_EQUAL(find_resp(TF_PROTO_T_ERROR, 1, &r), 0);
+	CU_ASSERT_EQUAL(r.m.u.err.retry_after_ms, 700);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_UNCONFIGURED], 1);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_TENANT], 0);
+	/* The host pushed the tenant, not yet the model: a signed BUSY. */
+	add_tenant(w, 42, -1, 0, 0);
+	send_request(w, 42, 2, ids, 1, 4, 0);
+	expect_error(2, TF_PROTO_E_BUSY, 1, UINT32_MAX);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_UNCONFIGURED], 2);
+	/* Configured: unknown means unknown. */
+	waiting = 0;
+	send_request(w, 42, 3, ids, 1, 4, 0);
+	expect_error(3, TF_PROTO_E_UNKNOWN_MODEL, 1, 7);
+	send_request(w, 43, 4, ids, 1, 4, 0);
+	expect_error(4, TF_PROTO_E_UNKNOWN_TENANT, 0, UINT32_MAX);
+	CU_ASSERT_EQUAL(c->drop[TF_DROP_AUTH_TENANT], 1);
+	CU_ASSERT(c->ev[TF_EV_CFG_CHANGES] >= 1);
+	rmworker(w);
+	waiting = 1;
+}
+
+/* When the card stops waiting for its host (hostwait.h). */
+static void
+test_hostwait_states(void)
+{
+	struct tf_dp_hostwait h;
+	uint64_t t = 1000000;
+
+	/* The host enables the admin queue, pushes for 2 s, then is quiet: done 500 ms later. */
+	tf_dp_hostwait_start(&h, t, 5, 500, 30);
+	CU_ASSERT_EQUAL(h.waiting, 1);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 100000, 0, 5), 0);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 900000, 1, 5),
+			0); /* ready, nothing pushed yet */
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 1900000, 1, 5), 0); /* (event drain, say) */
+	for (uint64_t k = 0; k < 20; k++)
+		CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 2000000 + k * 100000, 1, 6 + k), 0);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 4200000, 1, 25), 0);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 4400000, 1, 25), 1);
+	CU_ASSERT_EQUAL(h.waiting, 0);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 9000000, 1, 99), 0);
+	/* No host ever: give up after 30 s. */
+	tf_dp_hostwait_start(&h, t, 5, 500, 30);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 29000000, 0, 5), 0);
+	CU_ASSERT_EQUAL(tf_dp_hostwait_poll(&h, t + 30000000, 0, 5), 2);
+	CU_ASSERT_EQUAL(h.waiting, 0);
+}
+
 static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_arp_icmp_ping),
 	TF_TEST(test_request_streams_tokens_then_final),
@@ -1687,6 +1767,8 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_ctl_routes_to_owner_and_all),
 	TF_TEST(test_tenants_scale_by_config),
 	TF_TEST(test_tenant_index),
+	TF_TEST(test_unconfigured_card_answers_busy),
+	TF_TEST(test_hostwait_states),
 	TF_TESTS_END,
 };
 
