@@ -117,8 +117,11 @@ int tf_dp_telemetry_init(struct tf_dp_app *app);
 int tf_dp_ivshmem_start(struct tf_dp_app *app, const char *sock);
 void tf_dp_ivshmem_poll(struct tf_dp_app *app, unsigned int wait_us);
 void tf_dp_ivshmem_notify(void *arg, unsigned int vector);
-/* Keeps the server's fds open for the next program (environment); 0 or -errno. */
-int tf_dp_ivshmem_handover(struct tf_dp_app *app);
+/*
+ * Keeps the server's fds open for the next program (their numbers go into the
+ * environment, the fds into keep[]): how many, or -errno.
+ */
+int tf_dp_ivshmem_handover(struct tf_dp_app *app, int *keep, int max);
 void tf_dp_ivshmem_stop(struct tf_dp_app *app);
 
 /*

@@ -88,18 +88,19 @@ tf_dp_ivshmem_poll(struct tf_dp_app *app, unsigned int wait_us)
 }
 
 int
-tf_dp_ivshmem_handover(struct tf_dp_app *app)
+tf_dp_ivshmem_handover(struct tf_dp_app *app, int *keep, int max)
 {
 	char state[TF_IVSHMEM_STATE_MAX];
-	int rc;
+	int rc, n;
 
 	if (!app->ivs)
 		return 0;
+	n = tf_ivshmem_server_fds(app->ivs, keep, max);
 	rc = tf_ivshmem_server_detach(app->ivs, state, sizeof(state));
 	if (rc < 0)
 		return rc;
 	app->ivs = NULL;
-	return setenv(IVSHMEM_ENV, state, 1) < 0 ? -errno : 0;
+	return setenv(IVSHMEM_ENV, state, 1) < 0 ? -errno : n;
 }
 
 void

@@ -11,7 +11,9 @@
  *   tokfab-dp [EAL options] -- --config FILE [--bar FILE] [--usage-file FILE]
  *             [--ivshmem SOCK] [--host-queues N] [--flash FILE]
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/hostq.h"
 #include "tokfab/hostq.h"
+#include "tokfab/ivshmem.h"
 
 RTE_LOG_REGISTER_DEFAULT(tf_dp_logtype, INFO);
 
@@ -626,13 +629,31 @@ drain(struct tf_dp_app *app)
  * the slot that is pending. Returns only on failure.
  */
 static int
-restart(int argc, char **argv)
+restart(int argc, char **argv, const int *keep, int nkeep)
 {
 	char **nv = calloc((size_t)argc + 1, sizeof(*nv));
 	int n = 0, app_opts = 0;
+	struct dirent *de;
+	DIR *d;
 
 	if (!nv)
 		return 1;
+	/*
+	 * Only what is handed over survives: the EAL leaves fds without
+	 * close-on-exec (with their locks on its runtime files) that would stop
+	 * the next EAL from starting.
+	 */
+	d = opendir("/proc/self/fd");
+	while (d && (de = readdir(d))) {
+		int fd = atoi(de->d_name), i;
+
+		for (i = 0; i < nkeep && keep[i] != fd; i++)
+			;
+		if (fd > 2 && i == nkeep && fd != dirfd(d))
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	if (d)
+		closedir(d);
 	for (int i = 0; i < argc; i++) {
 		if (app_opts && !strcmp(argv[i], "--bar-fresh"))
 			continue;
@@ -658,6 +679,8 @@ main(int argc, char **argv)
 	int sep = 0, rc, ret = 1;
 	unsigned int lcore;
 	FILE *usage_f = NULL;
+	int keep[2 + 2 * TF_VEC_COUNT], nkeep = 0;
+	char **orig_argv;
 
 	/* Application options come after "--"; --check/--help work without the EAL. */
 	for (int i = 1; i < argc; i++)
@@ -685,13 +708,19 @@ main(int argc, char **argv)
 	g_admin = tf_dp_admin_handlers;
 	if (app.fw)
 		tf_dp_fw_handlers(&g_admin);
-	rc = rte_eal_init(sep ? sep : argc, argv);
+	/* The EAL reorders argv: a restart needs the arguments as they were given. */
+	orig_argv = calloc((size_t)argc + 1, sizeof(*orig_argv));
+	if (orig_argv)
+		memcpy(orig_argv, argv, (size_t)argc * sizeof(*argv));
+	rc = orig_argv ? rte_eal_init(sep ? sep : argc, argv) : -1;
 	if (rc < 0) {
 		fprintf(stderr,
 			"tokfab-dp: EAL initialisation failed: %s (check the EAL options "
 			"before '--'; without hugepages use --no-huge -m 512)\n",
-			rte_strerror(rte_errno));
+			orig_argv ? rte_strerror(rte_errno) : "out of memory");
 		tf_dp_config_free(&app.cfg);
+		tf_dp_fw_close(app.fw);
+		free(orig_argv);
 		return 1;
 	}
 	app.tsc_mult = (uint64_t)(((unsigned __int128)1000000 << 32) / rte_get_tsc_hz());
@@ -833,8 +862,16 @@ out_records:
 	tf_dp_records_fini(&app.rec);
 out_card:
 	/* A restart keeps the guest's connection: QEMU never reconnects. */
-	if (app.reset && tf_dp_ivshmem_handover(&app) < 0)
-		TF_DP_LOG(WARNING, "ivshmem: cannot hand the guest's connection over the restart");
+	if (app.reset) {
+		nkeep = tf_dp_ivshmem_handover(&app, keep, (int)(sizeof(keep) / sizeof(keep[0])));
+		if (nkeep < 0) {
+			TF_DP_LOG(WARNING,
+				  "ivshmem: cannot hand the guest's connection over the "
+				  "restart: %s",
+				  strerror(-nkeep));
+			nkeep = 0;
+		}
+	}
 	tf_dp_ivshmem_stop(&app);
 	if (app.card)
 		tf_card_dev_destroy(app.card);
@@ -853,6 +890,7 @@ out_eal:
 	tf_dp_fw_close(app.fw);
 	rte_eal_cleanup();
 	if (app.reset && ret == 0)
-		return restart(argc, argv);
+		ret = restart(argc, orig_argv, keep, nkeep);
+	free(orig_argv);
 	return ret;
 }

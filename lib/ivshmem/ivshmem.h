@@ -98,6 +98,12 @@ int tf_ivshmem_server_guest_id(const struct tf_ivshmem_server *srv);
  */
 #define TF_IVSHMEM_STATE_MAX 256
 int tf_ivshmem_server_detach(struct tf_ivshmem_server *srv, char *state, size_t len);
+/*
+ * The fds the server owns (listening socket, connection, eventfds; not its
+ * shm copy): what a program about to exec keeps open after a detach, when it
+ * closes everything else. Returns how many it wrote (at most max).
+ */
+int tf_ivshmem_server_fds(const struct tf_ivshmem_server *srv, int *fds, int max);
 int tf_ivshmem_server_adopt(const char *state, const char *sock_path, int shm_fd,
 			    struct tf_ivshmem_server **out);
 

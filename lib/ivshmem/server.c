@@ -84,6 +84,23 @@ drop_guest(struct tf_ivshmem_server *srv)
 	close_fd(&srv->conn_fd);
 }
 
+/*
+ * The memory goes to QEMU as a file of its own (a new open file description,
+ * not a dup): a lock the card process holds on its fd (lib/card's one-owner
+ * lock) must not live on in QEMU, or a restarted card could never own its
+ * BAR again while the guest runs.
+ */
+static int
+open_own(int fd)
+{
+	char path[64];
+	int nfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, O_RDWR | O_CLOEXEC);
+	return nfd < 0 ? -errno : nfd;
+}
+
 int
 tf_ivshmem_server_create(const char *sock_path, int shm_fd, unsigned int vectors,
 			 struct tf_ivshmem_server **out)
@@ -108,9 +125,9 @@ tf_ivshmem_server_create(const char *sock_path, int shm_fd, unsigned int vectors
 	for (v = 0; v < TF_IVSHMEM_MAX_VECTORS; v++)
 		srv->card_efd[v] = srv->guest_efd[v] = -1;
 
-	srv->shm_fd = fcntl(shm_fd, F_DUPFD_CLOEXEC, 0);
+	srv->shm_fd = open_own(shm_fd);
 	if (srv->shm_fd < 0) {
-		ret = -errno;
+		ret = srv->shm_fd;
 		goto err_free;
 	}
 	for (v = 0; v < vectors; v++) {
@@ -347,6 +364,24 @@ tf_ivshmem_server_detach(struct tf_ivshmem_server *srv, char *state, size_t len)
 	return 0;
 }
 
+int
+tf_ivshmem_server_fds(const struct tf_ivshmem_server *srv, int *fds, int max)
+{
+	int n = 0;
+
+	if (n < max)
+		fds[n++] = srv->listen_fd;
+	if (srv->conn_fd >= 0 && n < max)
+		fds[n++] = srv->conn_fd;
+	for (unsigned int v = 0; v < srv->vectors; v++) {
+		if (n < max)
+			fds[n++] = srv->card_efd[v];
+		if (n < max)
+			fds[n++] = srv->guest_efd[v];
+	}
+	return n;
+}
+
 /* An fd of this process of the given kind (S_IFSOCK, or 0 for an eventfd). */
 static int
 fd_is(int fd, mode_t kind)
@@ -411,9 +446,9 @@ tf_ivshmem_server_adopt(const char *state, const char *sock_path, int shm_fd,
 	}
 	if (*p)
 		goto err;
-	srv->shm_fd = fcntl(shm_fd, F_DUPFD_CLOEXEC, 0);
+	srv->shm_fd = open_own(shm_fd);
 	if (srv->shm_fd < 0) {
-		rc = -errno;
+		rc = srv->shm_fd;
 		goto err;
 	}
 	srv->listen_fd = (int)listen_fd;

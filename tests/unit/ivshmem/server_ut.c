@@ -221,6 +221,39 @@ test_one_guest_at_a_time_and_reconnect(void)
 	close(shm);
 }
 
+/*
+ * The guest's file is an open description of its own: the card process's
+ * one-owner lock (lib/card) goes away with the card's fd while the guest
+ * still maps the memory, so a restarted card can own its BAR again.
+ */
+static void
+test_guest_does_not_hold_the_card_lock(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	struct tf_ivshmem_server *srv;
+	struct fake_qemu q;
+	uint64_t rang;
+	char path[64];
+	int shm = make_shm(), card, card2;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", shm);
+	card = open(path, O_RDWR);
+	CU_ASSERT_FATAL(card >= 0);
+	CU_ASSERT_EQUAL(fcntl(card, F_OFD_SETLK, &fl), 0);
+	CU_ASSERT_FATAL(tf_ivshmem_server_create(g_path, card, NVEC, &srv) == 0);
+	CU_ASSERT_FATAL(qemu_connect(&q) == 0);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_wait(srv, 1000, &rang), 0);
+	CU_ASSERT_FATAL(qemu_greeting(&q) == 0);
+	/* The card process goes (its server too); the guest keeps its memory. */
+	tf_ivshmem_server_destroy(srv);
+	close(card);
+	card2 = open(path, O_RDWR);
+	CU_ASSERT_EQUAL(fcntl(card2, F_OFD_SETLK, &fl), 0);
+	close(card2);
+	qemu_close(&q);
+	close(shm);
+}
+
 static int
 cloexec(int fd)
 {
@@ -239,7 +272,7 @@ test_detach_adopt_keeps_the_guest(void)
 	struct fake_qemu q;
 	uint64_t rang, one = 1, cnt;
 	struct pollfd pfd;
-	int fds[2 + NVEC], n, i, shm = make_shm();
+	int fds[2 + NVEC], all[2 + 2 * NVEC], n, i, shm = make_shm();
 
 	CU_ASSERT_FATAL(tf_ivshmem_server_create(g_path, shm, NVEC, &srv) == 0);
 	CU_ASSERT_FATAL(qemu_connect(&q) == 0);
@@ -249,6 +282,11 @@ test_detach_adopt_keeps_the_guest(void)
 	CU_ASSERT_EQUAL_FATAL(n, 2 + NVEC);
 	for (i = 0; i < n; i++)
 		CU_ASSERT(cloexec(fds[i]));
+	/* Everything that must survive an exec: socket, connection, both eventfds per vector. */
+	CU_ASSERT_EQUAL(tf_ivshmem_server_fds(srv, all, 2 + 2 * NVEC), 2 + 2 * NVEC);
+	CU_ASSERT_EQUAL(tf_ivshmem_server_fds(srv, all, 3), 3);
+	CU_ASSERT_EQUAL(all[0], fds[0]);
+	CU_ASSERT_EQUAL(all[1], fds[1]);
 	CU_ASSERT_EQUAL(tf_ivshmem_server_detach(srv, state, 8), -ENOSPC);
 	CU_ASSERT_EQUAL_FATAL(tf_ivshmem_server_detach(srv, state, sizeof(state)), 0);
 	/* What the next program inherits: open, not close-on-exec, socket still there. */
@@ -301,6 +339,7 @@ static const struct tf_cunit_test server_tests[] = {
 	TF_TEST(test_greeting_memory_doorbells_interrupts),
 	TF_TEST(test_one_guest_at_a_time_and_reconnect),
 	TF_TEST(test_detach_adopt_keeps_the_guest),
+	TF_TEST(test_guest_does_not_hold_the_card_lock),
 	TF_TESTS_END,
 };
 
