@@ -348,6 +348,10 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 		return get_u32(c, v, path, 1, 4096, &l->max_segs);
 	if (!strcmp(k, "dgram"))
 		return get_u32(c, v, path, 128, TF_PROTO_MAX_DGRAM, &l->dgram);
+	if (!strcmp(k, "accel_peer_timeout_ms"))
+		return get_u32(c, v, path, 100, 3600000, &l->accel_peer_timeout_ms);
+	if (!strcmp(k, "accel_connect_timeout_ms"))
+		return get_u32(c, v, path, 100, 600000, &l->accel_connect_timeout_ms);
 	if (!strcmp(k, "resp_ring_bytes")) {
 		int rc = get_u32(c, v, path, TF_ACCEL_RING_MIN, TF_ACCEL_RING_MAX,
 				 &l->resp_ring_bytes);

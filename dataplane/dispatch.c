@@ -504,7 +504,10 @@ int
 tf_dp_accel_open(struct tf_dp_worker *w, struct tf_dp_accel *a)
 {
 	char uri[TF_ADDR_LEN + 8];
-	struct tf_xport_conn_cfg cfg = { .uri = uri, .resp_ring_bytes = w->lim.resp_ring_bytes };
+	struct tf_xport_conn_cfg cfg = { .uri = uri,
+					 .resp_ring_bytes = w->lim.resp_ring_bytes,
+					 .peer_timeout_ms = w->lim.accel_peer_timeout_ms,
+					 .connect_timeout_ms = w->lim.accel_connect_timeout_ms };
 
 	snprintf(uri, sizeof(uri), "%s:%s", a->transport == TF_TRANSPORT_RDMA ? "rdma" : "shm",
 		 a->address);

@@ -22,6 +22,8 @@ tf_dp_limits_default(struct tf_dp_limits *l)
 		.max_segs = 256,
 		.dgram = TF_PROTO_DEFAULT_DGRAM,
 		.resp_ring_bytes = 0,
+		.accel_peer_timeout_ms = 5000,
+		.accel_connect_timeout_ms = 5000,
 		.udp_tx_csum = 1,
 	};
 }

@@ -65,6 +65,9 @@ struct tf_dp_limits {
 	uint32_t max_segs; /* prompt pieces per request */
 	uint32_t dgram; /* response datagram size */
 	uint32_t resp_ring_bytes; /* transport response ring */
+	uint32_t
+		accel_peer_timeout_ms; /* an accelerator silent this long with work is DOWN (0: 5000) */
+	uint32_t accel_connect_timeout_ms; /* one connection attempt (0: 5000) */
 	uint8_t udp_tx_csum; /* compute UDP checksums of responses */
 };
 

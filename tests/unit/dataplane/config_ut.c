@@ -207,10 +207,70 @@ test_missing_file(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/dp.yaml: cannot open"));
 }
 
+/* The limits and card keys of this round: tenants, BUSY advice, accelerator timeouts, host wait. */
+static void
+test_round3_keys(void)
+{
+	static const char text[] = "card:\n"
+				   "  ipv4: 10.9.0.1\n"
+				   "  host_wait_s: 5\n"
+				   "  host_settle_ms: 250\n"
+				   "limits:\n"
+				   "  tenants: 100000\n"
+				   "  retry_after_max_ms: 2000\n"
+				   "  accel_peer_timeout_ms: 30000\n"
+				   "  accel_connect_timeout_ms: 8000\n"
+				   "tenants:\n"
+				   "  - id: 1\n"
+				   "    key: 00112233445566778899aabbccddeeff\n"
+				   "    unlimited: true\n"
+				   "  - id: 2\n"
+				   "    key: 00112233445566778899aabbccddeeff\n"
+				   "    unlimited: true\n"
+				   "  - id: 1\n"
+				   "    key: 00112233445566778899aabbccddeeff\n"
+				   "    unlimited: true\n";
+	struct tf_dp_config c;
+	char err[512] = "", buf[1024];
+
+	write_cfg(text + 0);
+	/* The same id twice is found (by sorting, not by comparing every pair). */
+	CU_ASSERT_NOT_EQUAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "tenants: id 1 used twice"));
+	/* The same file without the second id 1. */
+	snprintf(buf, sizeof(buf), "%.*s", (int)(strrchr(text, '-') - text - 2), text);
+	write_cfg(buf);
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.host_wait_s, 5);
+	CU_ASSERT_EQUAL(c.host_settle_ms, 250);
+	CU_ASSERT_EQUAL(c.limits.tenants, 100000);
+	CU_ASSERT_EQUAL(c.limits.retry_after_max_ms, 2000);
+	CU_ASSERT_EQUAL(c.limits.accel_peer_timeout_ms, 30000);
+	CU_ASSERT_EQUAL(c.limits.accel_connect_timeout_ms, 8000);
+	CU_ASSERT_EQUAL(c.ntenants, 2);
+	tf_dp_config_free(&c);
+	/* Defaults. */
+	write_cfg("card:\n  ipv4: 10.9.0.1\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.host_wait_s, 30);
+	CU_ASSERT_EQUAL(c.host_settle_ms, 500);
+	CU_ASSERT_EQUAL(c.limits.tenants, 131072);
+	CU_ASSERT_EQUAL(c.limits.retry_after_max_ms, 5000);
+	CU_ASSERT_EQUAL(c.limits.accel_peer_timeout_ms, 5000);
+	tf_dp_config_free(&c);
+	expect_error("udp_port: 7480", "udp_port: 7480\n  host_settle_ms: 0",
+		     "card.host_settle_ms: 0 is out of range");
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  tenants: 0\n",
+		     "limits.tenants: 0 is out of range");
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  accel_peer_timeout_ms: 10\n",
+		     "limits.accel_peer_timeout_ms: 10 is out of range");
+}
+
 static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_full_file),
 	TF_TEST(test_errors_name_line_and_key),
 	TF_TEST(test_missing_file),
+	TF_TEST(test_round3_keys),
 	TF_TESTS_END,
 };
 

@@ -11,6 +11,7 @@
 #include "dataplane/hostwait.h"
 #include "dataplane/tenants.h"
 #include "dataplane/worker.h"
+#include "dataplane/worker_int.h" /* the accelerator connection (peer timeout) */
 #include "dataplane/xport/xport.h"
 #include "tf_cunit.h"
 #include "tokfab/proto.h"
@@ -1748,6 +1749,42 @@ test_hostwait_states(void)
 	CU_ASSERT_EQUAL(h.waiting, 0);
 }
 
+/* limits.accel_peer_timeout_ms / accel_connect_timeout_ms reach each accelerator connection. */
+static void
+accel_timeouts(struct tf_dp_limits *l)
+{
+	l->accel_peer_timeout_ms = 30000;
+	l->accel_connect_timeout_ms = 7000;
+}
+
+static void
+test_accel_timeouts_configurable(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, accel_timeouts);
+	struct tf_xport_info info;
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 1);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	connect_wait(w, &a, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w->accels[0].x);
+	tf_xport_info(w->accels[0].x, &info);
+	CU_ASSERT_EQUAL(info.peer_timeout_ms, 30000);
+	rmworker(w);
+	standin_stop(&a);
+	/* The default stays 5 s. */
+	w = mkworker(0, 1, NULL);
+	standin_start(&a, SI_NORMAL, 1);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	connect_wait(w, &a, NULL);
+	tf_xport_info(w->accels[0].x, &info);
+	CU_ASSERT_EQUAL(info.peer_timeout_ms, 5000);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_arp_icmp_ping),
 	TF_TEST(test_request_streams_tokens_then_final),
@@ -1769,6 +1806,7 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_tenant_index),
 	TF_TEST(test_unconfigured_card_answers_busy),
 	TF_TEST(test_hostwait_states),
+	TF_TEST(test_accel_timeouts_configurable),
 	TF_TESTS_END,
 };
 
