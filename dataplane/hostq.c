@@ -39,6 +39,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "card/card_hostq.h"
 #include "dataplane/dp.h"
@@ -178,6 +179,34 @@ tf_dp_hostq_tenant(void *arg, uint32_t id, const struct tf_aq_set_tenant *cmd)
 
 /* ---- the port ---- */
 
+/* The one port of the process, for its telemetry command. */
+static struct tf_dp_hostq *g_hq;
+
+static int
+cb_hostq(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct tf_dp_hostq_stats st;
+
+	(void)cmd;
+	(void)params;
+	if (!g_hq)
+		return -ENOENT;
+	tf_dp_hostq_stats(g_hq, &st);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "port", g_hq->port_id);
+	rte_tel_data_add_dict_u64(d, "taken", st.taken);
+	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	rte_tel_data_add_dict_u64(d, "done", st.done);
+	rte_tel_data_add_dict_u64(d, "errors", st.errors);
+	rte_tel_data_add_dict_u64(d, "tokens", st.tokens);
+	rte_tel_data_add_dict_u64(d, "retransmits", st.retransmits);
+	rte_tel_data_add_dict_u64(d, "stray", st.stray);
+	rte_tel_data_add_dict_u64(d, "stray_records", st.stray_records);
+	rte_tel_data_add_dict_u64(d, "bad_frames", st.bad_frames);
+	rte_tel_data_add_dict_u64(d, "in_flight", st.in_flight);
+	return 0;
+}
+
 int
 tf_dp_hostq_create(struct tf_dp_app *app, struct tf_dp_hostq **out)
 {
@@ -230,6 +259,10 @@ tf_dp_hostq_start(struct tf_dp_hostq *hq)
 	memcpy(hq->host.mac, hq_host_mac, 6);
 	hq->host.ip = HQ_HOST_IP;
 	hq->host.udp_port = rte_cpu_to_be_16(HQ_PORT_UDP);
+	g_hq = hq;
+	rte_telemetry_register_cmd("/tokfab/hostq", cb_hostq,
+				   "Host queues: requests taken, refused, done, errors, tokens, "
+				   "retransmits, stray answers, in flight");
 	TF_DP_LOG(INFO, "host queues: served through port %u (tf_hostq)", hq->port_id);
 }
 
@@ -621,5 +654,7 @@ tf_dp_hostq_destroy(struct tf_dp_hostq *hq)
 			free(t);
 		}
 	/* The rings go with the port (rte_eth_dev_close) or the EAL. */
+	if (g_hq == hq)
+		g_hq = NULL;
 	free(hq);
 }

@@ -16,7 +16,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
 tf_require_root
-tf_require_cmd ip ethtool python3
+tf_require_cmd ip ethtool python3 dpdk-telemetry.py
 for b in tokfab-dp tokfab-accel tokfab-client tokfab-mkmodel tokfab-fw; do
 	[ -x "$TF_BIN/$b" ] || tf_fail "missing $TF_BIN/$b: run 'make' first"
 done
@@ -85,7 +85,7 @@ mkimg() { # NAME VERSION DATAPLANE
 (
 	set -e
 	fw keygen "$W/vendor" >/dev/null
-	fw init --flash "$FLASH" --size 8M --pubkey "$W/vendor.pub" --board 0x54460001 >/dev/null
+	fw init --flash "$FLASH" --size 32M --pubkey "$W/vendor.pub" --board 0x54460001 >/dev/null
 	mkimg v1.img 1.0.0 "$TF_BIN/tokfab-dp"
 	fw flash --flash "$FLASH" "$W/v1.img" >/dev/null
 	fw boot --flash "$FLASH" >/dev/null
@@ -143,6 +143,14 @@ for p in "${NETP[@]}"; do
 done
 check_done "$W/hq1.out" 20 12 3000
 for i in 1 2 3 4 5 6; do grep -q '"event":"final"' "$W/net$i.json" || tf_fail "network request $i: no FINAL"; done
+echo "/tokfab/hostq" | dpdk-telemetry.py -f "$PREFIX" >"$W/tel.hostq" 2>&1 ||
+	tf_fail "dpdk-telemetry.py failed: $(cat "$W/tel.hostq")"
+python3 - "$W/tel.hostq" <<'EOF' || tf_fail "telemetry /tokfab/hostq: $(cat "$W/tel.hostq")"
+import json, sys
+t = open(sys.argv[1]).read()
+d = json.loads(t[t.index('{"/tokfab'):])["/tokfab/hostq"]
+assert d["taken"] == 20 and d["done"] == 20 and d["tokens"] == 240 and d["in_flight"] == 0, d
+EOF
 
 tf_log "host queues: refusals come back as ERROR completions"
 hq --tenant 5 --model 99 --requests 1 >"$W/hq2.out" 2>"$W/hq2.err" || tf_fail "$(cat "$W/hq2.err")"

@@ -73,7 +73,7 @@ mkimg() { # OUT VERSION DATAPLANE
 (
 	set -e
 	fw keygen "$W/vendor" >/dev/null
-	fw init --flash "$FLASH" --size 8M --pubkey "$W/vendor.pub" --board 0x54460001 >/dev/null
+	fw init --flash "$FLASH" --size 32M --pubkey "$W/vendor.pub" --board 0x54460001 >/dev/null
 	mkimg "$W/tokfab-1.0.0.img" 1.0.0 "$TF_BIN/tokfab-dp"
 	fw flash --flash "$FLASH" "$W/tokfab-1.0.0.img" >/dev/null
 	fw boot --flash "$FLASH" >/dev/null
