@@ -95,14 +95,19 @@ CONC=3
 PLEN=8-500 # prompts over ~330 tokens span several datagrams (REQ_FRAGMENT)
 DGRAM=1400
 if [ "${1:-}" = --in-guest ]; then
-	# software-emulated CPUs: a lighter load so the agents keep their heartbeats
+	# Software-emulated CPUs: an agent (or the card) can stall for seconds. The card waits
+	# 30 s for an accelerator's heartbeat (limits.accel_peer_timeout_ms) instead of
+	# declaring it dead after 5 s, so two accelerators serve, as on the host; the
+	# request count and lengths stay small because TCG is slow.
 	NREQ=${NETEM_REQUESTS:-12}
-	MAXTOK=8-24
-	NACCEL=1
-	CONC=2
+	MAXTOK=8-32
+	NACCEL=2
+	CONC=3
 	PLEN=8-160
 	DGRAM=600 # fragments from ~130 tokens
 	STACK_DP_IDLE_US=500
+	STACK_DP_YAML="limits:
+  accel_peer_timeout_ms: 30000"
 	modprobe veth 2>/dev/null || true
 	modprobe sch_netem || tf_fail "the guest kernel cannot load sch_netem"
 	scenario
