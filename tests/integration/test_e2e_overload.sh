@@ -7,13 +7,20 @@
 # tokfab-dp, tokfab-accel and tokfabd stays flat (sampled every second: the last
 # third of the run within 10 % + 4 MiB of the first third after a warm-up quarter);
 # the ledger holds every finished request exactly once with its tokens.
+#
+# A datagram lost on the way (the card's receive ring, the client's socket buffer) is
+# not an excuse: the client retransmits, and the card answers every transmission it
+# sees (tokens, a BUSY with the time its queue needs, or the cached answer), so a
+# TIMEOUT means the system failed to answer, and fails the test. What was lost where is
+# printed either way: the card's rx_missed (its ports, the kernel's af_packet ring
+# included), the answers the clients' sockets dropped, the retransmissions.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$TF_ROOT/tools/bench/stack.sh"
 . "$(dirname "$0")/e2e_lib.sh"
 
 tf_require_root
-tf_require_cmd ip python3 ethtool
+tf_require_cmd ip python3 ethtool dpdk-telemetry.py
 STACK_BIN=$TF_BIN
 stack_preflight tokfab-bench || tf_fail "see above"
 W=$TF_LOGDIR
@@ -48,15 +55,25 @@ stack_bench "${ARGS[@]}" -r "$RATE" -d "$SECS" --timeout 30 --drain 45 \
 kill $SAMPLER
 wait $SAMPLER 2>/dev/null || true
 cat "$W/over.txt"
+echo /tokfab/stats | dpdk-telemetry.py -f "$STACK_PREFIX" >"$W/card-stats.json" 2>&1 || true
 
 tf_log "every request got tokens or an explicit refusal"
-python3 - "$W/over.json" "$W/over.log" <<'EOF' || tf_fail "overload: a request did not end properly"
+python3 - "$W/over.json" "$W/over.log" "$W/card-stats.json" <<'EOF' || tf_fail "overload: a request did not end properly"
 import collections, json, sys
 j = json.load(open(sys.argv[1])); cl = [json.loads(l) for l in open(sys.argv[2])]
 r = j["requests"]
 cls = collections.Counter(c["status"] for c in cl)
 print("submitted %d, classes %s, unfinished %d, not sent by the generator %d" % (
       r["submitted"], dict(cls), r["unfinished"], r["not_sent_outstanding"] + r["not_sent_pool"]))
+try:
+    s = open(sys.argv[3]).read(); card = json.loads(s[s.index("{"):])["/tokfab/stats"]
+except Exception as e:
+    card = {}
+print("lost on the way: card rx_missed %s (frames its ports lost before it saw them), "
+      "client sockets dropped %d answers; retransmissions %d, resumes %d; card refused %s "
+      "with an error, BUSY retry-after sized by its queue" % (
+      card.get("rx_missed", "?"), j["client"].get("socket_drops", -1),
+      j["client"]["retransmits"], j["client"]["resumes"], card.get("err_sent", "?")))
 assert r["unfinished"] == 0, "requests still without an answer"
 assert len(cl) == r["submitted"], "%d outcomes for %d requests" % (len(cl), r["submitted"])
 allowed = {"ok", "BUSY", "QUOTA_EXHAUSTED", "RATE_LIMITED", "CUT_OFF QUOTA_EXHAUSTED"}
