@@ -86,6 +86,8 @@ devlink dev info "$dl" | tee "$O/info3.txt"
 sed -n '/running:/,/stored:/p' "$O/info3.txt" | grep -Eq "^ +fw 2\.0\.0" || fail "devlink dev info: running is not 2.0.0"
 devlink health show "$dl" reporter heartbeat | grep -q "state healthy" ||
 	fail "the planned restart was reported as a failure: $(devlink health show "$dl" reporter heartbeat)"
+dmesg | grep -E "card $TF_DPC_SERIAL failed|heartbeat frozen" &&
+	fail "the driver took the planned restart for a failure"
 
 step "the new firmware serves: tokfabd re-configures it, a host queue gets real tokens, MSI-X still fires"
 wait_for 90 test "$(grep -c "card $TF_DPC_SERIAL configured" /tmp/tokfabd.log)" -ge 2 ||
