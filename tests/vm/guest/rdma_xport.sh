@@ -41,30 +41,56 @@ perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhil
 	grep -A1 '#bytes' $W/lat.txt | tail -n 1 | sed 's/^/ib_write_lat: /'
 }
 
-"$B/tokfab-mkmodel" --preset tiny -o $W/m.bin -t $W/t.bin >/dev/null || fail "tokfab-mkmodel failed"
-
 if [ "$MODE" = bench ]; then
-	# the reference first, alone on the link and the CPUs: ib_write_bw at the record
-	# sizes of the two transport runs (batch of 16 x 64-byte prompts: 2112 bytes;
-	# one request: 192 bytes), and ib_write_lat
-	perftest 2112 20000
-	cp $W/bw.txt "$TF_VM_OUT/bw2112.txt"
-	cp $W/lat.txt "$TF_VM_OUT/lat.txt"
-	perftest 192 20000
-	cp $W/bw.txt "$TF_VM_OUT/bw192.txt"
-	bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
-	wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
-	"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds 5 --batch 16 \
-		--prompt-tokens 16 --quiet >$W/bench.txt 2>&1 || fail "transport benchmark failed"
-	cat $W/bench.txt
-	cp $W/bench.txt "$TF_VM_OUT/bench-rdma-b16.txt"
-	"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds 5 --batch 1 \
-		--prompt-tokens 16 --quiet >$W/bench1.txt 2>&1 || fail "transport benchmark failed"
-	cat $W/bench1.txt
-	cp $W/bench1.txt "$TF_VM_OUT/bench-rdma-b1.txt"
+	# Rounds of: ib_write_bw at the batch-16 record size (2112 bytes: 16 x 64-byte
+	# prompts), the transport at batch 16, ib_write_bw at the size of the answers
+	# that came back, then the same at batch 1 (192 bytes). Interleaved, so that
+	# the shared machine's load hits reference and transport alike; each alone on
+	# the link and the CPUs (the echo peer only runs during its own run).
+	ROUNDS=${TF_XPORT_BENCH_ROUNDS:-3}
+	SECS=${TF_XPORT_BENCH_SECONDS:-4}
+	bw() { # SIZE OUT: ib_write_bw for SECS seconds
+		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 >$W/bw-srv.log 2>&1 &
+		local srv=$!
+		sleep 1
+		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 $ADDR >"$2" 2>&1 ||
+			{ cat "$2"; fail "ib_write_bw client failed"; }
+		wait $srv
+		grep -A1 '#bytes' "$2" | tail -n 1 | sed 's/^/ib_write_bw: /'
+	}
+	xport() { # BATCH OUT
+		bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+		local e=$LASTPID
+		wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
+		"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
+			--batch "$1" --prompt-tokens 16 --quiet >"$2" 2>&1 ||
+			{ cat "$2"; fail "transport benchmark failed"; }
+		kill $e
+		wait $e 2>/dev/null
+		cat "$2"
+	}
+	for r in $(seq 1 "$ROUNDS"); do
+		echo "round $r of $ROUNDS"
+		for b in 16 1; do
+			size=$((b == 16 ? 2112 : 192))
+			bw $size "$TF_VM_OUT/bw-b$b-r$r.txt"
+			xport $b "$TF_VM_OUT/bench-rdma-b$b-r$r.txt"
+			resp=$(sed -n 's/.*resp_bytes_per_record=\([0-9]*\).*/\1/p' "$TF_VM_OUT/bench-rdma-b$b-r$r.txt")
+			bw "$(( (${resp:-64} + 63) / 64 * 64 ))" "$TF_VM_OUT/bw-resp-b$b-r$r.txt"
+		done
+	done
+	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
+	srv=$!
+	sleep 1
+	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >"$TF_VM_OUT/lat.txt" 2>&1 ||
+		fail "ib_write_lat client failed"
+	wait $srv
+	grep -A1 '#bytes' "$TF_VM_OUT/lat.txt" | tail -n 1 | sed 's/^/ib_write_lat: /'
 	echo "PASS: rdma benchmark done"
 	exit 0
 fi
+
+"$B/tokfab-mkmodel" --preset tiny -o $W/m.bin -t $W/t.bin >/dev/null || fail "tokfab-mkmodel failed"
 
 # ---- 1. transport over real verbs: tiny rings force wrap, PAD records and credit waits
 bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7470 --echo --in-ring 16384 --max-inflight 64
