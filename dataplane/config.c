@@ -19,7 +19,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_TENANTS 4096
+#define MAX_TENANTS TF_DP_TENANTS_MAX /* entries in the file; limits.tenants bounds them */
 #define MAX_MODELS 64
 #define MAX_ACCELS 64
 
@@ -756,6 +756,9 @@ check_refs(struct ctx *c, struct tf_dp_config *cfg, yaml_node_t *root)
 		if (twice)
 			return fail(c, root, "tenants", "id %u used twice", dup);
 	}
+	if (cfg->ntenants > cfg->limits.tenants)
+		return fail(c, root, "tenants", "%u tenants, limits.tenants is %u: raise it",
+			    cfg->ntenants, cfg->limits.tenants);
 	if (cfg->limits.max_queue > cfg->limits.max_requests)
 		return fail(c, root, "limits.max_queue", "%u exceeds limits.max_requests (%u)",
 			    cfg->limits.max_queue, cfg->limits.max_requests);

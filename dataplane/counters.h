@@ -50,7 +50,9 @@
 	X(DUP_INFLIGHT, "duplicate of a request still running (suppressed)")                       \
 	X(TX_FULL, "transmit queue full")                                                          \
 	X(NO_MBUF, "no buffer to build a reply")                                                   \
-	X(HANDOFF_FULL, "handoff ring to the owning lcore full")
+	X(HANDOFF_FULL, "handoff ring to the owning lcore full")                                   \
+	X(FRAMES_HELD, "request refused (BUSY): queued prompts hold the worker's share of "        \
+		       "buffers")
 
 /* Events (not drops). X(name, "description") */
 #define TF_DP_EV_LIST(X)                                                                           \

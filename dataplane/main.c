@@ -282,6 +282,7 @@ make_workers(struct tf_dp_app *app)
 	p.limits = app->cfg.limits;
 	p.host_wait = &app->hostwait.waiting;
 	p.host_wait_retry_ms = app->cfg.host_settle_ms;
+	p.pool_frames = app->cfg.mbufs;
 	rte_mempool_mem_iter(app->pool, collect_mem, &p);
 	for (unsigned int i = 0; i < app->nworkers; i++) {
 		app->lc[i] = rte_zmalloc("tf_lcore", sizeof(*app->lc[i]), RTE_CACHE_LINE_SIZE);

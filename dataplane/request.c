@@ -55,6 +55,7 @@ tf_dp_req_release_prompt(struct tf_dp_worker *w, struct tf_dp_req *r)
 		struct tf_dp_seg *sg = &w->segs[s - 1];
 		uint32_t next = sg->next;
 
+		w->frames_held--;
 		w->io_ops->rx_free(w->io, sg->cookie);
 		sg->next = w->seg_free;
 		w->seg_free = s;
@@ -241,8 +242,9 @@ seg_add(struct tf_dp_worker *w, struct tf_dp_req *r, void *cookie, const uint8_t
 	uint32_t s = w->seg_free, *pp = &r->seg_head;
 	struct tf_dp_seg *sg;
 
-	if (!s || r->nsegs >= w->lim.max_segs)
+	if (!s || r->nsegs >= w->lim.max_segs || w->frames_held >= w->max_frames_held)
 		return -ENOBUFS;
+	w->frames_held++;
 	sg = &w->segs[s - 1];
 	w->seg_free = sg->next;
 	sg->cookie = cookie;
@@ -440,6 +442,17 @@ start(struct tf_dp_worker *w, uint16_t port, void *cookie, const struct tf_pkt_p
 	if (!single && w->nreasm_used >= w->lim.reasm_contexts) {
 		tf_dp_count_drop(w, TF_DROP_REASM_NOMEM);
 		refuse(w, port, peer, m, t, TF_PROTO_E_BUSY, w->lim.retry_after_ms, 0);
+		goto drop;
+	}
+	if (TF_DP_UNLIKELY(w->frames_held >= w->max_frames_held)) {
+		/*
+		 * Queued prompts stay in their packet buffers (zero copy): past this
+		 * worker's share of the pool, no buffer would be left to receive or to
+		 * answer with. "Not now", for as long as the queue needs to move.
+		 */
+		tf_dp_count_drop(w, TF_DROP_FRAMES_HELD);
+		refuse(w, port, peer, m, t, TF_PROTO_E_BUSY,
+		       retry_ms(w, tf_admit_busy_wait_us(&w->aq)), 0);
 		goto drop;
 	}
 	r = req_alloc(w, t);

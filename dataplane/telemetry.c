@@ -44,6 +44,7 @@ add_gauges(struct rte_tel_data *d, const struct tf_dp_worker_gauges *g)
 	rte_tel_data_add_dict_u64(d, "ids", g->ids);
 	rte_tel_data_add_dict_u64(d, "usage_backlog", g->usage_backlog);
 	rte_tel_data_add_dict_u64(d, "token_chunks_free", g->tok_free_chunks);
+	rte_tel_data_add_dict_u64(d, "frames_held", g->frames_held);
 }
 
 static void
@@ -62,6 +63,7 @@ sum_gauges(struct tf_dp_worker_gauges *s)
 		s->ids += g.ids;
 		s->usage_backlog += g.usage_backlog;
 		s->tok_free_chunks += g.tok_free_chunks;
+		s->frames_held += g.frames_held;
 	}
 }
 

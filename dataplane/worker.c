@@ -73,6 +73,9 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 		memcpy(w->port_mac[i], p->me.mac, 6);
 	w->lim = *l;
 	w->host_wait = p->host_wait;
+	w->max_frames_held = p->pool_frames ? p->pool_frames / 2 / p->nworkers : UINT32_MAX;
+	if (w->max_frames_held < 64)
+		w->max_frames_held = 64;
 	w->host_wait_retry_ms = p->host_wait_retry_ms ? p->host_wait_retry_ms : l->retry_after_ms;
 	w->batching = (struct tf_batch_policy){ .max_batch = 16,
 						.max_batch_bytes = 1u << 20,
@@ -503,4 +506,5 @@ tf_dp_worker_gauges(const struct tf_dp_worker *w, struct tf_dp_worker_gauges *g)
 	g->ids = tf_dedupe_count(&w->ids);
 	g->usage_backlog = w->backlog_tail - w->backlog_head;
 	g->tok_free_chunks = w->tok.nfree;
+	g->frames_held = w->frames_held;
 }

@@ -87,6 +87,12 @@ struct tf_dp_worker_params {
 	 */
 	const volatile uint8_t *host_wait;
 	uint32_t host_wait_retry_ms;
+	/*
+	 * Packet buffers of the card (the mbuf pool), 0 if unbounded: a worker
+	 * keeps at most half of them divided by the workers holding queued prompts
+	 * (zero copy), and answers BUSY beyond (frames_held).
+	 */
+	uint32_t pool_frames;
 	/* Memory the prompts live in (the mbuf pool), registered for zero-copy gather. */
 	struct {
 		void *addr;
@@ -214,6 +220,7 @@ struct tf_dp_worker_gauges {
 	uint32_t ids; /* (tenant, id) entries */
 	uint32_t usage_backlog; /* records not yet handed to the main lcore */
 	uint32_t tok_free_chunks;
+	uint32_t frames_held; /* receive buffers holding prompt pieces */
 };
 void tf_dp_worker_gauges(const struct tf_dp_worker *w, struct tf_dp_worker_gauges *g);
 

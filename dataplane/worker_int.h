@@ -191,6 +191,8 @@ struct tf_dp_worker {
 	uint32_t cache_head, cache_tail, ncached;
 	struct tf_dp_seg *segs;
 	uint32_t nsegs_total, seg_free;
+	uint32_t frames_held; /* received frames holding prompt pieces */
+	uint32_t max_frames_held; /* ... at most: this worker's share of the packet buffers */
 	struct tf_dp_reasm_ctx *reasm;
 	uint32_t reasm_free, nreasm_used;
 	uint32_t reasm_list; /* requests in REASM state (req index + 1), for timeouts */
