@@ -16,6 +16,7 @@
 
 struct tf_devlink {
 	struct tf_dev *tf;
+	u32 reload_boot; /* the card's boot_count when a reload asked it to restart */
 };
 
 static struct tf_dev *tf_from_devlink(struct devlink *devlink)
@@ -240,6 +241,7 @@ static int tf_devlink_reload_down(struct devlink *devlink, bool netns_change,
 		return tf_fw_refused(status, extack);
 	}
 	/* The card now stops and restarts: a silence we asked for, not a failure. */
+	((struct tf_devlink *)devlink_priv(devlink))->reload_boot = tf_rd32(tf, TF_REG(boot_count));
 	tf_dev_expect_restart(tf);
 	return 0;
 }
@@ -250,17 +252,18 @@ static int tf_devlink_reload_up(struct devlink *devlink, enum devlink_reload_act
 				struct netlink_ext_ack *extack)
 {
 	struct tf_dev *tf = tf_from_devlink(devlink);
+	u32 boot = ((struct tf_devlink *)devlink_priv(devlink))->reload_boot;
 	unsigned long deadline = jiffies + msecs_to_jiffies(TF_RELOAD_WAIT_MS);
 	int ret;
 
-	while (tf_rd32(tf, TF_REG(boot_count)) == tf->boot_count) {
+	while (tf_rd32(tf, TF_REG(boot_count)) == boot) {
 		if (tf_gone(tf))
 			return -ENODEV;
 		if (time_after(jiffies, deadline))
 			break; /* the reset below fails and says so */
 		msleep(20);
 	}
-	ret = tf_dev_reset(tf);
+	ret = tf_dev_reset_restarted(tf);
 	if (ret) {
 		NL_SET_ERR_MSG_MOD(extack, "the card did not come back with its new firmware");
 		return ret;

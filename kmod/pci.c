@@ -323,17 +323,15 @@ static int tf_wait_status(struct tf_dev *tf, u32 mask, u32 want, bool fail_on_fa
  * The reset handshake of registers.md. Called at probe and to recover. The
  * event queue is not touched: unacknowledged events survive.
  */
-int tf_dev_reset(struct tf_dev *tf)
+static int tf_dev_reset_locked(struct tf_dev *tf)
 {
 	struct device *dev = &tf->pdev->dev;
 	u64 host_features;
 	int ret;
 
-	mutex_lock(&tf->reset_lock);
-	if (tf_state(tf) == TOKFAB_STATE_GONE) {
-		ret = -ENODEV;
-		goto out;
-	}
+	lockdep_assert_held(&tf->reset_lock);
+	if (tf_state(tf) == TOKFAB_STATE_GONE)
+		return -ENODEV;
 	tf_set_state(tf, TOKFAB_STATE_RESETTING, TOKFAB_FAIL_NONE);
 	tf_aq_abort_all(tf);
 	tf_eq_kick(tf);
@@ -387,13 +385,37 @@ int tf_dev_reset(struct tf_dev *tf)
 		 tf->lay.serial, TF_ABI_VERSION_MAJOR(tf->lay.abi_version),
 		 TF_ABI_VERSION_MINOR(tf->lay.abi_version), tf->lay.fw_version_str,
 		 tf->lay.aq_depth, tf->lay.eq_depth, tf->polling ? "polling" : "MSI-X");
-	ret = 0;
-	goto out;
+	return 0;
 failed:
 	tf_set_state(tf, TOKFAB_STATE_FAILED, TOKFAB_FAIL_RESET);
 	tf_aq_abort_all(tf);
 	tf_eq_kick(tf);
-out:
+	return ret;
+}
+
+int tf_dev_reset(struct tf_dev *tf)
+{
+	int ret;
+
+	mutex_lock(&tf->reset_lock);
+	ret = tf_dev_reset_locked(tf);
+	mutex_unlock(&tf->reset_lock);
+	return ret;
+}
+
+/*
+ * After a restart the driver asked for (devlink reload): the reset handshake,
+ * unless one already ran for this boot of the card. tokfabd resets a card it
+ * sees restarted and then configures it; a second handshake would abort that.
+ */
+int tf_dev_reset_restarted(struct tf_dev *tf)
+{
+	int ret = 0;
+
+	mutex_lock(&tf->reset_lock);
+	if (tf_state(tf) != TOKFAB_STATE_RUNNING ||
+	    tf->boot_count != tf_rd32(tf, TF_REG(boot_count)))
+		ret = tf_dev_reset_locked(tf);
 	mutex_unlock(&tf->reset_lock);
 	return ret;
 }

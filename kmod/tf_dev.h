@@ -245,6 +245,7 @@ extern bool tf_auto_recover;
 /* pci.c: state machine. */
 void tf_dev_fail(struct tf_dev *tf, enum tokfab_fail_reason why);
 int tf_dev_reset(struct tf_dev *tf);
+int tf_dev_reset_restarted(struct tf_dev *tf);
 void tf_dev_expect_restart(struct tf_dev *tf);
 const char *tf_state_name(enum tokfab_state state);
 const char *tf_fail_name(enum tokfab_fail_reason why);

@@ -593,9 +593,12 @@ housekeeping(struct tfd *d, struct loop *lp, uint64_t now)
 		int push = __atomic_exchange_n(&d->push_requested, 0, __ATOMIC_ACQ_REL);
 
 		if (in.boot_count != lp->boot || !d->card_ready) {
-			if (in.boot_count != lp->boot)
+			if (in.boot_count != lp->boot) {
 				tf_log_info("card %s restarted (boot %u -> %u): re-configuring",
 					    in.serial, lp->boot, in.boot_count);
+				/* Not ready until a bring-up succeeds: a failed one is retried. */
+				d->card_ready = 0;
+			}
 			lp->boot = in.boot_count;
 			if (now - lp->last_bringup >= REOPEN_MS) {
 				lp->last_bringup = now;
