@@ -43,6 +43,12 @@ struct tf_client_config {
 	uint32_t max_dgram; /* datagram size used (default 1400) */
 	uint32_t rto_initial_ms; /* first retransmission timeout (250) */
 	uint32_t rto_max_ms; /* backoff cap (4000) */
+	/*
+	 * The RESUME interval's cap while the card answers with progress beacons
+	 * only (it holds the request queued): like TCP's persist timer, a request
+	 * that has waited long is asked about rarely (30000; >= rto_max_ms).
+	 */
+	uint32_t beacon_max_ms;
 	uint32_t retries; /* retransmissions without progress before giving up (6) */
 	uint32_t timeout_ms; /* default per-request overall timeout (60000) */
 	uint32_t cancel_wait_ms; /* how long a CANCEL waits for the FINAL (1000) */

@@ -37,6 +37,8 @@ struct req {
 	bool have_final;
 	bool timed_out;
 	bool clock_fixed; /* already retried once after REPLAY (clock offset) */
+	bool rtt_done; /* its first answer was taken into the answer-time estimate */
+	bool queued; /* the card's last answer was a beacon: it holds the request queued */
 	uint16_t uerr_code; /* last unsigned ERROR code seen */
 	uint32_t uerr_tx; /* ... during this transmission */
 	uint32_t tx_count; /* transmissions of the REQUEST / PING */
@@ -69,6 +71,13 @@ struct tf_client {
 	uint32_t *heap; /* slot indices of armed requests, min-heap on t_due */
 	uint32_t nheap;
 	int64_t clock_offset_us;
+	/*
+	 * How long the card takes to answer a first transmission (RFC 6298 style:
+	 * smoothed time and mean deviation, from requests answered without
+	 * retransmission only): where a new request's first timeout starts.
+	 */
+	uint64_t srtt_us, rttvar_us;
+	bool have_rtt;
 	bool final_tokens; /* set FINAL_TOKENS (cleared when the card refuses it) */
 	uint64_t rng;
 	uint32_t req_piece, frag_piece;
@@ -227,6 +236,7 @@ tf_client_config_init(struct tf_client_config *cfg)
 	cfg->max_dgram = TF_PROTO_DEFAULT_DGRAM;
 	cfg->rto_initial_ms = 250;
 	cfg->rto_max_ms = 4000;
+	cfg->beacon_max_ms = 30000;
 	cfg->retries = 6;
 	cfg->timeout_ms = 60000;
 	cfg->cancel_wait_ms = 1000;
@@ -271,6 +281,8 @@ tf_client_create(const struct tf_client_config *cfg, struct tf_client **out, cha
 		return -ENOMEM;
 	}
 	c->cfg = *cfg;
+	if (c->cfg.beacon_max_ms < c->cfg.rto_max_ms)
+		c->cfg.beacon_max_ms = c->cfg.rto_max_ms;
 	c->cap = cfg->max_inflight;
 	c->reqs = calloc(c->cap, sizeof(*c->reqs));
 	c->heap = calloc(c->cap, sizeof(*c->heap));
@@ -576,6 +588,44 @@ alloc_slot(struct tf_client *c)
 	return NULL;
 }
 
+/*
+ * The first retransmission timeout of a new request: SRTT + 4 RTTVAR, at
+ * least rto_initial; at most beacon_max (a card that answers in 15 s leaves a
+ * client no way to tell a lost REQUEST from a queued one before that anyway).
+ */
+static uint32_t
+rto_first(const struct tf_client *c)
+{
+	uint64_t ms;
+
+	if (!c->have_rtt)
+		return c->cfg.rto_initial_ms;
+	ms = (c->srtt_us + 4 * c->rttvar_us + 999) / 1000;
+	if (ms < c->cfg.rto_initial_ms)
+		return c->cfg.rto_initial_ms;
+	return ms > c->cfg.beacon_max_ms ? c->cfg.beacon_max_ms : (uint32_t)ms;
+}
+
+/* The first answer to a request sent once: how long the card took (Karn: no retransmission). */
+static void
+rtt_sample(struct tf_client *c, struct req *r, uint64_t now)
+{
+	uint64_t s = now - r->t_submit, d;
+
+	r->rtt_done = true;
+	if (r->tx_count != 1)
+		return;
+	if (!c->have_rtt) {
+		c->srtt_us = s;
+		c->rttvar_us = s / 2;
+		c->have_rtt = true;
+		return;
+	}
+	d = s > c->srtt_us ? s - c->srtt_us : c->srtt_us - s;
+	c->rttvar_us = (3 * c->rttvar_us + d) / 4;
+	c->srtt_us = (7 * c->srtt_us + s) / 8;
+}
+
 int
 tf_client_submit(struct tf_client *c, const struct tf_client_request *q,
 		 const struct tf_client_cb *cb, void *arg, uint64_t *rid)
@@ -616,7 +666,7 @@ tf_client_submit(struct tf_client *c, const struct tf_client_request *q,
 	r->arg = arg;
 	r->t_submit = now;
 	r->t_deadline = now + (uint64_t)(q->timeout_ms ? q->timeout_ms : c->cfg.timeout_ms) * 1000;
-	r->rto_ms = c->cfg.rto_initial_ms;
+	r->rto_ms = rto_first(c);
 	send_request(c, r, false);
 	arm(c, r, now + jitter_us(c, r->rto_ms));
 	if (rid)
@@ -684,6 +734,7 @@ progress(struct tf_client *c, struct req *r, uint64_t now, bool fresh)
 	if (r->state != RS_STREAMING)
 		return;
 	r->tries = 0;
+	r->queued = !fresh;
 	if (fresh)
 		r->rto_ms = c->cfg.rto_initial_ms;
 	arm(c, r, now + jitter_us(c, r->rto_ms));
@@ -895,6 +946,8 @@ handle(struct tf_client *c, const uint8_t *buf, size_t len, uint64_t now)
 	}
 	if (tf_proto_verify(&c->key, &m) != 0)
 		return; /* forged or corrupted: as if lost */
+	if (r->state == RS_SENDING && !r->rtt_done)
+		rtt_sample(c, r, now);
 	switch (m.type) {
 	case TF_PROTO_T_TOKENS:
 		on_tokens(c, r, &m.u.tokens, now);
@@ -916,6 +969,7 @@ static void
 fire(struct tf_client *c, struct req *r, uint64_t now)
 {
 	uint64_t next;
+	uint32_t cap;
 
 	if (r->state != RS_CANCELLING && now >= r->t_deadline) {
 		r->timed_out = true;
@@ -947,7 +1001,14 @@ fire(struct tf_client *c, struct req *r, uint64_t now)
 			else
 				send_request(c, r, true);
 		}
-		r->rto_ms = r->rto_ms * 2 > c->cfg.rto_max_ms ? c->cfg.rto_max_ms : r->rto_ms * 2;
+		/*
+		 * While the card's last answer was a beacon (it holds the request
+		 * queued) the interval may grow to beacon_max; the answer to this
+		 * transmission says again, and silence caps it at rto_max.
+		 */
+		cap = r->queued ? c->cfg.beacon_max_ms : c->cfg.rto_max_ms;
+		r->queued = false;
+		r->rto_ms = r->rto_ms * 2 > cap ? cap : r->rto_ms * 2;
 		arm(c, r, now + jitter_us(c, r->rto_ms));
 		break;
 	case RS_CANCELLING:

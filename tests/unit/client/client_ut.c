@@ -669,8 +669,8 @@ srv_beacon(uint64_t rid, uint32_t count)
 /*
  * Progress beacons (a request the card keeps queued) prove the card holds it:
  * they keep the request alive past its retry limit, but they do not restart the
- * timeout, so the RESUMEs come less and less often (20, 40, 80, 160, 320 ms with
- * rto 20..320 ms) instead of every 20 ms; new tokens restart it at 20 ms.
+ * timeout, which keeps doubling (40, 80, ..., 1280 ms with rto 20..320 ms: past
+ * rto_max, up to beacon_max) instead of every 20 ms; new tokens restart it at 20 ms.
  * The intervals are only bounded from below (a loaded machine makes them longer).
  */
 static void
@@ -714,12 +714,16 @@ test_beacons_do_not_reset_backoff(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(s.done, 0); /* alive: beacons reset the retry limit */
 	CU_ASSERT_EQUAL(nresume, 7);
-	/* The timeout doubled each time, up to rto_max: at least 3/4 of 40, 80, 160, 320, 320. */
+	/*
+	 * The timeout doubled each time, past rto_max (320 ms) while the card answers
+	 * with beacons (up to beacon_max, 30 s): at least 3/4 of 40, 80, ..., 1280.
+	 */
 	CU_ASSERT(gap[1] >= 30);
 	CU_ASSERT(gap[2] >= 60);
 	CU_ASSERT(gap[3] >= 120);
 	CU_ASSERT(gap[4] >= 240);
-	CU_ASSERT(gap[5] >= 240);
+	CU_ASSERT(gap[5] >= 480);
+	CU_ASSERT(gap[6] >= 960);
 	/* New tokens: the timeout starts again at 20 ms (the RESUME then asks for index 2). */
 	srv_tokens(rid, 0, 2, false);
 	t_prev = mono_ms();
@@ -879,6 +883,58 @@ test_socket_drops(void)
 	for (int i = 0; i < 12000; i++)
 		srv_tokens(rid, 0, 300, false);
 	CU_ASSERT(tf_client_socket_drops(c) > 0);
+	tf_client_destroy(c);
+	srv_drain();
+}
+
+/*
+ * A card that takes long to answer (a deep queue) teaches the client its answer
+ * time: the first timeout of later requests starts at SRTT + 4 RTTVAR (at least
+ * rto_initial, at most rto_max), so they are not re-sent while the card still
+ * has them queued (Karn: only requests answered without retransmission count).
+ */
+static void
+test_rto_adapts_to_answer_time(void)
+{
+	struct tf_client_config cfg;
+	struct tf_client *c = NULL;
+	struct seen s;
+	struct tf_proto_msg m;
+	uint8_t b[TF_PROTO_MAX_DGRAM];
+	char err[256];
+	uint64_t rid, t0;
+
+	tf_client_config_init(&cfg);
+	cfg.server = g_addr;
+	cfg.tenant_id = 42;
+	memcpy(cfg.key, g_secret, sizeof(g_secret));
+	cfg.rto_initial_ms = 400;
+	cfg.rto_max_ms = 2000;
+	cfg.retries = 5;
+	CU_ASSERT_EQUAL_FATAL(tf_client_create(&cfg, &c, err, sizeof(err)), 0);
+	/* The card answers the first request after 300 ms: no retransmission meanwhile. */
+	rid = submit_text(c, &s, "queued", 2);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 300)
+		tf_client_wait(c, 5);
+	srv_tokens(rid, 0, 2, false);
+	srv_final(rid, TF_PROTO_FINISH_STOP, 2, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL_FATAL(s.out.status, TF_CLIENT_OK);
+	CU_ASSERT_EQUAL(s.out.retransmits, 0);
+	/* Learned ~300 ms (SRTT 300, RTTVAR 150): the next request's first timeout is 900 ms. */
+	rid = submit_text(c, &s, "next", 2);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	t0 = mono_ms();
+	while (!srv_recv(&m, b, 0))
+		tf_client_wait(c, 5);
+	CU_ASSERT_EQUAL(m.flags, TF_PROTO_F_RETRANSMIT);
+	CU_ASSERT(mono_ms() - t0 >= 600); /* 3/4 of 900 (jitter), was 400 +- 25 % */
+	srv_tokens(rid, 0, 2, false);
+	srv_final(rid, TF_PROTO_FINISH_STOP, 2, 0);
+	pump(c, &s, 1000);
+	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
 	tf_client_destroy(c);
 	srv_drain();
 }
@@ -1307,6 +1363,7 @@ static const struct tf_cunit_test client_tests[] = {
 	TF_TEST(test_unsigned_busy_retried),
 	TF_TEST(test_many_timers),
 	TF_TEST(test_socket_drops),
+	TF_TEST(test_rto_adapts_to_answer_time),
 	TF_TEST(test_replay_corrects_clock),
 	TF_TEST(test_ping),
 	TF_TEST(test_submit_validation),
