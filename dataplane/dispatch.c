@@ -286,8 +286,13 @@ on_tokens(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_xport_eve
 	for (uint32_t i = 0; i < ev->u.tokens.ntok; i++) {
 		uint32_t l = r->want_text ? ev->u.tokens.tok[i].text_len : 0;
 
-		if (w->tok.nfree < 4)
-			tf_dp_cache_trim(w, 4);
+		/*
+		 * Keep enough chunks free for tokens to be held to the end of a burst
+		 * (one datagram per short request): a full arena made every token its
+		 * own datagram at 10^5 requests in flight. The cache gives way first.
+		 */
+		if (w->tok.nfree < HOLD_MIN_FREE_CHUNKS + 4)
+			tf_dp_cache_trim(w, HOLD_MIN_FREE_CHUNKS + 4);
 		tf_tokbuf_append(&w->tok, &r->tb, ev->u.tokens.tok[i].id, text, l);
 		text += ev->u.tokens.tok[i].text_len;
 	}

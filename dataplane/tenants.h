@@ -66,7 +66,7 @@ tf_dp_tenant_prefetch(const struct tf_dp_tenant *t)
 }
 
 /* Tenants of one worker below which their objects stay in the caches: no prefetching. */
-#define TF_DP_TENANTS_CACHED 4096
+#define TF_DP_TENANTS_CACHED 512
 
 #define TF_DP_TENANT_CHUNK 1024u /* objects per allocation */
 #define TF_DP_TENANTS_MAX (1u << 24) /* limits.tenants at most */

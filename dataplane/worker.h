@@ -130,7 +130,7 @@ void tf_dp_worker_prefetch(const struct tf_dp_worker *w, const uint8_t *frame, u
  * The second pass over the burst (after tf_dp_worker_prefetch for all of it):
  * reads the tenant index line the first pass asked for and starts loading the
  * tenant object's lines that every request touches. Does nothing while the
- * worker's tenants fit the caches anyway (a few thousand).
+ * worker's tenants fit the caches anyway (TF_DP_TENANTS_CACHED, 512).
  */
 void tf_dp_worker_prefetch_tenant(const struct tf_dp_worker *w, const uint8_t *frame, uint32_t len);
 
