@@ -32,7 +32,7 @@ int
 tf_entry_batch_parse(const uint8_t *rec, uint32_t len, struct tf_entry_req *out, unsigned int cap)
 {
 	struct tf_accel_rec hdr;
-	uint64_t off = sizeof(hdr);
+	uint64_t off;
 
 	if (len < sizeof(hdr))
 		return -TF_ENTRY_E_ENTRY;
@@ -40,13 +40,14 @@ tf_entry_batch_parse(const uint8_t *rec, uint32_t len, struct tf_entry_req *out,
 	if (hdr.type != TF_ACCEL_REC_BATCH || hdr.len != len || hdr.count == 0 ||
 	    hdr.count > TF_ACCEL_MAX_BATCH_REQS || hdr.count > cap)
 		return -TF_ENTRY_E_ENTRY;
+	/* count request headers back to back, then the prompts in the same order */
+	off = sizeof(hdr) + (uint64_t)hdr.count * sizeof(struct tf_accel_req);
+	if (off > len)
+		return -TF_ENTRY_E_ENTRY;
 	for (unsigned int i = 0; i < hdr.count; i++) {
 		struct tf_accel_req *h = &out[i].hdr;
 
-		if (off + sizeof(*h) > len)
-			return -TF_ENTRY_E_ENTRY;
-		memcpy(h, rec + off, sizeof(*h));
-		off += sizeof(*h);
+		memcpy(h, rec + sizeof(hdr) + (size_t)i * sizeof(*h), sizeof(*h));
 		if (h->prompt_bytes == 0 || h->prompt_bytes > TF_ACCEL_MAX_PROMPT_BYTES ||
 		    off + h->prompt_bytes > len)
 			return -TF_ENTRY_E_ENTRY;

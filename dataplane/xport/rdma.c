@@ -53,7 +53,11 @@ struct rdma_conn {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *id;
 	int dev;
+	struct ibv_comp_channel *comp; /* completion events, for tf_xport_wait() */
 	struct ibv_cq *cq;
+	int cq_armed; /* notification requested, event not yet consumed */
+	struct ibv_wc stash[32]; /* completions taken while arming, not yet handled */
+	int nstash;
 	struct ibv_mr *lmr;
 	uint8_t *region;
 	size_t region_bytes;
@@ -266,7 +270,14 @@ qp_setup(struct tf_xport *x, struct rdma_conn *c)
 	rc = rctx(x->ctx, 0);
 	if (ibv_query_device(c->id->verbs, &da))
 		return tf_xport_seterr(x, errno, "ibv_query_device: %s", strerror(errno));
-	c->cq = ibv_create_cq(c->id->verbs, SQ_DEPTH + RQ_DEPTH, NULL, NULL, 0);
+	c->comp = ibv_create_comp_channel(c->id->verbs);
+	if (!c->comp)
+		return tf_xport_seterr(x, errno, "ibv_create_comp_channel: %s", strerror(errno));
+	err = fcntl(c->comp->fd, F_GETFL);
+	if (err < 0 || fcntl(c->comp->fd, F_SETFL, err | O_NONBLOCK) < 0)
+		return tf_xport_seterr(x, errno, "making the completion channel non-blocking: %s",
+				       strerror(errno));
+	c->cq = ibv_create_cq(c->id->verbs, SQ_DEPTH + RQ_DEPTH, NULL, c->comp, 0);
 	if (!c->cq)
 		return tf_xport_seterr(x, errno, "ibv_create_cq: %s", strerror(errno));
 	qa.send_cq = c->cq;
@@ -316,8 +327,17 @@ rd_close(struct tf_xport *x)
 		if (c->id->qp)
 			rdma_destroy_qp(c->id);
 	}
-	if (c->cq)
+	if (c->cq) {
+		struct ibv_cq *ecq;
+		void *ectx;
+
+		/* every completion event must be acknowledged before the CQ goes */
+		while (c->comp && ibv_get_cq_event(c->comp, &ecq, &ectx) == 0)
+			ibv_ack_cq_events(ecq, 1);
 		ibv_destroy_cq(c->cq);
+	}
+	if (c->comp)
+		ibv_destroy_comp_channel(c->comp);
 	if (c->lmr)
 		ibv_dereg_mr(c->lmr);
 	free(c->region);
@@ -894,6 +914,31 @@ send_done(struct tf_xport *x, struct rdma_conn *c, uint64_t upto)
 }
 
 static int
+wc_handle(struct tf_xport *x, struct rdma_conn *c, const struct ibv_wc *wc, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (wc[i].status != IBV_WC_SUCCESS) {
+			x->cnt[TF_XPORT_C_QP_ERROR]++;
+			c->qp_ok = 0;
+			return tf_xport_seterr(x, EIO,
+					       "RDMA completion failed with '%s' "
+					       "(peer %s dead or unreachable?)",
+					       ibv_wc_status_str(wc[i].status), x->addr);
+		}
+		if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
+			x->rx_peer_prod = be32toh(wc[i].imm_data);
+			c->rq_free++;
+		} else if (wc[i].opcode & IBV_WC_RECV) {
+			c->rq_free++; /* a plain SEND is not part of this protocol */
+		} else {
+			c->sig_inflight--;
+			send_done(x, c, wc[i].wr_id);
+		}
+	}
+	return 0;
+}
+
+static int
 rdma_poll(struct tf_xport *x)
 {
 	struct rdma_conn *c = x->priv;
@@ -912,26 +957,16 @@ rdma_poll(struct tf_xport *x)
 		if (rc)
 			return rc;
 	}
+	if (c->nstash) {
+		rc = wc_handle(x, c, c->stash, c->nstash);
+		c->nstash = 0;
+		if (rc)
+			return rc;
+	}
 	while ((n = ibv_poll_cq(c->cq, 32, wc)) > 0) {
-		for (int i = 0; i < n; i++) {
-			if (wc[i].status != IBV_WC_SUCCESS) {
-				x->cnt[TF_XPORT_C_QP_ERROR]++;
-				c->qp_ok = 0;
-				return tf_xport_seterr(x, EIO,
-						       "RDMA completion failed with '%s' "
-						       "(peer %s dead or unreachable?)",
-						       ibv_wc_status_str(wc[i].status), x->addr);
-			}
-			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
-				x->rx_peer_prod = be32toh(wc[i].imm_data);
-				c->rq_free++;
-			} else if (wc[i].opcode & IBV_WC_RECV) {
-				c->rq_free++; /* a plain SEND is not part of this protocol */
-			} else {
-				c->sig_inflight--;
-				send_done(x, c, wc[i].wr_id);
-			}
-		}
+		rc = wc_handle(x, c, wc, n);
+		if (rc)
+			return rc;
 	}
 	if (n < 0)
 		return tf_xport_seterr(x, EIO, "ibv_poll_cq failed");
@@ -944,6 +979,58 @@ rdma_poll(struct tf_xport *x)
 	if (c->sig_inflight == 0 && x->done_seq < x->post_seq)
 		return post_flush(x, c);
 	return 0;
+}
+
+/*
+ * tf_xport_wait(): arm the CQ (one event for the next completion), then look
+ * once more -- completions that came before the arming raise no event; what
+ * that look takes is kept for the next poll. The CM channel wakes us on a
+ * disconnect.
+ */
+static int
+rdma_wait_fds(struct tf_xport *x, int *fds, unsigned int max)
+{
+	struct rdma_conn *c = x->priv;
+
+	if (!c || !c->qp_ok || !c->comp || max < 2)
+		return 0;
+	if (c->nstash)
+		return -EAGAIN;
+	if (!c->cq_armed) {
+		if (ibv_req_notify_cq(c->cq, 0))
+			return 0;
+		c->cq_armed = 1;
+	}
+	c->nstash = ibv_poll_cq(c->cq, 32, c->stash);
+	if (c->nstash != 0) {
+		if (c->nstash < 0)
+			c->nstash = 0;
+		return -EAGAIN; /* rdma_poll handles them (or the error) */
+	}
+	fds[0] = c->comp->fd;
+	fds[1] = c->ch->fd;
+	return 2;
+}
+
+static void
+rdma_wait_done(struct tf_xport *x)
+{
+	struct rdma_conn *c = x->priv;
+	struct ibv_cq *ecq;
+	void *ectx;
+
+	while (c && c->comp && ibv_get_cq_event(c->comp, &ecq, &ectx) == 0) {
+		ibv_ack_cq_events(ecq, 1);
+		c->cq_armed = 0;
+	}
+}
+
+static int
+rdma_listener_fd(struct tf_xport_listener *l)
+{
+	struct rdma_listener *rl = l->priv;
+
+	return rl ? rl->ch->fd : -1;
 }
 
 const struct tf_xport_ops tf_xport_rdma_ops = {
@@ -961,4 +1048,7 @@ const struct tf_xport_ops tf_xport_rdma_ops = {
 	.status_write = rdma_status_write,
 	.disconnect = rd_close,
 	.ctx_release = rdma_ctx_release,
+	.wait_fds = rdma_wait_fds,
+	.wait_done = rdma_wait_done,
+	.listener_fd = rdma_listener_fd,
 };

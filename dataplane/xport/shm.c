@@ -342,6 +342,14 @@ shm_accept_ready(struct tf_xport_listener *l)
 }
 
 static int
+shm_listener_fd(struct tf_xport_listener *l)
+{
+	struct shm_listener *sl = l->priv;
+
+	return sl ? sl->sock : -1;
+}
+
+static int
 shm_accept(struct tf_xport_listener *l, struct tf_xport *x)
 {
 	struct shm_listener *sl = l->priv;
@@ -447,6 +455,18 @@ shm_poll(struct tf_xport *x)
 	return 0;
 }
 
+/* tf_xport_wait(): nothing notifies a store to a memory word, so the caller
+ * polls; a doorbell already rung means do not sleep at all. */
+static int
+shm_wait_fds(struct tf_xport *x, int *fds, unsigned int max)
+{
+	(void)fds;
+	(void)max;
+	if (TF_ACCEL_DB_PROD(tf_xport_db_load(x->lregion + TF_ACCEL_CTL_OFF)) != x->rx.prod)
+		return -EAGAIN;
+	return 0;
+}
+
 static int
 shm_credits_return(struct tf_xport *x, uint64_t db)
 {
@@ -487,4 +507,6 @@ const struct tf_xport_ops tf_xport_shm_ops = {
 	.credits_return = shm_credits_return,
 	.status_write = shm_status_write,
 	.disconnect = shm_disconnect,
+	.wait_fds = shm_wait_fds,
+	.listener_fd = shm_listener_fd,
 };

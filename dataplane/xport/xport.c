@@ -6,6 +6,7 @@
  * the events and counters the caller sees. Backends only move bytes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -893,8 +894,8 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 		return -EBUSY;
 	}
 	for (unsigned int i = 0; i < n; i++)
-		segtotal += reqs[i].nsegs + 1;
-	if (segtotal > TF_XPORT_MAX_SEGS)
+		segtotal += reqs[i].nsegs;
+	if (segtotal + 1 > TF_XPORT_MAX_SEGS)
 		return -EINVAL;
 	if (!slot_free(x)) {
 		x->cnt[TF_XPORT_C_NO_RING_SPACE]++;
@@ -911,6 +912,13 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 	}
 	slot = slot_buf(x, x->post_seq + 1);
 	rec = slot + SLOT_REC;
+	/* the record header and every request header: one contiguous piece of
+	 * registered staging; then the prompts straight from the caller's buffers
+	 * (a batch of n one-buffer prompts is a gather list of 1 + n) */
+	x->segs[nseg++] = (struct tf_xport_seg){
+		rec, (uint32_t)(sizeof(struct tf_accel_rec) + n * sizeof(struct tf_accel_req)),
+		x->stg_mem
+	};
 	for (unsigned int i = 0; i < n; i++) {
 		uint8_t *h = rec + sizeof(struct tf_accel_rec) + i * sizeof(struct tf_accel_req);
 		struct tf_accel_req req;
@@ -919,12 +927,6 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 		if (rc)
 			goto unwind;
 		memcpy(h, &req, sizeof(req));
-		if (i == 0)
-			x->segs[nseg++] = (struct tf_xport_seg){
-				rec, sizeof(struct tf_accel_rec) + sizeof(req), x->stg_mem
-			};
-		else
-			x->segs[nseg++] = (struct tf_xport_seg){ h, sizeof(req), x->stg_mem };
 		for (uint32_t k = 0; k < reqs[i].nsegs; k++)
 			if (reqs[i].segs[k].len)
 				x->segs[nseg++] = reqs[i].segs[k];
@@ -1519,6 +1521,73 @@ tf_xport_poll(struct tf_xport *x, struct tf_xport_event *ev, unsigned int max)
 		check_liveness(x, now);
 	}
 	return (int)(n + q_drain(x, ev + n, max - n));
+}
+
+/* ---- sleeping when idle ------------------------------------------------------ */
+
+#define WAIT_FDS 64
+
+/* Work the generic layer already holds for the caller: no sleeping. */
+static int
+has_pending(const struct tf_xport *x)
+{
+	return x->q_head != x->q_tail || (x->state == TF_XPORT_STATE_UP &&
+					  (x->rx_peer_prod != x->rx.prod || tf_ring_avail(&x->rx) ||
+					   (x->cur_rec && x->cur_i < x->cur_n)));
+}
+
+int
+tf_xport_wait(struct tf_xport *const *xs, unsigned int nx, struct tf_xport_listener *const *ls,
+	      unsigned int nl, uint32_t timeout_us, uint32_t poll_us)
+{
+	struct pollfd pfd[WAIT_FDS];
+	int fds[WAIT_FDS];
+	unsigned int n = 0;
+	struct timespec ts;
+	int rc;
+
+	for (unsigned int i = 0; i < nl; i++) {
+		int fd = ls[i] && ls[i]->ops->listener_fd ? ls[i]->ops->listener_fd(ls[i]) : -1;
+
+		if (fd < 0 || n == WAIT_FDS) {
+			if (ls[i] && timeout_us > poll_us)
+				timeout_us = poll_us; /* cannot sleep on it: poll it */
+			continue;
+		}
+		pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	for (unsigned int i = 0; i < nx; i++) {
+		struct tf_xport *x = xs[i];
+		int k;
+
+		if (!x)
+			continue;
+		if (has_pending(x))
+			return 1;
+		if (x->state != TF_XPORT_STATE_UP || !x->ops->wait_fds) {
+			/* set-up and back-off advance in poll; no notification: poll */
+			if (timeout_us > poll_us)
+				timeout_us = poll_us;
+			continue;
+		}
+		k = x->ops->wait_fds(x, fds, WAIT_FDS - n);
+		if (k == -EAGAIN)
+			return 1;
+		if (k <= 0) {
+			if (timeout_us > poll_us)
+				timeout_us = poll_us;
+			continue;
+		}
+		for (int j = 0; j < k; j++)
+			pfd[n++] = (struct pollfd){ .fd = fds[j], .events = POLLIN };
+	}
+	ts.tv_sec = timeout_us / 1000000;
+	ts.tv_nsec = (long)(timeout_us % 1000000) * 1000;
+	rc = ppoll(pfd, n, &ts, NULL);
+	for (unsigned int i = 0; i < nx; i++)
+		if (xs[i] && xs[i]->state == TF_XPORT_STATE_UP && xs[i]->ops->wait_done)
+			xs[i]->ops->wait_done(xs[i]);
+	return rc > 0;
 }
 
 /* ---- counters ------------------------------------------------------------- */

@@ -251,6 +251,21 @@ struct tf_xport_event {
  */
 int tf_xport_poll(struct tf_xport *x, struct tf_xport_event *ev, unsigned int max);
 
+/*
+ * Sleeps until one of these connections or listeners may have something for
+ * tf_xport_poll() / tf_xport_accept() (a peer's doorbell or completion, a lost
+ * peer, a connecting card), or timeout_us passes. For a side that found
+ * nothing to do, instead of spinning or sleeping blind. rdma arms each
+ * connection's completion queue and sleeps on its completion channel (and the
+ * connection manager's), so a doorbell wakes the caller at once; a backend that
+ * cannot notify (shm: doorbells are memory words) is polled: the sleep is then
+ * at most poll_us (a doorbell already rung returns at once). NULL entries are
+ * skipped. Returns 1 when something may be ready (or already was), 0 when the
+ * time ran out.
+ */
+int tf_xport_wait(struct tf_xport *const *xs, unsigned int nx, struct tf_xport_listener *const *ls,
+		  unsigned int nl, uint32_t timeout_us, uint32_t poll_us);
+
 /* Credit return: publishes how far this side consumed the peer's ring once a
  * quarter of the ring or more is unreturned (cheap no-op otherwise). */
 int tf_xport_credits_return(struct tf_xport *x);
@@ -333,6 +348,15 @@ struct tf_xport_ops {
 	void (*disconnect)(struct tf_xport *x);
 	/* optional: free per-context state (protection domains) at ctx destroy */
 	void (*ctx_release)(struct tf_xport_ctx *ctx);
+	/* optional (tf_xport_wait): arm notifications and put up to max fds that
+	 * become readable when x may have work into fds; returns how many (0: no
+	 * notification, x must be polled), or -EAGAIN when work is already there
+	 * (do not sleep). NULL: x must be polled */
+	int (*wait_fds)(struct tf_xport *x, int *fds, unsigned int max);
+	/* optional: after the sleep, consume the notifications wait_fds armed */
+	void (*wait_done)(struct tf_xport *x);
+	/* optional: an fd readable when a peer is connecting (accept would succeed) */
+	int (*listener_fd)(struct tf_xport_listener *l);
 };
 
 /* Adds a backend besides the built-in "rdma" and "shm"; -EEXIST if the name is taken. */

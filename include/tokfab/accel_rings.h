@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #define TF_ACCEL_MAGIC 0x52414654u /* "TFAR" little-endian */
-#define TF_ACCEL_VERSION 1
+#define TF_ACCEL_VERSION 2 /* 2: BATCH headers first, then the prompts */
 
 /* Region layout (both sides). */
 #define TF_ACCEL_CTL_OFF 0u
@@ -169,10 +169,11 @@ struct tf_accel_rec {
 };
 
 /* ---- input ring: BATCH ----------------------------------------------
- * struct tf_accel_rec, then count entries, each a struct tf_accel_req
- * immediately followed by its prompt_bytes of payload, the next entry
- * starting right after (entries are byte-packed: no alignment), then
- * padding up to rec.len (contents undefined, ignored).
+ * struct tf_accel_rec, then count struct tf_accel_req back to back, then
+ * the count prompts (prompt_bytes each) in the same order, byte-packed (no
+ * alignment), then padding up to rec.len (contents undefined, ignored).
+ * Headers first: the card sends them as one gather segment and each prompt
+ * straight from its packet buffer.
  */
 enum tf_accel_prompt_fmt {
 	TF_ACCEL_PROMPT_TOKENS = 0, /* u32 LE token ids; prompt_bytes % 4 == 0 */

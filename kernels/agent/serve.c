@@ -77,6 +77,10 @@ struct agent {
 	uint32_t tokens_per_s;
 	uint32_t busy_ppm; /* engines' busy share of the last second */
 	uint64_t last_busy_ns;
+	/* the loop's clock: read once per pass and once per engine step, not per
+	 * request or token (CLOCK_MONOTONIC is a system call where the clocksource
+	 * is not the TSC, e.g. the HPET in the VM tier's guests) */
+	uint64_t now;
 	struct tf_xport_event ev[EV_BATCH];
 };
 
@@ -224,7 +228,7 @@ req_add(struct agent *a, struct req *r)
 		return 1;
 	if (rc == 0) {
 		r->in_engine = 1;
-		r->t_added = now_ns();
+		r->t_added = a->now;
 		free(r->ids);
 		r->ids = NULL;
 		r->p.prompt = NULL;
@@ -318,7 +322,7 @@ on_request(struct agent *a, int ci, const struct tf_xport_event *e)
 	r->model = m;
 	r->in_engine = 0;
 	r->handle = h->handle;
-	r->t_recv = now_ns();
+	r->t_recv = a->now;
 	r->t_added = r->t_first = 0;
 	r->ids = malloc(n * sizeof(int32_t));
 	if (!r->ids)
@@ -382,8 +386,8 @@ on_cancel(struct agent *a, int ci, uint64_t handle)
 			struct outev o = { .type = TF_ACCEL_EVT_END,
 					   .handle = handle,
 					   .u = { .reason = TF_ACCEL_FINISH_CANCELLED,
-						  .queue_us = us_since(r->t_recv, now_ns()),
-						  .total_us = us_since(r->t_recv, now_ns()) } };
+						  .queue_us = us_since(r->t_recv, a->now),
+						  .total_us = us_since(r->t_recv, a->now) } };
 
 			emit(a, ci, &o);
 			pending_drop(a, s);
@@ -449,7 +453,7 @@ static void
 on_engine_event(struct agent *a, int m, const struct tf_engine_event *ev)
 {
 	struct req *r = req_of_cookie(a, ev->cookie);
-	uint64_t t = now_ns();
+	uint64_t t = a->now;
 
 	if (!r)
 		return;
@@ -710,13 +714,42 @@ final_flush(struct agent *a)
 	}
 }
 
+/*
+ * Nothing to do: sleep until a card's doorbell (rdma wakes us at once), a
+ * connecting card or a signal, at most until the next status block is due;
+ * shm connections are polled every poll_ns. 1 if something woke us.
+ */
+static int
+idle_wait(struct agent *a, uint64_t t, uint64_t poll_ns)
+{
+	struct tf_xport *xs[AGENT_MAX_CONNS];
+	uint64_t until = STATUS_NS;
+	unsigned int n = 0;
+
+	for (int ci = 0; ci < AGENT_MAX_CONNS; ci++) {
+		struct conn *c = &a->conns[ci];
+
+		if (!c->x)
+			continue;
+		xs[n++] = c->x;
+		if (c->last_status_ns + STATUS_NS <= t)
+			until = 0;
+		else if (c->last_status_ns + STATUS_NS - t < until)
+			until = c->last_status_ns + STATUS_NS - t;
+	}
+	if (a->draining && a->drain_deadline > t && a->drain_deadline - t < until)
+		until = a->drain_deadline - t;
+	return tf_xport_wait(xs, n, a->l, (unsigned int)a->nl, (uint32_t)(until / 1000),
+			     (uint32_t)(poll_ns / 1000));
+}
+
 static void
 serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 {
 	uint64_t last_accept = 0, idle_ns = 0;
 
 	for (;;) {
-		uint64_t t = now_ns();
+		uint64_t t = a->now = now_ns();
 		int work = 0, backlog = 0;
 
 		if (*stop && !a->draining) {
@@ -776,6 +809,7 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 			if (tf_engine_idle(a->eng[m]))
 				continue;
 			n = tf_engine_step(a->eng[m], a->eev[m], a->eev_cap[m]);
+			a->now = now_ns();
 			if (n < 0) {
 				tf_log_warnx("model %u: engine step failed: %s",
 					     a->cfg->models[m].id, strerror(-n));
@@ -785,7 +819,7 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 			for (int k = 0; k < n; k++)
 				on_engine_event(a, m, &a->eev[m][k]);
 		}
-		t = now_ns();
+		t = a->now;
 		if (t - a->last_rate_ns >= 1000000000ull) {
 			a->tokens_per_s = (uint32_t)((a->tokens_generated - a->last_rate_tokens) *
 						     1000000000ull / (t - a->last_rate_ns + 1));
@@ -823,13 +857,10 @@ serve_loop(struct agent *a, volatile int *stop, volatile int *hard_stop)
 		if (work) {
 			idle_ns = 0;
 		} else {
-			/* idle: back off from 20 us to 1 ms between polls */
-			struct timespec ts;
-
+			/* idle: poll shm cards with a back-off from 20 us to 1 ms */
 			idle_ns = idle_ns ? (idle_ns * 2 > 1000000 ? 1000000 : idle_ns * 2) : 20000;
-			ts.tv_sec = 0;
-			ts.tv_nsec = (long)idle_ns;
-			nanosleep(&ts, NULL);
+			if (idle_wait(a, t, idle_ns))
+				last_accept = 0; /* woken: a card may be connecting */
 		}
 	}
 }

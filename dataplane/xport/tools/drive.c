@@ -218,8 +218,10 @@ serve_echo(const struct opts *o)
 		}
 		if (t - last_st > 100000000ull)
 			last_st = t;
-		if (!busy)
-			sched_yield(); /* a poller: stays responsive, lets others run */
+		/* idle: sleep until a doorbell or a connecting card (rdma); a peer
+		 * that cannot notify (shm) is polled: yield and come back */
+		if (!busy && !tf_xport_wait(conns, MAX_CONNS, &l, 1, 5000, 0))
+			sched_yield();
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
 		tf_xport_disconnect(conns[i]);

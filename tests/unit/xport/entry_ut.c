@@ -34,14 +34,14 @@ static uint32_t
 make_batch(unsigned int n, const uint32_t *bytes)
 {
 	struct tf_accel_rec h = { .type = TF_ACCEL_REC_BATCH, .count = (uint16_t)n, .seq = 1 };
-	uint32_t off = sizeof(h);
+	uint32_t off = sizeof(h) + n * (uint32_t)sizeof(struct tf_accel_req);
 
 	memset(g_rec, 0, sizeof(g_rec));
 	for (unsigned int i = 0; i < n; i++) {
 		struct tf_accel_req r = req_of(100 + i, bytes[i]);
 
-		memcpy(g_rec + off, &r, sizeof(r));
-		off += sizeof(r);
+		/* headers back to back, then the prompts in the same order */
+		memcpy(g_rec + sizeof(h) + i * sizeof(r), &r, sizeof(r));
 		for (uint32_t k = 0; k < bytes[i]; k++)
 			g_rec[off + k] = (uint8_t)(i + k);
 		off += bytes[i];
@@ -58,7 +58,7 @@ set_field(uint32_t off, const void *v, size_t n)
 }
 
 static void
-test_batch_parses_packed_entries(void)
+test_batch_parses_headers_then_prompts(void)
 {
 	uint32_t bytes[3] = { 8, 13, 4 };
 	uint32_t len = make_batch(3, bytes);
@@ -66,7 +66,8 @@ test_batch_parses_packed_entries(void)
 	CU_ASSERT_EQUAL_FATAL(tf_entry_batch_parse(g_rec, len, g_reqs, 256), 3);
 	CU_ASSERT_EQUAL(g_reqs[0].hdr.handle, 100);
 	CU_ASSERT_EQUAL(g_reqs[1].hdr.prompt_bytes, 13);
-	CU_ASSERT_PTR_EQUAL(g_reqs[1].prompt, g_rec + 16 + 64 + 8 + 64);
+	CU_ASSERT_PTR_EQUAL(g_reqs[0].prompt, g_rec + 16 + 3 * 64);
+	CU_ASSERT_PTR_EQUAL(g_reqs[1].prompt, g_rec + 16 + 3 * 64 + 8);
 	CU_ASSERT_EQUAL(g_reqs[2].prompt[3], (uint8_t)(2 + 3));
 	CU_ASSERT_EQUAL(tf_entry_req_check(&g_reqs[0].hdr, NULL), 0);
 }
@@ -80,6 +81,11 @@ test_batch_structural_rejects(void)
 
 	/* count larger than the entries present */
 	c = 3;
+	set_field(12, &c, 2);
+	CU_ASSERT_EQUAL(tf_entry_batch_parse(g_rec, len, g_reqs, 256), -TF_ENTRY_E_ENTRY);
+	/* a count whose headers alone run past the record */
+	len = make_batch(2, bytes);
+	c = 40;
 	set_field(12, &c, 2);
 	CU_ASSERT_EQUAL(tf_entry_batch_parse(g_rec, len, g_reqs, 256), -TF_ENTRY_E_ENTRY);
 	/* count 0 */
@@ -299,7 +305,7 @@ test_encoders_refuse_out_of_spec(void)
 }
 
 static const struct tf_cunit_test entry_tests[] = {
-	TF_TEST(test_batch_parses_packed_entries),
+	TF_TEST(test_batch_parses_headers_then_prompts),
 	TF_TEST(test_batch_structural_rejects),
 	TF_TEST(test_request_field_checks),
 	TF_TEST(test_cancel_parse),

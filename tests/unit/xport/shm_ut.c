@@ -571,6 +571,56 @@ test_cancel_reaches_accelerator(void)
 	pair_down(card, accel);
 }
 
+static uint64_t
+ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* tf_xport_wait(): shm cannot notify, so an idle connection is polled (the
+ * sleep ends after poll_us, not the timeout); a rung doorbell or a connecting
+ * card ends it at once; with nothing to watch it sleeps out the timeout. */
+static void
+test_wait_polls_shm_and_wakes_on_connect(void)
+{
+	static const uint32_t p0[] = { 1, 2 };
+	struct tf_xport_seg s;
+	struct tf_xport_req r = mkreq(40, p0, 2, &s);
+	struct tf_xport *card, *accel, *card2;
+	struct tf_xport *xs[2];
+	char uri[64];
+	uint64_t t0;
+
+	pair_up(0, 0, 0, 0, &card, &accel);
+	xs[0] = accel;
+	xs[1] = NULL;
+	/* idle: polled every 2 ms although the timeout is 10 s */
+	t0 = ms_now();
+	CU_ASSERT_EQUAL(tf_xport_wait(xs, 2, NULL, 0, 10000000, 2000), 0);
+	CU_ASSERT(ms_now() - t0 < 5000);
+	/* the card rang the doorbell: no sleep, and the request is there */
+	CU_ASSERT_EQUAL_FATAL(tf_xport_batch_post(card, &r, 1, 1), 0);
+	t0 = ms_now();
+	CU_ASSERT_EQUAL(tf_xport_wait(xs, 1, NULL, 0, 10000000, 10000000), 1);
+	CU_ASSERT(ms_now() - t0 < 5000);
+	CU_ASSERT(poll_type(accel, TF_XPORT_EV_REQUEST, NULL));
+	/* a listener alone: sleeps the timeout; a connecting card wakes it */
+	t0 = ms_now();
+	CU_ASSERT_EQUAL(tf_xport_wait(NULL, 0, &g_l, 1, 20000, 0), 0);
+	CU_ASSERT(ms_now() - t0 >= 15);
+	snprintf(uri, sizeof(uri), "shm:ut%d", g_name - 1); /* pair_up's listener */
+	CU_ASSERT_EQUAL_FATAL(
+		tf_xport_connect(g_ctx, &(struct tf_xport_conn_cfg){ .uri = uri }, &card2), 0);
+	t0 = ms_now();
+	CU_ASSERT_EQUAL(tf_xport_wait(NULL, 0, &g_l, 1, 10000000, 10000000), 1);
+	CU_ASSERT(ms_now() - t0 < 5000);
+	tf_xport_disconnect(card2);
+	pair_down(card, accel);
+}
+
 static void
 test_config_errors_say_what(void)
 {
@@ -611,6 +661,7 @@ static const struct tf_cunit_test shm_tests[] = {
 	TF_TEST(test_loss_fails_inflight_and_reconnects),
 	TF_TEST(test_status_and_heartbeat_timeout),
 	TF_TEST(test_cancel_reaches_accelerator),
+	TF_TEST(test_wait_polls_shm_and_wakes_on_connect),
 	TF_TEST(test_config_errors_say_what),
 	TF_TESTS_END,
 };
