@@ -78,6 +78,13 @@ struct tf_client {
 	 */
 	uint64_t srtt_us, rttvar_us;
 	bool have_rtt;
+	/*
+	 * Backed-off first timeout (RFC 6298 5.5): a first transmission that timed
+	 * out doubles it for later requests until a request is answered without a
+	 * retransmission again. Otherwise, with every request retransmitted (Karn),
+	 * the estimate would never learn that the card answers in seconds.
+	 */
+	uint32_t rto_backoff_ms;
 	bool final_tokens; /* set FINAL_TOKENS (cleared when the card refuses it) */
 	uint64_t rng;
 	uint32_t req_piece, frag_piece;
@@ -598,9 +605,9 @@ rto_first(const struct tf_client *c)
 {
 	uint64_t ms;
 
-	if (!c->have_rtt)
-		return c->cfg.rto_initial_ms;
-	ms = (c->srtt_us + 4 * c->rttvar_us + 999) / 1000;
+	ms = c->have_rtt ? (c->srtt_us + 4 * c->rttvar_us + 999) / 1000 : 0;
+	if (ms < c->rto_backoff_ms)
+		ms = c->rto_backoff_ms;
 	if (ms < c->cfg.rto_initial_ms)
 		return c->cfg.rto_initial_ms;
 	return ms > c->cfg.beacon_max_ms ? c->cfg.beacon_max_ms : (uint32_t)ms;
@@ -615,6 +622,7 @@ rtt_sample(struct tf_client *c, struct req *r, uint64_t now)
 	r->rtt_done = true;
 	if (r->tx_count != 1)
 		return;
+	c->rto_backoff_ms = 0; /* answered in time again: the estimate rules */
 	if (!c->have_rtt) {
 		c->srtt_us = s;
 		c->rttvar_us = s / 2;
@@ -994,6 +1002,15 @@ fire(struct tf_client *c, struct req *r, uint64_t now)
 		if (r->state == RS_STREAMING) {
 			send_resume(c, r, now);
 		} else {
+			if (r->state == RS_SENDING && r->tx_count == 1) {
+				/* A first transmission unanswered in time: later ones wait longer. */
+				uint32_t b = r->rto_ms * 2 > c->cfg.beacon_max_ms
+						     ? c->cfg.beacon_max_ms
+						     : r->rto_ms * 2;
+
+				if (b > c->rto_backoff_ms)
+					c->rto_backoff_ms = b;
+			}
 			r->out.retransmits++;
 			event(c, r, "retransmit");
 			if (r->state == RS_PINGING)

@@ -937,6 +937,30 @@ test_rto_adapts_to_answer_time(void)
 	CU_ASSERT_EQUAL(s.out.status, TF_CLIENT_OK);
 	tf_client_destroy(c);
 	srv_drain();
+
+	/*
+	 * Backed off (RFC 6298 5.5): a first transmission that timed out doubles the
+	 * next requests' first timeout until one is answered in time again -- else,
+	 * every request being retransmitted, no answer would ever be a sample.
+	 */
+	cfg.rto_initial_ms = 60;
+	CU_ASSERT_EQUAL_FATAL(tf_client_create(&cfg, &c, err, sizeof(err)), 0);
+	rid = submit_text(c, &s, "a", 2);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	while (!srv_recv(&m, b, 0))
+		tf_client_wait(c, 2); /* its retransmission after ~60 ms */
+	srv_final_tokens(rid, 0, 2, &g_key, 0);
+	pump(c, &s, 1000);
+	rid = submit_text(c, &s, "b", 2);
+	CU_ASSERT_FATAL(srv_recv(&m, b, 1000));
+	t0 = mono_ms();
+	while (!srv_recv(&m, b, 0))
+		tf_client_wait(c, 2);
+	CU_ASSERT(mono_ms() - t0 >= 90); /* 3/4 of 2 x 60, was 60 +- 25 % */
+	srv_final_tokens(rid, 0, 2, &g_key, 0);
+	pump(c, &s, 1000);
+	tf_client_destroy(c);
+	srv_drain();
 }
 
 /* Cancel: CANCEL is sent and the FINAL's usage reported. */
