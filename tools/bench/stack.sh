@@ -14,6 +14,8 @@
 #   stack_init DIR              # work directory (everything the stack makes is in it)
 #   stack_model NAME PRESET     # tokfab-mkmodel (tiny, stories15m, ...)
 #   stack_tenant ID NAME BUDGET PRICE_PER_1K [YAML-LINES]   # BUDGET: unlimited or 12.50
+#   stack_tenant_range FIRST LAST KEYFILE PRICE_PER_1K   # many unlimited tenants, one key,
+#                               # in the card's own file (tokfabd configures up to 4096)
 #   stack_accel ID NAME MODEL COST_PER_HOUR [shm|rdma] [accel options...]
 #   stack_up                    # configs, processes, waits until all is up
 #   stack_client TENANT ARGS... # tokfab-client in the namespace
@@ -88,6 +90,7 @@ stack_init() {
 	STACK_API_PORT=
 	STACK_TOKEN_FILE=$STACK_DIR/api.token
 	STACK_TENANTS_YAML=
+	STACK_TENANT_RANGES=()
 	STACK_ACCELS_YAML=
 	STACK_MODELS_YAML=
 	STACK_NAMES=()
@@ -127,6 +130,15 @@ stack_tenant() {
     prices: { $models }
 ${extra:+$extra
 }"
+}
+
+# stack_tenant_range FIRST LAST KEYFILE PRICE: unlimited tenants FIRST..LAST (names tID)
+# sharing one key file (relative to STACK_DIR), priced PRICE per 1k tokens for every
+# model. They go into tokfab-dp's own configuration file, not tokfabd's (which takes
+# at most 4096 tenants): the card serves them, its usage records still reach tokfabd's
+# ledger. Written by a program at stack_up (10^5 tenants in a shell string is too slow).
+stack_tenant_range() {
+	STACK_TENANT_RANGES+=("$1 $2 $3 $4")
 }
 
 # stack_rdma_addr: IPv4 of a netdev that has an RDMA device, or nothing.
@@ -200,6 +212,20 @@ $STACK_ACCELS_YAML
 tenants:
 $STACK_TENANTS_YAML
 EOF
+	local r
+	for r in "${STACK_TENANT_RANGES[@]}"; do
+		python3 - "$STACK_DIR/dp.yaml" $r "${STACK_MODEL_ID[@]}" <<'PY' || return 1
+import sys
+path, first, last, key, price, models = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6:]
+prices = ", ".join("{ model: %s, per_1k_micro: %d }" % (m, round(price * 1e6)) for m in models)
+with open(path, "a") as f:
+    if "\ntenants:" not in open(path).read():
+        f.write("tenants:\n")
+    for t in range(first, last + 1):
+        f.write("  - id: %d\n    key_file: %s\n    unlimited: true\n    prices: [%s]\n"
+                % (t, key, prices))
+PY
+	done
 	"${STACK_TOKFABD:-$STACK_BIN/tokfabd}" -n -c "$STACK_DIR/tokfabd.yaml" >/dev/null ||
 		{ stack_die "tokfabd refuses the generated configuration $STACK_DIR/tokfabd.yaml"; return 1; }
 	"$STACK_BIN/tokfab-dp" -- --check --config "$STACK_DIR/dp.yaml" >/dev/null ||
