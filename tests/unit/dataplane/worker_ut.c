@@ -1397,6 +1397,78 @@ test_redispatch_when_accelerator_fails(void)
 	standin_stop(&good);
 }
 
+/* GET_ACCEL_STATS through the card's admin handlers, as the host reads it. */
+static uint32_t
+accel_outstanding(struct tf_dp_worker *w, uint32_t accel_id)
+{
+	struct tf_dp_worker *ws[1] = { w };
+	struct tf_dp_ctl_bus b = { .nworkers = 1, .workers = ws };
+	struct tf_aq_accel_stats st;
+	uint32_t d = 0;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(tf_dp_admin_handlers.get_accel_stats(&b, accel_id, &st, &d), TF_AQ_S_OK);
+	return st.outstanding;
+}
+
+static struct tf_dp_worker *g_os_w;
+
+static int
+two_streaming(void)
+{
+	return accel_outstanding(g_os_w, 2) == 2;
+}
+
+/*
+ * GET_ACCEL_STATS.outstanding counts the requests running on an accelerator
+ * exactly: a request moved to another one counts there only, ended ones and
+ * those of a failed accelerator count nowhere.
+ */
+static void
+test_accel_outstanding_exact(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	static const uint32_t p[] = { 3 };
+	struct standin bad, slow;
+
+	standin_start(&bad, SI_ERROR_RETRY, 4);
+	standin_start(&slow, SI_SLOW, 10000);
+	add_model(w, 7, 5000);
+	add_accel(w, 1, &bad, 7);
+	connect_wait(w, &bad, NULL);
+	add_accel(w, 2, &slow, 7);
+	connect_wait(w, &bad, &slow);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 0);
+	/* Both idle: accel 1 gets the first, fails it, accel 2 runs it; the second goes to 2. */
+	send_request(w, 42, 97, p, 1, 5000, 0);
+	send_request(w, 42, 98, p, 1, 5000, 0);
+	g_os_w = w;
+	run(w, &bad, &slow, two_streaming, 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_REQ_REDISPATCHED], 1);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 2);
+	/* Cancel one: it counts until the accelerator confirms, then no more. */
+	{
+		struct tf_proto_msg m = { .type = TF_PROTO_T_CANCEL, .tenant_id = 42, .request_id = 97 };
+
+		send_msg(w, &m, &g_key);
+	}
+	g_want_finals = 1;
+	run(w, &bad, &slow, finals_seen, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 1);
+	/* The accelerator fails: what ran there counts nowhere (re-dispatched or failed). */
+	standin_stop(&slow);
+	g_want_finals = 2;
+	run(w, &bad, NULL, finals_seen, 3000);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 0);
+	rmworker(w);
+	standin_stop(&bad);
+}
+
 static int g_first_token;
 
 static int
@@ -1850,6 +1922,7 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_mac_algorithm_policy),
 	TF_TEST(test_final_carries_last_tokens),
 	TF_TEST(test_redispatch_when_accelerator_fails),
+	TF_TEST(test_accel_outstanding_exact),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
 	TF_TEST(test_rate_and_busy_carry_retry_after),
 	TF_TEST(test_handoff_to_owner),
