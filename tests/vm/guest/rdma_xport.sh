@@ -23,22 +23,26 @@ wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null
 . "$TF_ROOT/tests/vm/guest/rdma_lib.sh"
 rdma_rxe_up $ADDR || fail "no Soft-RoCE device"
 
-perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhile)
-	local size=$1 iters=$2
-	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 >$W/bw-srv.log 2>&1 &
-	local srv=$!
-	sleep 1
-	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 $ADDR >$W/bw.txt 2>&1 ||
-		fail "ib_write_bw client failed"
-	wait $srv
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
+# perftool TOOL PORT OUT ARGS...: a perftest server and its client on this rxe device
+# (the client retries while the server is not listening yet: a loaded machine)
+perftool() {
+	local tool=$1 port=$2 out=$3 srv try ok=0
+	shift 3
+	$tool -d rxe0 -x 1 -F -p "$port" "$@" >"$W/$tool-srv.log" 2>&1 &
 	srv=$!
-	sleep 1
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >$W/lat.txt 2>&1 ||
-		fail "ib_write_lat client failed"
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1
+		$tool -d rxe0 -x 1 -F -p "$port" "$@" $ADDR >"$out" 2>&1 && { ok=1; break; }
+		grep -q "Couldn't connect" "$out" || { cat "$out"; fail "$tool client failed"; }
+	done
+	[ $ok = 1 ] || { cat "$out"; fail "$tool: no server on port $port after $try tries"; }
 	wait $srv
-	grep -A1 '#bytes' $W/bw.txt | tail -n 1 | sed 's/^/ib_write_bw: /'
-	grep -A1 '#bytes' $W/lat.txt | tail -n 1 | sed 's/^/ib_write_lat: /'
+	grep -A1 '#bytes' "$out" | tail -n 1 | sed "s/^/$tool: /"
+}
+
+perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhile)
+	perftool ib_write_bw 18515 $W/bw.txt -s "$1" -n "$2"
+	perftool ib_write_lat 18516 $W/lat.txt -s 64 -n 1000
 }
 
 if [ "$MODE" = bench ]; then
@@ -49,15 +53,7 @@ if [ "$MODE" = bench ]; then
 	# the link and the CPUs (the echo peer only runs during its own run).
 	ROUNDS=${TF_XPORT_BENCH_ROUNDS:-3}
 	SECS=${TF_XPORT_BENCH_SECONDS:-4}
-	bw() { # SIZE OUT: ib_write_bw for SECS seconds
-		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 >$W/bw-srv.log 2>&1 &
-		local srv=$!
-		sleep 1
-		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 $ADDR >"$2" 2>&1 ||
-			{ cat "$2"; fail "ib_write_bw client failed"; }
-		wait $srv
-		grep -A1 '#bytes' "$2" | tail -n 1 | sed 's/^/ib_write_bw: /'
-	}
+	bw() { perftool ib_write_bw 18515 "$2" -s "$1" -D "$SECS"; } # SIZE OUT
 	xport() { # BATCH OUT
 		bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
 		local e=$LASTPID
@@ -79,13 +75,7 @@ if [ "$MODE" = bench ]; then
 			bw "$(( (${resp:-64} + 63) / 64 * 64 ))" "$TF_VM_OUT/bw-resp-b$b-r$r.txt"
 		done
 	done
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
-	srv=$!
-	sleep 1
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >"$TF_VM_OUT/lat.txt" 2>&1 ||
-		fail "ib_write_lat client failed"
-	wait $srv
-	grep -A1 '#bytes' "$TF_VM_OUT/lat.txt" | tail -n 1 | sed 's/^/ib_write_lat: /'
+	perftool ib_write_lat 18516 "$TF_VM_OUT/lat.txt" -s 64 -n 1000
 	echo "PASS: rdma benchmark done"
 	exit 0
 fi
