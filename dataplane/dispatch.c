@@ -140,7 +140,9 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 	unsigned int n, k;
 	int rc;
 
+	tf_dp_phase_start(w);
 	tf_xport_info(a->x, &info);
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POST);
 	avail = info.max_inflight > info.inflight ? info.max_inflight - info.inflight : 0;
 	if (a->max_outstanding > a->inflight && a->max_outstanding - a->inflight < avail)
 		avail = a->max_outstanding - a->inflight;
@@ -185,6 +187,7 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 	for (unsigned int j = n; j > k; j--)
 		tf_batch_q_push_front(&a->q, items[j - 1]);
 	n = k;
+	tf_dp_phase_end(w, TF_DP_PH_BATCH);
 	for (;;) {
 		rc = tf_xport_batch_post(a->x, w->xreqs, n, ++w->batch_seq);
 		if (rc != -EMSGSIZE || n == 1)
@@ -194,6 +197,7 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 			tf_batch_q_push_front(&a->q, items[j - 1]);
 		n /= 2;
 	}
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POST);
 	if (rc == 0) {
 		for (k = 0; k < n; k++) {
 			struct tf_dp_req *r = req_of_item(items[k]);
@@ -424,7 +428,9 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 	unsigned int work = 0;
 	int n;
 
+	tf_dp_phase_start(w);
 	n = tf_xport_poll(a->x, ev, EV_BURST);
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POLL);
 	for (int i = 0; i < n; i++) {
 		struct tf_dp_req *r;
 
@@ -462,6 +468,7 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 	}
 	if (w->nheld)
 		flush_held(w);
+	tf_dp_phase_end(w, TF_DP_PH_EVENTS);
 	if (n > 0) {
 		tf_xport_credits_return(a->x);
 		work += (unsigned int)n;
@@ -477,6 +484,7 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			a->st.busy_ppm = st.busy_ppm <= 1000000 ? st.busy_ppm : 1000000;
 		}
 	}
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POLL);
 	return work;
 }
 

@@ -7,6 +7,7 @@
 #define TF_DP_WORKER_INT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "dataplane/admit.h"
 #include "dataplane/batch.h"
@@ -212,6 +213,10 @@ struct tf_dp_worker {
 	struct tf_xport_seg *xsegs; /* scratch gather list */
 	uint32_t xsegs_cap;
 
+	/* phase clock (tf_dp_worker_set_phase_clock): NULL = off */
+	uint64_t *ph_acc;
+	uint64_t ph_t;
+
 	/* usage records not yet accepted by the main lcore (FIFO ring) */
 	struct tf_usage_record *backlog;
 	uint32_t backlog_cap, backlog_head, backlog_tail;
@@ -234,6 +239,39 @@ static inline void
 tf_dp_count(struct tf_dp_worker *w, enum tf_dp_ev e, uint64_t n)
 {
 	w->c.ev[e] += n;
+}
+
+/* Phase clock (worker.h): ticks of the TSC where there is one. */
+static inline uint64_t
+tf_dp_ticks(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+static inline void
+tf_dp_phase_start(struct tf_dp_worker *w)
+{
+	if (TF_DP_UNLIKELY(w->ph_acc != NULL))
+		w->ph_t = tf_dp_ticks();
+}
+
+/* The time since the last mark goes to phase ph. */
+static inline void
+tf_dp_phase_end(struct tf_dp_worker *w, enum tf_dp_phase ph)
+{
+	if (TF_DP_UNLIKELY(w->ph_acc != NULL)) {
+		uint64_t t = tf_dp_ticks();
+
+		w->ph_acc[ph] += t - w->ph_t;
+		w->ph_t = t;
+	}
 }
 
 /* The card has not been configured by its host yet (hostwait.h): unknown means "not yet". */

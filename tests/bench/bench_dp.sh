@@ -141,6 +141,33 @@ for p in p50 p90 p99 p999; do
 	row "  $p (ns)" "$(cget before half_latency_${p}_ns)" "$(cget after half_latency_${p}_ns)"
 done
 row "  target p99 (ns)" "10000" "10000"
+row "  card busy share of the time (its real load)" "$(cget before card_utilisation)" "$(cget after card_utilisation)"
+echo "---- baseline for the half-load figures, same loop, same moments (bench_dp_cpu, after):"
+echo "     null card: the same arrivals and load, each step constant work as long as the card's"
+echo "     average step of that size; what the machine adds to it (vCPU stalls) and the queueing"
+echo "     after that is all its latency beyond that work. null step: a fixed 1 us of arithmetic"
+echo "     after every card step (this machine's own stalls, per second of work)."
+row "" "card" "null card"
+row "  busy share of the time" "$(cget after card_utilisation)" "$(cget after null_card_utilisation)"
+for p in p50 p90 p99 p999; do
+	row "  $p (ns)" "$(cget after half_latency_${p}_ns)" "$(cget after null_card_latency_${p}_ns)"
+done
+row "  ratio card / null card at p99" "$(ratio "$(cget after half_latency_p99_ns)" "$(cget after null_card_latency_p99_ns)")" ""
+row "" "card step" "null step"
+row "  steps" "$(cget after steps)" "$(cget after null_steps)"
+for p in p50 p99 p999 max; do
+	row "  step $p (ns)" "$(cget after step_${p}_ns)" "$(cget after null_${p}_ns)"
+done
+row "  slow steps (>= 10 us + 1 us per request)" "$(cget after slow_steps)" "$(cget after null_slow_steps)"
+row "  slow steps per second of step time" "$(cget after slow_steps_per_card_second)" \
+	"$(cget after null_slow_steps_per_second)"
+echo "     slow card steps by the phase that had most of their time: count, mean ns in that phase,"
+echo "     the phase's share of all card step time (machine stalls land in proportion to it)"
+awk '$1 ~ /^slow_by_/ { sub(/^slow_by_/, "", $1); printf "       %-14s %6s %10s %8s\n", $1, $2, $3, $4 }' "$W/cpu_after.out"
+echo "     card step cost by size (steps under 10 us: count, mean ns) -- small steps cost more per request"
+awk '$1 ~ /^step_in[0-2]_out[0-2]$/ { printf "       %-14s %8s %6s\n", $1, $2, $3 }' "$W/cpu_after.out"
+row "  saturated card ns per request (32-frame bursts)" "" \
+	"$(awk '$1 == "saturated_per_card_second_no_delay" { printf "%.0f", 1e9 / $2 }' "$W/cpu_after.out")"
 if [ -n "$prof" ]; then
 	echo "---- where the card lcore's cycles go (perf, cpu-clock samples, saturated run, after)"
 	echo "$prof"
