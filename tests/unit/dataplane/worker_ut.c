@@ -1397,6 +1397,43 @@ test_redispatch_when_accelerator_fails(void)
 	standin_stop(&good);
 }
 
+/*
+ * The phase clock: while set, polls add their time to the phases that ran
+ * (transport poll, events, batch, post, expiry); once cleared, nothing more.
+ */
+static void
+test_phase_clock_counts_poll_phases(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	static const uint32_t p[] = { 3 };
+	uint64_t acc[TF_DP_PH_MAX] = { 0 }, snap[TF_DP_PH_MAX];
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 4);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	tf_dp_worker_set_phase_clock(w, acc);
+	send_request(w, 42, 99, p, 1, 4, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, 0);
+	CU_ASSERT(finals_seen());
+	CU_ASSERT(acc[TF_DP_PH_XPORT_POLL] > 0);
+	CU_ASSERT(acc[TF_DP_PH_EVENTS] > 0);
+	CU_ASSERT(acc[TF_DP_PH_BATCH] > 0);
+	CU_ASSERT(acc[TF_DP_PH_XPORT_POST] > 0);
+	CU_ASSERT(acc[TF_DP_PH_EXPIRE] > 0);
+	tf_dp_worker_set_phase_clock(w, NULL);
+	memcpy(snap, acc, sizeof(acc));
+	for (int i = 0; i < 100; i++)
+		tf_dp_worker_poll(w);
+	CU_ASSERT_EQUAL(memcmp(snap, acc, sizeof(acc)), 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 /* GET_ACCEL_STATS through the card's admin handlers, as the host reads it. */
 static uint32_t
 accel_outstanding(struct tf_dp_worker *w, uint32_t accel_id)
@@ -1923,6 +1960,7 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_final_carries_last_tokens),
 	TF_TEST(test_redispatch_when_accelerator_fails),
 	TF_TEST(test_accel_outstanding_exact),
+	TF_TEST(test_phase_clock_counts_poll_phases),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
 	TF_TEST(test_rate_and_busy_carry_retry_after),
 	TF_TEST(test_handoff_to_owner),
