@@ -146,13 +146,17 @@ echo "---- baseline for the half-load figures, same loop, same moments (bench_dp
 echo "     null card: the same arrivals and load, each step constant work as long as the card's"
 echo "     average step of that size; what the machine adds to it (vCPU stalls) and the queueing"
 echo "     after that is all its latency beyond that work. null step: a fixed 1 us of arithmetic"
-echo "     after every card step (this machine's own stalls, per second of work)."
-row "" "card" "null card"
-row "  busy share of the time" "$(cget after card_utilisation)" "$(cget after null_card_utilisation)"
+echo "     after every card step (this machine's own stalls, per second of work). flat card: a null card"
+echo "     whose requests all cost the saturated cost per request (load really half: no per-step cost)."
+printf "%-34s %14s %14s %14s\n" "" "card" "null card" "flat card"
+printf "%-34s %14s %14s %14s\n" "  busy share of the time" "$(cget after card_utilisation)" \
+	"$(cget after null_card_utilisation)" "$(cget after flat_card_utilisation)"
 for p in p50 p90 p99 p999; do
-	row "  $p (ns)" "$(cget after half_latency_${p}_ns)" "$(cget after null_card_latency_${p}_ns)"
+	printf "%-34s %14s %14s %14s\n" "  $p (ns)" "$(cget after half_latency_${p}_ns)" \
+		"$(cget after null_card_latency_${p}_ns)" "$(cget after flat_card_latency_${p}_ns)"
 done
 row "  ratio card / null card at p99" "$(ratio "$(cget after half_latency_p99_ns)" "$(cget after null_card_latency_p99_ns)")" ""
+row "  ratio card / flat card at p99" "$(ratio "$(cget after half_latency_p99_ns)" "$(cget after flat_card_latency_p99_ns)")" ""
 row "" "card step" "null step"
 row "  steps" "$(cget after steps)" "$(cget after null_steps)"
 for p in p50 p99 p999 max; do

@@ -356,13 +356,16 @@ step_profile(uint64_t rx_ticks, uint64_t poll_ticks, unsigned int nin, unsigned 
 }
 
 /* The null card (below). */
-static struct {
-	double vt, next_arr, gap, iters_per_ns, busy, ratio;
+struct null_card {
+	double vt, next_arr, gap, busy;
 	uint64_t rng, taken, n;
 	double prev[32]; /* arrivals of the requests taken in the previous step */
 	unsigned int nprev;
+	int flat; /* 1: every request costs the card's saturated cost, steps nothing */
 	uint64_t *lat, nlat;
-} g_nc;
+};
+static struct null_card g_nc[2]; /* [0] the card's step costs, [1] flat */
+static double g_nc_ratio = 1, g_nc_iters_per_ns; /* the arithmetic's pace */
 
 static void
 null_profile(void)
@@ -378,8 +381,8 @@ null_profile(void)
 	if ((double)t * g_hl.ns_per_tick >= SLOW_NS)
 		g_sp.null_slow++;
 	/* The arithmetic's pace now (it drifts with the other vCPU's load): unstalled steps only. */
-	if ((double)t * g_hl.ns_per_tick < 2000)
-		g_nc.ratio += ((double)t * g_hl.ns_per_tick / 1000.0 - g_nc.ratio) / 64;
+	if ((double)t * g_hl.ns_per_tick < 2000 && (double)t * g_hl.ns_per_tick > 250)
+		g_nc_ratio += ((double)t * g_hl.ns_per_tick / 1000.0 - g_nc_ratio) / 64;
 }
 
 /*
@@ -395,70 +398,67 @@ null_profile(void)
  * machine's stall, added to the virtual clock. So the null card's latency is
  * what the card's load alone gives on this machine, stalls and the queueing
  * after them included; the card's beyond it is the card's own variance.
+ * The flat card is the same, but every request costs the card's saturated
+ * cost per request (steps cost nothing of their own): the load is then
+ * really half, what the card would see if small steps cost no more per
+ * request than full bursts.
  */
 
-/* The card's mean step below SLOW_NS for nin frames in, nout FINALs out (ns). */
+/*
+ * The card's mean step below SLOW_NS for nin frames in, nout FINALs out (ns),
+ * from its steps so far; each request beyond 4 in or out at half the card's
+ * saturated cost per request (what a request adds to a large step).
+ */
 static double
 card_step_ns(unsigned int nin, unsigned int nout)
 {
 	unsigned int a = nin < 4 ? nin : 4, b = nout < 4 ? nout : 4;
-	double base, per_in, per_out;
+	double base;
 
-	/* Each request beyond 4 in or out: the marginal cost between 1 and 4 of them. */
-	if (g_sp.cls_n[1][1] >= 16 && g_sp.cls_n[4][1] >= 16 && g_sp.cls_n[1][4] >= 16) {
-		double m11 = (double)g_sp.cls_ticks[1][1] / (double)g_sp.cls_n[1][1];
-
-		per_in = ((double)g_sp.cls_ticks[4][1] / (double)g_sp.cls_n[4][1] - m11) / 3;
-		per_out = ((double)g_sp.cls_ticks[1][4] / (double)g_sp.cls_n[1][4] - m11) / 3;
-		per_in *= g_hl.ns_per_tick;
-		per_out *= g_hl.ns_per_tick;
-	} else {
-		per_in = per_out = g_sp.req_ns / 2;
-	}
 	if (g_sp.cls_n[a][b] >= 16)
 		base = (double)g_sp.cls_ticks[a][b] * g_hl.ns_per_tick / (double)g_sp.cls_n[a][b];
 	else
 		base = g_sp.req_ns / 2 * (a + b);
-	return base + per_in * (nin - a) + per_out * (nout - b);
+	return base + g_sp.req_ns / 2 * ((nin - a) + (nout - b));
 }
 
 static void
-null_card_step(void)
+null_card_step(struct null_card *c)
 {
 	double cur[32], want, took, cpu;
 	unsigned int nb = 0;
 	uint64_t t, c0, c1;
 
-	if (g_nc.taken >= g_nc.n && !g_nc.nprev)
+	if (c->taken >= c->n && !c->nprev)
 		return;
-	if (!g_nc.nprev && g_nc.next_arr > g_nc.vt)
-		g_nc.vt = g_nc.next_arr; /* idle until the next arrival */
-	while (nb < 32 && g_nc.taken < g_nc.n && g_nc.next_arr <= g_nc.vt) {
+	if (!c->nprev && c->next_arr > c->vt)
+		c->vt = c->next_arr; /* idle until the next arrival */
+	while (nb < 32 && c->taken < c->n && c->next_arr <= c->vt) {
 		double u;
 
-		cur[nb++] = g_nc.next_arr;
-		g_nc.taken++;
-		g_nc.rng ^= g_nc.rng << 13, g_nc.rng ^= g_nc.rng >> 7, g_nc.rng ^= g_nc.rng << 17;
-		u = ((double)(g_nc.rng >> 11) + 0.5) / 9007199254740992.0;
-		g_nc.next_arr += -g_nc.gap * log(u);
+		cur[nb++] = c->next_arr;
+		c->taken++;
+		c->rng ^= c->rng << 13, c->rng ^= c->rng >> 7, c->rng ^= c->rng << 17;
+		u = ((double)(c->rng >> 11) + 0.5) / 9007199254740992.0;
+		c->next_arr += -c->gap * log(u);
 	}
-	want = card_step_ns(nb, g_nc.nprev);
+	want = c->flat ? g_sp.req_ns * nb : card_step_ns(nb, c->nprev);
 	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	t = null_step((uint32_t)(want * g_nc.iters_per_ns));
+	t = null_step((uint32_t)(want * g_nc_iters_per_ns));
 	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	took = (double)t * g_hl.ns_per_tick;
 	cpu = (double)(c1 - c0) - g_hl.clock_cost;
 	if (cpu < took)
 		took = cpu > 0 ? cpu : 0;
-	/* Its nominal length, plus what the machine added (the arithmetic's own pace: g_nc.ratio). */
-	took -= want * g_nc.ratio;
+	/* Its nominal length, plus what the machine added (the arithmetic's own pace: g_nc_ratio). */
+	took -= want * g_nc_ratio;
 	want += took > 0 ? took : 0;
-	g_nc.vt += want;
-	g_nc.busy += want;
-	for (unsigned int k = 0; k < g_nc.nprev; k++)
-		g_nc.lat[g_nc.nlat++] = (uint64_t)(g_nc.vt - g_nc.prev[k]);
-	memcpy(g_nc.prev, cur, nb * sizeof(cur[0]));
-	g_nc.nprev = nb;
+	c->vt += want;
+	c->busy += want;
+	for (unsigned int k = 0; k < c->nprev; k++)
+		c->lat[c->nlat++] = (uint64_t)(c->vt - c->prev[k]);
+	memcpy(c->prev, cur, nb * sizeof(cur[0]));
+	c->nprev = nb;
 }
 
 static uint64_t
@@ -600,12 +600,14 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns,
 		standin_poll(); /* the accelerator: not the card's time */
 		if (profile) {
 			null_profile();
-			null_card_step();
+			null_card_step(&g_nc[0]);
+			null_card_step(&g_nc[1]);
 		}
 	}
-	/* The null card ends its own requests (it is never far behind). */
-	while (profile && (g_nc.taken < g_nc.n || g_nc.nprev))
-		null_card_step();
+	/* The null cards end their own requests (they are never far behind). */
+	for (int k = 0; profile && k < 2; k++)
+		while (g_nc[k].taken < g_nc[k].n || g_nc[k].nprev)
+			null_card_step(&g_nc[k]);
 	return 0;
 }
 
@@ -943,17 +945,19 @@ main(int argc, char **argv)
 			uint64_t t = 0;
 
 			g_sp.req_ns = 1e9 / sat_rate;
-			g_nc.ratio = 1;
 			for (int k = 0; k < 100; k++)
 				t += null_step(1000);
-			g_nc.iters_per_ns = 1000.0 * 100 / ((double)t * g_hl.ns_per_tick);
-			g_nc.gap = 2e9 / sat_rate;
-			g_nc.n = nhalf;
-			g_nc.rng = 0x2545f4914f6cdd1dull;
-			g_nc.lat = malloc(nhalf * sizeof(uint64_t));
-			if (!g_nc.lat)
-				return 1;
-			memset(g_nc.lat, 0, nhalf * sizeof(uint64_t));
+			g_nc_iters_per_ns = 1000.0 * 100 / ((double)t * g_hl.ns_per_tick);
+			for (int k = 0; k < 2; k++) {
+				g_nc[k].flat = k;
+				g_nc[k].gap = 2e9 / sat_rate;
+				g_nc[k].n = nhalf;
+				g_nc[k].rng = 0x2545f4914f6cdd1dull;
+				g_nc[k].lat = malloc(nhalf * sizeof(uint64_t));
+				if (!g_nc[k].lat)
+					return 1;
+				memset(g_nc[k].lat, 0, nhalf * sizeof(uint64_t));
+			}
 		}
 		g_sp.cap = 4 * (uint64_t)nhalf;
 		g_sp.step_ns = calloc(g_sp.cap, sizeof(uint64_t));
@@ -983,14 +987,19 @@ main(int argc, char **argv)
 			       (unsigned long)g_hl.lat[n * 999 / 1000]);
 		}
 		profile_report();
-		printf("null_card_requests %lu\n", (unsigned long)g_nc.nlat);
-		printf("null_card_utilisation %.3f\n", g_nc.vt > 0 ? g_nc.busy / g_nc.vt : 0.0);
-		printf("null_card_latency_p50_ns %lu\n", (unsigned long)pct(g_nc.lat, g_nc.nlat, 0.5));
-		printf("null_card_latency_p90_ns %lu\n", (unsigned long)pct(g_nc.lat, g_nc.nlat, 0.9));
-		printf("null_card_latency_p99_ns %lu\n", (unsigned long)pct(g_nc.lat, g_nc.nlat, 0.99));
-		printf("null_card_latency_p999_ns %lu\n",
-		       (unsigned long)pct(g_nc.lat, g_nc.nlat, 0.999));
-		free(g_nc.lat);
+		for (int k = 0; k < 2; k++) {
+			struct null_card *c = &g_nc[k];
+			const char *nm = k ? "flat_card" : "null_card";
+
+			printf("%s_requests %lu\n", nm, (unsigned long)c->nlat);
+			printf("%s_utilisation %.3f\n", nm, c->vt > 0 ? c->busy / c->vt : 0.0);
+			printf("%s_latency_p50_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.5));
+			printf("%s_latency_p90_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.9));
+			printf("%s_latency_p99_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.99));
+			printf("%s_latency_p999_ns %lu\n", nm,
+			       (unsigned long)pct(c->lat, c->nlat, 0.999));
+			free(c->lat);
+		}
 		/* The thread's page faults and involuntary context switches in the half-load phase. */
 		printf("half_load_minor_faults %ld\n", ru1.ru_minflt - ru0.ru_minflt);
 		printf("half_load_involuntary_switches %ld\n", ru1.ru_nivcsw - ru0.ru_nivcsw);
