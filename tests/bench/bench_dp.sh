@@ -121,11 +121,16 @@ row "  frames out per request" \
 row "target (per lcore, auth on)" "10000000" "10000000"
 echo "---- added latency at half load (after; $half requests/s offered, max_queue_delay 0), frame in -> FINAL out"
 echo "     wall: what a client would see, including any time the OS gave the cores to other processes;"
-echo "     card-added: CPU time of the card loop iterations that did work meanwhile (no accelerator wait, no preemption)"
-printf "%-46s %14s %14s\n" "requests measured" "$(get half latency_samples)" "$(get half cpu_latency_samples)"
-printf "%-46s %14s %14s\n" "" "wall" "card-added"
+echo "     card-added: CPU time of the card loop iterations that did work meanwhile (no preemption, but"
+echo "     the card's work for other requests while this one was at the stand-in accelerator, whose"
+echo "     lcore shares the second CPU, is in it); own steps: CPU time of the iteration that took it in"
+echo "     and posted it, plus the iteration that sent its FINAL up to the FINAL"
+printf "%-38s %12s %12s %12s\n" "requests measured" "$(get half latency_samples)" \
+	"$(get half cpu_latency_samples)" "$(get half own_latency_samples)"
+printf "%-38s %12s %12s %12s\n" "" "wall" "card-added" "own steps"
 for p in p50 p90 p99 p999; do
-	printf "%-46s %14s %14s\n" "latency $p (us)" "$(get half latency_${p}_us)" "$(get half cpu_latency_${p}_us)"
+	printf "%-38s %12s %12s %12s\n" "latency $p (us)" "$(get half latency_${p}_us)" \
+		"$(get half cpu_latency_${p}_us)" "$(get half own_latency_${p}_us)"
 done
 printf "%-46s %14s\n" "target p99 (us)" "10"
 echo "---- card-added latency, CPU only (bench_dp_cpu: the card's own steps on a virtual clock, the"
