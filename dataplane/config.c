@@ -352,6 +352,16 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 		return get_u32(c, v, path, 100, 3600000, &l->accel_peer_timeout_ms);
 	if (!strcmp(k, "accel_connect_timeout_ms"))
 		return get_u32(c, v, path, 100, 600000, &l->accel_connect_timeout_ms);
+	if (!strcmp(k, "generation_timeout_ms")) {
+		int rc = get_u32(c, v, path, 0, 86400000, &l->generation_timeout_ms);
+
+		if (!rc && l->generation_timeout_ms && l->generation_timeout_ms < 10)
+			return fail(c, v, path,
+				    "%u ms is shorter than any generation: use 0 (no deadline) "
+				    "or 10..86400000",
+				    l->generation_timeout_ms);
+		return rc;
+	}
 	if (!strcmp(k, "resp_ring_bytes")) {
 		int rc = get_u32(c, v, path, TF_ACCEL_RING_MIN, TF_ACCEL_RING_MAX,
 				 &l->resp_ring_bytes);

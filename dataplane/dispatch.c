@@ -255,6 +255,42 @@ left_accel(struct tf_dp_accel *a, struct tf_dp_req *r)
 	a->outstanding -= r->work;
 }
 
+void
+tf_dp_stop_at_accel(struct tf_dp_worker *w, struct tf_dp_req *r)
+{
+	struct tf_dp_accel *a;
+	uint64_t h;
+
+	if (r->state == TF_DP_REQ_QUEUED) {
+		tf_dp_dequeue(w, r);
+		return;
+	}
+	if (r->state != TF_DP_REQ_POSTED || r->accel < 0)
+		return;
+	a = &w->accels[r->accel];
+	h = tf_dp_req_handle(r);
+	/* As a client's CANCEL does; the accelerator's own credit ends with its END/ERROR. */
+	if (a->x && !r->cancel && !r->cut)
+		tf_xport_cancel(a->x, &h, 1);
+	left_accel(a, r);
+	r->xport_done = 1;
+	r->state = TF_DP_REQ_QUEUED;
+}
+
+/*
+ * An event for no request that is posted: stale. Counted when it is for one
+ * that its deadline ended (the slot still holds it, same generation); those
+ * events are ignored like every stale one: never streamed, billed or recorded.
+ */
+static void
+stale_event(struct tf_dp_worker *w, uint64_t h)
+{
+	const struct tf_dp_req *r = tf_dp_req_get(w, (uint32_t)h);
+
+	if (r && r->gen == (uint32_t)(h >> 32) && r->timed_out)
+		tf_dp_count(w, TF_EV_GEN_LATE, 1);
+}
+
 /*
  * Free token-buffer chunks below which a request does not hold tokens back:
  * held tokens must still be in the buffer when they go out.
@@ -451,16 +487,22 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_tokens(w, r, &ev[i]);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		case TF_XPORT_EV_END:
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_end(w, a, r, &ev[i].u.end);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		case TF_XPORT_EV_ERROR:
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_error(w, a, r, &ev[i]);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		default:
 			break;

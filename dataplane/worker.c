@@ -13,6 +13,8 @@
 #define XSEGS_CAP 4096
 /* Ids dropped from the at-most-once table per poll at most: twice a receive burst. */
 #define EXPIRE_PER_POLL 64
+/* Requests ended by their generation deadline per timer pass (1 ms) at most. */
+#define DEADLINES_PER_TICK 64
 
 void
 tf_dp_worker_destroy(struct tf_dp_worker *w)
@@ -414,6 +416,8 @@ tf_dp_worker_poll(struct tf_dp_worker *w)
 		tf_admit_queue_tick(&w->aq, w->now_us);
 		if (w->reasm_list)
 			tf_dp_reasm_timers(w);
+		if (w->dl_head)
+			work += tf_dp_deadline_expire(w, DEADLINES_PER_TICK);
 		tf_dp_cache_trim(w, 0);
 		tf_dp_phase_end(w, TF_DP_PH_TIMERS);
 	}

@@ -68,6 +68,7 @@ struct tf_dp_limits {
 	uint32_t
 		accel_peer_timeout_ms; /* an accelerator silent this long with work is DOWN (0: 5000) */
 	uint32_t accel_connect_timeout_ms; /* one connection attempt (0: 5000) */
+	uint32_t generation_timeout_ms; /* admission to FINAL at most (0: no deadline) */
 	uint8_t udp_tx_csum; /* compute UDP checksums of responses */
 };
 

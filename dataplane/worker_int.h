@@ -95,6 +95,7 @@ struct tf_dp_req {
 	uint8_t mac_alg; /* of the datagram that created it: responses are signed under it */
 	uint8_t final_tokens; /* the client accepts its last tokens in the FINAL */
 	uint8_t held; /* tokens wait in the buffer until the end of this event burst */
+	uint8_t timed_out; /* ended by its generation deadline (late accelerator events: counted) */
 	uint16_t port;
 	uint32_t gen;
 	uint32_t index; /* own index in the pool */
@@ -143,6 +144,10 @@ struct tf_dp_req {
 	uint64_t t_admit;
 	uint64_t t_flush;
 	uint64_t t_final;
+	/* generation deadline (limits.generation_timeout_ms from admission; deadline.c) */
+	uint64_t gen_deadline_us;
+	uint32_t dl_prev, dl_next; /* deadline list, admission order (req index + 1) */
+	uint8_t on_dl;
 	/* response cache FIFO */
 	uint32_t cache_next; /* req index + 1 */
 	/* free list / reassembly list */
@@ -198,6 +203,7 @@ struct tf_dp_worker {
 	uint32_t reasm_free, nreasm_used;
 	uint32_t reasm_list; /* requests in REASM state (req index + 1), for timeouts */
 	uint64_t next_timer_us;
+	uint32_t dl_head, dl_tail; /* admitted requests by deadline (= admission order) */
 
 	/* transport */
 	struct tf_xport_ctx *xctx;
@@ -350,6 +356,23 @@ void tf_dp_accel_close(struct tf_dp_worker *w, struct tf_dp_accel *a);
 int tf_dp_accel_open(struct tf_dp_worker *w, struct tf_dp_accel *a);
 /* A queued request leaves its batch queue (cancel). */
 void tf_dp_dequeue(struct tf_dp_worker *w, struct tf_dp_req *r);
+
+/*
+ * The accelerator side of stopping a request on the card's initiative (its
+ * generation deadline): out of its batch queue, or CANCEL sent to the
+ * accelerator and the request's share of it released now (the accelerator's
+ * later END/ERROR for it is ignored). Leaves the request QUEUED with no
+ * accelerator work; the caller ends it.
+ */
+void tf_dp_stop_at_accel(struct tf_dp_worker *w, struct tf_dp_req *r);
+
+/* deadline.c */
+/* An admitted request gets its deadline (no-op when generation_timeout_ms is 0). */
+void tf_dp_deadline_arm(struct tf_dp_worker *w, struct tf_dp_req *r);
+/* It ended: off the list. */
+void tf_dp_deadline_disarm(struct tf_dp_worker *w, struct tf_dp_req *r);
+/* Ends at most max requests whose deadline passed; returns how many. */
+unsigned int tf_dp_deadline_expire(struct tf_dp_worker *w, unsigned int max);
 
 /* usage.c */
 void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);

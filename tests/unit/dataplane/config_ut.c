@@ -266,11 +266,40 @@ test_round3_keys(void)
 		     "limits.accel_peer_timeout_ms: 10 is out of range");
 }
 
+/* limits.generation_timeout_ms: default, 0 = off, range, and a clear error. */
+static void
+test_generation_timeout_key(void)
+{
+	struct tf_dp_config c;
+	char err[512] = "";
+
+	write_cfg("card:\n  ipv4: 10.9.0.1\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 300000);
+	tf_dp_config_free(&c);
+	write_cfg("card:\n  ipv4: 10.9.0.1\nlimits:\n  generation_timeout_ms: 0\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 0);
+	tf_dp_config_free(&c);
+	write_cfg("card:\n  ipv4: 10.9.0.1\nlimits:\n  generation_timeout_ms: 1500\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 1500);
+	tf_dp_config_free(&c);
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: 5\n",
+		     "limits.generation_timeout_ms: 5 ms is shorter than any generation: use 0");
+	expect_error("  max_queue: 512\n",
+		     "  max_queue: 512\n  generation_timeout_ms: 86400001\n",
+		     "limits.generation_timeout_ms: 86400001 is out of range 0..86400000");
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: soon\n",
+		     "limits.generation_timeout_ms: expected an integer");
+}
+
 static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_full_file),
 	TF_TEST(test_errors_name_line_and_key),
 	TF_TEST(test_missing_file),
 	TF_TEST(test_round3_keys),
+	TF_TEST(test_generation_timeout_key),
 	TF_TESTS_END,
 };
 
