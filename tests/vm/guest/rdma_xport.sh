@@ -54,15 +54,30 @@ if [ "$MODE" = bench ]; then
 	ROUNDS=${TF_XPORT_BENCH_ROUNDS:-3}
 	SECS=${TF_XPORT_BENCH_SECONDS:-4}
 	bw() { perftool ib_write_bw 18515 "$2" -s "$1" -D "$SECS"; } # SIZE OUT
-	xport() { # BATCH OUT
-		bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
-		local e=$LASTPID
+	# hwc: rxe0's protocol counters (RNR NAKs, retries, sequence errors), one line
+	hwc() {
+		local f
+		for f in /sys/class/infiniband/rxe0/ports/1/hw_counters/*; do
+			printf '%s=%s ' "${f##*/}" "$(cat "$f")"
+		done
+	}
+	xport() { # BATCH OUT [DRIVE]: DRIVE (default this build's) as echo peer and card
+		local d=${3:-$B/tokfab-xport-drive}
+		bg echo "$d" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+		local e=$LASTPID c0
 		wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
-		"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
+		c0=$(hwc)
+		"$d" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
 			--batch "$1" --prompt-tokens 16 --quiet >"$2" 2>&1 ||
 			{ cat "$2"; fail "transport benchmark failed"; }
 		kill $e
 		wait $e 2>/dev/null
+		# what rxe counted during the run (nonzero differences only)
+		python3 -c 'import sys
+a = dict(x.split("=") for x in sys.argv[1].split())
+b = dict(x.split("=") for x in sys.argv[2].split())
+print("rxe_counters: " + " ".join("%s=%d" % (k, int(b[k]) - int(a.get(k, 0)))
+      for k in sorted(b) if int(b[k]) != int(a.get(k, 0))))' "$c0" "$(hwc)" >>"$2"
 		cat "$2"
 	}
 	for r in $(seq 1 "$ROUNDS"); do
@@ -71,11 +86,37 @@ if [ "$MODE" = bench ]; then
 			size=$((b == 16 ? 2112 : 192))
 			bw $size "$TF_VM_OUT/bw-b$b-r$r.txt"
 			xport $b "$TF_VM_OUT/bench-rdma-b$b-r$r.txt"
+			# TF_XPORT_DRIVE_BEFORE: an older tokfab-xport-drive, same round
+			[ -n "${TF_XPORT_DRIVE_BEFORE:-}" ] &&
+				xport $b "$TF_VM_OUT/before-rdma-b$b-r$r.txt" "$TF_XPORT_DRIVE_BEFORE"
 			resp=$(sed -n 's/.*resp_bytes_per_record=\([0-9]*\).*/\1/p' "$TF_VM_OUT/bench-rdma-b$b-r$r.txt")
 			bw "$(( (${resp:-64} + 63) / 64 * 64 ))" "$TF_VM_OUT/bw-resp-b$b-r$r.txt"
 		done
 	done
 	perftool ib_write_lat 18516 "$TF_VM_OUT/lat.txt" -s 64 -n 1000
+	# TF_XPORT_BENCH_PERF=1: where the cycles go -- the whole guest (kernel: rxe,
+	# user: driver and echo peer) sampled during one more transport run per batch
+	if [ "${TF_XPORT_BENCH_PERF:-0}" = 1 ]; then
+		for b in 16 1; do
+			bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+			e=$LASTPID
+			wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
+			perf record -a -g -e cpu-clock -F 2000 -o $W/perf-b$b.data -- \
+				"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
+				--batch $b --prompt-tokens 16 --quiet >$W/perf-run.log 2>&1 ||
+				{ cat $W/perf-run.log; fail "transport benchmark under perf failed"; }
+			kill $e
+			wait $e 2>/dev/null
+			grep batches_per_s $W/perf-run.log | sed "s/^/perf run batch $b: /"
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm,dso,symbol \
+				-g none --percent-limit 0.5 >"$TF_VM_OUT/perf-b$b.txt" 2>/dev/null
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm \
+				-g none >"$TF_VM_OUT/perf-comm-b$b.txt" 2>/dev/null
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort symbol \
+				-g caller,2,callee,function,percent --percent-limit 2 \
+				>"$TF_VM_OUT/perf-callers-b$b.txt" 2>/dev/null
+		done
+	fi
 	echo "PASS: rdma benchmark done"
 	exit 0
 fi
