@@ -204,14 +204,20 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 		return fail(c, n, key, "cannot read '%s': %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		size_t len = strcspn(line, "\r\n");
+		const char *p = line;
 
 		lineno++;
 		line[len] = '\0';
 		while (len && isspace((unsigned char)line[len - 1]))
 			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
+		/* Blanks before the digits or a '#' are ignored too (protocol.md 4.2). */
+		while (isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		if (len == 0 || p[0] == '#')
 			continue;
-		if (found || parse_hex_key(line, len, out, outlen) < 0) {
+		if (found || parse_hex_key(p, len, out, outlen) < 0) {
 			fclose(f);
 			return fail(c, n, key,
 				    "'%s' line %d: expected one line of 32..128 hex digits (a "
