@@ -69,3 +69,4 @@ $(foreach t,image boot meta card powercut manifest aq,$(eval $(call tf_unit,fw_$
 $(eval $(call tf_fuzz,fw_image,tests/fuzz/fw_image_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
 $(eval $(call tf_fuzz,fw_flash,tests/fuzz/fw_flash_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
 $(eval $(call tf_fuzz,fw_manifest,tests/fuzz/fw_manifest_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
+$(eval $(call tf_fuzz,fw_upload,tests/fuzz/fw_upload_fuzz.c,$(FW_SRCS) lib/card/check_aq.c,$(FW_LDLIBS),-Ifirmware))
