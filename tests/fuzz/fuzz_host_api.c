@@ -13,7 +13,8 @@
  * /v1/ routes behind it are reachable.
  *
  * Every request must get a status 200..599 and, unless it is a static asset,
- * a body; a JSON response must parse.
+ * a body; a JSON response must parse and a refusal must carry a message. A
+ * since/until the API accepts must be a time within its 2^34 s bound.
  */
 #include "common/log.h"
 #include "tokfabd/api.h"
@@ -184,6 +185,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		args[n].key = t;
 		args[n].value = eq;
 		n++;
+	}
+	/* A time the API accepts is a real one within the 2^34 s bound (no wrapped ns). */
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t ns, now = 1700000000ull * 1000000000ull;
+
+		if (args[i].value && (!strcmp(args[i].key, "since") || !strcmp(args[i].key, "until")) &&
+		    tfd_api_parse_time(args[i].value, now, &ns) == 0 && ns / 1000000000ull > 1ull << 34)
+			abort();
 	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = method;
