@@ -287,8 +287,7 @@ test_generation_timeout_key(void)
 	tf_dp_config_free(&c);
 	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: 5\n",
 		     "limits.generation_timeout_ms: 5 ms is shorter than any generation: use 0");
-	expect_error("  max_queue: 512\n",
-		     "  max_queue: 512\n  generation_timeout_ms: 86400001\n",
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: 86400001\n",
 		     "limits.generation_timeout_ms: 86400001 is out of range 0..86400000");
 	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: soon\n",
 		     "limits.generation_timeout_ms: expected an integer");

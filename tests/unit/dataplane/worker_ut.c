@@ -1526,7 +1526,7 @@ tune_gen_timeout(struct tf_dp_limits *l)
 	l->generation_timeout_ms = GEN_TIMEOUT_MS;
 }
 
-/* The FINAL of rid: a cut-off by TIMEOUT, signed, with n tokens; 0 or -1. */
+/* Checks the FINAL of rid: signed, CUT_OFF TIMEOUT, these figures, not before the deadline. */
 static void
 expect_timeout_final(uint64_t rid, uint32_t ntok, uint32_t prompt, uint64_t cost, struct resp *r)
 {
@@ -1722,6 +1722,58 @@ test_generation_deadline_survives_redispatch(void)
 	rmworker(w);
 	standin_stop(&bad);
 	standin_stop(&stall);
+}
+
+/*
+ * A request still waiting in its batch queue (the accelerator's only slot is
+ * taken by one that never ends) meets its deadline there too: it leaves the
+ * queue, is never posted, ends with its FINAL TIMEOUT and its record.
+ */
+static void
+test_generation_deadline_queued(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_gen_timeout);
+	static const uint32_t p[] = { 3 };
+	struct tf_aq_set_accel ac = { .accel_id = 1,
+				      .transport = TF_TRANSPORT_SHM,
+				      .weight = 100,
+				      .max_outstanding = 1,
+				      .n_models = 1 };
+	struct tf_aq_tenant_info info;
+	struct tf_dp_worker_gauges g;
+	struct standin a;
+	struct resp r;
+	uint32_t d;
+
+	standin_start(&a, SI_STALL, 0);
+	add_model(w, 7, 64);
+	ac.models[0] = 7;
+	snprintf(ac.address, sizeof(ac.address), "%s", a.name);
+	CU_ASSERT_EQUAL_FATAL(tf_dp_worker_set_accel(w, &ac, &d), TF_AQ_S_OK);
+	add_tenant(w, 42, 1000000, 2000, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	send_request(w, 42, 0x710, p, 1, 20, 0);
+	send_request(w, 42, 0x711, p, 1, 20, 0);
+	run(w, &a, NULL, NULL, GEN_TIMEOUT_MS / 3);
+	tf_dp_worker_gauges(w, &g);
+	CU_ASSERT_EQUAL(g.queued, 1); /* the second waits for the only slot */
+	g_want_finals = 2;
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	expect_timeout_final(0x710, 0, 0, 0, &r);
+	expect_timeout_final(0x711, 0, 0, 0, &r);
+	CU_ASSERT_EQUAL(a.requests, 1); /* the queued one was never posted */
+	tf_dp_worker_gauges(w, &g);
+	CU_ASSERT_EQUAL(g.queued, 0);
+	CU_ASSERT_EQUAL(g.active, 0);
+	CU_ASSERT_EQUAL(g_nusage, 2);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_TIMEOUT], 2);
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL(info.balance_micro, 1000000);
+	CU_ASSERT_EQUAL(info.reserved_micro, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	rmworker(w);
+	standin_stop(&a);
 }
 
 /* generation_timeout_ms 0: no deadline, a slow generation runs to its end. */
@@ -2217,6 +2269,7 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_generation_deadline_silent_accelerator),
 	TF_TEST(test_generation_deadline_partial_then_late_end),
 	TF_TEST(test_generation_deadline_survives_redispatch),
+	TF_TEST(test_generation_deadline_queued),
 	TF_TEST(test_generation_deadline_off),
 	TF_TEST(test_phase_clock_counts_poll_phases),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
