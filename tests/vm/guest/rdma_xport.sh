@@ -97,6 +97,8 @@ print("rxe_counters: " + " ".join("%s=%d" % (k, int(b[k]) - int(a.get(k, 0)))
 	# TF_XPORT_BENCH_PERF=1: where the cycles go -- the whole guest (kernel: rxe,
 	# user: driver and echo peer) sampled during one more transport run per batch
 	if [ "${TF_XPORT_BENCH_PERF:-0}" = 1 ]; then
+		perf version >/dev/null 2>&1 ||
+			fail "TF_XPORT_BENCH_PERF=1 needs perf for this kernel: install linux-perf on the host"
 		for b in 16 1; do
 			bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
 			e=$LASTPID
