@@ -85,7 +85,7 @@ PYEOF
 if [ "${TF_XPORT_BENCH_PERF:-0}" = 1 ]; then
 	grep -a '^perf run' "$TF_LOGDIR/vm.log"
 	for b in 16 1; do
-		echo "bench_xport_rdma: perf, batch $b, by command:"
+		echo "bench_xport_rdma: perf, batch $b, by process:"
 		grep -v '^#' "$TF_VM_OUT/perf-comm-b$b.txt" | grep -v '^$' | head -n 8
 		echo "bench_xport_rdma: perf, batch $b, by symbol (full list: $TF_VM_OUT/perf-b$b.txt):"
 		grep -v '^#' "$TF_VM_OUT/perf-b$b.txt" | grep -v '^$' | head -n 30

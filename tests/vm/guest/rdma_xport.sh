@@ -110,9 +110,9 @@ print("rxe_counters: " + " ".join("%s=%d" % (k, int(b[k]) - int(a.get(k, 0)))
 			kill $e
 			wait $e 2>/dev/null
 			grep batches_per_s $W/perf-run.log | sed "s/^/perf run batch $b: /"
-			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm,dso,symbol \
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort pid,dso,symbol \
 				-g none --percent-limit 0.5 >"$TF_VM_OUT/perf-b$b.txt" 2>/dev/null
-			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm \
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort pid \
 				-g none >"$TF_VM_OUT/perf-comm-b$b.txt" 2>/dev/null
 			perf report -i $W/perf-b$b.data --stdio --no-children --sort symbol \
 				-g caller,2,callee,function,percent --percent-limit 2 \
