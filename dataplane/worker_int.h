@@ -14,6 +14,7 @@
 #include "dataplane/neigh.h"
 #include "dataplane/tenants.h"
 #include "dataplane/tokbuf.h"
+#include "dataplane/usage_agg.h"
 #include "dataplane/utf8s.h"
 #include "dataplane/worker.h"
 #include "dataplane/xport/xport.h"
@@ -154,6 +155,7 @@ struct tf_dp_reasm_ctx {
 };
 
 #define TF_DP_USAGE_BACKLOG_MIN 1024
+#define TF_DP_USAGE_AGG_GROUPS 1024 /* groups one worker sums at once (aggregate mode) */
 
 struct tf_dp_worker {
 	/* hot: the rx path */
@@ -212,9 +214,12 @@ struct tf_dp_worker {
 	struct tf_xport_seg *xsegs; /* scratch gather list */
 	uint32_t xsegs_cap;
 
-	/* usage records not yet accepted by the main lcore (FIFO ring) */
-	struct tf_usage_record *backlog;
+	/* usage events not yet accepted by the main lcore (FIFO ring) */
+	struct tf_dp_usage_ev *backlog;
 	uint32_t backlog_cap, backlog_head, backlog_tail;
+	/* aggregate mode (SET_USAGE_MODE): requests summed, not yet in the backlog */
+	struct tf_usage_agg_table agg;
+	uint64_t agg_window_ns; /* 0: one record per request */
 
 	/* scratch for building datagrams */
 	uint8_t scratch_ids[4 * TF_ACCEL_MAX_CHUNK_TOKENS * 8];
@@ -316,10 +321,16 @@ void tf_dp_dequeue(struct tf_dp_worker *w, struct tf_dp_req *r);
 /* usage.c */
 void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);
 unsigned int tf_dp_usage_flush(struct tf_dp_worker *w);
+/* Aggregate mode: the window ended (or force): the groups go to the backlog. */
+void tf_dp_usage_agg_poll(struct tf_dp_worker *w, int force);
+/*
+ * Events that may still need backlog room: queued, plus one per group being
+ * summed (admission keeps this + max_queue below backlog_cap).
+ */
 static inline uint32_t
 tf_dp_usage_backlog(const struct tf_dp_worker *w)
 {
-	return w->backlog_tail - w->backlog_head;
+	return w->backlog_tail - w->backlog_head + w->agg.n;
 }
 
 #endif /* TF_DP_WORKER_INT_H */
