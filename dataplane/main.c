@@ -763,6 +763,8 @@ main(int argc, char **argv)
 			goto out_workers;
 		app.bus.tenant_changed = tf_dp_hostq_tenant;
 		app.bus.tenant_arg = app.hq;
+		for (unsigned int w = 0; w < app.nworkers; w++)
+			tf_dp_worker_keep_records_port(app.workers[w], tf_dp_hostq_port(app.hq));
 	}
 	if (tf_dp_ports_init(&app) < 0)
 		goto out_ports;

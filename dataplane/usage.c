@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "dataplane/hostq.h"
 #include "dataplane/worker_int.h"
 
 static uint32_t
@@ -108,8 +107,11 @@ tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r)
 
 	build(w, r, &ev.u.rec);
 	tf_dp_count(w, TF_EV_USAGE_RECORDS, 1);
-	/* A host-queue request's record goes back in its completion: never summed. */
-	if (w->agg_window_ns && (ev.u.rec.request_id >> 56) != TF_DP_HQ_ID_TAG) {
+	/*
+	 * A host-queue request's record goes back in its completion: never summed.
+	 * (Known by its port: a network client's request id may have any top byte.)
+	 */
+	if (w->agg_window_ns && r->port != w->records_port) {
 		agg_add(w, &ev.u.rec);
 		return;
 	}
@@ -117,6 +119,12 @@ tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r)
 		return;
 	/* Admission keeps the FIFO from filling (worker.c sizes it); keep order. */
 	backlog_add(w, TF_EQ_USAGE)->u.rec = ev.u.rec;
+}
+
+void
+tf_dp_worker_keep_records_port(struct tf_dp_worker *w, uint16_t port)
+{
+	w->records_port = port;
 }
 
 int

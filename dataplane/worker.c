@@ -96,6 +96,7 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	    tf_usage_agg_init(&w->agg, TF_DP_USAGE_AGG_GROUPS) < 0)
 		goto err;
 	w->xsegs_cap = XSEGS_CAP;
+	w->records_port = UINT32_MAX;
 	for (uint32_t i = 0; i < w->nreqs; i++) {
 		w->reqs[i].index = i;
 		w->reqs[i].link = i + 2 <= w->nreqs ? i + 2 : 0;

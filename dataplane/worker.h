@@ -181,6 +181,12 @@ int tf_dp_worker_del_accel(struct tf_dp_worker *w, uint32_t accel_id, uint32_t *
  */
 int tf_dp_worker_set_usage_mode(struct tf_dp_worker *w, const struct tf_aq_set_usage_mode *cmd,
 				uint32_t *detail);
+/*
+ * Requests that arrive on port keep per-request usage records in every mode
+ * (the host-queue port: its completions carry the record's sequence number).
+ * Call before the worker runs.
+ */
+void tf_dp_worker_keep_records_port(struct tf_dp_worker *w, uint16_t port);
 int tf_dp_worker_set_batching(struct tf_dp_worker *w, const struct tf_aq_set_batching *cmd,
 			      uint32_t *detail);
 

@@ -220,6 +220,7 @@ struct tf_dp_worker {
 	/* aggregate mode (SET_USAGE_MODE): requests summed, not yet in the backlog */
 	struct tf_usage_agg_table agg;
 	uint64_t agg_window_ns; /* 0: one record per request */
+	uint32_t records_port; /* requests from this port always get records (host queues); or ~0 */
 
 	/* scratch for building datagrams */
 	uint8_t scratch_ids[4 * TF_ACCEL_MAX_CHUNK_TOKENS * 8];

@@ -1643,6 +1643,42 @@ test_usage_aggregate_mode(void)
 	standin_stop(&a);
 }
 
+/*
+ * Aggregate mode sums every network client's request, whatever its id (a random
+ * id may start with the host queues' tag byte 0xfe); only requests that came
+ * through the host-queue port keep their per-request records.
+ */
+static void
+test_usage_aggregate_keeps_host_queue_records(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 100);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 1500, 0);
+	set_batching(w, 8, 0);
+	connect_wait(w, &a, NULL);
+	tf_dp_worker_keep_records_port(w, 3); /* the host queues are on port 3 */
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	serve(w, &a, 0xfe00000000000100ull, 4, 2); /* tag byte, from port 0 */
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 0);
+	set_usage_mode(w, TF_USAGE_MODE_REQUEST, 0);
+	CU_ASSERT_EQUAL_FATAL(g_naggs, 1);
+	CU_ASSERT_EQUAL(g_aggs[0].requests, 4);
+	/* Frames of port 0 as the host-queue port: records, also in aggregate mode. */
+	tf_dp_worker_keep_records_port(w, 0);
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	serve(w, &a, 0x200, 3, 2);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 3);
+	CU_ASSERT_EQUAL(g_naggs, 1);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 /* The bus (ctl.c) routes tenant commands to the owner and the rest to everyone. */
 static struct tf_dp_worker *g_bus_w[2];
 
@@ -1962,6 +1998,7 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_handoff_to_owner),
 	TF_TEST(test_usage_never_dropped),
 	TF_TEST(test_usage_aggregate_mode),
+	TF_TEST(test_usage_aggregate_keeps_host_queue_records),
 	TF_TEST(test_ctl_routes_to_owner_and_all),
 	TF_TEST(test_tenants_scale_by_config),
 	TF_TEST(test_tenant_index),
