@@ -8,6 +8,8 @@
 # per-request rows (/v1/usage?raw=1 says why); per tenant, the ledger's requests,
 # prompt and completion tokens and charges (/v1/usage?group=tenant) equal exactly
 # what the clients received in their FINALs, and so do /metrics' counters.
+# With two CPUs tokfab-dp runs its worker on its own lcore (-l 0,1), so the mode
+# change travels the main lcore -> worker control ring and the worker sums alone.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$TF_ROOT/tools/bench/stack.sh"
@@ -21,6 +23,7 @@ W=$TF_LOGDIR
 
 STACK_ID=$TF_ID
 STACK_TERM_WAIT=30
+[ "$(nproc)" -ge 2 ] && STACK_DP_LCORES=${STACK_DP_LCORES:-0,1}
 STACK_LEDGER_YAML="  records: aggregate
   aggregate_ms: 100"
 stack_init "$W/stack"
