@@ -204,14 +204,20 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 		return fail(c, n, key, "cannot read '%s': %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		size_t len = strcspn(line, "\r\n");
+		const char *p = line;
 
 		lineno++;
 		line[len] = '\0';
 		while (len && isspace((unsigned char)line[len - 1]))
 			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
+		/* Blanks before the digits or a '#' are ignored too (protocol.md 4.2). */
+		while (isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		if (len == 0 || p[0] == '#')
 			continue;
-		if (found || parse_hex_key(line, len, out, outlen) < 0) {
+		if (found || parse_hex_key(p, len, out, outlen) < 0) {
 			fclose(f);
 			return fail(c, n, key,
 				    "'%s' line %d: expected one line of 32..128 hex digits (a "
@@ -352,6 +358,16 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 		return get_u32(c, v, path, 100, 3600000, &l->accel_peer_timeout_ms);
 	if (!strcmp(k, "accel_connect_timeout_ms"))
 		return get_u32(c, v, path, 100, 600000, &l->accel_connect_timeout_ms);
+	if (!strcmp(k, "generation_timeout_ms")) {
+		int rc = get_u32(c, v, path, 0, 86400000, &l->generation_timeout_ms);
+
+		if (!rc && l->generation_timeout_ms && l->generation_timeout_ms < 10)
+			return fail(c, v, path,
+				    "%u ms is shorter than any generation: use 0 (no deadline) "
+				    "or 10..86400000",
+				    l->generation_timeout_ms);
+		return rc;
+	}
 	if (!strcmp(k, "resp_ring_bytes")) {
 		int rc = get_u32(c, v, path, TF_ACCEL_RING_MIN, TF_ACCEL_RING_MAX,
 				 &l->resp_ring_bytes);

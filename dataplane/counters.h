@@ -73,6 +73,8 @@
 	X(REQ_CANCELLED, "requests cancelled by the client")                                       \
 	X(REQ_CUTOFF, "requests cut off when the tenant's budget ran dry")                         \
 	X(REQ_REDISPATCHED, "requests re-dispatched after an accelerator failure")                 \
+	X(GEN_TIMEOUT, "requests ended by their generation deadline (FINAL CUT_OFF TIMEOUT)")      \
+	X(GEN_LATE, "accelerator events for a request already ended by its deadline (ignored)")   \
 	X(RETX_ANSWERED, "retransmits of finished requests answered from the cache")               \
 	X(RESUMES, "stream resume requests served")                                                \
 	X(FRAGS_RX, "request fragments received")                                                  \

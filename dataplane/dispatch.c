@@ -140,7 +140,9 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 	unsigned int n, k;
 	int rc;
 
+	tf_dp_phase_start(w);
 	tf_xport_info(a->x, &info);
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POST);
 	avail = info.max_inflight > info.inflight ? info.max_inflight - info.inflight : 0;
 	if (a->max_outstanding > a->inflight && a->max_outstanding - a->inflight < avail)
 		avail = a->max_outstanding - a->inflight;
@@ -185,6 +187,7 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 	for (unsigned int j = n; j > k; j--)
 		tf_batch_q_push_front(&a->q, items[j - 1]);
 	n = k;
+	tf_dp_phase_end(w, TF_DP_PH_BATCH);
 	for (;;) {
 		rc = tf_xport_batch_post(a->x, w->xreqs, n, ++w->batch_seq);
 		if (rc != -EMSGSIZE || n == 1)
@@ -194,6 +197,7 @@ post_batch(struct tf_dp_worker *w, struct tf_dp_accel *a, enum tf_batch_due why)
 			tf_batch_q_push_front(&a->q, items[j - 1]);
 		n /= 2;
 	}
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POST);
 	if (rc == 0) {
 		for (k = 0; k < n; k++) {
 			struct tf_dp_req *r = req_of_item(items[k]);
@@ -249,6 +253,42 @@ left_accel(struct tf_dp_accel *a, struct tf_dp_req *r)
 {
 	a->inflight--;
 	a->outstanding -= r->work;
+}
+
+void
+tf_dp_stop_at_accel(struct tf_dp_worker *w, struct tf_dp_req *r)
+{
+	struct tf_dp_accel *a;
+	uint64_t h;
+
+	if (r->state == TF_DP_REQ_QUEUED) {
+		tf_dp_dequeue(w, r);
+		return;
+	}
+	if (r->state != TF_DP_REQ_POSTED || r->accel < 0)
+		return;
+	a = &w->accels[r->accel];
+	h = tf_dp_req_handle(r);
+	/* As a client's CANCEL does; the accelerator's own credit ends with its END/ERROR. */
+	if (a->x && !r->cancel && !r->cut)
+		tf_xport_cancel(a->x, &h, 1);
+	left_accel(a, r);
+	r->xport_done = 1;
+	r->state = TF_DP_REQ_QUEUED;
+}
+
+/*
+ * An event for no request that is posted: stale. Counted when it is for one
+ * that its deadline ended (the slot still holds it, same generation); those
+ * events are ignored like every stale one: never streamed, billed or recorded.
+ */
+static void
+stale_event(struct tf_dp_worker *w, uint64_t h)
+{
+	const struct tf_dp_req *r = tf_dp_req_get(w, (uint32_t)h);
+
+	if (r && r->gen == (uint32_t)(h >> 32) && r->timed_out)
+		tf_dp_count(w, TF_EV_GEN_LATE, 1);
 }
 
 /*
@@ -424,7 +464,9 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 	unsigned int work = 0;
 	int n;
 
+	tf_dp_phase_start(w);
 	n = tf_xport_poll(a->x, ev, EV_BURST);
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POLL);
 	for (int i = 0; i < n; i++) {
 		struct tf_dp_req *r;
 
@@ -445,16 +487,22 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_tokens(w, r, &ev[i]);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		case TF_XPORT_EV_END:
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_end(w, a, r, &ev[i].u.end);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		case TF_XPORT_EV_ERROR:
 			r = req_of_handle(w, ev[i].handle);
 			if (r)
 				on_error(w, a, r, &ev[i]);
+			else
+				stale_event(w, ev[i].handle);
 			break;
 		default:
 			break;
@@ -462,6 +510,7 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 	}
 	if (w->nheld)
 		flush_held(w);
+	tf_dp_phase_end(w, TF_DP_PH_EVENTS);
 	if (n > 0) {
 		tf_xport_credits_return(a->x);
 		work += (unsigned int)n;
@@ -477,6 +526,7 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 			a->st.busy_ppm = st.busy_ppm <= 1000000 ? st.busy_ppm : 1000000;
 		}
 	}
+	tf_dp_phase_end(w, TF_DP_PH_XPORT_POLL);
 	return work;
 }
 

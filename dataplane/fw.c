@@ -27,6 +27,7 @@
 
 #include "dataplane/dp.h"
 #include "fw.h"
+#include "fw_aq.h"
 
 /* Set by a boot that exec'd the image's dataplane: the slot it started. */
 #define FW_BOOTED_ENV "TF_DP_FW_BOOTED"
@@ -53,8 +54,7 @@ struct tf_dp_fw {
 	uint64_t polls[TF_DP_MAX_WORKERS];
 	int polls_seen;
 	/* FW_WRITE: the image being received */
-	uint8_t *img;
-	uint32_t img_len, img_recv;
+	struct tf_fw_upload up;
 };
 
 static int
@@ -77,13 +77,6 @@ card_close(struct tf_flash *fl, struct tf_fw_card *card)
 {
 	tf_fw_card_close(card);
 	tf_flash_destroy(fl);
-}
-
-static uint32_t
-img_version(const struct tf_fw_image *im)
-{
-	return TF_FW_VERSION((uint32_t)im->version[0], (uint32_t)im->version[1],
-			     (uint32_t)im->version[2]);
 }
 
 static const char *
@@ -256,7 +249,7 @@ tf_dp_fw_open(const char *path, char **argv, struct tf_dp_fw **out)
 	if (fw->booted_slot >= 0 && st.slot[fw->booted_slot].present) {
 		const struct tf_fw_image *im = &st.slot[fw->booted_slot].img;
 
-		fw->version = img_version(im);
+		fw->version = tf_fw_image_version(im);
 		snprintf(fw->version_str, sizeof(fw->version_str), "%u.%u.%u", im->version[0],
 			 im->version[1], im->version[2]);
 		fw->trial = st.meta.pending_slot == st.meta.booted_slot;
@@ -280,7 +273,7 @@ tf_dp_fw_close(struct tf_dp_fw *fw)
 {
 	if (!fw)
 		return;
-	free(fw->img);
+	tf_fw_upload_release(&fw->up);
 	free(fw->path);
 	free(fw);
 }
@@ -382,32 +375,6 @@ fw_of(void *ctx)
 	return ((struct tf_dp_app *)b->ctx)->fw;
 }
 
-/* libtffw's refusal of an image -> the admin queue's status (flash-layout.md). */
-static int
-refusal(int rc, const struct tf_fw_diag *diag, uint32_t *detail)
-{
-	switch (rc) {
-	case -EKEYREJECTED:
-		return TF_AQ_S_FW_BAD_SIGNATURE;
-	case -EBADMSG:
-		return diag->err == TF_FW_E_HASH ? TF_AQ_S_FW_BAD_DIGEST : TF_AQ_S_FW_NO_IMAGE;
-	case -EPERM:
-		*detail = (uint32_t)diag->expected;
-		return TF_AQ_S_FW_ROLLBACK;
-	case -ENODEV:
-		*detail = (uint32_t)diag->expected;
-		return TF_AQ_S_CONFLICT;
-	case -EBUSY:
-		return TF_AQ_S_FW_BUSY;
-	case -ENOENT:
-		return TF_AQ_S_FW_NO_IMAGE;
-	case -EFBIG:
-		return TF_AQ_S_NO_SPACE;
-	default:
-		return TF_AQ_S_INTERNAL;
-	}
-}
-
 static int
 h_fw_write(void *ctx, const struct tf_aq_fw_write *cmd, struct tf_aq_fw_write_status *resp,
 	   uint32_t *detail)
@@ -419,10 +386,11 @@ h_fw_write(void *ctx, const struct tf_aq_fw_write *cmd, struct tf_aq_fw_write_st
 	struct tf_fw_image im;
 	struct tf_flash *fl;
 	struct tf_fw_diag diag;
+	uint64_t slot_size = 0;
 	char why[256];
 	int rc, slot = -1, status;
 
-	if (cmd->offset == 0) {
+	if (cmd->offset == 0) { /* a new image: it must fit a slot */
 		rc = card_open(fw, &fl, &card);
 		if (rc == 0) {
 			rc = tf_fw_card_status(card, &st);
@@ -430,53 +398,36 @@ h_fw_write(void *ctx, const struct tf_aq_fw_write *cmd, struct tf_aq_fw_write_st
 		}
 		if (rc < 0)
 			return TF_AQ_S_INTERNAL;
-		if (cmd->total_len > st.slot_size) {
-			*detail = (uint32_t)st.slot_size;
-			return TF_AQ_S_NO_SPACE;
-		}
-		free(fw->img);
-		fw->img = malloc(cmd->total_len);
-		if (!fw->img)
-			return TF_AQ_S_INTERNAL;
-		fw->img_len = cmd->total_len;
-		fw->img_recv = 0;
-	} else if (!fw->img || cmd->offset != fw->img_recv) {
-		*detail = offsetof(struct tf_aq_fw_write, offset);
-		return TF_AQ_S_BAD_FIELD;
-	} else if (cmd->total_len != fw->img_len) {
-		*detail = offsetof(struct tf_aq_fw_write, total_len);
-		return TF_AQ_S_BAD_FIELD;
+		slot_size = st.slot_size;
 	}
-	memcpy(fw->img + fw->img_recv, cmd->data, cmd->len);
-	fw->img_recv += cmd->len;
-	resp->received = fw->img_recv;
-	resp->slot = TF_FW_NO_SLOT;
+	status = tf_fw_upload_chunk(&fw->up, cmd, slot_size, resp, detail);
+	if (status != TF_AQ_S_OK)
+		return status;
 	if (!(cmd->flags & TF_FW_WRITE_F_FINAL))
 		return TF_AQ_S_OK;
 
 	rc = card_open(fw, &fl, &card);
 	if (rc == 0) {
-		rc = tf_fw_flash_write_slot(card, fw->img, fw->img_recv, &o, &slot, &diag);
+		rc = tf_fw_flash_write_slot(card, fw->up.img, fw->up.recv, &o, &slot, &diag);
 		card_close(fl, card);
 	} else {
 		memset(&diag, 0, sizeof(diag));
 		rc = -EIO;
 	}
-	status = rc < 0 ? refusal(rc, &diag, detail) : TF_AQ_S_OK;
+	status = rc < 0 ? tf_fw_aq_refusal(rc, &diag, detail) : TF_AQ_S_OK;
 	if (rc < 0) {
-		TF_DP_LOG(WARNING, "firmware image of %u bytes refused: %s", fw->img_recv,
+		TF_DP_LOG(WARNING, "firmware image of %u bytes refused: %s", fw->up.recv,
 			  rc == -EIO ? "flash failure" : diag_str(&diag, why, sizeof(why)));
 	} else {
-		if (tf_fw_image_parse_head(fw->img, fw->img_recv, &im, &diag) == 0)
-			resp->version = img_version(&im);
+		if (tf_fw_image_parse_head(fw->up.img, fw->up.recv, &im, &diag) == 0)
+			resp->version = tf_fw_image_version(&im);
 		resp->slot = (uint32_t)slot;
 		TF_DP_LOG(INFO, "firmware image %u.%u.%u (%u bytes) stored in slot %s%s",
 			  resp->version >> 24, (resp->version >> 16) & 0xff, resp->version & 0xffff,
-			  fw->img_recv, tf_fw_slot_name(slot),
+			  fw->up.recv, tf_fw_slot_name(slot),
 			  o.activate ? ": the next boot tries it" : "");
 	}
-	free(fw->img);
-	fw->img = NULL;
+	tf_fw_upload_release(&fw->up);
 	return status;
 }
 
@@ -499,7 +450,8 @@ fw_info(struct tf_dp_fw *fw, struct tf_aq_fw_info *resp)
 	resp->running_version = fw->booted_slot >= 0 ? fw->version : 0;
 	for (i = 0; i < TF_FLASH_NSLOTS; i++) {
 		resp->slot_state[i] = st.slot[i].state;
-		resp->slot_version[i] = st.slot[i].present ? img_version(&st.slot[i].img) : 0;
+		resp->slot_version[i] =
+			st.slot[i].present ? tf_fw_image_version(&st.slot[i].img) : 0;
 	}
 	next = st.meta.pending_slot != TF_FLASH_NO_SLOT ? st.meta.pending_slot
 							: st.meta.active_slot;
@@ -548,13 +500,14 @@ h_fw_activate(void *ctx, const struct tf_aq_fw_activate *cmd, struct tf_aq_fw_st
 	memset(&diag, 0, sizeof(diag));
 	rc = tf_fw_card_load_slot(card, (int)cmd->slot, &buf, &len, &im, &diag);
 	if (rc < 0) {
-		st = rc == -EIO || rc == -ENOMEM ? TF_AQ_S_INTERNAL : refusal(rc, &diag, detail);
+		st = rc == -EIO || rc == -ENOMEM ? TF_AQ_S_INTERNAL
+						 : tf_fw_aq_refusal(rc, &diag, detail);
 		if (st == TF_AQ_S_FW_BAD_DIGEST && diag.err != TF_FW_E_HASH)
 			st = TF_AQ_S_FW_NO_IMAGE;
 		*detail = cmd->slot;
 		goto out;
 	}
-	if (cmd->version && cmd->version != img_version(&im)) {
+	if (cmd->version && cmd->version != tf_fw_image_version(&im)) {
 		st = TF_AQ_S_FW_BAD_DIGEST; /* queues.md: also for a version mismatch */
 		*detail = cmd->slot;
 		goto out;
@@ -574,7 +527,7 @@ h_fw_activate(void *ctx, const struct tf_aq_fw_activate *cmd, struct tf_aq_fw_st
 	if (rc == -EALREADY) {
 		rc = 0; /* the active slot: it is what the next boot starts anyway */
 	} else if (rc < 0) {
-		st = refusal(rc, &diag, detail);
+		st = tf_fw_aq_refusal(rc, &diag, detail);
 		if (st == TF_AQ_S_FW_NO_IMAGE)
 			*detail = cmd->slot;
 		TF_DP_LOG(WARNING, "FW_ACTIVATE slot %s refused: %s",

@@ -24,6 +24,7 @@ tf_dp_limits_default(struct tf_dp_limits *l)
 		.resp_ring_bytes = 0,
 		.accel_peer_timeout_ms = 5000,
 		.accel_connect_timeout_ms = 5000,
+		.generation_timeout_ms = 300000,
 		.udp_tx_csum = 1,
 	};
 }

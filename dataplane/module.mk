@@ -10,8 +10,8 @@ DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplan
 	dataplane/admit.c dataplane/batch.c dataplane/route.c dataplane/dedupe.c \
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/tenants.c dataplane/worker.c \
 	dataplane/bigmem.c dataplane/hostwait.c \
-	dataplane/request.c dataplane/dispatch.c dataplane/respond.c dataplane/usage.c \
-	dataplane/usage_agg.c \
+	dataplane/request.c dataplane/dispatch.c dataplane/deadline.c dataplane/respond.c \
+	dataplane/usage.c dataplane/usage_agg.c \
 	dataplane/config.c dataplane/ctl.c dataplane/records.c dataplane/limits.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
@@ -66,3 +66,5 @@ DP_FUZZ_LIB := $(filter-out dataplane/config.c dataplane/ctl.c dataplane/records
 DP_FUZZ_LDLIBS := $(or $(call pc_libs,librdmacm libibverbs),-lrdmacm -libverbs) -lcrypto -lsodium
 $(eval $(call tf_fuzz,dp_frame,tests/fuzz/dp_frame_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))
 $(eval $(call tf_fuzz,dp_session,tests/fuzz/dp_session_fuzz.c,$(DP_FUZZ_LIB),$(DP_FUZZ_LDLIBS),-I. -Wno-deprecated-declarations))
+# Fuzz target: the YAML configuration file (what it accepts must pass the admin queue's check).
+$(eval $(call tf_fuzz,dp_config,tests/fuzz/dp_config_fuzz.c,dataplane/config.c dataplane/limits.c lib/card/check_aq.c $(TFPROTO_SRCS),$(call pc_libs,yaml-0.1) $(TFPROTO_LIBS),-I. $(call pc_cflags,yaml-0.1) -Wno-deprecated-declarations))

@@ -93,6 +93,7 @@ tf_dp_req_free(struct tf_dp_worker *w, struct tf_dp_req *r)
 {
 	if (r->reasm)
 		reasm_unlink(w, r);
+	tf_dp_deadline_disarm(w, r);
 	tf_dp_req_release_prompt(w, r);
 	tf_tokbuf_free(&w->tok, &r->tb);
 	if (r->tenant)
@@ -352,6 +353,7 @@ complete(struct tf_dp_worker *w, struct tf_dp_req *r, const struct tf_proto_msg 
 	}
 	r->state = TF_DP_REQ_QUEUED;
 	r->t_admit = w->now_us;
+	tf_dp_deadline_arm(w, r);
 	tf_dp_count(w, TF_EV_REQ_ADMITTED, 1);
 	t->st.requests++;
 	t->st.active++;
@@ -646,6 +648,7 @@ tf_dp_req_finish(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t finish, ui
 	if (r->finished)
 		return;
 	r->finished = 1;
+	tf_dp_deadline_disarm(w, r);
 	r->finish = finish;
 	r->error_code = error_code;
 	r->outcome = outcome;
@@ -682,6 +685,9 @@ tf_dp_req_finish(struct tf_dp_worker *w, struct tf_dp_req *r, uint8_t finish, ui
 		break;
 	case TF_USAGE_CANCELLED:
 		break;
+	case TF_USAGE_TIMEOUT: /* a failure too, counted as such below */
+		tf_dp_count(w, TF_EV_GEN_TIMEOUT, 1);
+		/* fall through */
 	default:
 		tf_dp_count(w, TF_EV_REQ_FAILED, 1);
 		t->st.failed++;

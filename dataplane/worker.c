@@ -13,6 +13,8 @@
 #define XSEGS_CAP 4096
 /* Ids dropped from the at-most-once table per poll at most: twice a receive burst. */
 #define EXPIRE_PER_POLL 64
+/* Requests ended by their generation deadline per timer pass (1 ms) at most. */
+#define DEADLINES_PER_TICK 64
 
 void
 tf_dp_worker_destroy(struct tf_dp_worker *w)
@@ -398,7 +400,10 @@ rx(struct tf_dp_worker *w, uint16_t port, void *cookie, uint8_t *frame, uint32_t
 unsigned int
 tf_dp_worker_poll(struct tf_dp_worker *w)
 {
-	unsigned int work = tf_dp_dispatch_poll(w);
+	unsigned int work;
+
+	tf_dp_phase_start(w);
+	work = tf_dp_dispatch_poll(w);
 
 	/*
 	 * Ids leave the at-most-once table a few at a time on every poll, more
@@ -406,20 +411,33 @@ tf_dp_worker_poll(struct tf_dp_worker *w)
 	 * stalled one poll for ~100 µs at 1 M requests/s (each one a cache miss),
 	 * the p99 of every request in flight meanwhile.
 	 */
+	tf_dp_phase_start(w);
 	tf_dedupe_expire(&w->ids, w->now_us, EXPIRE_PER_POLL);
+	tf_dp_phase_end(w, TF_DP_PH_EXPIRE);
 	if (w->now_us >= w->next_timer_us) {
 		w->next_timer_us = w->now_us + 1000;
 		tf_admit_queue_tick(&w->aq, w->now_us);
 		if (w->reasm_list)
 			tf_dp_reasm_timers(w);
+		if (w->dl_head)
+			work += tf_dp_deadline_expire(w, DEADLINES_PER_TICK);
 		tf_dp_cache_trim(w, 0);
+		tf_dp_phase_end(w, TF_DP_PH_TIMERS);
 	}
 	if (w->agg.n)
 		tf_dp_usage_agg_poll(w, w->draining);
-	if (w->backlog_head != w->backlog_tail)
+	if (w->backlog_head != w->backlog_tail) {
 		work += tf_dp_usage_flush(w);
+		tf_dp_phase_end(w, TF_DP_PH_USAGE);
+	}
 	tf_dp_count(w, TF_EV_POLLS, 1);
 	return work;
+}
+
+void
+tf_dp_worker_set_phase_clock(struct tf_dp_worker *w, uint64_t *acc)
+{
+	w->ph_acc = acc;
 }
 
 void

@@ -69,6 +69,7 @@ struct tf_dp_limits {
 	uint32_t
 		accel_peer_timeout_ms; /* an accelerator silent this long with work is DOWN (0: 5000) */
 	uint32_t accel_connect_timeout_ms; /* one connection attempt (0: 5000) */
+	uint32_t generation_timeout_ms; /* admission to FINAL at most (0: no deadline) */
 	uint8_t udp_tx_csum; /* compute UDP checksums of responses */
 };
 
@@ -148,6 +149,24 @@ void tf_dp_worker_rx_handoff(struct tf_dp_worker *w, uint16_t port, void *cookie
  * backlog. Call once per loop iteration. Returns the work done (0 = idle).
  */
 unsigned int tf_dp_worker_poll(struct tf_dp_worker *w);
+
+/*
+ * Phase clock (benchmarks, diagnosis of slow poll steps): while acc is set,
+ * every tf_dp_worker_poll() adds the ticks (TSC on x86-64, else ns) it spent
+ * in each phase to acc[phase]; the caller reads and clears it between steps.
+ * NULL turns it off (the default: one predicted branch per phase).
+ */
+enum tf_dp_phase {
+	TF_DP_PH_XPORT_POLL = 0, /* tf_xport_poll, credits, peer status (libtfxport) */
+	TF_DP_PH_EVENTS, /* token/END/ERROR events: responses, finish, usage */
+	TF_DP_PH_BATCH, /* taking a batch from the queue, building gather lists */
+	TF_DP_PH_XPORT_POST, /* tf_xport_info + tf_xport_batch_post (libtfxport) */
+	TF_DP_PH_EXPIRE, /* at-most-once ids leaving the table */
+	TF_DP_PH_TIMERS, /* admission tick, reassembly timeouts, cache trim */
+	TF_DP_PH_USAGE, /* usage backlog to the main lcore */
+	TF_DP_PH_MAX
+};
+void tf_dp_worker_set_phase_clock(struct tf_dp_worker *w, uint64_t *acc);
 
 /*
  * Drain: refuse new requests (BUSY), let running ones finish. Returns the

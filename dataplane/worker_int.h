@@ -7,6 +7,7 @@
 #define TF_DP_WORKER_INT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "dataplane/admit.h"
 #include "dataplane/batch.h"
@@ -95,6 +96,7 @@ struct tf_dp_req {
 	uint8_t mac_alg; /* of the datagram that created it: responses are signed under it */
 	uint8_t final_tokens; /* the client accepts its last tokens in the FINAL */
 	uint8_t held; /* tokens wait in the buffer until the end of this event burst */
+	uint8_t timed_out; /* ended by its generation deadline (late accelerator events: counted) */
 	uint16_t port;
 	uint32_t gen;
 	uint32_t index; /* own index in the pool */
@@ -143,6 +145,10 @@ struct tf_dp_req {
 	uint64_t t_admit;
 	uint64_t t_flush;
 	uint64_t t_final;
+	/* generation deadline (limits.generation_timeout_ms from admission; deadline.c) */
+	uint64_t gen_deadline_us;
+	uint32_t dl_prev, dl_next; /* deadline list, admission order (req index + 1) */
+	uint8_t on_dl;
 	/* response cache FIFO */
 	uint32_t cache_next; /* req index + 1 */
 	/* free list / reassembly list */
@@ -199,6 +205,7 @@ struct tf_dp_worker {
 	uint32_t reasm_free, nreasm_used;
 	uint32_t reasm_list; /* requests in REASM state (req index + 1), for timeouts */
 	uint64_t next_timer_us;
+	uint32_t dl_head, dl_tail; /* admitted requests by deadline (= admission order) */
 
 	/* transport */
 	struct tf_xport_ctx *xctx;
@@ -213,6 +220,10 @@ struct tf_dp_worker {
 	uint32_t nheld;
 	struct tf_xport_seg *xsegs; /* scratch gather list */
 	uint32_t xsegs_cap;
+
+	/* phase clock (tf_dp_worker_set_phase_clock): NULL = off */
+	uint64_t *ph_acc;
+	uint64_t ph_t;
 
 	/* usage events not yet accepted by the main lcore (FIFO ring) */
 	struct tf_dp_usage_ev *backlog;
@@ -240,6 +251,39 @@ static inline void
 tf_dp_count(struct tf_dp_worker *w, enum tf_dp_ev e, uint64_t n)
 {
 	w->c.ev[e] += n;
+}
+
+/* Phase clock (worker.h): ticks of the TSC where there is one. */
+static inline uint64_t
+tf_dp_ticks(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+static inline void
+tf_dp_phase_start(struct tf_dp_worker *w)
+{
+	if (TF_DP_UNLIKELY(w->ph_acc != NULL))
+		w->ph_t = tf_dp_ticks();
+}
+
+/* The time since the last mark goes to phase ph. */
+static inline void
+tf_dp_phase_end(struct tf_dp_worker *w, enum tf_dp_phase ph)
+{
+	if (TF_DP_UNLIKELY(w->ph_acc != NULL)) {
+		uint64_t t = tf_dp_ticks();
+
+		w->ph_acc[ph] += t - w->ph_t;
+		w->ph_t = t;
+	}
 }
 
 /* The card has not been configured by its host yet (hostwait.h): unknown means "not yet". */
@@ -318,6 +362,23 @@ void tf_dp_accel_close(struct tf_dp_worker *w, struct tf_dp_accel *a);
 int tf_dp_accel_open(struct tf_dp_worker *w, struct tf_dp_accel *a);
 /* A queued request leaves its batch queue (cancel). */
 void tf_dp_dequeue(struct tf_dp_worker *w, struct tf_dp_req *r);
+
+/*
+ * The accelerator side of stopping a request on the card's initiative (its
+ * generation deadline): out of its batch queue, or CANCEL sent to the
+ * accelerator and the request's share of it released now (the accelerator's
+ * later END/ERROR for it is ignored). Leaves the request QUEUED with no
+ * accelerator work; the caller ends it.
+ */
+void tf_dp_stop_at_accel(struct tf_dp_worker *w, struct tf_dp_req *r);
+
+/* deadline.c */
+/* An admitted request gets its deadline (no-op when generation_timeout_ms is 0). */
+void tf_dp_deadline_arm(struct tf_dp_worker *w, struct tf_dp_req *r);
+/* It ended: off the list. */
+void tf_dp_deadline_disarm(struct tf_dp_worker *w, struct tf_dp_req *r);
+/* Ends at most max requests whose deadline passed; returns how many. */
+unsigned int tf_dp_deadline_expire(struct tf_dp_worker *w, unsigned int max);
 
 /* usage.c */
 void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);

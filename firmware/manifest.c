@@ -65,7 +65,8 @@ parse_uint(const char *s, uint64_t max, uint64_t *out)
 	char *end;
 	unsigned long long v;
 
-	if (!*s || *s == '-' || *s == '+')
+	/* A digit first: strtoull would skip \f or \v and wrap "-1" to 2^64-1. */
+	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);

@@ -65,6 +65,8 @@ firmware: $(FW_TOOL)
 
 # ---- tests ----
 FW_UT_FLAGS := -Ifirmware -Itests/unit/common $(call pc_cflags,libcrypto zlib)
-$(foreach t,image boot meta card powercut manifest,$(eval $(call tf_unit,fw_$(t)_ut,tests/unit/firmware/$(t)_ut.c,tffw,$(FW_LDLIBS),$(FW_UT_FLAGS))))
+$(foreach t,image boot meta card powercut manifest aq,$(eval $(call tf_unit,fw_$(t)_ut,tests/unit/firmware/$(t)_ut.c,tffw,$(FW_LDLIBS),$(FW_UT_FLAGS))))
 $(eval $(call tf_fuzz,fw_image,tests/fuzz/fw_image_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
 $(eval $(call tf_fuzz,fw_flash,tests/fuzz/fw_flash_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
+$(eval $(call tf_fuzz,fw_manifest,tests/fuzz/fw_manifest_fuzz.c,$(FW_SRCS),$(FW_LDLIBS),-Ifirmware))
+$(eval $(call tf_fuzz,fw_upload,tests/fuzz/fw_upload_fuzz.c,$(FW_SRCS) lib/card/check_aq.c,$(FW_LDLIBS),-Ifirmware))

@@ -26,6 +26,8 @@ $(eval $(call tf_prog,tokfab-cardsim,tests/integration/cardsim.c,tfcard tfcommon
 
 # Fuzz target: the configuration loader on arbitrary YAML.
 $(eval $(call tf_fuzz,fuzz_host_config,tests/fuzz/fuzz_host_config.c,host/tokfabd/config.c lib/common/log.c lib/card/check_aq.c $(TFPROTO_SRCS),$(call pc_libs,yaml-0.1) $(TFPROTO_LIBS),-Ihost -Wno-deprecated-declarations))
+# Fuzz target: the HTTP API handler on arbitrary method, path, query, header and body.
+$(eval $(call tf_fuzz,fuzz_host_api,tests/fuzz/fuzz_host_api.c,$(TFD_SRCS) $(libtfcard_SRCS_ALL) $(TFPROTO_SRCS) lib/common/log.c,$(TFD_LIBS),$(TFD_CFLAGS) -Wno-deprecated-declarations))
 
 # Benchmark: batched ledger commits vs one transaction per record (tests/bench/bench_host_ledger.sh).
 $(eval $(call tf_bench,bench_host_ledger,tests/bench/bench_host_ledger.c,tfd tfcard tfproto tfcommon,$(TFD_LIBS),$(TFD_CFLAGS)))

@@ -30,7 +30,12 @@
 #include "xport_internal.h"
 
 #define SQ_DEPTH 512
-#define RQ_DEPTH 256
+/* Receives: every record's doorbell (WRITE_WITH_IMM) takes one, and they are
+ * reposted when this side next polls its CQ; a sender that gets ahead of a busy
+ * (or descheduled) receiver by more than the queue holds draws an RNR NAK and
+ * waits out the receiver's min_rnr_timer. */
+#define RQ_DEPTH 2048
+#define RNR_TIMER 12 /* IB encoding: 0.64 ms (rdma_cm leaves 0 = 655 ms) */
 #define RQ_REFILL 16 /* repost receives in groups */
 #define SIGNAL_EVERY 16 /* work requests per signalled completion */
 #define MAX_SGE 32 /* most SGEs per WRITE we ask for */
@@ -70,6 +75,7 @@ struct rdma_conn {
 	uint64_t wr_last_sig; /* wr_posted when the last signalled one was posted */
 	uint32_t sig_inflight; /* signalled work requests not yet completed */
 	uint64_t slot_wr[TF_XPORT_TX_SLOTS]; /* wr_posted after each record's doorbell */
+	uint32_t rq_depth; /* receives posted when none is in use */
 	uint32_t rq_free; /* receives to repost */
 	int qp_ok;
 	uint64_t next_cm_ms;
@@ -270,6 +276,7 @@ qp_setup(struct tf_xport *x, struct rdma_conn *c)
 	rc = rctx(x->ctx, 0);
 	if (ibv_query_device(c->id->verbs, &da))
 		return tf_xport_seterr(x, errno, "ibv_query_device: %s", strerror(errno));
+	c->rq_depth = (uint32_t)da.max_qp_wr < RQ_DEPTH ? (uint32_t)da.max_qp_wr : RQ_DEPTH;
 	c->comp = ibv_create_comp_channel(c->id->verbs);
 	if (!c->comp)
 		return tf_xport_seterr(x, errno, "ibv_create_comp_channel: %s", strerror(errno));
@@ -277,7 +284,7 @@ qp_setup(struct tf_xport *x, struct rdma_conn *c)
 	if (err < 0 || fcntl(c->comp->fd, F_SETFL, err | O_NONBLOCK) < 0)
 		return tf_xport_seterr(x, errno, "making the completion channel non-blocking: %s",
 				       strerror(errno));
-	c->cq = ibv_create_cq(c->id->verbs, SQ_DEPTH + RQ_DEPTH, NULL, c->comp, 0);
+	c->cq = ibv_create_cq(c->id->verbs, (int)(SQ_DEPTH + c->rq_depth), NULL, c->comp, 0);
 	if (!c->cq)
 		return tf_xport_seterr(x, errno, "ibv_create_cq: %s", strerror(errno));
 	qa.send_cq = c->cq;
@@ -285,7 +292,7 @@ qp_setup(struct tf_xport *x, struct rdma_conn *c)
 	qa.qp_type = IBV_QPT_RC;
 	qa.sq_sig_all = 0;
 	qa.cap.max_send_wr = SQ_DEPTH;
-	qa.cap.max_recv_wr = RQ_DEPTH;
+	qa.cap.max_recv_wr = c->rq_depth;
 	qa.cap.max_send_sge = (uint32_t)da.max_sge < MAX_SGE ? (uint32_t)da.max_sge : MAX_SGE;
 	qa.cap.max_recv_sge = 1;
 	qa.cap.max_inline_data = WANT_INLINE;
@@ -307,7 +314,7 @@ qp_setup(struct tf_xport *x, struct rdma_conn *c)
 		return tf_xport_seterr(x, errno, "ibv_reg_mr of the ring region: %s",
 				       strerror(errno));
 	tf_xport_region_attach(x, c->region, x->lring_bytes);
-	err = post_recvs(x, c, RQ_DEPTH);
+	err = post_recvs(x, c, c->rq_depth);
 	if (err)
 		return err;
 	c->qp_ok = 1;
@@ -433,6 +440,20 @@ card_route_resolved(struct tf_xport *x, struct rdma_conn *c)
 	return 0;
 }
 
+/*
+ * Once connected: an RNR NAK this side sends (no receive posted for a
+ * doorbell) makes the sender wait min_rnr_timer before it retries. rdma_cm
+ * leaves it at 0, which the IB encoding makes 655 ms: a whole connection
+ * stalled for each one. Best effort: a device that refuses keeps its own.
+ */
+static void
+qp_tune(struct rdma_conn *c)
+{
+	struct ibv_qp_attr a = { .min_rnr_timer = RNR_TIMER };
+
+	(void)ibv_modify_qp(c->id->qp, &a, IBV_QP_MIN_RNR_TIMER);
+}
+
 static int
 peer_hello(struct tf_xport *x, struct rdma_conn *c, const void *pd, uint8_t len,
 	   struct tf_accel_hello *h)
@@ -471,8 +492,10 @@ cm_event(struct tf_xport *x, struct rdma_conn *c, struct rdma_cm_event *ev)
 		if (x->role == TF_ACCEL_ROLE_CARD && x->state == TF_XPORT_STATE_CONNECTING) {
 			rc = peer_hello(x, c, ev->param.conn.private_data,
 					ev->param.conn.private_data_len, &h);
-			if (!rc)
+			if (!rc) {
+				qp_tune(c);
 				rc = tf_xport_established(x, &h);
+			}
 		}
 		break;
 	case RDMA_CM_EVENT_REJECTED: {
@@ -691,6 +714,7 @@ rdma_accept_one(struct tf_xport_listener *l, struct tf_xport *x)
 	rc = wait_established(x, c);
 	if (rc)
 		goto err;
+	qp_tune(c);
 	rc = tf_xport_established(x, &h);
 	if (rc)
 		goto err;

@@ -136,9 +136,14 @@ tfd_api_parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		if (end && !*end) {
+			struct tm given = tm;
 			time_t t = timegm(&tm);
 
-			if (t < 0)
+			/* timegm() rolls Feb 30 into March: refuse what it changed. */
+			if (t < 0 || (uint64_t)t > 1ull << 34 || tm.tm_mday != given.tm_mday ||
+			    tm.tm_mon != given.tm_mon || tm.tm_year != given.tm_year ||
+			    tm.tm_hour != given.tm_hour || tm.tm_min != given.tm_min ||
+			    tm.tm_sec != given.tm_sec)
 				return -EINVAL;
 			*ns = (uint64_t)t * 1000000000ull;
 			return 0;

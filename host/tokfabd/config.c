@@ -743,10 +743,28 @@ parse_mac_algs(struct ctx *c, const yaml_node_t *n, const char *base, struct tfd
 	return 0;
 }
 
+/* protocol.md 4.2: blank lines and lines starting with '#' are ignored (as the client does). */
+static void
+key_text_uncomment(char *s)
+{
+	while (*s) {
+		char *p = s, *nl;
+
+		while (isspace((unsigned char)*p) && *p != '\n')
+			p++;
+		nl = strchr(p, '\n');
+		if (*p == '#')
+			memset(p, ' ', nl ? (size_t)(nl - p) : strlen(p));
+		if (!nl)
+			break;
+		s = nl + 1;
+	}
+}
+
 static int
 load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenant *t)
 {
-	char kp[96], text[512], rel[PATH_MAX];
+	char kp[96], text[4096], rel[PATH_MAX]; /* comments included */
 	size_t len;
 	int rc;
 
@@ -758,6 +776,7 @@ load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenan
 	if (rc < 0)
 		return fail(c, lookup(c, m, "key_file"), kp, "cannot read '%s': %s", t->key_file,
 			    rc == -EFBIG ? "file too large for a key" : strerror(-rc));
+	key_text_uncomment(text);
 	rc = tfd_hex_decode(text, t->key, sizeof(t->key), &len);
 	explicit_bzero(text, sizeof(text));
 	if (rc < 0 || len < TF_KEY_MIN || len > TF_KEY_MAX)

@@ -29,42 +29,42 @@
 #include <linux/types.h>
 
 #define TOKFAB_DEV_PREFIX "tokfab" /* /dev/tokfab0, /sys/class/tokfab/tokfab0 */
-#define TOKFAB_EVENT_SIZE 128      /* bytes per record returned by read() */
+#define TOKFAB_EVENT_SIZE 128 /* bytes per record returned by read() */
 #define TOKFAB_NAME_LEN 32
 
 /* Driver feature bits (tokfab_features.features). */
-#define TOKFAB_F_ADMIN _BITULL(0)  /* TOKFAB_IOC_ADMIN */
+#define TOKFAB_F_ADMIN _BITULL(0) /* TOKFAB_IOC_ADMIN */
 #define TOKFAB_F_EVENTS _BITULL(1) /* read(), poll(), TOKFAB_IOC_EVENT_ACK */
-#define TOKFAB_F_RESET _BITULL(2)  /* TOKFAB_IOC_RESET */
+#define TOKFAB_F_RESET _BITULL(2) /* TOKFAB_IOC_RESET */
 #define TOKFAB_F_STATUS _BITULL(3) /* TOKFAB_IOC_STATUS */
-#define TOKFAB_F_HOSTQ _BITULL(4)  /* TOKFAB_IOC_HQ_CREATE, mmap (the card has host queues) */
+#define TOKFAB_F_HOSTQ _BITULL(4) /* TOKFAB_IOC_HQ_CREATE, mmap (the card has host queues) */
 
 /* Driver-side state of a card (identity.state, status.state, sysfs "state"). */
 enum tokfab_state {
-	TOKFAB_STATE_INIT = 0,      /* probing: not usable yet */
-	TOKFAB_STATE_RUNNING = 1,   /* admin queue served, heartbeat alive */
-	TOKFAB_STATE_FAILED = 2,    /* see fail_reason; a reset recovers */
+	TOKFAB_STATE_INIT = 0, /* probing: not usable yet */
+	TOKFAB_STATE_RUNNING = 1, /* admin queue served, heartbeat alive */
+	TOKFAB_STATE_FAILED = 2, /* see fail_reason; a reset recovers */
 	TOKFAB_STATE_RESETTING = 3, /* reset handshake in progress */
-	TOKFAB_STATE_GONE = 4,      /* the device was removed; close the fd */
+	TOKFAB_STATE_GONE = 4, /* the device was removed; close the fd */
 };
 
 /* Why the driver marked the card failed (status.fail_reason). */
 enum tokfab_fail_reason {
 	TOKFAB_FAIL_NONE = 0,
-	TOKFAB_FAIL_HEARTBEAT = 1,     /* heartbeat register frozen */
+	TOKFAB_FAIL_HEARTBEAT = 1, /* heartbeat register frozen */
 	TOKFAB_FAIL_ADMIN_TIMEOUT = 2, /* an admin command was not completed in time */
-	TOKFAB_FAIL_CARD = 3,          /* the card set FAILED (card_fail_reason says why) */
-	TOKFAB_FAIL_PROTOCOL = 4,      /* the card broke the queue protocol (bad index) */
-	TOKFAB_FAIL_MAGIC = 5,         /* the BAR magic disappeared */
-	TOKFAB_FAIL_RESET = 6,         /* a reset handshake did not complete */
-	TOKFAB_FAIL_RESTARTED = 7,     /* the card restarted (boot_count changed) */
+	TOKFAB_FAIL_CARD = 3, /* the card set FAILED (card_fail_reason says why) */
+	TOKFAB_FAIL_PROTOCOL = 4, /* the card broke the queue protocol (bad index) */
+	TOKFAB_FAIL_MAGIC = 5, /* the BAR magic disappeared */
+	TOKFAB_FAIL_RESET = 6, /* a reset handshake did not complete */
+	TOKFAB_FAIL_RESTARTED = 7, /* the card restarted (boot_count changed) */
 };
 
 /* TOKFAB_IOC_GET_FEATURES */
 struct tokfab_features {
 	__u32 size;
-	__u32 reserved;      /* 0 */
-	__u64 features;      /* out: TOKFAB_F_* */
+	__u32 reserved; /* 0 */
+	__u64 features; /* out: TOKFAB_F_* */
 	__u64 card_features; /* out: the card's TF_FEAT_* (bar.h) */
 	__u64 host_features; /* out: the subset the driver enabled */
 };
@@ -73,7 +73,7 @@ struct tokfab_features {
 struct tokfab_identity {
 	__u32 size;
 	__u32 abi_version; /* TF_ABI_VERSION(major, minor) */
-	__u32 fw_version;  /* TF_FW_VERSION(major, minor, patch) */
+	__u32 fw_version; /* TF_FW_VERSION(major, minor, patch) */
 	__u16 vendor_id;
 	__u16 device_id;
 	__u32 boot_count;
@@ -83,10 +83,10 @@ struct tokfab_identity {
 	__u32 eq_depth;
 	__u32 hb_period_ms;
 	__u32 minor; /* N of /dev/tokfabN */
-	char serial[TOKFAB_NAME_LEN];         /* NUL-terminated */
+	char serial[TOKFAB_NAME_LEN]; /* NUL-terminated */
 	char fw_version_str[TOKFAB_NAME_LEN]; /* NUL-terminated */
-	__u64 card_features;                  /* TF_FEAT_* the card offers */
-	__u64 bar_size;                       /* bytes of the card's BAR */
+	__u64 card_features; /* TF_FEAT_* the card offers */
+	__u64 bar_size; /* bytes of the card's BAR */
 	__u32 max_tenants;
 	__u32 max_models;
 	__u32 max_accels;
@@ -96,28 +96,28 @@ struct tokfab_identity {
 /* TOKFAB_IOC_STATUS: live state and counters. */
 struct tokfab_status {
 	__u32 size;
-	__u32 state;            /* enum tokfab_state */
-	__u32 fail_reason;      /* enum tokfab_fail_reason */
-	__u32 card_status;      /* status register (TF_STATUS_*) */
+	__u32 state; /* enum tokfab_state */
+	__u32 fail_reason; /* enum tokfab_fail_reason */
+	__u32 card_status; /* status register (TF_STATUS_*) */
 	__u32 card_fail_reason; /* fail_reason register (enum tf_fail_reason) */
-	__u32 reserved;         /* 0 */
-	__u64 heartbeat;        /* heartbeat register */
-	__u64 eq_prod_seq;      /* event queue registers */
+	__u32 reserved; /* 0 */
+	__u64 heartbeat; /* heartbeat register */
+	__u64 eq_prod_seq; /* event queue registers */
 	__u64 eq_ack_seq;
 	__u64 eq_freed_seq;
 	__u64 eq_full_count;
-	__u64 read_seq;       /* next sequence number read() on this fd returns */
-	__u64 resets;         /* reset handshakes completed */
-	__u64 admin_cmds;     /* admin commands completed by the card */
+	__u64 read_seq; /* next sequence number read() on this fd returns */
+	__u64 resets; /* reset handshakes completed */
+	__u64 admin_cmds; /* admin commands completed by the card */
 	__u64 admin_timeouts; /* admin commands that timed out */
-	__u64 admin_bad_cqe;  /* completions rejected (-EPROTO) */
-	__u64 events_read;    /* records delivered by read(), all fds */
-	__u64 events_bad;     /* entries that failed the checks */
-	__u64 irqs;           /* interrupts taken */
-	__u32 boot_count;     /* boot_count register */
-	__u32 bad_ack_count;  /* bad_ack_count register */
+	__u64 admin_bad_cqe; /* completions rejected (-EPROTO) */
+	__u64 events_read; /* records delivered by read(), all fds */
+	__u64 events_bad; /* entries that failed the checks */
+	__u64 irqs; /* interrupts taken */
+	__u32 boot_count; /* boot_count register */
+	__u32 bad_ack_count; /* bad_ack_count register */
 	__u32 aq_error_count; /* aq_error_count register */
-	__u32 reserved1;      /* 0 */
+	__u32 reserved1; /* 0 */
 };
 
 /*
@@ -135,17 +135,17 @@ struct tokfab_status {
 #define TOKFAB_ADMIN_TIMEOUT_MAX_MS 600000
 struct tokfab_admin {
 	__u32 size;
-	__u16 opcode;     /* enum tf_aq_opcode */
-	__u16 flags;      /* 0 */
+	__u16 opcode; /* enum tf_aq_opcode */
+	__u16 flags; /* 0 */
 	__u32 timeout_ms; /* 0: the driver's default (module parameter admin_timeout_ms) */
-	__u32 req_len;    /* bytes at req_ptr */
-	__u64 req_ptr;    /* request payload */
-	__u64 resp_ptr;   /* response buffer */
-	__u32 resp_len;   /* in: bytes at resp_ptr; out: response bytes written */
-	__u16 status;     /* out: enum tf_aq_status */
-	__u16 reserved0;  /* 0 */
-	__u32 detail;     /* out: the completion's detail */
-	__u32 reserved1;  /* 0 */
+	__u32 req_len; /* bytes at req_ptr */
+	__u64 req_ptr; /* request payload */
+	__u64 resp_ptr; /* response buffer */
+	__u32 resp_len; /* in: bytes at resp_ptr; out: response bytes written */
+	__u16 status; /* out: enum tf_aq_status */
+	__u16 reserved0; /* 0 */
+	__u32 detail; /* out: the completion's detail */
+	__u32 reserved1; /* 0 */
 };
 
 /*
@@ -192,14 +192,14 @@ struct tokfab_event_seek {
  */
 struct tokfab_hq_create {
 	__u32 size;
-	__u32 flags;       /* 0 */
-	__u32 tenant_id;   /* != 0 */
-	__u32 sq_entries;  /* power of two */
-	__u32 cq_entries;  /* power of two, >= sq_entries; the rings must fit the window */
-	__u32 queue;       /* out: window index */
-	__u64 ring_size;   /* out: bytes to map at offset 0 */
-	__u64 sq_off;      /* out: offset of the SQ in the mapping */
-	__u64 cq_off;      /* out: offset of the CQ in the mapping */
+	__u32 flags; /* 0 */
+	__u32 tenant_id; /* != 0 */
+	__u32 sq_entries; /* power of two */
+	__u32 cq_entries; /* power of two, >= sq_entries; the rings must fit the window */
+	__u32 queue; /* out: window index */
+	__u64 ring_size; /* out: bytes to map at offset 0 */
+	__u64 sq_off; /* out: offset of the SQ in the mapping */
+	__u64 cq_off; /* out: offset of the CQ in the mapping */
 	__u64 reserved[2]; /* 0 */
 };
 

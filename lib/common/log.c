@@ -67,19 +67,19 @@ tf_log_vmsg(enum tf_log_level level, int with_errno, const char *fmt, va_list ap
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %s: %s: %s\n", when, ts.tv_nsec / 1000000,
-			g_progname, level_name(level), msg);
+		fprintf(stderr, "%s.%03ld %s: %s: %s\n", when, ts.tv_nsec / 1000000, g_progname,
+			level_name(level), msg);
 	}
 	errno = saved;
 }
 
-#define TF_LOG_FN(name, level, with_errno)                                     \
-	void name(const char *fmt, ...)                                        \
-	{                                                                      \
-		va_list ap;                                                    \
-		va_start(ap, fmt);                                             \
-		tf_log_vmsg(level, with_errno, fmt, ap);                       \
-		va_end(ap);                                                    \
+#define TF_LOG_FN(name, level, with_errno)               \
+	void name(const char *fmt, ...)                  \
+	{                                                \
+		va_list ap;                              \
+		va_start(ap, fmt);                       \
+		tf_log_vmsg(level, with_errno, fmt, ap); \
+		va_end(ap);                              \
 	}
 
 TF_LOG_FN(tf_log_warn, TF_LOG_WARN, 1)

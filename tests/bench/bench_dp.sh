@@ -121,11 +121,16 @@ row "  frames out per request" \
 row "target (per lcore, auth on)" "10000000" "10000000"
 echo "---- added latency at half load (after; $half requests/s offered, max_queue_delay 0), frame in -> FINAL out"
 echo "     wall: what a client would see, including any time the OS gave the cores to other processes;"
-echo "     card-added: CPU time of the card loop iterations that did work meanwhile (no accelerator wait, no preemption)"
-printf "%-46s %14s %14s\n" "requests measured" "$(get half latency_samples)" "$(get half cpu_latency_samples)"
-printf "%-46s %14s %14s\n" "" "wall" "card-added"
+echo "     card-added: CPU time of the card loop iterations that did work meanwhile (no preemption, but"
+echo "     the card's work for other requests while this one was at the stand-in accelerator, whose"
+echo "     lcore shares the second CPU, is in it); own steps: CPU time of the iteration that took it in"
+echo "     and posted it, plus the iteration that sent its FINAL up to the FINAL"
+printf "%-38s %12s %12s %12s\n" "requests measured" "$(get half latency_samples)" \
+	"$(get half cpu_latency_samples)" "$(get half own_latency_samples)"
+printf "%-38s %12s %12s %12s\n" "" "wall" "card-added" "own steps"
 for p in p50 p90 p99 p999; do
-	printf "%-46s %14s %14s\n" "latency $p (us)" "$(get half latency_${p}_us)" "$(get half cpu_latency_${p}_us)"
+	printf "%-38s %12s %12s %12s\n" "latency $p (us)" "$(get half latency_${p}_us)" \
+		"$(get half cpu_latency_${p}_us)" "$(get half own_latency_${p}_us)"
 done
 printf "%-46s %14s\n" "target p99 (us)" "10"
 echo "---- card-added latency, CPU only (bench_dp_cpu: the card's own steps on a virtual clock, the"
@@ -141,6 +146,37 @@ for p in p50 p90 p99 p999; do
 	row "  $p (ns)" "$(cget before half_latency_${p}_ns)" "$(cget after half_latency_${p}_ns)"
 done
 row "  target p99 (ns)" "10000" "10000"
+row "  card busy share of the time (its real load)" "$(cget before card_utilisation)" "$(cget after card_utilisation)"
+echo "---- baseline for the half-load figures, same loop, same moments (bench_dp_cpu, after):"
+echo "     null card: the same arrivals and load, each step constant work as long as the card's"
+echo "     average step of that size; what the machine adds to it (vCPU stalls) and the queueing"
+echo "     after that is all its latency beyond that work. null step: a fixed 1 us of arithmetic"
+echo "     after every card step (this machine's own stalls, per second of work). flat card: a null card"
+echo "     whose requests all cost the saturated cost per request (load really half: no per-step cost)."
+printf "%-34s %14s %14s %14s\n" "" "card" "null card" "flat card"
+printf "%-34s %14s %14s %14s\n" "  busy share of the time" "$(cget after card_utilisation)" \
+	"$(cget after null_card_utilisation)" "$(cget after flat_card_utilisation)"
+for p in p50 p90 p99 p999; do
+	printf "%-34s %14s %14s %14s\n" "  $p (ns)" "$(cget after half_latency_${p}_ns)" \
+		"$(cget after null_card_latency_${p}_ns)" "$(cget after flat_card_latency_${p}_ns)"
+done
+row "  ratio card / null card at p99" "$(ratio "$(cget after half_latency_p99_ns)" "$(cget after null_card_latency_p99_ns)")" ""
+row "  ratio card / flat card at p99" "$(ratio "$(cget after half_latency_p99_ns)" "$(cget after flat_card_latency_p99_ns)")" ""
+row "" "card step" "null step"
+row "  steps" "$(cget after steps)" "$(cget after null_steps)"
+for p in p50 p99 p999 max; do
+	row "  step $p (ns)" "$(cget after step_${p}_ns)" "$(cget after null_${p}_ns)"
+done
+row "  slow steps (>= 10 us + 1 us per request)" "$(cget after slow_steps)" "$(cget after null_slow_steps)"
+row "  slow steps per second of step time" "$(cget after slow_steps_per_card_second)" \
+	"$(cget after null_slow_steps_per_second)"
+echo "     slow card steps by the phase that had most of their time: count, mean ns in that phase,"
+echo "     the phase's share of all card step time (machine stalls land in proportion to it)"
+awk '$1 ~ /^slow_by_/ { sub(/^slow_by_/, "", $1); printf "       %-14s %6s %10s %8s\n", $1, $2, $3, $4 }' "$W/cpu_after.out"
+echo "     card step cost by size (steps under 10 us: count, mean ns) -- small steps cost more per request"
+awk '$1 ~ /^step_in[0-2]_out[0-2]$/ { printf "       %-14s %8s %6s\n", $1, $2, $3 }' "$W/cpu_after.out"
+row "  saturated card ns per request (32-frame bursts)" "" \
+	"$(awk '$1 == "saturated_per_card_second_no_delay" { printf "%.0f", 1e9 / $2 }' "$W/cpu_after.out")"
 if [ -n "$prof" ]; then
 	echo "---- where the card lcore's cycles go (perf, cpu-clock samples, saturated run, after)"
 	echo "$prof"

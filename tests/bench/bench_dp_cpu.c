@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -81,10 +82,54 @@ static struct {
 	uint64_t *arr_ns; /* virtual arrival time of each */
 	uint64_t *lat, nlat;
 	double *off; /* per FINAL of the current step: its TSC offset in the step (ns) */
-	double vt_ns, ns_per_tick, clock_cost;
+	double vt_ns, ns_per_tick, clock_cost, busy_ns;
 	uint64_t iter_tsc, vm0, vw0;
 	uint32_t step_first; /* lat[step_first, nlat): FINALs of this step, offsets for now */
 } g_hl;
+/*
+ * Slow steps of the half-load phase, by phase, beside a baseline in the same
+ * loop: after every card step a fixed piece of work (a null step of about the
+ * card step's median length, no memory traffic) timed the same way. A step
+ * that took >= SLOW_NS of TSC time is slow; the phase that had most of its
+ * ticks gets it. The machine's own stalls (the vCPU or the thread losing the
+ * core) hit both alike per unit of time: slow null steps per second of null
+ * work is the noise floor that slow card steps per second of card work are
+ * compared with.
+ */
+#define SLOW_NS 10000
+enum { PH_RX = TF_DP_PH_MAX, PH_OTHER, PH_N };
+static const char *const ph_name[PH_N] = {
+	[TF_DP_PH_XPORT_POLL] = "xport_poll", [TF_DP_PH_EVENTS] = "events",
+	[TF_DP_PH_BATCH] = "batch",	      [TF_DP_PH_XPORT_POST] = "xport_post",
+	[TF_DP_PH_EXPIRE] = "expire",	      [TF_DP_PH_TIMERS] = "timers",
+	[TF_DP_PH_USAGE] = "usage",	      [PH_RX] = "rx",
+	[PH_OTHER] = "other",
+};
+static struct {
+	uint64_t acc[TF_DP_PH_MAX]; /* the worker's phase clock, per step */
+	uint64_t all_ticks[PH_N]; /* every step, by phase */
+	uint64_t cls_n[5][5], cls_ticks[5][5]; /* steps below SLOW_NS by frames in, FINALs out */
+	uint64_t steps, slow, slow_work, slow_by[PH_N], slow_ticks[PH_N], card_ticks, max_ticks;
+	uint64_t null_steps, null_slow, null_ticks, null_max_ticks;
+	uint64_t *step_ns, *null_ns; /* per step, for percentiles */
+	uint64_t nstep_ns, cap;
+	uint32_t null_iters; /* work units of one null step */
+	double req_ns; /* the card's saturated cost per request: the null card's start */
+} g_sp;
+static volatile uint64_t g_sink;
+
+/* The null step: dependent arithmetic, no memory traffic; returns its TSC ticks. */
+static uint64_t
+null_step(uint32_t iters)
+{
+	uint64_t x = g_sink, t0 = __rdtsc();
+
+	for (uint32_t i = 0; i < iters; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	g_sink = x;
+	return __rdtsc() - t0;
+}
+
 static uint8_t g_txbuf[64][2048];
 static unsigned int g_txi;
 
@@ -265,8 +310,209 @@ standin_poll(void)
  * Poisson arrivals with mean gap gap_ns, or all due at once (gap 0: a closed
  * loop of at most 2048 outstanding). Latencies in g_hl.lat. 0 or -1.
  */
+static void
+step_profile(uint64_t rx_ticks, uint64_t poll_ticks, unsigned int nin, unsigned int nout)
+{
+	uint64_t t = rx_ticks + poll_ticks, ph[PH_N], sum = 0;
+	unsigned int worst = PH_RX, work = nin + nout;
+
+	if ((double)t * g_hl.ns_per_tick < SLOW_NS) {
+		unsigned int a = nin < 4 ? nin : 4, b = nout < 4 ? nout : 4;
+
+		g_sp.cls_n[a][b]++;
+		g_sp.cls_ticks[a][b] += t;
+	}
+
+	g_sp.steps++;
+	g_sp.card_ticks += t;
+	g_sp.all_ticks[PH_RX] += rx_ticks;
+	for (unsigned int i = 0; i < TF_DP_PH_MAX; i++) {
+		g_sp.all_ticks[i] += g_sp.acc[i];
+		sum += g_sp.acc[i];
+	}
+	g_sp.all_ticks[PH_OTHER] += poll_ticks > sum ? poll_ticks - sum : 0;
+	sum = 0;
+	if (t > g_sp.max_ticks)
+		g_sp.max_ticks = t;
+	if (g_sp.nstep_ns < g_sp.cap)
+		g_sp.step_ns[g_sp.nstep_ns++] = (uint64_t)((double)t * g_hl.ns_per_tick);
+	/* Slow: beyond SLOW_NS plus a generous 1 µs per frame in and FINAL out of the step. */
+	if ((double)t * g_hl.ns_per_tick < SLOW_NS + 1000.0 * work)
+		return;
+	g_sp.slow_work += work;
+	for (unsigned int i = 0; i < TF_DP_PH_MAX; i++) {
+		ph[i] = g_sp.acc[i];
+		sum += ph[i];
+	}
+	ph[PH_RX] = rx_ticks;
+	ph[PH_OTHER] = poll_ticks > sum ? poll_ticks - sum : 0;
+	for (unsigned int i = 0; i < PH_N; i++) {
+		g_sp.slow_ticks[i] += ph[i];
+		if (ph[i] > ph[worst])
+			worst = i;
+	}
+	g_sp.slow++;
+	g_sp.slow_by[worst]++;
+}
+
+/* The null card (below). */
+struct null_card {
+	double vt, next_arr, gap, busy;
+	uint64_t rng, taken, n;
+	double prev[32]; /* arrivals of the requests taken in the previous step */
+	unsigned int nprev;
+	int flat; /* 1: every request costs the card's saturated cost, steps nothing */
+	uint64_t *lat, nlat;
+};
+static struct null_card g_nc[2]; /* [0] the card's step costs, [1] flat */
+static double g_nc_ratio = 1, g_nc_iters_per_ns; /* the arithmetic's pace */
+
+static void
+null_profile(void)
+{
+	uint64_t t = null_step(g_sp.null_iters);
+
+	g_sp.null_steps++;
+	g_sp.null_ticks += t;
+	if (t > g_sp.null_max_ticks)
+		g_sp.null_max_ticks = t;
+	if (g_sp.nstep_ns <= g_sp.cap && g_sp.null_steps <= g_sp.cap)
+		g_sp.null_ns[g_sp.null_steps - 1] = (uint64_t)((double)t * g_hl.ns_per_tick);
+	if ((double)t * g_hl.ns_per_tick >= SLOW_NS)
+		g_sp.null_slow++;
+	/* The arithmetic's pace now (it drifts with the other vCPU's load): unstalled steps only. */
+	if ((double)t * g_hl.ns_per_tick < 2000 && (double)t * g_hl.ns_per_tick > 250)
+		g_nc_ratio += ((double)t * g_hl.ns_per_tick / 1000.0 - g_nc_ratio) / 64;
+}
+
+/*
+ * The null card: the latency baseline, run in the same loop as the card (one
+ * step of each per iteration, so both see the same machine at the same
+ * moments). Same Poisson arrivals and rate, same bursts of up to 32, same
+ * virtual clock, a request's FINAL at the end of the step after the one that
+ * took it in (as the card's, whose accelerator answers between steps). Its
+ * steps cost what the card's own steps of the same size (frames in, FINALs
+ * out) cost on average so far, stalls left out: the same load, but constant
+ * work. That work is done (dependent arithmetic, no memory traffic) and timed
+ * like a card step; whatever it took beyond its nominal length is this
+ * machine's stall, added to the virtual clock. So the null card's latency is
+ * what the card's load alone gives on this machine, stalls and the queueing
+ * after them included; the card's beyond it is the card's own variance.
+ * The flat card is the same, but every request costs the card's saturated
+ * cost per request (steps cost nothing of their own): the load is then
+ * really half, what the card would see if small steps cost no more per
+ * request than full bursts.
+ */
+
+/*
+ * The card's mean step below SLOW_NS for nin frames in, nout FINALs out (ns),
+ * from its steps so far; each request beyond 4 in or out at half the card's
+ * saturated cost per request (what a request adds to a large step).
+ */
+static double
+card_step_ns(unsigned int nin, unsigned int nout)
+{
+	unsigned int a = nin < 4 ? nin : 4, b = nout < 4 ? nout : 4;
+	double base;
+
+	if (g_sp.cls_n[a][b] >= 16)
+		base = (double)g_sp.cls_ticks[a][b] * g_hl.ns_per_tick / (double)g_sp.cls_n[a][b];
+	else
+		base = g_sp.req_ns / 2 * (a + b);
+	return base + g_sp.req_ns / 2 * ((nin - a) + (nout - b));
+}
+
+static void
+null_card_step(struct null_card *c)
+{
+	double cur[32], want, took, cpu;
+	unsigned int nb = 0;
+	uint64_t t, c0, c1;
+
+	if (c->taken >= c->n && !c->nprev)
+		return;
+	if (!c->nprev && c->next_arr > c->vt)
+		c->vt = c->next_arr; /* idle until the next arrival */
+	while (nb < 32 && c->taken < c->n && c->next_arr <= c->vt) {
+		double u;
+
+		cur[nb++] = c->next_arr;
+		c->taken++;
+		c->rng ^= c->rng << 13, c->rng ^= c->rng >> 7, c->rng ^= c->rng << 17;
+		u = ((double)(c->rng >> 11) + 0.5) / 9007199254740992.0;
+		c->next_arr += -c->gap * log(u);
+	}
+	want = c->flat ? g_sp.req_ns * nb : card_step_ns(nb, c->nprev);
+	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	t = null_step((uint32_t)(want * g_nc_iters_per_ns));
+	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	took = (double)t * g_hl.ns_per_tick;
+	cpu = (double)(c1 - c0) - g_hl.clock_cost;
+	if (cpu < took)
+		took = cpu > 0 ? cpu : 0;
+	/* Its nominal length, plus what the machine added (the arithmetic's own pace: g_nc_ratio). */
+	took -= want * g_nc_ratio;
+	want += took > 0 ? took : 0;
+	c->vt += want;
+	c->busy += want;
+	for (unsigned int k = 0; k < c->nprev; k++)
+		c->lat[c->nlat++] = (uint64_t)(c->vt - c->prev[k]);
+	memcpy(c->prev, cur, nb * sizeof(cur[0]));
+	c->nprev = nb;
+}
+
+static uint64_t
+pct(uint64_t *v, uint64_t n, double q)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp);
+	return v[(uint64_t)((double)n * q)];
+}
+
+/* Prints the slow-step profile of the half-load phase and its baseline. */
+static void
+profile_report(void)
+{
+	double card_s = (double)g_sp.card_ticks * g_hl.ns_per_tick / 1e9;
+	double null_s = (double)g_sp.null_ticks * g_hl.ns_per_tick / 1e9;
+	uint64_t nn = g_sp.null_steps < g_sp.cap ? g_sp.null_steps : g_sp.cap;
+
+	printf("steps %lu\n", (unsigned long)g_sp.steps);
+	/* The card's busy share of the virtual time: its load at this offered rate. */
+	printf("card_utilisation %.3f\n",
+	       g_hl.vt_ns > 0 ? g_hl.busy_ns / g_hl.vt_ns : 0.0);
+	printf("step_p50_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.5));
+	printf("step_p99_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.99));
+	printf("step_p999_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.999));
+	printf("step_max_ns %.0f\n", (double)g_sp.max_ticks * g_hl.ns_per_tick);
+	printf("slow_steps %lu\n", (unsigned long)g_sp.slow);
+	printf("slow_step_work %.1f\n", g_sp.slow ? (double)g_sp.slow_work / (double)g_sp.slow : 0);
+	printf("slow_steps_per_card_second %.1f\n", card_s > 0 ? (double)g_sp.slow / card_s : 0);
+	/* slow_by_<phase>: slow steps it had most of, mean ns in slow steps, its share of all card time */
+	for (unsigned int i = 0; i < PH_N; i++)
+		printf("slow_by_%s %lu %.0f %.3f\n", ph_name[i], (unsigned long)g_sp.slow_by[i],
+		       g_sp.slow ? (double)g_sp.slow_ticks[i] * g_hl.ns_per_tick / (double)g_sp.slow
+				 : 0.0,
+		       g_sp.card_ticks ? (double)g_sp.all_ticks[i] / (double)g_sp.card_ticks : 0.0);
+	for (int a = 0; a < 5; a++)
+		for (int b = 0; b < 5; b++)
+			if (g_sp.cls_n[a][b])
+				printf("step_in%d_out%d %lu %.0f\n", a, b, (unsigned long)g_sp.cls_n[a][b],
+				       (double)g_sp.cls_ticks[a][b] * g_hl.ns_per_tick /
+					       (double)g_sp.cls_n[a][b]);
+	printf("null_steps %lu\n", (unsigned long)g_sp.null_steps);
+	printf("null_p50_ns %lu\n", (unsigned long)pct(g_sp.null_ns, nn, 0.5));
+	printf("null_p99_ns %lu\n", (unsigned long)pct(g_sp.null_ns, nn, 0.99));
+	printf("null_p999_ns %lu\n", (unsigned long)pct(g_sp.null_ns, nn, 0.999));
+	printf("null_max_ns %.0f\n", (double)g_sp.null_max_ticks * g_hl.ns_per_tick);
+	printf("null_slow_steps %lu\n", (unsigned long)g_sp.null_slow);
+	printf("null_slow_steps_per_second %.1f\n",
+	       null_s > 0 ? (double)g_sp.null_slow / null_s : 0);
+}
+
 static int
-virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
+virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns, int profile)
 {
 	uint64_t i = 0, done0 = g_finals, rng = 0x9e3779b97f4a7c15ull, t_end;
 	double next_arr = 0;
@@ -278,6 +524,7 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 	g_hl.n = n;
 	g_hl.nlat = 0;
 	g_hl.vt_ns = 0;
+	g_hl.busy_ns = 0;
 	g_hl.arr_ns = malloc(n * sizeof(*g_hl.arr_ns));
 	g_hl.lat = malloc(n * sizeof(*g_hl.lat));
 	g_hl.off = malloc(n * sizeof(*g_hl.off));
@@ -293,6 +540,7 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 		int nb = 0;
 		uint64_t mono, wall, cpu_a, cpu_b;
 		double step_cpu, step_tsc;
+		uint64_t t_rx, t_step;
 
 		/* Nothing due and nothing in the card: the card idles until the next arrival. */
 		if (i < n && next_arr > g_hl.vt_ns && g_finals - done0 == i)
@@ -314,6 +562,7 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 		}
 		cpu_a = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		g_hl.step_first = (uint32_t)g_hl.nlat;
+		memset(g_sp.acc, 0, sizeof(g_sp.acc));
 		g_hl.iter_tsc = __rdtsc();
 		tf_dp_worker_set_time(w, mono, wall);
 		for (int k = 0; k < nb; k++)
@@ -322,8 +571,13 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 			tf_dp_worker_prefetch_tenant(w, burst[k], g_flen);
 		for (int k = 0; k < nb; k++)
 			tf_dp_worker_rx(w, 0, burst[k], burst[k], g_flen);
+		t_rx = __rdtsc();
 		tf_dp_worker_poll(w);
-		step_tsc = (double)(__rdtsc() - g_hl.iter_tsc) * g_hl.ns_per_tick;
+		t_step = __rdtsc();
+		step_tsc = (double)(t_step - g_hl.iter_tsc) * g_hl.ns_per_tick;
+		if (profile)
+			step_profile(t_rx - g_hl.iter_tsc, t_step - t_rx, (unsigned int)nb,
+				     (unsigned int)(g_hl.nlat - g_hl.step_first));
 		cpu_b = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		step_cpu = (double)(cpu_b - cpu_a) - g_hl.clock_cost;
 		if (step_cpu < 0)
@@ -342,8 +596,18 @@ virtual_phase(struct tf_dp_worker *w, uint64_t first, uint64_t n, double gap_ns)
 							  ? g_hl.off[j] * step_cpu / step_tsc
 							  : g_hl.off[j]);
 		g_hl.vt_ns += step_cpu;
+		g_hl.busy_ns += step_cpu;
 		standin_poll(); /* the accelerator: not the card's time */
+		if (profile) {
+			null_profile();
+			null_card_step(&g_nc[0]);
+			null_card_step(&g_nc[1]);
+		}
 	}
+	/* The null cards end their own requests (they are never far behind). */
+	for (int k = 0; profile && k < 2; k++)
+		while (g_nc[k].taken < g_nc[k].n || g_nc[k].nprev)
+			null_card_step(&g_nc[k]);
 	return 0;
 }
 
@@ -652,6 +916,7 @@ main(int argc, char **argv)
 		uint64_t c0 = __rdtsc(), m0 = clock_us(CLOCK_MONOTONIC), k0;
 		uint32_t nsat = 100000;
 		double sat_rate;
+		struct rusage ru0, ru1;
 
 		k0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		for (int k = 0; k < 1000; k++)
@@ -663,11 +928,51 @@ main(int argc, char **argv)
 		g_hl.vm0 = clock_us(CLOCK_MONOTONIC);
 		g_hl.vw0 = wall_base + (g_hl.vm0 - wall0);
 		tf_dp_worker_set_batching(w, &bh, &d);
-		if (virtual_phase(w, nreq + nlat, nsat, 0) < 0)
+		if (virtual_phase(w, nreq + nlat, nsat, 0, 0) < 0)
 			return 1;
 		sat_rate = (double)nsat / (g_hl.vt_ns / 1e9);
-		if (virtual_phase(w, nreq + nlat + nsat, nhalf, 2e9 / sat_rate) < 0)
+		/* The null step: as long as a card step at half load typically is (~1 µs). */
+		{
+			uint64_t t = 0;
+
+			for (int k = 0; k < 100; k++)
+				t += null_step(1000);
+			g_sp.null_iters = (uint32_t)(1000.0 * 1000.0 /
+						     ((double)t / 100 * g_hl.ns_per_tick));
+		}
+		/* The null card (null_card_step) and its arithmetic's pace. */
+		{
+			uint64_t t = 0;
+
+			g_sp.req_ns = 1e9 / sat_rate;
+			for (int k = 0; k < 100; k++)
+				t += null_step(1000);
+			g_nc_iters_per_ns = 1000.0 * 100 / ((double)t * g_hl.ns_per_tick);
+			for (int k = 0; k < 2; k++) {
+				g_nc[k].flat = k;
+				g_nc[k].gap = 2e9 / sat_rate;
+				g_nc[k].n = nhalf;
+				g_nc[k].rng = 0x2545f4914f6cdd1dull;
+				g_nc[k].lat = malloc(nhalf * sizeof(uint64_t));
+				if (!g_nc[k].lat)
+					return 1;
+				memset(g_nc[k].lat, 0, nhalf * sizeof(uint64_t));
+			}
+		}
+		g_sp.cap = 4 * (uint64_t)nhalf;
+		g_sp.step_ns = calloc(g_sp.cap, sizeof(uint64_t));
+		g_sp.null_ns = calloc(g_sp.cap, sizeof(uint64_t));
+		if (!g_sp.step_ns || !g_sp.null_ns)
 			return 1;
+		/* Fault them in now, not between the steps. */
+		memset(g_sp.step_ns, 1, g_sp.cap * sizeof(uint64_t));
+		memset(g_sp.null_ns, 1, g_sp.cap * sizeof(uint64_t));
+		tf_dp_worker_set_phase_clock(w, g_sp.acc);
+		getrusage(RUSAGE_THREAD, &ru0);
+		if (virtual_phase(w, nreq + nlat + nsat, nhalf, 2e9 / sat_rate, 1) < 0)
+			return 1;
+		getrusage(RUSAGE_THREAD, &ru1);
+		tf_dp_worker_set_phase_clock(w, NULL);
 		printf("saturated_per_card_second_no_delay %.0f\n", sat_rate);
 		printf("half_load_offered_per_card_second %.0f\n", sat_rate / 2);
 		printf("half_load_requests %lu\n", (unsigned long)g_hl.nlat);
@@ -681,6 +986,25 @@ main(int argc, char **argv)
 			printf("half_latency_p999_ns %lu\n",
 			       (unsigned long)g_hl.lat[n * 999 / 1000]);
 		}
+		profile_report();
+		for (int k = 0; k < 2; k++) {
+			struct null_card *c = &g_nc[k];
+			const char *nm = k ? "flat_card" : "null_card";
+
+			printf("%s_requests %lu\n", nm, (unsigned long)c->nlat);
+			printf("%s_utilisation %.3f\n", nm, c->vt > 0 ? c->busy / c->vt : 0.0);
+			printf("%s_latency_p50_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.5));
+			printf("%s_latency_p90_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.9));
+			printf("%s_latency_p99_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.99));
+			printf("%s_latency_p999_ns %lu\n", nm,
+			       (unsigned long)pct(c->lat, c->nlat, 0.999));
+			free(c->lat);
+		}
+		/* The thread's page faults and involuntary context switches in the half-load phase. */
+		printf("half_load_minor_faults %ld\n", ru1.ru_minflt - ru0.ru_minflt);
+		printf("half_load_involuntary_switches %ld\n", ru1.ru_nivcsw - ru0.ru_nivcsw);
+		free(g_sp.step_ns);
+		free(g_sp.null_ns);
 		free(g_hl.arr_ns);
 		free(g_hl.lat);
 		free(g_hl.off);

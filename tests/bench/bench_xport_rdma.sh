@@ -13,6 +13,11 @@
 #                          writes per batch (1/rate(req) + answers per batch /
 #                          rate(answer size)) -- every record is answered, while
 #                          ib_write_bw is one-way
+# TF_XPORT_DRIVE_BEFORE=path (an older build's tokfab-xport-drive, under the project
+# tree so that the guest sees it) adds its run to every round: before/after ratios.
+# TF_XPORT_BENCH_PERF=1 adds one transport run per batch size under perf (whole
+# guest, kernel and user) and prints where the cycles went (TF_XPORT_BENCH_ROUNDS=0:
+# that alone).
 # Needs root and QEMU (the VM tier).
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -38,7 +43,7 @@ def field(path, name):
     return float(m.group(1)) if m else 0.0
 
 for b, size in ((16, 2112), (1, 192)):
-    r1, r2, rows = [], [], []
+    r1, r2, r3 = [], [], []
     for p in sorted(glob.glob(os.path.join(out, "bench-rdma-b%d-r*.txt" % b))):
         r = p.rsplit("-r", 1)[1][:-4]
         bps = field(p, "batches_per_s")
@@ -48,10 +53,22 @@ for b, size in ((16, 2112), (1, 192)):
         m_req = bw_rate(os.path.join(out, "bw-b%d-r%s.txt" % (b, r)))
         m_resp = bw_rate(os.path.join(out, "bw-resp-b%d-r%s.txt" % (b, r)))
         per_batch = resp_rate / bps if bps else 0
+        if not m_req:  # ib_write_bw -D now and then reports a rate of 0 under TCG
+            print("bench_xport_rdma: round=%s batch=%d: ib_write_bw reported no rate, "
+                  "round left out" % (r, b))
+            continue
         ratio = bps / m_req
-        same = bps * (1 / m_req + per_batch / m_resp)
+        same = bps * (1 / m_req + per_batch / m_resp) if m_resp else float("nan")
         r1.append(ratio)
-        r2.append(same)
+        if m_resp:
+            r2.append(same)
+        pb = os.path.join(out, "before-rdma-b%d-r%s.txt" % (b, r))
+        if os.path.exists(pb):
+            bb = field(pb, "batches_per_s")
+            r3.append(bb / m_req)
+            print("bench_xport_rdma: round=%s batch=%d before: batches_per_s=%.0f "
+                  "ratio_vs_ib_write_bw=%.3f after/before=%.2f" % (r, b, bb, bb / m_req,
+                                                                  bps / bb if bb else 0))
         print("bench_xport_rdma: round=%s batch=%d record_bytes=%d batches_per_s=%.0f "
               "requests_per_s=%.0f ib_write_bw_msgs_per_s=%.0f ratio_vs_ib_write_bw=%.3f "
               "answers_per_batch=%.2f answer_bytes=%.0f ib_write_bw_answer_size_msgs_per_s=%.0f "
@@ -60,5 +77,17 @@ for b, size in ((16, 2112), (1, 192)):
     if r1:
         print("bench_xport_rdma: batch=%d median of %d rounds: ratio_vs_ib_write_bw=%.3f "
               "ratio_vs_same_traffic=%.3f" % (b, len(r1), statistics.median(r1),
-                                              statistics.median(r2)))
+                                              statistics.median(r2) if r2 else float("nan")))
+    if r3:
+        print("bench_xport_rdma: batch=%d before, median of %d rounds: "
+              "ratio_vs_ib_write_bw=%.3f" % (b, len(r3), statistics.median(r3)))
 PYEOF
+if [ "${TF_XPORT_BENCH_PERF:-0}" = 1 ]; then
+	grep -a '^perf run' "$TF_LOGDIR/vm.log"
+	for b in 16 1; do
+		echo "bench_xport_rdma: perf, batch $b, by command:"
+		grep -v '^#' "$TF_VM_OUT/perf-comm-b$b.txt" | grep -v '^$' | head -n 8
+		echo "bench_xport_rdma: perf, batch $b, by symbol (full list: $TF_VM_OUT/perf-b$b.txt):"
+		grep -v '^#' "$TF_VM_OUT/perf-b$b.txt" | grep -v '^$' | head -n 30
+	done
+fi

@@ -35,6 +35,7 @@
 #include "card/card.h"
 #include "card/card_hostq.h"
 #include "fw.h"
+#include "fw_aq.h"
 #include "common/log.h"
 #include "ivshmem/ivshmem.h"
 
@@ -68,8 +69,7 @@ struct card {
 	unsigned int job_head, job_tail;
 	struct tf_fw_card *fw; /* --flash: the card's flash */
 	uint32_t running_version;
-	uint8_t *img; /* image being received (FW_WRITE) */
-	uint32_t img_len, img_recv;
+	struct tf_fw_upload up; /* image being received (FW_WRITE) */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -201,87 +201,38 @@ h_get_card_stats(void *ctx, struct tf_aq_card_stats *resp, uint32_t *detail)
 
 /* ---------------------------------------------------- firmware (FW_WRITE) */
 
-static uint32_t
-image_version(const uint8_t *img, size_t len)
-{
-	struct tf_fw_image im;
-	struct tf_fw_diag diag;
-
-	if (tf_fw_image_parse_head(img, len, &im, &diag) < 0)
-		return 0;
-	return TF_FW_VERSION((uint32_t)im.version[0], (uint32_t)im.version[1],
-			     (uint32_t)im.version[2]);
-}
-
 static int
 h_fw_write(void *ctx, const struct tf_aq_fw_write *cmd, struct tf_aq_fw_write_status *resp,
 	   uint32_t *detail)
 {
 	struct card *c = ctx;
-	struct tf_fw_card_status st;
+	struct tf_fw_card_status st = { 0 };
 	struct tf_fw_write_opts o = { 0 };
+	struct tf_fw_image im;
 	struct tf_fw_diag diag;
 	char why[256];
-	int rc, slot;
+	int rc, slot, status;
 
-	if (cmd->offset == 0) {
-		if (tf_fw_card_status(c->fw, &st) < 0)
-			return TF_AQ_S_INTERNAL;
-		if (cmd->total_len > st.slot_size) {
-			*detail = (uint32_t)st.slot_size;
-			return TF_AQ_S_NO_SPACE;
-		}
-		free(c->img);
-		c->img = malloc(cmd->total_len);
-		if (!c->img)
-			return TF_AQ_S_INTERNAL;
-		c->img_len = cmd->total_len;
-		c->img_recv = 0;
-	} else if (!c->img || cmd->offset != c->img_recv) {
-		*detail = offsetof(struct tf_aq_fw_write, offset);
-		return TF_AQ_S_BAD_FIELD;
-	} else if (cmd->total_len != c->img_len) {
-		*detail = offsetof(struct tf_aq_fw_write, total_len);
-		return TF_AQ_S_BAD_FIELD;
-	}
-	memcpy(c->img + c->img_recv, cmd->data, cmd->len);
-	c->img_recv += cmd->len;
-	resp->received = c->img_recv;
-	resp->slot = TF_FW_NO_SLOT;
-	if (!(cmd->flags & TF_FW_WRITE_F_FINAL))
-		return TF_AQ_S_OK;
+	if (cmd->offset == 0 && tf_fw_card_status(c->fw, &st) < 0)
+		return TF_AQ_S_INTERNAL;
+	status = tf_fw_upload_chunk(&c->up, cmd, st.slot_size, resp, detail);
+	if (status != TF_AQ_S_OK || !(cmd->flags & TF_FW_WRITE_F_FINAL))
+		return status;
 
 	o.activate = cmd->flags & TF_FW_WRITE_F_ACTIVATE;
-	rc = tf_fw_flash_write_slot(c->fw, c->img, c->img_recv, &o, &slot, &diag);
-	resp->version = image_version(c->img, c->img_recv);
-	free(c->img);
-	c->img = NULL;
+	rc = tf_fw_flash_write_slot(c->fw, c->up.img, c->up.recv, &o, &slot, &diag);
 	if (rc < 0) {
 		tf_log_warnx("firmware image refused: %s",
 			     tf_fw_diag_format(&diag, why, sizeof(why)));
-		resp->version = 0;
-		switch (rc) {
-		case -EKEYREJECTED:
-			return TF_AQ_S_FW_BAD_SIGNATURE;
-		case -EBADMSG:
-			return TF_AQ_S_FW_BAD_DIGEST;
-		case -EPERM:
-			*detail = (uint32_t)diag.expected;
-			return TF_AQ_S_FW_ROLLBACK;
-		case -ENODEV:
-			*detail = (uint32_t)diag.expected;
-			return TF_AQ_S_CONFLICT;
-		case -EBUSY:
-			return TF_AQ_S_FW_BUSY;
-		case -EFBIG:
-			return TF_AQ_S_NO_SPACE;
-		default:
-			return TF_AQ_S_INTERNAL;
-		}
+		tf_fw_upload_release(&c->up);
+		return tf_fw_aq_refusal(rc, &diag, detail);
 	}
+	if (tf_fw_image_parse_head(c->up.img, c->up.recv, &im, &diag) == 0)
+		resp->version = tf_fw_image_version(&im);
 	resp->slot = (uint32_t)slot;
-	tf_log_info("firmware image %u bytes stored in slot %s%s", c->img_recv,
+	tf_log_info("firmware image %u bytes stored in slot %s%s", c->up.recv,
 		    tf_fw_slot_name(slot), o.activate ? " (boots next)" : "");
+	tf_fw_upload_release(&c->up);
 	return TF_AQ_S_OK;
 }
 
@@ -640,7 +591,7 @@ main(int argc, char **argv)
 	tf_card_dev_destroy(c.dev);
 	tf_ivshmem_server_destroy(c.srv);
 	munmap(c.regs, TF_BAR_REGS_SIZE);
-	free(c.img);
+	tf_fw_upload_release(&c.up);
 	tf_fw_card_close(c.fw);
 	tf_flash_destroy(fl);
 	return 0;

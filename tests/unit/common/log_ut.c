@@ -53,7 +53,8 @@ test_warn_appends_strerror(void)
 
 	tf_log_init("ut", TF_LOG_INFO, 0);
 	capture(emit_warn_errno, buf, sizeof(buf));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "ut: warning: opening x.yaml: No such file or directory"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(buf, "ut: warning: opening x.yaml: No such file or directory"));
 }
 
 static void

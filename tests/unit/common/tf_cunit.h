@@ -23,8 +23,11 @@ struct tf_cunit_suite {
 	const struct tf_cunit_test *tests;
 };
 
+/* braced initialisers in macros: clang-format 14 breaks them apart */
+/* clang-format off */
 #define TF_TEST(fn) { #fn, fn }
 #define TF_TESTS_END { NULL, NULL }
+/* clang-format on */
 
 static inline int
 tf_cunit_run(const struct tf_cunit_suite *suites)
@@ -59,12 +62,11 @@ err:
 	return 2;
 }
 
-#define TF_CUNIT_MAIN(...)                                                     \
-	int main(void)                                                         \
-	{                                                                      \
-		static const struct tf_cunit_suite suites_[] = { __VA_ARGS__,  \
-								 { NULL } };   \
-		return tf_cunit_run(suites_);                                  \
+#define TF_CUNIT_MAIN(...)                                                                \
+	int main(void)                                                                    \
+	{                                                                                 \
+		static const struct tf_cunit_suite suites_[] = { __VA_ARGS__, { NULL } }; \
+		return tf_cunit_run(suites_);                                             \
 	}
 
 #endif /* TF_CUNIT_H */

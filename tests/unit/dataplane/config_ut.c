@@ -266,11 +266,71 @@ test_round3_keys(void)
 		     "limits.accel_peer_timeout_ms: 10 is out of range");
 }
 
+/* limits.generation_timeout_ms: default, 0 = off, range, and a clear error. */
+static void
+test_generation_timeout_key(void)
+{
+	struct tf_dp_config c;
+	char err[512] = "";
+
+	write_cfg("card:\n  ipv4: 10.9.0.1\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 300000);
+	tf_dp_config_free(&c);
+	write_cfg("card:\n  ipv4: 10.9.0.1\nlimits:\n  generation_timeout_ms: 0\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 0);
+	tf_dp_config_free(&c);
+	write_cfg("card:\n  ipv4: 10.9.0.1\nlimits:\n  generation_timeout_ms: 1500\n");
+	CU_ASSERT_EQUAL_FATAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.limits.generation_timeout_ms, 1500);
+	tf_dp_config_free(&c);
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: 5\n",
+		     "limits.generation_timeout_ms: 5 ms is shorter than any generation: use 0");
+	expect_error("  max_queue: 512\n",
+		     "  max_queue: 512\n  generation_timeout_ms: 86400001\n",
+		     "limits.generation_timeout_ms: 86400001 is out of range 0..86400000");
+	expect_error("  max_queue: 512\n", "  max_queue: 512\n  generation_timeout_ms: soon\n",
+		     "limits.generation_timeout_ms: expected an integer");
+}
+
+/* Key files as protocol.md 4.2 (what the client accepts): blanks around the digits, indented comments. */
+static void
+test_key_file_blanks(void)
+{
+	struct tf_dp_config c;
+	char kp[600], err[512] = "";
+	FILE *f;
+
+	snprintf(kp, sizeof(kp), "%s/t42.key", g_dir);
+	f = fopen(kp, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "  # tenant 42, key 0\n\n"
+		   "\t000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  \r\n");
+	fclose(f);
+	write_cfg(good);
+	CU_ASSERT_EQUAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "\n  %s\n", err);
+	if (!err[0]) {
+		CU_ASSERT_EQUAL(c.tenants[0].key_len, 32);
+		CU_ASSERT_EQUAL(c.tenants[0].key[31], 0x1f);
+		tf_dp_config_free(&c);
+	}
+	f = fopen(kp, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "# tenant 42, key 0\n"
+		   "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+	fclose(f);
+}
+
 static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_full_file),
 	TF_TEST(test_errors_name_line_and_key),
 	TF_TEST(test_missing_file),
 	TF_TEST(test_round3_keys),
+	TF_TEST(test_generation_timeout_key),
+	TF_TEST(test_key_file_blanks),
 	TF_TESTS_END,
 };
 

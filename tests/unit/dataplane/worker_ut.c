@@ -186,6 +186,7 @@ enum standin_mode {
 	SI_NORMAL = 0, /* every request: ntok tokens, then END */
 	SI_ERROR_RETRY, /* every request: a retryable error */
 	SI_SLOW, /* one token per poll, END after ntok */
+	SI_STALL, /* ntok tokens, then nothing (CANCEL ignored) until release: one more and END */
 };
 
 struct si_req {
@@ -205,6 +206,8 @@ struct standin {
 	enum standin_mode mode;
 	uint32_t ntok;
 	uint32_t requests; /* REQUEST events seen */
+	uint32_t cancels; /* CANCEL events seen */
+	int release; /* SI_STALL: finish now */
 	uint8_t last_prompt[4096];
 	uint32_t last_prompt_len;
 	struct si_req r[512];
@@ -287,6 +290,9 @@ standin_poll(struct standin *s)
 				}
 			}
 		} else if (ev[i].type == TF_XPORT_EV_CANCEL) {
+			s->cancels++;
+			if (s->mode == SI_STALL)
+				continue; /* stuck: it does not even stop */
 			for (int k = 0; k < 512; k++)
 				if (s->r[k].used && s->r[k].handle == ev[i].handle)
 					s->r[k].cancelled = 1;
@@ -300,6 +306,8 @@ standin_poll(struct standin *s)
 
 		if (!q->used)
 			continue;
+		if (s->mode == SI_STALL && s->release)
+			want = q->produced + 1 <= q->max_new ? q->produced + 1 : q->max_new;
 		while (!q->cancelled && q->produced < want) {
 			struct tf_accel_tok t = { .id = si_token(q->produced), .text_len = 1 };
 			char c = (char)('a' + q->produced % 26);
@@ -310,6 +318,8 @@ standin_poll(struct standin *s)
 			if (s->mode == SI_SLOW)
 				break;
 		}
+		if (s->mode == SI_STALL && !s->release)
+			continue;
 		if (q->cancelled || q->produced == want) {
 			struct tf_accel_usage u = {
 				.prompt_tokens = q->prompt_bytes / 4,
@@ -1404,6 +1414,359 @@ test_redispatch_when_accelerator_fails(void)
 	standin_stop(&good);
 }
 
+/*
+ * The phase clock: while set, polls add their time to the phases that ran
+ * (transport poll, events, batch, post, expiry); once cleared, nothing more.
+ */
+static void
+test_phase_clock_counts_poll_phases(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	static const uint32_t p[] = { 3 };
+	uint64_t acc[TF_DP_PH_MAX] = { 0 }, snap[TF_DP_PH_MAX];
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 4);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	tf_dp_worker_set_phase_clock(w, acc);
+	send_request(w, 42, 99, p, 1, 4, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, 0);
+	CU_ASSERT(finals_seen());
+	CU_ASSERT(acc[TF_DP_PH_XPORT_POLL] > 0);
+	CU_ASSERT(acc[TF_DP_PH_EVENTS] > 0);
+	CU_ASSERT(acc[TF_DP_PH_BATCH] > 0);
+	CU_ASSERT(acc[TF_DP_PH_XPORT_POST] > 0);
+	CU_ASSERT(acc[TF_DP_PH_EXPIRE] > 0);
+	tf_dp_worker_set_phase_clock(w, NULL);
+	memcpy(snap, acc, sizeof(acc));
+	for (int i = 0; i < 100; i++)
+		tf_dp_worker_poll(w);
+	CU_ASSERT_EQUAL(memcmp(snap, acc, sizeof(acc)), 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+/* GET_ACCEL_STATS through the card's admin handlers, as the host reads it. */
+static uint32_t
+accel_outstanding(struct tf_dp_worker *w, uint32_t accel_id)
+{
+	struct tf_dp_worker *ws[1] = { w };
+	struct tf_dp_ctl_bus b = { .nworkers = 1, .workers = ws };
+	struct tf_aq_accel_stats st;
+	uint32_t d = 0;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(tf_dp_admin_handlers.get_accel_stats(&b, accel_id, &st, &d), TF_AQ_S_OK);
+	return st.outstanding;
+}
+
+static struct tf_dp_worker *g_os_w;
+
+static int
+two_streaming(void)
+{
+	return accel_outstanding(g_os_w, 2) == 2;
+}
+
+/*
+ * GET_ACCEL_STATS.outstanding counts the requests running on an accelerator
+ * exactly: a request moved to another one counts there only, ended ones and
+ * those of a failed accelerator count nowhere.
+ */
+static void
+test_accel_outstanding_exact(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	static const uint32_t p[] = { 3 };
+	struct standin bad, slow;
+
+	standin_start(&bad, SI_ERROR_RETRY, 4);
+	standin_start(&slow, SI_SLOW, 10000);
+	add_model(w, 7, 5000);
+	add_accel(w, 1, &bad, 7);
+	connect_wait(w, &bad, NULL);
+	add_accel(w, 2, &slow, 7);
+	connect_wait(w, &bad, &slow);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 0);
+	/* Both idle: accel 1 gets the first, fails it, accel 2 runs it; the second goes to 2. */
+	send_request(w, 42, 97, p, 1, 5000, 0);
+	send_request(w, 42, 98, p, 1, 5000, 0);
+	g_os_w = w;
+	run(w, &bad, &slow, two_streaming, 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_REQ_REDISPATCHED], 1);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 2);
+	/* Cancel one: it counts until the accelerator confirms, then no more. */
+	{
+		struct tf_proto_msg m = { .type = TF_PROTO_T_CANCEL, .tenant_id = 42, .request_id = 97 };
+
+		send_msg(w, &m, &g_key);
+	}
+	g_want_finals = 1;
+	run(w, &bad, &slow, finals_seen, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 1);
+	/* The accelerator fails: what ran there counts nowhere (re-dispatched or failed). */
+	standin_stop(&slow);
+	g_want_finals = 2;
+	run(w, &bad, NULL, finals_seen, 3000);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 0);
+	rmworker(w);
+	standin_stop(&bad);
+}
+
+/* ---- generation deadline (limits.generation_timeout_ms) ---- */
+
+#define GEN_TIMEOUT_MS 300
+
+static void
+tune_gen_timeout(struct tf_dp_limits *l)
+{
+	l->generation_timeout_ms = GEN_TIMEOUT_MS;
+}
+
+/* The FINAL of rid: a cut-off by TIMEOUT, signed, with n tokens; 0 or -1. */
+static void
+expect_timeout_final(uint64_t rid, uint32_t ntok, uint32_t prompt, uint64_t cost, struct resp *r)
+{
+	g_txpos = 0;
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, rid, r), 0);
+	CU_ASSERT(r->signed_ok);
+	CU_ASSERT_EQUAL(r->m.u.final.finish_reason, TF_PROTO_FINISH_CUT_OFF);
+	CU_ASSERT_EQUAL(r->m.u.final.error_code, TF_PROTO_E_TIMEOUT);
+	CU_ASSERT_EQUAL(r->m.u.final.completion_tokens, ntok);
+	CU_ASSERT_EQUAL(r->m.u.final.prompt_tokens, prompt);
+	CU_ASSERT_EQUAL(r->m.u.final.cost_micro, cost);
+	/* Never before the deadline (counted from the complete prompt: admission). */
+	CU_ASSERT(r->m.u.final.total_us >= GEN_TIMEOUT_MS * 1000u);
+}
+
+/*
+ * An accelerator that stays healthy but never answers a request: the card
+ * ends it at its deadline with FINAL CUT_OFF TIMEOUT, nothing billed, one
+ * usage record, CANCEL sent to the accelerator, every resource back.
+ */
+static void
+test_generation_deadline_silent_accelerator(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_gen_timeout);
+	static const uint32_t p[] = { 1, 2, 3 };
+	struct tf_aq_tenant_info info;
+	struct tf_dp_worker_gauges g;
+	struct standin a;
+	struct resp r;
+	uint64_t t0;
+	uint32_t d;
+
+	standin_start(&a, SI_STALL, 0);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, 1000000, 2000, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	t0 = mono_us();
+	send_request(w, 42, 0x700, p, 3, 50, 0);
+	/* Well before the deadline: still running, nothing sent. */
+	run(w, &a, NULL, NULL, GEN_TIMEOUT_MS / 3);
+	g_want_finals = 1;
+	CU_ASSERT_FALSE(finals_seen());
+	CU_ASSERT_EQUAL(a.requests, 1);
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	CU_ASSERT_FATAL(finals_seen());
+	CU_ASSERT(mono_us() - t0 >= GEN_TIMEOUT_MS * 1000u);
+	expect_timeout_final(0x700, 0, 0, 0, &r);
+	CU_ASSERT_EQUAL(r.m.flags & TF_PROTO_F_FROM_CACHE, 0);
+	run(w, &a, NULL, NULL, 30); /* the stand-in reads the CANCEL */
+	CU_ASSERT_EQUAL(a.cancels, 1);
+	CU_ASSERT_EQUAL_FATAL(g_nusage, 1);
+	CU_ASSERT_EQUAL(g_usage[0].request_id, 0x700);
+	CU_ASSERT_EQUAL(g_usage[0].outcome, TF_USAGE_TIMEOUT);
+	CU_ASSERT_EQUAL(g_usage[0].completion_tokens, 0);
+	CU_ASSERT_EQUAL(g_usage[0].cost_micro, 0);
+	CU_ASSERT_EQUAL(g_usage[0].accel_id, 1);
+	/* Nothing billed, the whole reservation back, no slot held anywhere. */
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL(info.balance_micro, 1000000);
+	CU_ASSERT_EQUAL(info.reserved_micro, 0);
+	CU_ASSERT_EQUAL(info.active_requests, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	tf_dp_worker_gauges(w, &g);
+	CU_ASSERT_EQUAL(g.active, 0);
+	CU_ASSERT_EQUAL(g.frames_held, 0);
+	CU_ASSERT_EQUAL(g.cached, 1); /* the answer stays for retransmits */
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_TIMEOUT], 1);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_REQ_FAILED], 1);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_LATE], 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+/*
+ * 3 tokens, then the accelerator stalls: usage = the 3 tokens delivered
+ * (and the prompt of token ids that produced them), charged exactly; the
+ * accelerator's late token and END are ignored and counted, never billed or
+ * recorded again; a retransmit gets the cached FINAL.
+ */
+static void
+test_generation_deadline_partial_then_late_end(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_gen_timeout);
+	static const uint32_t p[] = { 1, 2, 3 };
+	const uint64_t cost = (6 * 2000 + 500) / 1000; /* (3 prompt + 3 out) at 2000/1k */
+	struct tf_aq_tenant_info info;
+	struct standin a;
+	struct resp r;
+	uint32_t d, next = 0;
+
+	standin_start(&a, SI_STALL, 3);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, 1000000, 2000, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	send_request(w, 42, 0x701, p, 3, 50, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	/* The client got the 3 tokens, in order, then the FINAL. */
+	g_txpos = 0;
+	while (next_resp(&r) == 0 && r.m.type == TF_PROTO_T_TOKENS) {
+		CU_ASSERT_EQUAL(r.m.u.tokens.first_seq, next);
+		next += r.m.u.tokens.n_tokens;
+	}
+	CU_ASSERT_EQUAL(next, 3);
+	expect_timeout_final(0x701, 3, 3, cost, &r);
+	CU_ASSERT_EQUAL_FATAL(g_nusage, 1);
+	CU_ASSERT_EQUAL(g_usage[0].outcome, TF_USAGE_TIMEOUT);
+	CU_ASSERT_EQUAL(g_usage[0].prompt_tokens, 3);
+	CU_ASSERT_EQUAL(g_usage[0].completion_tokens, 3);
+	CU_ASSERT_EQUAL(g_usage[0].cost_micro, cost);
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL((int64_t)info.balance_micro, 1000000 - (int64_t)cost);
+	CU_ASSERT_EQUAL(info.used_micro, cost);
+	CU_ASSERT_EQUAL(info.reserved_micro, 0);
+	/* The accelerator wakes up: one more token, then END. */
+	a.release = 1;
+	free_tx();
+	run(w, &a, NULL, NULL, 100);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_LATE], 2);
+	CU_ASSERT_EQUAL(g_ntx, 0); /* nothing reached the client */
+	CU_ASSERT_EQUAL(g_nusage, 1);
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL((int64_t)info.balance_micro, 1000000 - (int64_t)cost);
+	CU_ASSERT_EQUAL(info.reserved_micro, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_TIMEOUT], 1);
+	/* The client retransmits (it missed the FINAL): the cached answer, run once. */
+	send_request(w, 42, 0x701, p, 3, 50, TF_PROTO_F_RETRANSMIT);
+	expect_timeout_final(0x701, 3, 3, cost, &r);
+	CU_ASSERT(r.m.flags & TF_PROTO_F_FROM_CACHE);
+	CU_ASSERT_EQUAL(a.requests, 1);
+	CU_ASSERT_EQUAL(g_nusage, 1);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_RETX_ANSWERED], 1);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+static int
+one_posted_to_first(void)
+{
+	return g_up_w && accel_outstanding(g_up_w, 1) == 1;
+}
+
+/*
+ * Re-dispatch keeps the deadline: a request that waited on an accelerator
+ * that then failed it, and runs on another that never answers, ends at its
+ * admission + generation_timeout_ms, not that long after the re-dispatch.
+ */
+static void
+test_generation_deadline_survives_redispatch(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_gen_timeout);
+	static const uint32_t p[] = { 3 };
+	const unsigned int hold_ms = 2 * GEN_TIMEOUT_MS / 3;
+	struct standin bad, stall;
+	struct resp r;
+
+	standin_start(&bad, SI_ERROR_RETRY, 4);
+	standin_start(&stall, SI_STALL, 0);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &bad, 7);
+	connect_wait(w, &bad, NULL);
+	add_accel(w, 2, &stall, 7);
+	connect_wait(w, &bad, &stall);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	/* Both idle: the router picks accel 1, which does not read it for hold_ms. */
+	send_request(w, 42, 0x702, p, 1, 40, 0);
+	g_up_w = w;
+	run(w, NULL, &stall, one_posted_to_first, 200);
+	CU_ASSERT_EQUAL_FATAL(accel_outstanding(w, 1), 1);
+	run(w, NULL, &stall, NULL, hold_ms);
+	/* Now accel 1 fails it (retryable): re-dispatched to accel 2, which never answers. */
+	g_want_finals = 1;
+	run(w, &bad, &stall, finals_seen, 3 * GEN_TIMEOUT_MS);
+	CU_ASSERT_EQUAL(bad.requests, 1);
+	CU_ASSERT_EQUAL(stall.requests, 1);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_REQ_REDISPATCHED], 1);
+	expect_timeout_final(0x702, 0, 0, 0, &r);
+	CU_ASSERT_EQUAL(r.m.u.final.accel_id, 2);
+	/* From admission: a deadline reset at the re-dispatch would be >= timeout + hold. */
+	CU_ASSERT(r.m.u.final.total_us < (GEN_TIMEOUT_MS + hold_ms) * 1000u - 50000);
+	run(w, &bad, &stall, NULL, 30);
+	CU_ASSERT_EQUAL(stall.cancels, 1);
+	CU_ASSERT_EQUAL(g_nusage, 1);
+	CU_ASSERT_EQUAL(g_usage[0].outcome, TF_USAGE_TIMEOUT);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 0);
+	rmworker(w);
+	standin_stop(&bad);
+	standin_stop(&stall);
+}
+
+/* generation_timeout_ms 0: no deadline, a slow generation runs to its end. */
+static void
+tune_no_gen_timeout(struct tf_dp_limits *l)
+{
+	l->generation_timeout_ms = 0;
+}
+
+static void
+test_generation_deadline_off(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_no_gen_timeout);
+	static const uint32_t p[] = { 3 };
+	struct standin a;
+	struct resp r;
+
+	standin_start(&a, SI_STALL, 2);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	send_request(w, 42, 0x703, p, 1, 3, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, GEN_TIMEOUT_MS + 100);
+	CU_ASSERT_FALSE(finals_seen());
+	a.release = 1;
+	run(w, &a, NULL, finals_seen, 1000);
+	g_txpos = 0;
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, 0x703, &r), 0);
+	CU_ASSERT_EQUAL(r.m.u.final.finish_reason, TF_PROTO_FINISH_LENGTH);
+	CU_ASSERT_EQUAL(r.m.u.final.completion_tokens, 3);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_TIMEOUT], 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 static int g_first_token;
 
 static int
@@ -1993,6 +2356,12 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_mac_algorithm_policy),
 	TF_TEST(test_final_carries_last_tokens),
 	TF_TEST(test_redispatch_when_accelerator_fails),
+	TF_TEST(test_accel_outstanding_exact),
+	TF_TEST(test_generation_deadline_silent_accelerator),
+	TF_TEST(test_generation_deadline_partial_then_late_end),
+	TF_TEST(test_generation_deadline_survives_redispatch),
+	TF_TEST(test_generation_deadline_off),
+	TF_TEST(test_phase_clock_counts_poll_phases),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
 	TF_TEST(test_rate_and_busy_carry_retry_after),
 	TF_TEST(test_handoff_to_owner),

@@ -151,6 +151,10 @@ test_bad_values(void)
 		{ "build_id", "build_id = abc\n", "hex" },
 		{ "build_id", "build_id = zz\n", "hex" },
 		{ "build_time", "build_time = soon\n", "epoch" },
+		/* strtoull skips white space trim() leaves and wraps a minus sign */
+		{ "build_time", "build_time = \f-1\n", "epoch" },
+		{ "build_time", "build_time = \v+5\n", "epoch" },
+		{ "board_id", "board_id = \f0x1\n", "32-bit" },
 		{ "dataplane", "dataplane =\n", "file path" },
 	};
 	char err[512];

@@ -583,6 +583,12 @@ test_health_and_time(void)
 	CU_ASSERT_EQUAL(tfd_api_parse_time("2024-02-30", now, &ns), -EINVAL);
 	CU_ASSERT_EQUAL(tfd_api_parse_time("", now, &ns), -EINVAL);
 	CU_ASSERT_EQUAL(tfd_api_parse_time("99999999999999", now, &ns), -EINVAL);
+	/* RFC 3339 as strictly as the number form: no day timegm() would roll over, no
+	 * year past the 2^34 s bound (ns would wrap). */
+	CU_ASSERT_EQUAL(tfd_api_parse_time("2024-02-30T00:00:00Z", now, &ns), -EINVAL);
+	CU_ASSERT_EQUAL(tfd_api_parse_time("2023-02-29T00:00:00Z", now, &ns), -EINVAL);
+	CU_ASSERT_EQUAL(tfd_api_parse_time("2024-01-01T24:00:00Z", now, &ns), -EINVAL);
+	CU_ASSERT_EQUAL(tfd_api_parse_time("9999-12-31T23:59:59Z", now, &ns), -EINVAL);
 	tfd_api_response_free(&g_rs);
 }
 

@@ -388,6 +388,35 @@ test_money_and_hex(void)
 	CU_ASSERT_EQUAL(tfd_hex_decode("00112233445566778899", buf, sizeof(buf), &n), -EINVAL);
 }
 
+/* Key files as protocol.md 4.2: blank lines and '#' lines ignored (the client's and the card's rule). */
+static void
+test_key_file_comments(void)
+{
+	char text[4096], err[1024];
+	struct tfd_config *cfg = NULL;
+
+	base_with(25, "    key_file: spec.key\n", text, sizeof(text));
+	files();
+	write_file("spec.key", "# tenant 42, key 0\n\n"
+			       "  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \n"
+			       "   # rotated on 2024-05-01\n");
+	write_file("tokfabd.yaml", text);
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(tfd_config_load(g_path, &cfg, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "\n  %s\n", err);
+	if (cfg) {
+		CU_ASSERT_EQUAL(cfg->tenants[0].key_len, 32);
+		CU_ASSERT_EQUAL(cfg->tenants[0].key[0], 0x00);
+		CU_ASSERT_EQUAL(cfg->tenants[0].key[31], 0x1f);
+		tfd_config_free(cfg);
+	}
+	/* A second key line is still refused, comments or not. */
+	write_file("spec.key", "# two keys\n00112233445566778899aabbccddeeff\n"
+			       "# and\n00112233445566778899aabbccddeeff\n");
+	expect_error(text, 25, "tenants[0].key_file", "as hex");
+}
+
 static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_valid_file),
 	TF_TEST(test_ledger_records_aggregate),
@@ -397,6 +426,7 @@ static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_tenant_errors),
 	TF_TEST(test_tenant_mac_algs),
 	TF_TEST(test_money_and_hex),
+	TF_TEST(test_key_file_comments),
 	TF_TESTS_END,
 };
 

@@ -23,22 +23,26 @@ wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null
 . "$TF_ROOT/tests/vm/guest/rdma_lib.sh"
 rdma_rxe_up $ADDR || fail "no Soft-RoCE device"
 
-perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhile)
-	local size=$1 iters=$2
-	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 >$W/bw-srv.log 2>&1 &
-	local srv=$!
-	sleep 1
-	ib_write_bw -d rxe0 -x 1 -F -s "$size" -n "$iters" -p 18515 $ADDR >$W/bw.txt 2>&1 ||
-		fail "ib_write_bw client failed"
-	wait $srv
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
+# perftool TOOL PORT OUT ARGS...: a perftest server and its client on this rxe device
+# (the client retries while the server is not listening yet: a loaded machine)
+perftool() {
+	local tool=$1 port=$2 out=$3 srv try ok=0
+	shift 3
+	$tool -d rxe0 -x 1 -F -p "$port" "$@" >"$W/$tool-srv.log" 2>&1 &
 	srv=$!
-	sleep 1
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >$W/lat.txt 2>&1 ||
-		fail "ib_write_lat client failed"
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1
+		$tool -d rxe0 -x 1 -F -p "$port" "$@" $ADDR >"$out" 2>&1 && { ok=1; break; }
+		grep -q "Couldn't connect" "$out" || { cat "$out"; fail "$tool client failed"; }
+	done
+	[ $ok = 1 ] || { cat "$out"; fail "$tool: no server on port $port after $try tries"; }
 	wait $srv
-	grep -A1 '#bytes' $W/bw.txt | tail -n 1 | sed 's/^/ib_write_bw: /'
-	grep -A1 '#bytes' $W/lat.txt | tail -n 1 | sed 's/^/ib_write_lat: /'
+	grep -A1 '#bytes' "$out" | tail -n 1 | sed "s/^/$tool: /"
+}
+
+perftest() { # SIZE ITERS -> $W/bw.txt $W/lat.txt (nothing else may run meanwhile)
+	perftool ib_write_bw 18515 $W/bw.txt -s "$1" -n "$2"
+	perftool ib_write_lat 18516 $W/lat.txt -s 64 -n 1000
 }
 
 if [ "$MODE" = bench ]; then
@@ -49,24 +53,31 @@ if [ "$MODE" = bench ]; then
 	# the link and the CPUs (the echo peer only runs during its own run).
 	ROUNDS=${TF_XPORT_BENCH_ROUNDS:-3}
 	SECS=${TF_XPORT_BENCH_SECONDS:-4}
-	bw() { # SIZE OUT: ib_write_bw for SECS seconds
-		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 >$W/bw-srv.log 2>&1 &
-		local srv=$!
-		sleep 1
-		ib_write_bw -d rxe0 -x 1 -F -s "$1" -D "$SECS" -p 18515 $ADDR >"$2" 2>&1 ||
-			{ cat "$2"; fail "ib_write_bw client failed"; }
-		wait $srv
-		grep -A1 '#bytes' "$2" | tail -n 1 | sed 's/^/ib_write_bw: /'
+	bw() { perftool ib_write_bw 18515 "$2" -s "$1" -D "$SECS"; } # SIZE OUT
+	# hwc: rxe0's protocol counters (RNR NAKs, retries, sequence errors), one line
+	hwc() {
+		local f
+		for f in /sys/class/infiniband/rxe0/ports/1/hw_counters/*; do
+			printf '%s=%s ' "${f##*/}" "$(cat "$f")"
+		done
 	}
-	xport() { # BATCH OUT
-		bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
-		local e=$LASTPID
+	xport() { # BATCH OUT [DRIVE]: DRIVE (default this build's) as echo peer and card
+		local d=${3:-$B/tokfab-xport-drive}
+		bg echo "$d" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+		local e=$LASTPID c0
 		wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
-		"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
+		c0=$(hwc)
+		"$d" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
 			--batch "$1" --prompt-tokens 16 --quiet >"$2" 2>&1 ||
 			{ cat "$2"; fail "transport benchmark failed"; }
 		kill $e
 		wait $e 2>/dev/null
+		# what rxe counted during the run (nonzero differences only)
+		python3 -c 'import sys
+a = dict(x.split("=") for x in sys.argv[1].split())
+b = dict(x.split("=") for x in sys.argv[2].split())
+print("rxe_counters: " + " ".join("%s=%d" % (k, int(b[k]) - int(a.get(k, 0)))
+      for k in sorted(b) if int(b[k]) != int(a.get(k, 0))))' "$c0" "$(hwc)" >>"$2"
 		cat "$2"
 	}
 	for r in $(seq 1 "$ROUNDS"); do
@@ -75,17 +86,37 @@ if [ "$MODE" = bench ]; then
 			size=$((b == 16 ? 2112 : 192))
 			bw $size "$TF_VM_OUT/bw-b$b-r$r.txt"
 			xport $b "$TF_VM_OUT/bench-rdma-b$b-r$r.txt"
+			# TF_XPORT_DRIVE_BEFORE: an older tokfab-xport-drive, same round
+			[ -n "${TF_XPORT_DRIVE_BEFORE:-}" ] &&
+				xport $b "$TF_VM_OUT/before-rdma-b$b-r$r.txt" "$TF_XPORT_DRIVE_BEFORE"
 			resp=$(sed -n 's/.*resp_bytes_per_record=\([0-9]*\).*/\1/p' "$TF_VM_OUT/bench-rdma-b$b-r$r.txt")
 			bw "$(( (${resp:-64} + 63) / 64 * 64 ))" "$TF_VM_OUT/bw-resp-b$b-r$r.txt"
 		done
 	done
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 >$W/lat-srv.log 2>&1 &
-	srv=$!
-	sleep 1
-	ib_write_lat -d rxe0 -x 1 -F -s 64 -n 1000 -p 18516 $ADDR >"$TF_VM_OUT/lat.txt" 2>&1 ||
-		fail "ib_write_lat client failed"
-	wait $srv
-	grep -A1 '#bytes' "$TF_VM_OUT/lat.txt" | tail -n 1 | sed 's/^/ib_write_lat: /'
+	perftool ib_write_lat 18516 "$TF_VM_OUT/lat.txt" -s 64 -n 1000
+	# TF_XPORT_BENCH_PERF=1: where the cycles go -- the whole guest (kernel: rxe,
+	# user: driver and echo peer) sampled during one more transport run per batch
+	if [ "${TF_XPORT_BENCH_PERF:-0}" = 1 ]; then
+		for b in 16 1; do
+			bg echo "$B/tokfab-xport-drive" --serve rdma:$ADDR:7480 --echo --max-inflight 4096
+			e=$LASTPID
+			wait_for 10 grep -q listening $W/echo.log || fail "echo peer did not listen"
+			perf record -a -g -e cpu-clock -F 2000 -o $W/perf-b$b.data -- \
+				"$B/tokfab-xport-drive" --connect rdma:$ADDR:7480 --bench --seconds "$SECS" \
+				--batch $b --prompt-tokens 16 --quiet >$W/perf-run.log 2>&1 ||
+				{ cat $W/perf-run.log; fail "transport benchmark under perf failed"; }
+			kill $e
+			wait $e 2>/dev/null
+			grep batches_per_s $W/perf-run.log | sed "s/^/perf run batch $b: /"
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm,dso,symbol \
+				-g none --percent-limit 0.5 >"$TF_VM_OUT/perf-b$b.txt" 2>/dev/null
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort comm \
+				-g none >"$TF_VM_OUT/perf-comm-b$b.txt" 2>/dev/null
+			perf report -i $W/perf-b$b.data --stdio --no-children --sort symbol \
+				-g caller,2,callee,function,percent --percent-limit 2 \
+				>"$TF_VM_OUT/perf-callers-b$b.txt" 2>/dev/null
+		done
+	fi
 	echo "PASS: rdma benchmark done"
 	exit 0
 fi

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Generation deadlines (hwdocs/dataplane.md, "Generation deadline"): every
+ * admitted request must end within limits.generation_timeout_ms of its
+ * admission, whatever its accelerator does. Admitted requests sit on a list
+ * in admission order; with one timeout for the worker's life that is also
+ * deadline order, so the timer pass looks at the head only and ends a bounded
+ * number of overdue requests per pass (never a scan of the request pool).
+ * A re-dispatch keeps the request's place: the deadline counts from admission.
+ */
+#include "dataplane/worker_int.h"
+
+void
+tf_dp_deadline_arm(struct tf_dp_worker *w, struct tf_dp_req *r)
+{
+	if (!w->lim.generation_timeout_ms || r->on_dl)
+		return;
+	r->gen_deadline_us = r->t_admit + (uint64_t)w->lim.generation_timeout_ms * 1000;
+	r->dl_next = 0;
+	r->dl_prev = w->dl_tail;
+	if (w->dl_tail)
+		w->reqs[w->dl_tail - 1].dl_next = r->index + 1;
+	else
+		w->dl_head = r->index + 1;
+	w->dl_tail = r->index + 1;
+	r->on_dl = 1;
+}
+
+void
+tf_dp_deadline_disarm(struct tf_dp_worker *w, struct tf_dp_req *r)
+{
+	if (!r->on_dl)
+		return;
+	if (r->dl_prev)
+		w->reqs[r->dl_prev - 1].dl_next = r->dl_next;
+	else
+		w->dl_head = r->dl_next;
+	if (r->dl_next)
+		w->reqs[r->dl_next - 1].dl_prev = r->dl_prev;
+	else
+		w->dl_tail = r->dl_prev;
+	r->dl_prev = r->dl_next = 0;
+	r->on_dl = 0;
+}
+
+/*
+ * Ends one overdue request: stopped at its accelerator, then the FINAL of a
+ * cut-off (TIMEOUT, detail 2 of protocol.md 5.1) with the tokens delivered so
+ * far, billed for exactly those, one usage record. A CANCEL or a budget
+ * cut-off already on its way keeps its own ending: the deadline only stops
+ * waiting for the accelerator's confirmation.
+ */
+static void
+expire_one(struct tf_dp_worker *w, struct tf_dp_req *r)
+{
+	tf_dp_stop_at_accel(w, r);
+	r->timed_out = 1;
+	/* The same rule as an accelerator failure: a prompt of token ids ran if tokens came. */
+	r->prompt_tokens =
+		r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : 0;
+	if (r->cancel)
+		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CANCELLED, 0, TF_USAGE_CANCELLED);
+	else if (r->cut)
+		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CUT_OFF, TF_PROTO_E_QUOTA_EXHAUSTED,
+				 TF_USAGE_CUT_OFF);
+	else
+		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CUT_OFF, TF_PROTO_E_TIMEOUT,
+				 TF_USAGE_TIMEOUT);
+}
+
+unsigned int
+tf_dp_deadline_expire(struct tf_dp_worker *w, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (w->dl_head && n < max) {
+		struct tf_dp_req *r = &w->reqs[w->dl_head - 1];
+
+		if (r->gen_deadline_us > w->now_us)
+			break;
+		/* tf_dp_req_finish takes it off the list; be sure even if it did not. */
+		expire_one(w, r);
+		tf_dp_deadline_disarm(w, r);
+		n++;
+	}
+	return n;
+}
