@@ -87,7 +87,8 @@
 	X(FLUSH_BYTES, "batches flushed at max_batch_bytes")                                       \
 	X(FLUSH_DELAY, "batches flushed at max_queue_delay_us")                                    \
 	X(XPORT_BUSY, "posts refused by the transport (no credit)")                                \
-	X(USAGE_RECORDS, "usage records produced")                                                 \
+	X(USAGE_RECORDS, "usage records produced (aggregate mode: requests summed)")               \
+	X(USAGE_AGGREGATES, "usage aggregates produced (aggregate mode)")                          \
 	X(CFG_CHANGES, "configuration commands applied (tenants, models, accelerators, batching)") \
 	X(POLLS, "loop iterations")                                                                \
 	X(IDLE_POLLS, "loop iterations that found no work")

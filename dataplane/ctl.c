@@ -43,6 +43,9 @@ tf_dp_ctl_exec(struct tf_dp_worker *w, struct tf_dp_ctl *m)
 	case TF_DP_CTL_SET_BATCHING:
 		st = tf_dp_worker_set_batching(w, m->cmd, &d);
 		break;
+	case TF_DP_CTL_SET_USAGE_MODE:
+		st = tf_dp_worker_set_usage_mode(w, m->cmd, &d);
+		break;
 	case TF_DP_CTL_DRAIN:
 		tf_dp_worker_drain(w);
 		st = TF_AQ_S_OK;
@@ -157,6 +160,13 @@ tf_dp_ctl_set_batching(struct tf_dp_ctl_bus *b, const struct tf_aq_set_batching 
 		       uint32_t *detail)
 {
 	return all(b, TF_DP_CTL_SET_BATCHING, 0, cmd, detail);
+}
+
+int
+tf_dp_ctl_set_usage_mode(struct tf_dp_ctl_bus *b, const struct tf_aq_set_usage_mode *cmd,
+			 uint32_t *detail)
+{
+	return all(b, TF_DP_CTL_SET_USAGE_MODE, 0, cmd, detail);
 }
 
 void
@@ -326,6 +336,12 @@ h_set_batching(void *ctx, const struct tf_aq_set_batching *cmd, uint32_t *detail
 }
 
 static int
+h_set_usage_mode(void *ctx, const struct tf_aq_set_usage_mode *cmd, uint32_t *detail)
+{
+	return tf_dp_ctl_set_usage_mode(ctx, cmd, detail);
+}
+
+static int
 h_get_card_stats(void *ctx, struct tf_aq_card_stats *r, uint32_t *detail)
 {
 	struct tf_dp_ctl_bus *b = ctx;
@@ -453,5 +469,6 @@ const struct tf_card_admin_handlers tf_dp_admin_handlers = {
 	.set_accel = h_set_accel,
 	.del_accel = h_del_accel,
 	.set_batching = h_set_batching,
+	.set_usage_mode = h_set_usage_mode,
 	/* fw_activate, fw_write, fw_info: tokfab-dp adds them with --flash (fw.c). */
 };

@@ -31,6 +31,7 @@ enum tf_dp_ctl_op {
 	TF_DP_CTL_DEL_ACCEL,
 	TF_DP_CTL_SET_BATCHING,
 	TF_DP_CTL_DRAIN,
+	TF_DP_CTL_SET_USAGE_MODE,
 };
 
 struct tf_dp_ctl {
@@ -91,6 +92,9 @@ int tf_dp_ctl_set_accel(struct tf_dp_ctl_bus *b, const struct tf_aq_set_accel *c
 int tf_dp_ctl_del_accel(struct tf_dp_ctl_bus *b, uint32_t id, uint32_t *detail);
 int tf_dp_ctl_set_batching(struct tf_dp_ctl_bus *b, const struct tf_aq_set_batching *cmd,
 			   uint32_t *detail);
+/* Every worker queues what it summed, then switches (hwdocs/queues.md SET_USAGE_MODE). */
+int tf_dp_ctl_set_usage_mode(struct tf_dp_ctl_bus *b, const struct tf_aq_set_usage_mode *cmd,
+			     uint32_t *detail);
 void tf_dp_ctl_drain(struct tf_dp_ctl_bus *b);
 
 /*

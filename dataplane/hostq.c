@@ -642,7 +642,9 @@ tf_dp_hostq_destroy(struct tf_dp_hostq *hq)
 			continue;
 		/* A record that never reached the event queue is the host's money: keep it. */
 		if (j->have_rec && !j->rec_posted && tf_dp_records_room(&hq->app->rec))
-			tf_dp_records_push(&hq->app->rec, &j->rec);
+			tf_dp_records_push(
+				&hq->app->rec,
+				&(struct tf_dp_usage_ev){ .type = TF_EQ_USAGE, .u.rec = j->rec });
 		job_free(hq, j);
 	}
 	for (uint32_t b = 0; b < HQ_TENANT_HASH; b++)

@@ -85,11 +85,11 @@ io_handoff(void *io, unsigned int to, uint16_t port, void *cookie, const uint8_t
 }
 
 static int
-io_usage_emit(void *io, const struct tf_usage_record *rec)
+io_usage_emit(void *io, const struct tf_dp_usage_ev *ev)
 {
 	struct tf_dp_lcore *lc = io;
 
-	struct tf_usage_record copy = *rec;
+	struct tf_dp_usage_ev copy = *ev;
 
 	return rte_ring_sp_enqueue_elem(lc->app->usage[lc->wid], &copy, sizeof(copy)) == 0
 		       ? 0
@@ -221,6 +221,7 @@ struct ctl_box {
 		struct tf_aq_set_model model;
 		struct tf_aq_set_accel accel;
 		struct tf_aq_set_batching batching;
+		struct tf_aq_set_usage_mode usage_mode;
 	} cmd;
 	struct tf_aq_tenant_info resp;
 };
@@ -239,6 +240,8 @@ cmd_size(uint32_t op)
 		return sizeof(struct tf_aq_set_accel);
 	case TF_DP_CTL_SET_BATCHING:
 		return sizeof(struct tf_aq_set_batching);
+	case TF_DP_CTL_SET_USAGE_MODE:
+		return sizeof(struct tf_aq_set_usage_mode);
 	default:
 		return 0;
 	}

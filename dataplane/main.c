@@ -238,7 +238,7 @@ make_rings(struct tf_dp_app *app)
 			rte_ring_create(name, 64, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "tf_use%u", w);
 		app->usage[w] =
-			rte_ring_create_elem(name, sizeof(struct tf_usage_record), 4096,
+			rte_ring_create_elem(name, sizeof(struct tf_dp_usage_ev), 4096,
 					     rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!app->ctl[w] || !app->usage[w])
 			return -ENOMEM;
@@ -323,13 +323,14 @@ destroy_workers(struct tf_dp_app *app)
 static void
 collect_usage(struct tf_dp_app *app)
 {
-	struct tf_usage_record u;
+	struct tf_dp_usage_ev ev;
 
 	for (unsigned int w = 0; w < app->nworkers; w++)
 		while (tf_dp_records_room(&app->rec) &&
-		       rte_ring_sc_dequeue_elem(app->usage[w], &u, sizeof(u)) == 0)
-			if (!app->hq || !tf_dp_hostq_usage(app->hq, &u))
-				tf_dp_records_push(&app->rec, &u);
+		       rte_ring_sc_dequeue_elem(app->usage[w], &ev, sizeof(ev)) == 0)
+			if (ev.type != TF_EQ_USAGE || !app->hq ||
+			    !tf_dp_hostq_usage(app->hq, &ev.u.rec))
+				tf_dp_records_push(&app->rec, &ev);
 	tf_dp_records_flush(&app->rec);
 }
 
@@ -519,7 +520,7 @@ save_pending(struct tf_dp_app *app, const char *bar)
 		return;
 	}
 	for (uint32_t i = app->rec.head; i != app->rec.tail; i++) {
-		tf_dp_usage_json(&app->rec.fifo[i % app->rec.cap], line, sizeof(line));
+		tf_dp_usage_ev_json(&app->rec.fifo[i % app->rec.cap], line, sizeof(line));
 		fprintf(f, "%s\n", line);
 	}
 	fclose(f);
@@ -762,6 +763,8 @@ main(int argc, char **argv)
 			goto out_workers;
 		app.bus.tenant_changed = tf_dp_hostq_tenant;
 		app.bus.tenant_arg = app.hq;
+		for (unsigned int w = 0; w < app.nworkers; w++)
+			tf_dp_worker_keep_records_port(app.workers[w], tf_dp_hostq_port(app.hq));
 	}
 	if (tf_dp_ports_init(&app) < 0)
 		goto out_ports;
@@ -774,7 +777,7 @@ main(int argc, char **argv)
 	if (o.bar) {
 		struct tf_card_dev_params cp = {
 			.path = o.bar,
-			.features = TF_FEAT_HEALTH_EVENTS,
+			.features = TF_FEAT_HEALTH_EVENTS | TF_FEAT_USAGE_AGG,
 			.fw_version = TF_DP_BUILTIN_FW_VERSION,
 			.fw_version_str = TF_DP_BUILTIN_FW_VERSION_STR,
 			.serial = app.cfg.serial,

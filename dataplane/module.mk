@@ -11,7 +11,7 @@ DP_LOGIC_SRCS := dataplane/counters.c dataplane/pkt.c dataplane/neigh.c dataplan
 	dataplane/tokbuf.c dataplane/utf8s.c dataplane/tables.c dataplane/tenants.c dataplane/worker.c \
 	dataplane/bigmem.c dataplane/hostwait.c \
 	dataplane/request.c dataplane/dispatch.c dataplane/deadline.c dataplane/respond.c \
-	dataplane/usage.c \
+	dataplane/usage.c dataplane/usage_agg.c \
 	dataplane/config.c dataplane/ctl.c dataplane/records.c dataplane/limits.c
 # What a program linking libtfdp links after it.
 DP_LOGIC_LIBS := tfdp tfxport tfproto tfcommon
@@ -25,6 +25,7 @@ $(eval $(call tf_unit,dp_admit_ut,tests/unit/dataplane/admit_ut.c,tfdp,,$(DP_UT_
 $(eval $(call tf_unit,dp_batch_ut,tests/unit/dataplane/batch_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_config_ut,tests/unit/dataplane/config_ut.c,tfdp tfproto,$$(TFPROTO_LIBS) $(call pc_libs,yaml-0.1),$(DP_UT_CFLAGS)))
 $(eval $(call tf_unit,dp_dedupe_ut,tests/unit/dataplane/dedupe_ut.c,tfdp tfproto,$$(TFPROTO_LIBS),$(DP_UT_CFLAGS)))
+$(eval $(call tf_unit,dp_usage_agg_ut,tests/unit/dataplane/usage_agg_ut.c,tfdp,,$(DP_UT_CFLAGS)))
 
 # tokfab-dp: the DPDK edge around libtfdp.
 # The card's host-facing side: ivshmem_serve.c (the BAR to a QEMU guest),

@@ -16,6 +16,12 @@ static const char *const outcome_names[] = {
 	[TF_USAGE_INTERNAL] = "internal",
 };
 
+static const char *
+outcome_name(uint16_t outcome)
+{
+	return outcome <= TF_USAGE_OUTCOME_MAX ? outcome_names[outcome] : "?";
+}
+
 int
 tf_dp_records_init(struct tf_dp_records *r, struct tf_card_dev *card, FILE *file, uint32_t cap)
 {
@@ -37,9 +43,9 @@ tf_dp_records_fini(struct tf_dp_records *r)
 }
 
 void
-tf_dp_records_push(struct tf_dp_records *r, const struct tf_usage_record *u)
+tf_dp_records_push(struct tf_dp_records *r, const struct tf_dp_usage_ev *ev)
 {
-	r->fifo[r->tail % r->cap] = *u;
+	r->fifo[r->tail % r->cap] = *ev;
 	r->tail++;
 }
 
@@ -52,10 +58,38 @@ tf_dp_usage_json(const struct tf_usage_record *u, char *buf, size_t len)
 			"\"queue_us\":%u,\"batch_us\":%u,\"compute_us\":%u,\"cost_micro\":%llu,"
 			"\"end_time_ns\":%llu}",
 			(unsigned long long)u->request_id, u->tenant_id, u->model_id, u->accel_id,
-			u->outcome <= TF_USAGE_OUTCOME_MAX ? outcome_names[u->outcome] : "?",
-			u->prompt_tokens, u->completion_tokens, u->queue_us, u->batch_us,
-			u->compute_us, (unsigned long long)u->cost_micro,
+			outcome_name(u->outcome), u->prompt_tokens, u->completion_tokens,
+			u->queue_us, u->batch_us, u->compute_us, (unsigned long long)u->cost_micro,
 			(unsigned long long)u->end_time_ns);
+}
+
+int
+tf_dp_usage_agg_json(const struct tf_usage_agg *a, char *buf, size_t len)
+{
+	return snprintf(buf, len,
+			"{\"requests\":%u,\"tenant\":%u,\"model\":%u,\"accel\":%u,"
+			"\"outcome\":\"%s\",\"prompt_tokens\":%llu,\"completion_tokens\":%llu,"
+			"\"compute_us\":%llu,\"cost_micro\":%llu,\"first_end_ns\":%llu,"
+			"\"last_end_ns\":%llu}",
+			a->requests, a->tenant_id, a->model_id, a->accel_id,
+			outcome_name(a->outcome), (unsigned long long)a->prompt_tokens,
+			(unsigned long long)a->completion_tokens, (unsigned long long)a->compute_us,
+			(unsigned long long)a->cost_micro, (unsigned long long)a->first_end_ns,
+			(unsigned long long)a->last_end_ns);
+}
+
+int
+tf_dp_usage_ev_json(const struct tf_dp_usage_ev *ev, char *buf, size_t len)
+{
+	return ev->type == TF_EQ_USAGE_AGG ? tf_dp_usage_agg_json(&ev->u.agg, buf, len)
+					   : tf_dp_usage_json(&ev->u.rec, buf, len);
+}
+
+static int
+post(struct tf_card_dev *card, const struct tf_dp_usage_ev *ev)
+{
+	return ev->type == TF_EQ_USAGE_AGG ? tf_card_dev_post_usage_agg(card, &ev->u.agg, NULL)
+					   : tf_card_dev_post_usage(card, &ev->u.rec, NULL);
 }
 
 unsigned int
@@ -65,10 +99,10 @@ tf_dp_records_flush(struct tf_dp_records *r)
 	char line[512];
 
 	while (r->head != r->tail) {
-		const struct tf_usage_record *u = &r->fifo[r->head % r->cap];
+		const struct tf_dp_usage_ev *ev = &r->fifo[r->head % r->cap];
 
 		if (r->card) {
-			int rc = tf_card_dev_post_usage(r->card, u, NULL);
+			int rc = post(r->card, ev);
 
 			if (rc == -EAGAIN) {
 				r->eq_full++;
@@ -78,7 +112,7 @@ tf_dp_records_flush(struct tf_dp_records *r)
 				r->posted++;
 			/* -EINVAL would be our bug: lib/card said why; it is not retried. */
 		} else if (r->file) {
-			tf_dp_usage_json(u, line, sizeof(line));
+			tf_dp_usage_ev_json(ev, line, sizeof(line));
 			fprintf(r->file, "%s\n", line);
 			r->written++;
 		} else {

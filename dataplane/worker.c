@@ -41,6 +41,7 @@ tf_dp_worker_destroy(struct tf_dp_worker *w)
 		tf_xport_ctx_destroy(w->xctx);
 	tf_tokarena_destroy(&w->tok);
 	tf_dedupe_destroy(&w->ids);
+	tf_usage_agg_fini(&w->agg);
 	free(w->backlog);
 	free(w->xsegs);
 	free(w->xreqs);
@@ -91,11 +92,13 @@ tf_dp_worker_create(const struct tf_dp_worker_params *p, struct tf_dp_worker **o
 	w->reasm = calloc(l->reasm_contexts ? l->reasm_contexts : 1, sizeof(*w->reasm));
 	w->xreqs = calloc(TF_ACCEL_MAX_BATCH_REQS, sizeof(*w->xreqs));
 	w->xsegs = calloc(XSEGS_CAP, sizeof(*w->xsegs));
-	w->backlog_cap = 2 * l->max_queue + TF_DP_USAGE_BACKLOG_MIN;
+	w->backlog_cap = 2 * l->max_queue + TF_DP_USAGE_BACKLOG_MIN + TF_DP_USAGE_AGG_GROUPS;
 	w->backlog = calloc(w->backlog_cap, sizeof(*w->backlog));
-	if (!w->reqs || !w->segs || !w->reasm || !w->xreqs || !w->xsegs || !w->backlog)
+	if (!w->reqs || !w->segs || !w->reasm || !w->xreqs || !w->xsegs || !w->backlog ||
+	    tf_usage_agg_init(&w->agg, TF_DP_USAGE_AGG_GROUPS) < 0)
 		goto err;
 	w->xsegs_cap = XSEGS_CAP;
+	w->records_port = UINT32_MAX;
 	for (uint32_t i = 0; i < w->nreqs; i++) {
 		w->reqs[i].index = i;
 		w->reqs[i].link = i + 2 <= w->nreqs ? i + 2 : 0;
@@ -421,6 +424,8 @@ tf_dp_worker_poll(struct tf_dp_worker *w)
 		tf_dp_cache_trim(w, 0);
 		tf_dp_phase_end(w, TF_DP_PH_TIMERS);
 	}
+	if (w->agg.n)
+		tf_dp_usage_agg_poll(w, w->draining);
 	if (w->backlog_head != w->backlog_tail) {
 		work += tf_dp_usage_flush(w);
 		tf_dp_phase_end(w, TF_DP_PH_USAGE);
@@ -444,7 +449,7 @@ tf_dp_worker_drain(struct tf_dp_worker *w)
 unsigned int
 tf_dp_worker_busy(const struct tf_dp_worker *w)
 {
-	return w->aq.depth + (w->backlog_tail - w->backlog_head);
+	return w->aq.depth + tf_dp_usage_backlog(w);
 }
 
 /* ---- observation ---- */

@@ -25,6 +25,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/pkt.h"
+#include "dataplane/usage_ev.h"
 #include "tokfab/bar.h"
 #include "tokfab/usage.h"
 
@@ -44,8 +45,8 @@ struct tf_dp_io_ops {
 	/* Passes a received frame to worker `to`; 0, or -ENOBUFS (the caller frees it). */
 	int (*handoff)(void *io, unsigned int to, uint16_t port, void *cookie, const uint8_t *frame,
 		       uint32_t len);
-	/* Hands a usage record to the main lcore; 0, or -EAGAIN (kept and retried). */
-	int (*usage_emit)(void *io, const struct tf_usage_record *rec);
+	/* Hands a usage event to the main lcore; 0, or -EAGAIN (kept and retried). */
+	int (*usage_emit)(void *io, const struct tf_dp_usage_ev *ev);
 };
 
 /* Card-wide limits, from the configuration file (not the admin queue). */
@@ -193,6 +194,18 @@ int tf_dp_worker_del_model(struct tf_dp_worker *w, uint32_t model_id, uint32_t *
 int tf_dp_worker_set_accel(struct tf_dp_worker *w, const struct tf_aq_set_accel *cmd,
 			   uint32_t *detail);
 int tf_dp_worker_del_accel(struct tf_dp_worker *w, uint32_t accel_id, uint32_t *detail);
+/*
+ * SET_USAGE_MODE (checked by lib/card): what the worker summed so far goes to
+ * its usage FIFO first, then the mode changes.
+ */
+int tf_dp_worker_set_usage_mode(struct tf_dp_worker *w, const struct tf_aq_set_usage_mode *cmd,
+				uint32_t *detail);
+/*
+ * Requests that arrive on port keep per-request usage records in every mode
+ * (the host-queue port: its completions carry the record's sequence number).
+ * Call before the worker runs.
+ */
+void tf_dp_worker_keep_records_port(struct tf_dp_worker *w, uint16_t port);
 int tf_dp_worker_set_batching(struct tf_dp_worker *w, const struct tf_aq_set_batching *cmd,
 			      uint32_t *detail);
 

@@ -15,6 +15,7 @@
 #include "dataplane/neigh.h"
 #include "dataplane/tenants.h"
 #include "dataplane/tokbuf.h"
+#include "dataplane/usage_agg.h"
 #include "dataplane/utf8s.h"
 #include "dataplane/worker.h"
 #include "dataplane/xport/xport.h"
@@ -160,6 +161,7 @@ struct tf_dp_reasm_ctx {
 };
 
 #define TF_DP_USAGE_BACKLOG_MIN 1024
+#define TF_DP_USAGE_AGG_GROUPS 1024 /* groups one worker sums at once (aggregate mode) */
 
 struct tf_dp_worker {
 	/* hot: the rx path */
@@ -223,9 +225,13 @@ struct tf_dp_worker {
 	uint64_t *ph_acc;
 	uint64_t ph_t;
 
-	/* usage records not yet accepted by the main lcore (FIFO ring) */
-	struct tf_usage_record *backlog;
+	/* usage events not yet accepted by the main lcore (FIFO ring) */
+	struct tf_dp_usage_ev *backlog;
 	uint32_t backlog_cap, backlog_head, backlog_tail;
+	/* aggregate mode (SET_USAGE_MODE): requests summed, not yet in the backlog */
+	struct tf_usage_agg_table agg;
+	uint64_t agg_window_ns; /* 0: one record per request */
+	uint32_t records_port; /* requests from this port always get records (host queues); or ~0 */
 
 	/* scratch for building datagrams */
 	uint8_t scratch_ids[4 * TF_ACCEL_MAX_CHUNK_TOKENS * 8];
@@ -377,10 +383,16 @@ unsigned int tf_dp_deadline_expire(struct tf_dp_worker *w, unsigned int max);
 /* usage.c */
 void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);
 unsigned int tf_dp_usage_flush(struct tf_dp_worker *w);
+/* Aggregate mode: the window ended (or force): the groups go to the backlog. */
+void tf_dp_usage_agg_poll(struct tf_dp_worker *w, int force);
+/*
+ * Events that may still need backlog room: queued, plus one per group being
+ * summed (admission keeps this + max_queue below backlog_cap).
+ */
 static inline uint32_t
 tf_dp_usage_backlog(const struct tf_dp_worker *w)
 {
-	return w->backlog_tail - w->backlog_head;
+	return w->backlog_tail - w->backlog_head + w->agg.n;
 }
 
 #endif /* TF_DP_WORKER_INT_H */

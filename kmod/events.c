@@ -50,6 +50,25 @@ static int tf_check_usage(const struct tf_usage_record *u)
 	return 0;
 }
 
+/* ABI 1.2 usage aggregate (hwdocs/usage-record.md). */
+static int tf_check_usage_agg(const struct tf_usage_agg *a)
+{
+	u16 outcome = le16_to_cpu(a->outcome);
+	u64 n = le32_to_cpu(a->requests);
+
+	if (!a->first_end_ns || !a->tenant_id || !a->model_id || outcome > TF_USAGE_OUTCOME_MAX ||
+	    a->flags || !n || a->reserved0 || a->reserved1 ||
+	    le64_to_cpu(a->prompt_tokens) > n * TF_TOKENS_MAX ||
+	    le64_to_cpu(a->completion_tokens) > n * TF_TOKENS_MAX ||
+	    le64_to_cpu(a->cost_micro) > TF_COST_MAX ||
+	    le64_to_cpu(a->last_end_ns) < le64_to_cpu(a->first_end_ns))
+		return -EBADMSG;
+	if (outcome == TF_USAGE_REFUSED &&
+	    (a->prompt_tokens || a->completion_tokens || a->cost_micro || a->accel_id))
+		return -EBADMSG;
+	return 0;
+}
+
 static int tf_check_health(const struct tf_health_event *h)
 {
 	u16 comp = le16_to_cpu(h->component), state = le16_to_cpu(h->state);
@@ -87,6 +106,11 @@ int tf_eq_check_entry(const struct tf_eq_entry *e, u64 seq)
 		if (len != sizeof(struct tf_health_event))
 			return -EBADMSG;
 		ret = tf_check_health(&e->body.health);
+		break;
+	case TF_EQ_USAGE_AGG:
+		if (len != sizeof(struct tf_usage_agg))
+			return -EBADMSG;
+		ret = tf_check_usage_agg(&e->body.agg);
 		break;
 	default:
 		return -EBADMSG;
@@ -183,7 +207,8 @@ ssize_t tf_eq_read(struct tf_dev *tf, u64 *cursor, bool admin, char __user *buf,
 				return -ERESTARTSYS;
 			continue;
 		}
-		if (!admin && le16_to_cpu(e.type) == TF_EQ_USAGE) {
+		if (!admin && (le16_to_cpu(e.type) == TF_EQ_USAGE ||
+			       le16_to_cpu(e.type) == TF_EQ_USAGE_AGG)) {
 			(*cursor)++;
 			continue;
 		}

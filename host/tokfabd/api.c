@@ -344,6 +344,8 @@ get_usage(struct tfd *d, const struct tfd_request *rq, struct tfd_response *rs)
 	uint64_t now = tfd_now_ns();
 	const char *v, *fmt = arg(rq, "format");
 	int raw = arg(rq, "raw") && strcmp(arg(rq, "raw"), "0");
+	uint32_t records_mode, agg_ms;
+	json_t *out;
 	int rows;
 
 	if ((v = arg(rq, "tenant")) && ref_id(d, v, 1, &f.tenant))
@@ -415,6 +417,8 @@ get_usage(struct tfd *d, const struct tfd_request *rq, struct tfd_response *rs)
 	rows = raw ? tfd_ledger_records(d->api_ledger, &f, raw_row_cb, &o)
 		   : tfd_ledger_query(d->api_ledger, &f, usage_row_cb, &o);
 	pthread_mutex_unlock(&d->api_ledger_lock);
+	records_mode = d->cfg->ledger_records;
+	agg_ms = d->cfg->ledger_aggregate_ms;
 	pthread_rwlock_unlock(&d->cfg_lock);
 	if (rows < 0) {
 		json_decref(o.rows);
@@ -429,10 +433,23 @@ get_usage(struct tfd *d, const struct tfd_request *rq, struct tfd_response *rs)
 		s = tfd_buf_take(&o.csv, &len);
 		return set_body(rs, 200, "text/csv", s, len);
 	}
-	json_reply(rs, 200,
-		   json_pack("{s:o,s:o,s:o,s:i}", "since", iso_time(f.since_ns), "until",
-			     f.until_ns ? iso_time(f.until_ns) : json_null(),
-			     raw ? "records" : "rows", o.rows, "count", rows));
+	out = json_pack("{s:o,s:o,s:o,s:i}", "since", iso_time(f.since_ns), "until",
+			f.until_ns ? iso_time(f.until_ns) : json_null(), raw ? "records" : "rows",
+			o.rows, "count", rows);
+	if (raw && out) {
+		json_object_set_new(out, "ledger_records",
+				    json_string(records_mode == TF_USAGE_MODE_AGGREGATE ? "aggregate"
+											: "request"));
+		if (records_mode == TF_USAGE_MODE_AGGREGATE)
+			json_object_set_new(
+				out, "note",
+				json_sprintf("ledger.records is aggregate: the card sums requests per "
+					     "tenant, model, accelerator and outcome every %u ms, so "
+					     "per-request records exist only for times the ledger ran "
+					     "with records: request; totals are in /v1/usage (no raw)",
+					     agg_ms));
+	}
+	json_reply(rs, 200, out);
 }
 
 /* ------------------------------------------------------------ tenants */

@@ -99,6 +99,31 @@ cmd_ok(struct tfd *d, uint16_t opcode, const void *req, void *resp, size_t size,
 	return 0;
 }
 
+/*
+ * ledger.records. A card without usage aggregation (ABI < 1.2) only knows
+ * per-request records: fine unless the operator asked for aggregates.
+ */
+static int
+push_usage_mode(struct tfd *d, const struct tfd_config *cfg, char *err, size_t errlen)
+{
+	struct tf_aq_set_usage_mode c = { .mode = cfg->ledger_records };
+
+	if (!(d->info.card_features & TF_FEAT_USAGE_AGG)) {
+		if (cfg->ledger_records == TF_USAGE_MODE_REQUEST)
+			return 0;
+		snprintf(err, errlen,
+			 "ledger.records: aggregate needs a card with usage aggregation (ABI 1.2, "
+			 "feature bit 5); this card has ABI %u.%u: update its firmware or use "
+			 "records: request",
+			 TF_ABI_VERSION_MAJOR(d->info.abi_version),
+			 TF_ABI_VERSION_MINOR(d->info.abi_version));
+		return -EOPNOTSUPP;
+	}
+	if (c.mode == TF_USAGE_MODE_AGGREGATE)
+		c.aggregate_ms = cfg->ledger_aggregate_ms;
+	return cmd_ok(d, TF_AQ_SET_USAGE_MODE, &c, NULL, 0, err, errlen);
+}
+
 static void
 meta_key(char *buf, size_t len, uint32_t tenant, const char *what)
 {
@@ -246,6 +271,8 @@ push_config(struct tfd *d, int set_balance)
 	}
 	if (!rc && cfg->has_batching)
 		rc = cmd_ok(d, TF_AQ_SET_BATCHING, &cfg->batching, NULL, 0, err, sizeof(err));
+	if (!rc)
+		rc = push_usage_mode(d, cfg, err, sizeof(err));
 	for (uint32_t i = 0; i < cfg->n_tenants && !rc; i++)
 		rc = tfd_card_push_tenant(d, d->ledger, cfg, &cfg->tenants[i], set_balance, err,
 					  sizeof(err));

@@ -359,9 +359,10 @@ parse_card(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 static int
 parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 {
-	static const char *const keys[] = { "path",	      "synchronous",	"batch_max",
-					    "commit_interval_ms", "retention_days", NULL };
-	char sync[16] = "full", path[PATH_MAX] = "";
+	static const char *const keys[] = { "path",	  "synchronous",    "batch_max",
+					    "commit_interval_ms", "retention_days", "records",
+					    "aggregate_ms",	  NULL };
+	char sync[16] = "full", path[PATH_MAX] = "", records[16] = "request";
 	int rc;
 
 	if (want_type(c, m, YAML_MAPPING_NODE, "ledger") || check_keys(c, m, "ledger", keys))
@@ -372,8 +373,25 @@ parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 	rc = rc ?: get_u32(c, m, "ledger", "commit_interval_ms", 0, 0, 10000,
 			   &cfg->ledger_commit_interval_ms);
 	rc = rc ?: get_u32(c, m, "ledger", "retention_days", 0, 0, 36500, &cfg->retention_days);
+	rc = rc ?: get_str(c, m, "ledger", "records", 0, records, sizeof(records));
+	rc = rc ?: get_u32(c, m, "ledger", "aggregate_ms", 0, 1, TF_USAGE_AGG_MS_MAX,
+			   &cfg->ledger_aggregate_ms);
 	if (rc)
 		return rc;
+	if (!strcmp(records, "request"))
+		cfg->ledger_records = TF_USAGE_MODE_REQUEST;
+	else if (!strcmp(records, "aggregate"))
+		cfg->ledger_records = TF_USAGE_MODE_AGGREGATE;
+	else
+		return fail(c, lookup(c, m, "records"), "ledger.records",
+			    "expected request (a ledger row per request) or aggregate (the card "
+			    "sums requests every aggregate_ms), got '%s'",
+			    records);
+	if (TF_USAGE_AGG_MS_MAX % cfg->ledger_aggregate_ms)
+		return fail(c, lookup(c, m, "aggregate_ms"), "ledger.aggregate_ms",
+			    "%u does not divide 60000 (windows align to the minute): use e.g. "
+			    "50, 100, 250, 500 or 1000",
+			    cfg->ledger_aggregate_ms);
 	if (path[0])
 		resolve(c, path, cfg->ledger_path, sizeof(cfg->ledger_path));
 	if (!strcmp(sync, "full"))
@@ -857,6 +875,8 @@ defaults(struct tfd_config *cfg)
 	cfg->ledger_sync_full = 1;
 	cfg->ledger_batch_max = 1024;
 	cfg->ledger_commit_interval_ms = 100;
+	cfg->ledger_records = TF_USAGE_MODE_REQUEST;
+	cfg->ledger_aggregate_ms = 100;
 	cfg->retention_days = 400;
 	snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
 	cfg->listen_port = 8470;

@@ -75,6 +75,13 @@ struct tfd_config {
 	int ledger_sync_full; /* synchronous=FULL (default) or NORMAL */
 	uint32_t ledger_batch_max; /* group commit: at most this many events per transaction */
 	uint32_t ledger_commit_interval_ms; /* ... or this long after the first; 0 = at once */
+	/*
+	 * ledger.records: TF_USAGE_MODE_REQUEST (a row per request, the default) or
+	 * TF_USAGE_MODE_AGGREGATE (the card sums per tenant, model, accelerator and
+	 * outcome every ledger_aggregate_ms; pushed with SET_USAGE_MODE).
+	 */
+	uint32_t ledger_records;
+	uint32_t ledger_aggregate_ms; /* 1..60000, divides 60000 */
 	uint32_t retention_days; /* raw usage records; 0 = forever */
 	/* api */
 	char listen_addr[64];

@@ -35,7 +35,7 @@ struct tfd_ledger {
 	struct rollup roll[ROLLUP_MAX];
 	unsigned int n_roll;
 	struct tfd_keymap roll_map; /* group -> roll[] */
-	sqlite3_stmt *ins_usage, *ins_usage_n, *ins_health, *upsert_hourly, *upsert_card,
+	sqlite3_stmt *ins_usage, *ins_usage_n, *ins_agg, *ins_health, *upsert_hourly, *upsert_card,
 		*get_card;
 	/* usage records of this commit not yet inserted (ins_usage_n takes ROWS_PER_INSERT) */
 	const struct tf_eq_entry *queued[ROWS_PER_INSERT];
@@ -55,8 +55,13 @@ struct tfd_ledger {
  * epoch) (read once per transaction). Schema 1 had `usage` keyed by (card,
  * epoch, seq) plus a (tenant, end) index: three B-tree inserts per record,
  * ~3x the CPU (hwdocs/performance.md); it is migrated on open.
+ *
+ * Schema 3 adds `usage_agg`: one row per usage aggregate (ledger.records:
+ * aggregate; the card summed requests of one tenant, model, accelerator and
+ * outcome over a window), append-only like `usage` and under the same
+ * watermark. Queries read both tables; a schema 2 ledger gets the table.
  */
-#define SCHEMA_VERSION "2"
+#define SCHEMA_VERSION "3"
 
 static const char g_schema[] =
 	"CREATE TABLE IF NOT EXISTS usage ("
@@ -67,6 +72,14 @@ static const char g_schema[] =
 	" completion_tokens INTEGER NOT NULL, queue_us INTEGER NOT NULL,"
 	" batch_us INTEGER NOT NULL, compute_us INTEGER NOT NULL, cost_micro INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS usage_end ON usage(end_ns);"
+	"CREATE TABLE IF NOT EXISTS usage_agg ("
+	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" end_ns INTEGER NOT NULL, first_end_ns INTEGER NOT NULL, requests INTEGER NOT NULL,"
+	" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL, accel_id INTEGER NOT NULL,"
+	" outcome INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,"
+	" completion_tokens INTEGER NOT NULL, compute_us INTEGER NOT NULL,"
+	" cost_micro INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS usage_agg_end ON usage_agg(end_ns);"
 	"CREATE TABLE IF NOT EXISTS health_events ("
 	" card TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" time_ns INTEGER NOT NULL, component INTEGER NOT NULL, component_id INTEGER NOT NULL,"
@@ -109,6 +122,9 @@ static const char g_migrate_1_2[] =
 	"UPDATE meta SET value = '2' WHERE key = 'schema';"
 	"COMMIT;";
 
+/* Schema 2 -> 3: only a new table (g_schema creates it right after). */
+static const char g_migrate_2_3[] = "UPDATE meta SET value = '3' WHERE key = 'schema';";
+
 static int
 prep(struct tfd_ledger *l, const char *sql, sqlite3_stmt **st)
 {
@@ -132,17 +148,17 @@ migrate(struct tfd_ledger *l, char **msg)
 	sqlite3_finalize(st);
 	if (!ver[0] || !strcmp(ver, SCHEMA_VERSION))
 		return 0;
-	if (strcmp(ver, "1")) {
+	if (strcmp(ver, "1") && strcmp(ver, "2")) {
 		*msg = sqlite3_mprintf("schema version %s is newer than this tokfabd (%s): "
 				       "run the tokfabd that wrote it",
 				       ver, SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	if (sqlite3_exec(l->db, g_migrate_1_2, NULL, NULL, msg) != SQLITE_OK) {
+	if (!strcmp(ver, "1") && sqlite3_exec(l->db, g_migrate_1_2, NULL, NULL, msg) != SQLITE_OK) {
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 		return -EIO;
 	}
-	return 0;
+	return sqlite3_exec(l->db, g_migrate_2_3, NULL, NULL, msg) == SQLITE_OK ? 0 : -EIO;
 }
 
 /* SQLite's allocation statistics take a global mutex per malloc: not needed here. */
@@ -200,6 +216,7 @@ tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *e
 	}
 	if (prep(l, "INSERT INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &l->ins_usage) ||
 	    prep_multi(l, &l->ins_usage_n) ||
+	    prep(l, "INSERT INTO usage_agg VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &l->ins_agg) ||
 	    prep(l, "SELECT last_seq FROM cards WHERE card = ? AND epoch = ?", &l->get_card) ||
 	    prep(l, "INSERT OR IGNORE INTO health_events VALUES (?,?,?,?,?,?,?,?,?)",
 		 &l->ins_health) ||
@@ -248,6 +265,7 @@ tfd_ledger_close(struct tfd_ledger *l)
 	if (!l)
 		return;
 	sqlite3_finalize(l->ins_usage);
+	sqlite3_finalize(l->ins_agg);
 	sqlite3_finalize(l->ins_usage_n);
 	sqlite3_finalize(l->ins_health);
 	sqlite3_finalize(l->upsert_hourly);
@@ -308,14 +326,26 @@ flush_rollups(struct tfd_ledger *l)
 	return 0;
 }
 
-/* Adds a new record to this commit's rollups (one upsert per group, not per record). */
+/* One record or aggregate as a rollup contribution. */
+struct rollup_add {
+	uint64_t end_ns;
+	uint32_t tenant, model, accel;
+	uint16_t outcome;
+	uint64_t requests, prompt, completion, cost;
+};
+
+/*
+ * Adds a new record or aggregate to this commit's rollups (one upsert per
+ * group, not per record). An aggregate's window lies within one minute
+ * (aggregate_ms divides 60 s), so within one hour: its end decides.
+ */
 static int
-add_rollup(struct tfd_ledger *l, const struct tf_usage_record *u)
+add_rollup(struct tfd_ledger *l, const struct rollup_add *u)
 {
-	struct tfd_usage_key k = { .hour = u->end_time_ns / 3600000000000ull * 3600,
-				   .tenant = u->tenant_id,
-				   .model = u->model_id,
-				   .accel = u->accel_id,
+	struct tfd_usage_key k = { .hour = u->end_ns / 3600000000000ull * 3600,
+				   .tenant = u->tenant,
+				   .model = u->model,
+				   .accel = u->accel,
 				   .outcome = u->outcome };
 	struct rollup *r;
 	int64_t i;
@@ -335,10 +365,10 @@ add_rollup(struct tfd_ledger *l, const struct tf_usage_record *u)
 				      .accel = k.accel,
 				      .outcome = k.outcome };
 	}
-	r->requests++;
-	r->prompt += u->prompt_tokens;
-	r->completion += u->completion_tokens;
-	r->cost += u->cost_micro;
+	r->requests += u->requests;
+	r->prompt += u->prompt;
+	r->completion += u->completion;
+	r->cost += u->cost;
 	return 0;
 }
 
@@ -389,10 +419,55 @@ insert_queued(struct tfd_ledger *l, const char *card, uint64_t epoch)
 static int
 commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, const struct tf_eq_entry *e)
 {
+	const struct tf_usage_record *u = &e->body.usage;
+
 	l->queued[l->n_queued++] = e;
 	if (l->n_queued == ROWS_PER_INSERT && insert_queued(l, card, epoch) < 0)
 		return -EIO;
-	return add_rollup(l, &e->body.usage);
+	return add_rollup(l, &(struct rollup_add){ .end_ns = u->end_time_ns,
+						  .tenant = u->tenant_id,
+						  .model = u->model_id,
+						  .accel = u->accel_id,
+						  .outcome = u->outcome,
+						  .requests = 1,
+						  .prompt = u->prompt_tokens,
+						  .completion = u->completion_tokens,
+						  .cost = u->cost_micro });
+}
+
+/* One usage aggregate: one row (they are few: per group and window, not per request). */
+static int
+commit_agg(struct tfd_ledger *l, const char *card, uint64_t epoch, const struct tf_eq_entry *e)
+{
+	const struct tf_usage_agg *a = &e->body.agg;
+	sqlite3_stmt *st = l->ins_agg;
+	int i = 1;
+
+	sqlite3_bind_text(st, i++, card, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)epoch);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)e->seq);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->last_end_ns);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->first_end_ns);
+	sqlite3_bind_int64(st, i++, a->requests);
+	sqlite3_bind_int64(st, i++, a->tenant_id);
+	sqlite3_bind_int64(st, i++, a->model_id);
+	sqlite3_bind_int64(st, i++, a->accel_id);
+	sqlite3_bind_int(st, i++, a->outcome);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->prompt_tokens);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->completion_tokens);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->compute_us);
+	sqlite3_bind_int64(st, i, (sqlite3_int64)a->cost_micro);
+	if (step_done(st))
+		return -EIO;
+	return add_rollup(l, &(struct rollup_add){ .end_ns = a->last_end_ns,
+						  .tenant = a->tenant_id,
+						  .model = a->model_id,
+						  .accel = a->accel_id,
+						  .outcome = a->outcome,
+						  .requests = a->requests,
+						  .prompt = a->prompt_tokens,
+						  .completion = a->completion_tokens,
+						  .cost = a->cost_micro });
 }
 
 static int
@@ -458,6 +533,8 @@ tfd_ledger_commit(struct tfd_ledger *l, const char *card, uint64_t epoch,
 		}
 		if (ev[i].type == TF_EQ_USAGE)
 			rc = commit_usage(l, card, epoch, &ev[i]);
+		else if (ev[i].type == TF_EQ_USAGE_AGG)
+			rc = commit_agg(l, card, epoch, &ev[i]);
 		else
 			rc = commit_health(l, card, epoch, ev[i].seq, &ev[i].body.health);
 		res->inserted++;
@@ -585,11 +662,21 @@ bind_filter(sqlite3_stmt *st, const struct tfd_usage_filter *f)
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)f->until_ns);
 }
 
+/*
+ * Per-request rows and aggregates as one relation (requests = 1 for a row);
+ * first_ns: when the earliest request in the row ended.
+ */
+#define USAGE_BOTH                                                                            \
+	"SELECT end_ns, end_ns AS first_ns, 1 AS requests, tenant_id, model_id, accel_id,"    \
+	" outcome, prompt_tokens, completion_tokens, compute_us, cost_micro FROM usage"        \
+	" UNION ALL SELECT end_ns, first_end_ns, requests, tenant_id, model_id, accel_id,"     \
+	" outcome, prompt_tokens, completion_tokens, compute_us, cost_micro FROM usage_agg"
+
 int
 tfd_ledger_query(struct tfd_ledger *l, const struct tfd_usage_filter *f,
 		 int (*fn)(void *arg, const struct tfd_usage_row *row), void *arg)
 {
-	char sql[1024], where[256], cols[256] = "", groupby[256] = "";
+	char sql[1536], where[256], cols[256] = "", groupby[256] = "";
 	unsigned int limit = f->limit ? f->limit : 100000;
 	sqlite3_stmt *st;
 	int rows = 0, rc;
@@ -613,10 +700,10 @@ tfd_ledger_query(struct tfd_ledger *l, const struct tfd_usage_filter *f,
 #undef COL
 	where_clause(f, where, sizeof(where));
 	snprintf(sql, sizeof(sql),
-		 "SELECT %s COUNT(*), COALESCE(SUM(prompt_tokens),0),"
+		 "SELECT %s COALESCE(SUM(requests),0), COALESCE(SUM(prompt_tokens),0),"
 		 " COALESCE(SUM(completion_tokens),0), COALESCE(SUM(cost_micro),0),"
-		 " COALESCE(SUM(compute_us),0), COALESCE(MIN(end_ns),0), COALESCE(MAX(end_ns),0)"
-		 " FROM usage%s%s ORDER BY 1, 2, 3, 4, 5 LIMIT %u",
+		 " COALESCE(SUM(compute_us),0), COALESCE(MIN(first_ns),0), COALESCE(MAX(end_ns),0)"
+		 " FROM (" USAGE_BOTH ")%s%s ORDER BY 1, 2, 3, 4, 5 LIMIT %u",
 		 cols, where, groupby, limit);
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
 		return -EIO;
@@ -700,13 +787,21 @@ tfd_ledger_prune(struct tfd_ledger *l, uint64_t before_ns, uint64_t *deleted)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(l->db, "DELETE FROM usage WHERE end_ns < ?", -1, &st, NULL))
-		return -EIO;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)before_ns);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	*deleted = rc ? 0 : (uint64_t)sqlite3_changes(l->db);
-	sqlite3_finalize(st);
-	return rc;
+	*deleted = 0;
+	for (int t = 0; t < 2; t++) {
+		if (sqlite3_prepare_v2(l->db,
+				       t ? "DELETE FROM usage_agg WHERE end_ns < ?"
+					 : "DELETE FROM usage WHERE end_ns < ?",
+				       -1, &st, NULL))
+			return -EIO;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)before_ns);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		*deleted += rc ? 0 : (uint64_t)sqlite3_changes(l->db);
+		sqlite3_finalize(st);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 int
@@ -716,8 +811,8 @@ tfd_ledger_counts(struct tfd_ledger *l, uint64_t *usage, uint64_t *health)
 	int rc = -EIO;
 
 	if (sqlite3_prepare_v2(l->db,
-			       "SELECT (SELECT COUNT(*) FROM usage), (SELECT COUNT(*) FROM "
-			       "health_events)",
+			       "SELECT (SELECT COUNT(*) FROM usage) + (SELECT COUNT(*) FROM "
+			       "usage_agg), (SELECT COUNT(*) FROM health_events)",
 			       -1, &st, NULL))
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {

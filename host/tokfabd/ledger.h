@@ -87,7 +87,12 @@ struct tfd_usage_row {
 	uint64_t first_ns, last_ns;
 };
 
-/* Aggregates usage records; calls fn per row. Returns rows or -EIO/-EINVAL. */
+/*
+ * Aggregates usage records and usage aggregates (ledger.records: aggregate)
+ * alike; calls fn per row. Returns rows or -EIO/-EINVAL. An aggregate counts
+ * in the time range and bucket of its last request's end (its window lies in
+ * one bucket when bucket_s is a multiple of the window).
+ */
 int tfd_ledger_query(struct tfd_ledger *l, const struct tfd_usage_filter *f,
 		     int (*fn)(void *arg, const struct tfd_usage_row *row), void *arg);
 
@@ -97,7 +102,10 @@ struct tfd_usage_raw {
 	struct tf_usage_record r;
 };
 
-/* Raw records in time order (export). Returns rows or -errno. */
+/*
+ * Raw per-request records in time order (export). Aggregate mode keeps none:
+ * its requests are only in the aggregates. Returns rows or -errno.
+ */
 int tfd_ledger_records(struct tfd_ledger *l, const struct tfd_usage_filter *f,
 		       int (*fn)(void *arg, const struct tfd_usage_raw *rec), void *arg);
 
@@ -108,7 +116,7 @@ int tfd_ledger_totals(struct tfd_ledger *l, int (*fn)(void *arg, const struct tf
 /* Deletes raw usage records that ended before before_ns (rollups stay). */
 int tfd_ledger_prune(struct tfd_ledger *l, uint64_t before_ns, uint64_t *deleted);
 
-/* Counts of committed events (for tests and the startup log line). */
+/* Counts of committed events (usage: records + aggregates; for tests and the startup log). */
 int tfd_ledger_counts(struct tfd_ledger *l, uint64_t *usage, uint64_t *health);
 
 #endif /* TFD_LEDGER_H */

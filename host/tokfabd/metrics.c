@@ -98,19 +98,30 @@ tfd_metrics_count(struct tfd *d, const struct tf_eq_entry *ev, unsigned int n)
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		const struct tf_usage_record *u = &ev[i].body.usage;
+		const struct tf_usage_agg *a = &ev[i].body.agg;
 		struct tfd_counter *c;
 
-		if (ev[i].type != TF_EQ_USAGE)
-			continue;
-		c = counter(d, u->tenant_id, u->model_id, u->accel_id, u->outcome);
-		if (!c)
-			continue;
-		c->requests++;
-		c->prompt_tokens += u->prompt_tokens;
-		c->completion_tokens += u->completion_tokens;
-		c->cost_micro += (int64_t)u->cost_micro;
-		d->live_tokens[sec % TFD_LIVE_SECONDS] += u->completion_tokens;
-		d->live_requests[sec % TFD_LIVE_SECONDS]++;
+		if (ev[i].type == TF_EQ_USAGE) {
+			c = counter(d, u->tenant_id, u->model_id, u->accel_id, u->outcome);
+			if (!c)
+				continue;
+			c->requests++;
+			c->prompt_tokens += u->prompt_tokens;
+			c->completion_tokens += u->completion_tokens;
+			c->cost_micro += (int64_t)u->cost_micro;
+			d->live_tokens[sec % TFD_LIVE_SECONDS] += u->completion_tokens;
+			d->live_requests[sec % TFD_LIVE_SECONDS]++;
+		} else if (ev[i].type == TF_EQ_USAGE_AGG) {
+			c = counter(d, a->tenant_id, a->model_id, a->accel_id, a->outcome);
+			if (!c)
+				continue;
+			c->requests += a->requests;
+			c->prompt_tokens += a->prompt_tokens;
+			c->completion_tokens += a->completion_tokens;
+			c->cost_micro += (int64_t)a->cost_micro;
+			d->live_tokens[sec % TFD_LIVE_SECONDS] += a->completion_tokens;
+			d->live_requests[sec % TFD_LIVE_SECONDS] += a->requests;
+		}
 	}
 	pthread_mutex_unlock(&d->live_lock);
 }

@@ -19,6 +19,8 @@
  *        (include/tokfab/hostq.h, hwdocs/kmod.md "Host queues");
  *        firmware update over the admin queue: FW_WRITE, FW_INFO,
  *        TF_FEAT_FW_UPDATE.
+ *   1.2  usage aggregation: SET_USAGE_MODE, TF_EQ_USAGE_AGG events
+ *        (struct tf_usage_agg), TF_FEAT_USAGE_AGG.
  */
 #ifndef TOKFAB_BAR_H
 #define TOKFAB_BAR_H
@@ -31,7 +33,7 @@
 
 #define TF_BAR_MAGIC 0x42414654u /* bytes "TFAB" at offset 0 */
 #define TF_ABI_MAJOR 1u /* incompatible changes: hosts refuse another major */
-#define TF_ABI_MINOR 1u /* compatible additions (fields in reserved space) */
+#define TF_ABI_MINOR 2u /* compatible additions (fields in reserved space) */
 #define TF_ABI_VERSION(maj, min) (((maj) << 16) | (min))
 #define TF_ABI_VERSION_MAJOR(v) ((v) >> 16)
 #define TF_ABI_VERSION_MINOR(v) ((v)&0xffffu)
@@ -57,9 +59,10 @@
 #define TF_FEAT_IVSHMEM_DOORBELL (1ull << 2) /* card serves ivshmem doorbells/vectors */
 #define TF_FEAT_HOST_QUEUES (1ull << 3) /* hq_* registers valid: host queue windows (1.1) */
 #define TF_FEAT_FW_UPDATE (1ull << 4) /* FW_WRITE and FW_INFO are implemented (1.1) */
+#define TF_FEAT_USAGE_AGG (1ull << 5) /* SET_USAGE_MODE and TF_EQ_USAGE_AGG events (1.2) */
 #define TF_FEAT_KNOWN_MASK                                                        \
 	(TF_FEAT_HEALTH_EVENTS | TF_FEAT_FW_ACTIVATE | TF_FEAT_IVSHMEM_DOORBELL | \
-	 TF_FEAT_HOST_QUEUES | TF_FEAT_FW_UPDATE)
+	 TF_FEAT_HOST_QUEUES | TF_FEAT_FW_UPDATE | TF_FEAT_USAGE_AGG)
 
 /* status register bits (card-written). */
 #define TF_STATUS_READY (1u << 0) /* admin queue enabled and being served */
@@ -172,6 +175,7 @@ enum tf_aq_opcode {
 	TF_AQ_SET_ACCEL = 0x30, /* [tf_aq_set_accel] -> [none] */
 	TF_AQ_DEL_ACCEL = 0x31, /* [tf_aq_id] -> [none] */
 	TF_AQ_SET_BATCHING = 0x40, /* [tf_aq_set_batching] -> [none] */
+	TF_AQ_SET_USAGE_MODE = 0x41, /* [tf_aq_set_usage_mode] -> [none] (1.2) */
 	TF_AQ_FW_ACTIVATE = 0x50, /* [tf_aq_fw_activate] -> [tf_aq_fw_status] */
 	TF_AQ_FW_WRITE = 0x51, /* [tf_aq_fw_write] -> [tf_aq_fw_write_status] (1.1) */
 	TF_AQ_FW_INFO = 0x52, /* [none] -> [tf_aq_fw_info] (1.1) */
@@ -358,6 +362,28 @@ struct tf_aq_set_batching {
 	__le32 reserved; /* must be 0 */
 };
 
+/*
+ * TF_AQ_SET_USAGE_MODE (1.2): how the card reports finished requests on the
+ * event queue. REQUEST (the default after every card start): one
+ * TF_EQ_USAGE record per request. AGGREGATE: one TF_EQ_USAGE_AGG event per
+ * (tenant, model, accelerator, outcome) and worker per window of
+ * aggregate_ms (card CLOCK_REALTIME multiples of it); requests of the host
+ * queues keep their per-request records. The card posts what it has summed
+ * so far before the command completes its switch (no request is lost or
+ * counted twice across a change). An unknown mode: BAD_FIELD, detail 16.
+ */
+enum tf_usage_mode {
+	TF_USAGE_MODE_REQUEST = 1,
+	TF_USAGE_MODE_AGGREGATE = 2,
+};
+#define TF_USAGE_AGG_MS_MAX 60000u /* aggregate_ms divides it: windows never straddle a minute */
+
+struct tf_aq_set_usage_mode {
+	__le32 mode; /* enum tf_usage_mode */
+	__le32 aggregate_ms; /* AGGREGATE: 1..60000 and a divisor of 60000; REQUEST: 0 */
+	__le64 reserved; /* must be 0 */
+};
+
 /* TF_AQ_GET_STATS request. */
 enum tf_stats_scope {
 	TF_STATS_CARD = 1, /* id must be 0 -> struct tf_aq_card_stats */
@@ -491,6 +517,7 @@ struct tf_aq_fw_info {
 enum tf_eq_type {
 	TF_EQ_USAGE = 1, /* body: struct tf_usage_record */
 	TF_EQ_HEALTH = 2, /* body: struct tf_health_event */
+	TF_EQ_USAGE_AGG = 3, /* body: struct tf_usage_agg (1.2, aggregate mode) */
 };
 
 /* Event entry for sequence number seq lives at slot seq & (eq_depth - 1). */
@@ -502,6 +529,7 @@ struct tf_eq_entry {
 	union {
 		struct tf_usage_record usage;
 		struct tf_health_event health;
+		struct tf_usage_agg agg;
 		__u8 raw[TF_EQ_BODY_MAX]; /* bytes past len are 0 */
 	} body;
 };
@@ -563,6 +591,7 @@ _Static_assert(sizeof(struct tf_aq_set_accel) == 160, "set accel");
 _Static_assert(TF_BAR_OFF(tf_aq_set_accel, cost_per_hour_micro) == 72, "set accel");
 _Static_assert(TF_BAR_OFF(tf_aq_set_accel, models) == 96, "set accel");
 _Static_assert(sizeof(struct tf_aq_set_batching) == 16, "batching");
+_Static_assert(sizeof(struct tf_aq_set_usage_mode) == 16, "usage mode");
 _Static_assert(sizeof(struct tf_aq_get_stats) == 8, "get stats");
 _Static_assert(sizeof(struct tf_aq_card_stats) == 128, "card stats");
 _Static_assert(sizeof(struct tf_aq_accel_stats) == 48, "accel stats");

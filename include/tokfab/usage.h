@@ -45,6 +45,30 @@ struct tf_usage_record {
 	__le64 end_time_ns; /* card CLOCK_REALTIME when the request ended, ns */
 };
 
+/*
+ * A usage aggregate (ABI 1.2, aggregate mode, SET_USAGE_MODE): the requests of
+ * one (tenant, model, accelerator, outcome) that ended on one worker of the
+ * card within one aggregation window (card CLOCK_REALTIME multiples of
+ * aggregate_ms), summed. 80 bytes. Every sum is the sum of what the per-request
+ * records would have said (cost_micro rounded per request, as there).
+ */
+struct tf_usage_agg {
+	__le64 first_end_ns; /* end time of the earliest request in it, != 0 */
+	__le32 tenant_id; /* != 0 */
+	__le32 model_id; /* != 0 */
+	__le32 accel_id; /* 0 = none served them (REFUSED, failed before routing) */
+	__le16 outcome; /* enum tf_usage_outcome */
+	__le16 flags; /* reserved, must be 0 */
+	__le32 requests; /* requests summed, >= 1 */
+	__le32 reserved0; /* must be 0 */
+	__le64 prompt_tokens; /* sum, <= requests * 2^24 */
+	__le64 completion_tokens; /* sum, <= requests * 2^24 */
+	__le64 cost_micro; /* sum of the requests' charges, <= 2^62 */
+	__le64 last_end_ns; /* end time of the latest request in it, >= first_end_ns */
+	__le64 compute_us; /* sum of the requests' compute_us */
+	__le64 reserved1; /* must be 0 */
+};
+
 /* Which part of the appliance a health event or health entry is about. */
 enum tf_health_component {
 	TF_HC_CARD = 1, /* the card as a whole (id 0) */
@@ -95,6 +119,11 @@ _Static_assert(__builtin_offsetof(struct tf_usage_record, outcome) == 20, "layou
 _Static_assert(__builtin_offsetof(struct tf_usage_record, prompt_tokens) == 24, "layout");
 _Static_assert(__builtin_offsetof(struct tf_usage_record, cost_micro) == 48, "layout");
 _Static_assert(__builtin_offsetof(struct tf_usage_record, end_time_ns) == 56, "layout");
+_Static_assert(sizeof(struct tf_usage_agg) == 80, "usage aggregate is 80 bytes");
+_Static_assert(__builtin_offsetof(struct tf_usage_agg, requests) == 24, "layout");
+_Static_assert(__builtin_offsetof(struct tf_usage_agg, prompt_tokens) == 32, "layout");
+_Static_assert(__builtin_offsetof(struct tf_usage_agg, cost_micro) == 48, "layout");
+_Static_assert(__builtin_offsetof(struct tf_usage_agg, compute_us) == 64, "layout");
 _Static_assert(sizeof(struct tf_health_event) == 64, "health event is 64 bytes");
 _Static_assert(__builtin_offsetof(struct tf_health_event, detail) == 24, "layout");
 

@@ -136,6 +136,8 @@ struct tf_card_admin_handlers {
 	int (*set_accel)(void *ctx, const struct tf_aq_set_accel *cmd, uint32_t *detail);
 	int (*del_accel)(void *ctx, uint32_t accel_id, uint32_t *detail);
 	int (*set_batching)(void *ctx, const struct tf_aq_set_batching *cmd, uint32_t *detail);
+	/* 1.2, with TF_FEAT_USAGE_AGG: returns once what was summed so far is queued. */
+	int (*set_usage_mode)(void *ctx, const struct tf_aq_set_usage_mode *cmd, uint32_t *detail);
 	int (*fw_activate)(void *ctx, const struct tf_aq_fw_activate *cmd,
 			   struct tf_aq_fw_status *resp, uint32_t *detail);
 	/* 1.1, with TF_FEAT_FW_UPDATE: a chunk of an image; what the flash holds. */
@@ -155,7 +157,7 @@ int tf_card_dev_poll_admin(struct tf_card_dev *dev, const struct tf_card_admin_h
 			   void *ctx);
 
 /*
- * Posts one usage record / health event with the next sequence number.
+ * Posts one usage record / usage aggregate (1.2) / health event with the next sequence number.
  * Returns 0 when posted; -EAGAIN when the event queue is full (the host has not
  * acknowledged enough): the caller KEEPS the record and retries later, records
  * are never dropped; -EINVAL when the record breaks hwdocs/usage-record.md
@@ -164,6 +166,8 @@ int tf_card_dev_poll_admin(struct tf_card_dev *dev, const struct tf_card_admin_h
  */
 int tf_card_dev_post_usage(struct tf_card_dev *dev, const struct tf_usage_record *rec,
 			   uint64_t *seq);
+int tf_card_dev_post_usage_agg(struct tf_card_dev *dev, const struct tf_usage_agg *agg,
+			       uint64_t *seq);
 int tf_card_dev_post_health(struct tf_card_dev *dev, const struct tf_health_event *ev,
 			    uint64_t *seq);
 

@@ -127,6 +127,10 @@ dispatch(struct tf_card_dev *dev, const struct tf_card_admin_handlers *h, void *
 		return h->del_accel ? h->del_accel(ctx, id->id, detail) : TF_AQ_S_UNSUPPORTED;
 	case TF_AQ_SET_BATCHING:
 		return h->set_batching ? h->set_batching(ctx, req, detail) : TF_AQ_S_UNSUPPORTED;
+	case TF_AQ_SET_USAGE_MODE:
+		if (!h->set_usage_mode || !(dev->features & TF_FEAT_USAGE_AGG))
+			return TF_AQ_S_UNSUPPORTED;
+		return h->set_usage_mode(ctx, req, detail);
 	case TF_AQ_FW_ACTIVATE:
 		if (!h->fw_activate || !(dev->features & TF_FEAT_FW_ACTIVATE))
 			return TF_AQ_S_UNSUPPORTED;

@@ -73,6 +73,16 @@ tf_card_dev_post_usage(struct tf_card_dev *dev, const struct tf_usage_record *re
 }
 
 int
+tf_card_dev_post_usage_agg(struct tf_card_dev *dev, const struct tf_usage_agg *agg, uint64_t *seq)
+{
+	const char *why;
+
+	if (tf_usage_agg_check(agg, &why) < 0)
+		return -EINVAL;
+	return post(dev, TF_EQ_USAGE_AGG, agg, sizeof(*agg), seq);
+}
+
+int
 tf_card_dev_post_health(struct tf_card_dev *dev, const struct tf_health_event *ev, uint64_t *seq)
 {
 	const char *why;

@@ -45,6 +45,7 @@ int tf_aq_resp_check(uint16_t opcode, const void *req, const void *resp, const c
 
 /* Event bodies and entries (both sides). 0 or -EPROTO with *why set. */
 int tf_usage_record_check(const struct tf_usage_record *r, const char **why);
+int tf_usage_agg_check(const struct tf_usage_agg *a, const char **why);
 int tf_health_event_check(const struct tf_health_event *h, const char **why);
 int tf_eq_entry_check(const struct tf_eq_entry *e, uint64_t expect_seq, const char **why);
 

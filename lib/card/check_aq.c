@@ -277,6 +277,24 @@ check_set_batching(const void *req, uint32_t *bad)
 	return 0;
 }
 
+/* SET_USAGE_MODE (1.2). */
+static int
+check_set_usage_mode(const void *req, uint32_t *bad)
+{
+	const struct tf_aq_set_usage_mode *c = req;
+
+	if (c->mode != TF_USAGE_MODE_REQUEST && c->mode != TF_USAGE_MODE_AGGREGATE)
+		BAD(OFF(tf_aq_set_usage_mode, mode));
+	if (c->mode == TF_USAGE_MODE_AGGREGATE
+		    ? c->aggregate_ms == 0 || c->aggregate_ms > TF_USAGE_AGG_MS_MAX ||
+			      TF_USAGE_AGG_MS_MAX % c->aggregate_ms
+		    : c->aggregate_ms != 0)
+		BAD(OFF(tf_aq_set_usage_mode, aggregate_ms));
+	if (c->reserved)
+		BAD(OFF(tf_aq_set_usage_mode, reserved));
+	return 0;
+}
+
 static int
 check_fw_activate(const void *req, uint32_t *bad)
 {
@@ -337,6 +355,8 @@ static const struct aq_op g_ops[] = {
 	OP(TF_AQ_DEL_ACCEL, "DEL_ACCEL", sizeof(struct tf_aq_id), 0, check_id),
 	OP(TF_AQ_SET_BATCHING, "SET_BATCHING", sizeof(struct tf_aq_set_batching), 0,
 	   check_set_batching),
+	OP(TF_AQ_SET_USAGE_MODE, "SET_USAGE_MODE", sizeof(struct tf_aq_set_usage_mode), 0,
+	   check_set_usage_mode),
 	OP(TF_AQ_FW_ACTIVATE, "FW_ACTIVATE", sizeof(struct tf_aq_fw_activate),
 	   sizeof(struct tf_aq_fw_status), check_fw_activate),
 	OP(TF_AQ_FW_WRITE, "FW_WRITE", sizeof(struct tf_aq_fw_write),

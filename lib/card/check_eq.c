@@ -41,6 +41,39 @@ tf_usage_record_check(const struct tf_usage_record *r, const char **why)
 }
 
 int
+tf_usage_agg_check(const struct tf_usage_agg *a, const char **why)
+{
+	if (a->first_end_ns == 0)
+		WHY("usage_agg.first_end_ns is 0");
+	if (a->tenant_id == 0)
+		WHY("usage_agg.tenant_id is 0");
+	if (a->model_id == 0)
+		WHY("usage_agg.model_id is 0");
+	if (a->outcome > TF_USAGE_OUTCOME_MAX)
+		WHY("usage_agg.outcome unknown");
+	if (a->flags)
+		WHY("usage_agg.flags not zero");
+	if (a->requests == 0)
+		WHY("usage_agg.requests is 0");
+	if (a->reserved0)
+		WHY("usage_agg.reserved0 not zero");
+	if (a->prompt_tokens > (uint64_t)a->requests * TF_TOKENS_MAX)
+		WHY("usage_agg.prompt_tokens above requests * 2^24");
+	if (a->completion_tokens > (uint64_t)a->requests * TF_TOKENS_MAX)
+		WHY("usage_agg.completion_tokens above requests * 2^24");
+	if (a->cost_micro > TF_MONEY_MAX)
+		WHY("usage_agg.cost_micro above 2^62");
+	if (a->last_end_ns < a->first_end_ns)
+		WHY("usage_agg.last_end_ns before first_end_ns");
+	if (a->reserved1)
+		WHY("usage_agg.reserved1 not zero");
+	if (a->outcome == TF_USAGE_REFUSED &&
+	    (a->prompt_tokens || a->completion_tokens || a->cost_micro || a->accel_id))
+		WHY("usage_agg: a REFUSED aggregate must have no tokens, cost or accelerator");
+	return 0;
+}
+
+int
 tf_health_event_check(const struct tf_health_event *h, const char **why)
 {
 	if (h->time_ns == 0)
@@ -78,6 +111,9 @@ tf_eq_entry_check(const struct tf_eq_entry *e, uint64_t expect_seq, const char *
 	case TF_EQ_HEALTH:
 		len = sizeof(struct tf_health_event);
 		break;
+	case TF_EQ_USAGE_AGG:
+		len = sizeof(struct tf_usage_agg);
+		break;
 	default:
 		WHY("event type unknown");
 	}
@@ -88,5 +124,7 @@ tf_eq_entry_check(const struct tf_eq_entry *e, uint64_t expect_seq, const char *
 			WHY("event body bytes past len not zero");
 	if (e->type == TF_EQ_USAGE)
 		return tf_usage_record_check(&e->body.usage, why);
+	if (e->type == TF_EQ_USAGE_AGG)
+		return tf_usage_agg_check(&e->body.agg, why);
 	return tf_health_event_check(&e->body.health, why);
 }

@@ -182,7 +182,7 @@ io_handoff(void *io, unsigned int to, uint16_t port, void *c, const uint8_t *f, 
 }
 
 static int
-io_usage_emit(void *io, const struct tf_usage_record *rec)
+io_usage_emit(void *io, const struct tf_dp_usage_ev *rec)
 {
 	(void)io, (void)rec;
 	return 0;

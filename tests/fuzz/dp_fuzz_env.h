@@ -47,7 +47,7 @@ fz_handoff(void *io, unsigned int to, uint16_t port, void *c, const uint8_t *f, 
 }
 
 static int
-fz_usage(void *io, const struct tf_usage_record *rec)
+fz_usage(void *io, const struct tf_dp_usage_ev *rec)
 {
 	(void)io, (void)rec;
 	return 0;

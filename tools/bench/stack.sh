@@ -29,7 +29,8 @@
 # STACK_DP_RING (af_packet ring devargs), STACK_DP_VDEV_ARGS (more af_packet
 # devargs), STACK_DP_YAML (extra lines
 # under card:/limits: as a whole "limits:" block), STACK_BATCHING (YAML block),
-# STACK_MODEL_MAX_NEW (256), STACK_LEDGER_SYNC (full|normal), STACK_KEEP=1 keeps the
+# STACK_MODEL_MAX_NEW (256), STACK_LEDGER_SYNC (full|normal), STACK_LEDGER_YAML (more
+# lines under ledger:, e.g. "  records: aggregate"), STACK_KEEP=1 keeps the
 # directory, STACK_QUIET=1, STACK_TOKFABD (another tokfabd binary, e.g. an older
 # build to compare against).
 # The caller registers stack_down to run at exit (tf_on_exit or a trap).
@@ -199,6 +200,7 @@ card:
 ledger:
   path: ledger.db
   synchronous: ${STACK_LEDGER_SYNC:-full}
+${STACK_LEDGER_YAML:-}
 api:
   listen: $STACK_MGMT:${STACK_API_PORT:-0}
   token_file: api.token

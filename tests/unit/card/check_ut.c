@@ -205,6 +205,7 @@ test_other_command_rules(void)
 	struct tf_aq_set_model *m;
 	struct tf_aq_set_accel *a;
 	struct tf_aq_set_batching *bt;
+	struct tf_aq_set_usage_mode *um;
 	struct tf_aq_fw_activate *fw;
 	struct tf_aq_get_stats *gs;
 	struct tf_aq_id *id;
@@ -310,6 +311,32 @@ test_other_command_rules(void)
 	fw->slot = 0;
 	fw->flags = 2;
 	EXPECT_BAD(POFF(tf_aq_fw_activate, flags));
+
+	um = sqe_init(TF_AQ_SET_USAGE_MODE);
+	um->mode = TF_USAGE_MODE_AGGREGATE;
+	um->aggregate_ms = 100;
+	EXPECT_OK();
+	um->aggregate_ms = 60000;
+	EXPECT_OK();
+	um->aggregate_ms = 70; /* does not divide a minute */
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, aggregate_ms));
+	um->aggregate_ms = 0;
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, aggregate_ms));
+	um->aggregate_ms = 120000;
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, aggregate_ms));
+	um->mode = TF_USAGE_MODE_REQUEST;
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, aggregate_ms)); /* 0 with REQUEST */
+	um->aggregate_ms = 0;
+	EXPECT_OK();
+	um->mode = 0; /* unknown modes: BAD_FIELD at mode, detail 16 */
+	EXPECT_BAD(16);
+	um->mode = 3;
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, mode));
+	um->mode = TF_USAGE_MODE_REQUEST;
+	um->reserved = 1;
+	EXPECT_BAD(POFF(tf_aq_set_usage_mode, reserved));
+	CU_ASSERT_EQUAL(tf_aq_req_len(TF_AQ_SET_USAGE_MODE), 16);
+	CU_ASSERT_STRING_EQUAL(tf_aq_opcode_name(TF_AQ_SET_USAGE_MODE), "SET_USAGE_MODE");
 
 	gs = sqe_init(TF_AQ_GET_STATS);
 	gs->scope = TF_STATS_CARD;
@@ -471,11 +498,81 @@ test_event_rules(void)
 	e.body.raw[100] = 1;
 	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 9, &why), -EPROTO);
 	e.body.raw[100] = 0;
-	e.type = 3;
+	e.type = 4;
 	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 9, &why), -EPROTO);
 	e.type = TF_EQ_USAGE;
 	e.reserved = 1;
 	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 9, &why), -EPROTO);
+}
+
+static struct tf_usage_agg
+valid_agg(void)
+{
+	struct tf_usage_agg a = { .first_end_ns = 100,
+				  .tenant_id = 3,
+				  .model_id = 1,
+				  .accel_id = 2,
+				  .requests = 4,
+				  .prompt_tokens = 4ull << 24,
+				  .completion_tokens = 20,
+				  .cost_micro = 77,
+				  .last_end_ns = 100,
+				  .compute_us = 5 };
+	return a;
+}
+
+/* The usage aggregate (1.2): every rule of hwdocs/usage-record.md, alone and in an entry. */
+static void
+test_usage_agg_rules(void)
+{
+	struct tf_usage_agg a;
+	struct tf_eq_entry e;
+	const char *why = NULL;
+
+	a = valid_agg();
+	CU_ASSERT_EQUAL(tf_usage_agg_check(&a, &why), 0);
+#define BAD_AGG(stmt, field)                                                   \
+	do {                                                                   \
+		a = valid_agg();                                               \
+		stmt;                                                          \
+		why = NULL;                                                    \
+		CU_ASSERT_EQUAL(tf_usage_agg_check(&a, &why), -EPROTO);        \
+		CU_ASSERT_PTR_NOT_NULL(why &&strstr(why, field) ? why : NULL); \
+	} while (0)
+	BAD_AGG(a.first_end_ns = 0, "first_end_ns");
+	BAD_AGG(a.tenant_id = 0, "tenant_id");
+	BAD_AGG(a.model_id = 0, "model_id");
+	BAD_AGG(a.outcome = 7, "outcome");
+	BAD_AGG(a.flags = 1, "flags");
+	BAD_AGG(a.requests = 0, "requests");
+	BAD_AGG(a.reserved0 = 1, "reserved0");
+	BAD_AGG(a.prompt_tokens = (4ull << 24) + 1, "prompt_tokens");
+	BAD_AGG(a.completion_tokens = (4ull << 24) + 1, "completion_tokens");
+	BAD_AGG(a.cost_micro = TF_MONEY_MAX + 1, "cost_micro");
+	BAD_AGG(a.last_end_ns = 99, "last_end_ns");
+	BAD_AGG(a.reserved1 = 1, "reserved1");
+	BAD_AGG(a.outcome = TF_USAGE_REFUSED, "REFUSED");
+#undef BAD_AGG
+	a = valid_agg();
+	a.outcome = TF_USAGE_REFUSED;
+	a.prompt_tokens = a.completion_tokens = a.cost_micro = 0;
+	a.accel_id = 0;
+	CU_ASSERT_EQUAL(tf_usage_agg_check(&a, &why), 0);
+
+	memset(&e, 0, sizeof(e));
+	e.seq = 5;
+	e.type = TF_EQ_USAGE_AGG;
+	e.len = sizeof(struct tf_usage_agg);
+	e.body.agg = valid_agg();
+	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 5, &why), 0);
+	e.len = 64; /* a usage record's size */
+	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 5, &why), -EPROTO);
+	e.len = 80;
+	e.body.raw[80] = 1; /* past the body */
+	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 5, &why), -EPROTO);
+	e.body.raw[80] = 0;
+	e.body.agg.requests = 0;
+	CU_ASSERT_EQUAL(tf_eq_entry_check(&e, 5, &why), -EPROTO);
 }
 
 static _Alignas(64) struct tf_bar_regs g_regs;
@@ -557,15 +654,11 @@ test_status_names(void)
 }
 
 static const struct tf_cunit_test check_tests[] = {
-	TF_TEST(test_header_rules),
-	TF_TEST(test_set_tenant_rules),
-	TF_TEST(test_other_command_rules),
-	TF_TEST(test_completion_rules),
-	TF_TEST(test_health_page_rules),
-	TF_TEST(test_event_rules),
-	TF_TEST(test_layout_rules),
-	TF_TEST(test_status_names),
-	TF_TESTS_END,
+	TF_TEST(test_header_rules),	   TF_TEST(test_set_tenant_rules),
+	TF_TEST(test_other_command_rules), TF_TEST(test_completion_rules),
+	TF_TEST(test_health_page_rules),   TF_TEST(test_event_rules),
+	TF_TEST(test_usage_agg_rules),	   TF_TEST(test_layout_rules),
+	TF_TEST(test_status_names),	   TF_TESTS_END,
 };
 
 TF_CUNIT_MAIN({ "card_check", NULL, NULL, check_tests })

@@ -43,6 +43,8 @@ static struct {
 static unsigned int g_nho;
 static struct tf_usage_record g_usage[4096];
 static unsigned int g_nusage;
+static struct tf_usage_agg g_aggs[4096];
+static unsigned int g_naggs;
 static int g_usage_full;
 
 static uint8_t *
@@ -93,12 +95,16 @@ io_handoff(void *io, unsigned int to, uint16_t port, void *cookie, const uint8_t
 }
 
 static int
-io_usage_emit(void *io, const struct tf_usage_record *rec)
+io_usage_emit(void *io, const struct tf_dp_usage_ev *ev)
 {
 	(void)io;
 	if (g_usage_full || g_nusage == 4096)
 		return -EAGAIN;
-	g_usage[g_nusage++] = *rec;
+	if (ev->type == TF_EQ_USAGE_AGG) {
+		g_aggs[g_naggs++ % 4096] = ev->u.agg;
+		return 0;
+	}
+	g_usage[g_nusage++] = ev->u.rec;
 	return 0;
 }
 
@@ -353,6 +359,7 @@ mkworker(unsigned int id, unsigned int nworkers, void (*tune)(struct tf_dp_limit
 	g_ntx = g_txpos = 0;
 	g_nho = 0;
 	g_nusage = 0;
+	g_naggs = 0;
 	g_usage_full = 0;
 	return w;
 }
@@ -1951,6 +1958,142 @@ test_usage_never_dropped(void)
 	standin_stop(&a);
 }
 
+static void
+set_usage_mode(struct tf_dp_worker *w, uint32_t mode, uint32_t ms)
+{
+	struct tf_aq_set_usage_mode c = { .mode = mode, .aggregate_ms = ms };
+	uint32_t d = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tf_dp_worker_set_usage_mode(w, &c, &d), TF_AQ_S_OK);
+}
+
+/* Sends n requests of tenant 42 (ids from rid) and runs until their finals. */
+static void
+serve(struct tf_dp_worker *w, struct standin *a, uint64_t rid, unsigned int n, uint32_t max_new)
+{
+	static const uint32_t p[] = { 3, 4 };
+
+	g_ntx = g_txpos = 0;
+	for (unsigned int i = 0; i < n; i++)
+		send_request(w, 42, rid + i, p, 2, max_new, 0);
+	g_want_finals = n;
+	run(w, a, NULL, finals_seen, 3000);
+	free_tx();
+}
+
+/*
+ * Aggregate mode: finished requests are summed, not emitted one by one; a mode
+ * switch emits what was summed first (nothing lost, nothing counted twice), the
+ * window's end and a drain (the card stopping) flush too, and the sums equal
+ * what per-request records of the same requests say.
+ */
+static void
+test_usage_aggregate_mode(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	uint64_t cost = 0, tokens = 0;
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 100);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 1500, 0);
+	set_batching(w, 8, 0);
+	connect_wait(w, &a, NULL);
+	/* Per-request records first: the reference figures. */
+	serve(w, &a, 100, 10, 3);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL_FATAL(g_nusage, 10);
+	for (unsigned int i = 0; i < 10; i++) {
+		cost += g_usage[i].cost_micro;
+		tokens += g_usage[i].completion_tokens;
+	}
+	CU_ASSERT_EQUAL(tokens, 30);
+	/* A minute's window: nothing leaves until the mode changes. */
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	serve(w, &a, 200, 10, 3);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 10);
+	CU_ASSERT_EQUAL(g_naggs, 0);
+	CU_ASSERT(tf_dp_worker_busy(w) >= 1); /* the group counts as work (drain waits) */
+	set_usage_mode(w, TF_USAGE_MODE_REQUEST, 0);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL_FATAL(g_naggs, 1);
+	CU_ASSERT_EQUAL(g_aggs[0].tenant_id, 42);
+	CU_ASSERT_EQUAL(g_aggs[0].model_id, 7);
+	CU_ASSERT_EQUAL(g_aggs[0].accel_id, 1);
+	CU_ASSERT_EQUAL(g_aggs[0].outcome, TF_USAGE_OK);
+	CU_ASSERT_EQUAL(g_aggs[0].requests, 10);
+	CU_ASSERT_EQUAL(g_aggs[0].prompt_tokens, 20);
+	CU_ASSERT_EQUAL(g_aggs[0].completion_tokens, tokens);
+	CU_ASSERT_EQUAL(g_aggs[0].cost_micro, cost);
+	CU_ASSERT(g_aggs[0].first_end_ns != 0 && g_aggs[0].last_end_ns >= g_aggs[0].first_end_ns);
+	/* Back to records: the next requests are records again, none summed. */
+	serve(w, &a, 300, 3, 3);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 13);
+	CU_ASSERT_EQUAL(g_naggs, 1);
+	CU_ASSERT_EQUAL(g_usage[12].request_id, 302);
+	/* A 1 ms window: the aggregate leaves once the window is over, with no other trigger. */
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 1);
+	serve(w, &a, 400, 4, 2);
+	run(w, &a, NULL, no_pending, 20);
+	CU_ASSERT(g_naggs >= 2);
+	tokens = 0;
+	for (unsigned int i = 1; i < g_naggs; i++)
+		tokens += g_aggs[i].completion_tokens;
+	CU_ASSERT_EQUAL(tokens, 8);
+	CU_ASSERT_EQUAL(tf_dp_worker_busy(w), 0);
+	/* Drain (the card stops): what is summed leaves at once, whatever the window. */
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	g_naggs = 0;
+	serve(w, &a, 500, 2, 1);
+	CU_ASSERT_EQUAL(g_naggs, 0);
+	tf_dp_worker_drain(w);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL_FATAL(g_naggs, 1);
+	CU_ASSERT_EQUAL(g_aggs[0].requests, 2);
+	CU_ASSERT_EQUAL(tf_dp_worker_busy(w), 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+/*
+ * Aggregate mode sums every network client's request, whatever its id (a random
+ * id may start with the host queues' tag byte 0xfe); only requests that came
+ * through the host-queue port keep their per-request records.
+ */
+static void
+test_usage_aggregate_keeps_host_queue_records(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, NULL);
+	struct standin a;
+
+	standin_start(&a, SI_NORMAL, 100);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 1500, 0);
+	set_batching(w, 8, 0);
+	connect_wait(w, &a, NULL);
+	tf_dp_worker_keep_records_port(w, 3); /* the host queues are on port 3 */
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	serve(w, &a, 0xfe00000000000100ull, 4, 2); /* tag byte, from port 0 */
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 0);
+	set_usage_mode(w, TF_USAGE_MODE_REQUEST, 0);
+	CU_ASSERT_EQUAL_FATAL(g_naggs, 1);
+	CU_ASSERT_EQUAL(g_aggs[0].requests, 4);
+	/* Frames of port 0 as the host-queue port: records, also in aggregate mode. */
+	tf_dp_worker_keep_records_port(w, 0);
+	set_usage_mode(w, TF_USAGE_MODE_AGGREGATE, 60000);
+	serve(w, &a, 0x200, 3, 2);
+	run(w, &a, NULL, no_pending, 5);
+	CU_ASSERT_EQUAL(g_nusage, 3);
+	CU_ASSERT_EQUAL(g_naggs, 1);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 /* The bus (ctl.c) routes tenant commands to the owner and the rest to everyone. */
 static struct tf_dp_worker *g_bus_w[2];
 
@@ -2276,6 +2419,8 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_rate_and_busy_carry_retry_after),
 	TF_TEST(test_handoff_to_owner),
 	TF_TEST(test_usage_never_dropped),
+	TF_TEST(test_usage_aggregate_mode),
+	TF_TEST(test_usage_aggregate_keeps_host_queue_records),
 	TF_TEST(test_ctl_routes_to_owner_and_all),
 	TF_TEST(test_tenants_scale_by_config),
 	TF_TEST(test_tenant_index),

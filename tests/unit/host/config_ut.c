@@ -166,6 +166,8 @@ test_valid_file(void)
 	CU_ASSERT_EQUAL(cfg->ledger_sync_full, 0);
 	CU_ASSERT_EQUAL(cfg->ledger_batch_max, 1024); /* defaults: group commit */
 	CU_ASSERT_EQUAL(cfg->ledger_commit_interval_ms, 100);
+	CU_ASSERT_EQUAL(cfg->ledger_records, TF_USAGE_MODE_REQUEST); /* default: a row per request */
+	CU_ASSERT_EQUAL(cfg->ledger_aggregate_ms, 100);
 	CU_ASSERT_STRING_EQUAL(cfg->listen_addr, "0.0.0.0");
 	CU_ASSERT_EQUAL(cfg->listen_port, 9000);
 	CU_ASSERT_STRING_EQUAL(cfg->api_token, "0123456789abcdef0123456789abcdef");
@@ -189,6 +191,23 @@ test_valid_file(void)
 	CU_ASSERT_EQUAL(cfg->tenants[0].n_prices, 1);
 	CU_ASSERT_EQUAL(cfg->tenants[0].prices[0].model_id, 1);
 	CU_ASSERT_EQUAL(cfg->tenants[0].prices[0].price_per_1k_micro, 2000);
+	tfd_config_free(cfg);
+}
+
+/* ledger.records: aggregate with its window. */
+static void
+test_ledger_records_aggregate(void)
+{
+	char text[4096], err[1024];
+	struct tfd_config *cfg;
+
+	base_with(6, "  records: aggregate\n  aggregate_ms: 250\n", text, sizeof(text));
+	cfg = load(text, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->ledger_records, TF_USAGE_MODE_AGGREGATE);
+	CU_ASSERT_EQUAL(cfg->ledger_aggregate_ms, 250);
 	tfd_config_free(cfg);
 }
 
@@ -226,6 +245,13 @@ test_section_errors(void)
 			  "range 0..10000");
 	expect_line_error(6, "  commit_interval_ms: soon\n", 6, "ledger.commit_interval_ms",
 			  "whole number");
+	expect_line_error(6, "  records: sometimes\n", 6, "ledger.records", "request (a ledger row");
+	expect_line_error(6, "  records: [aggregate]\n", 6, "ledger.records", NULL);
+	expect_line_error(6, "  records: aggregate\n  aggregate_ms: 0\n", 7, "ledger.aggregate_ms",
+			  "range 1..60000");
+	expect_line_error(6, "  records: aggregate\n  aggregate_ms: 70\n", 7,
+			  "ledger.aggregate_ms", "does not divide 60000");
+	expect_line_error(6, "  aggregate_ms: often\n", 6, "ledger.aggregate_ms", "whole number");
 	expect_line_error(8, "  listen: localhost\n", 8, "api.listen", "ADDRESS:PORT");
 	expect_line_error(8, "  listen: 127.0.0.1:99999\n", 8, "api.listen", "0..65535");
 	expect_line_error(9, "  token_file: missing-token\n", 9, "api.token_file", "cannot read");
@@ -393,6 +419,7 @@ test_key_file_comments(void)
 
 static const struct tf_cunit_test config_tests[] = {
 	TF_TEST(test_valid_file),
+	TF_TEST(test_ledger_records_aggregate),
 	TF_TEST(test_file_level_errors),
 	TF_TEST(test_section_errors),
 	TF_TEST(test_model_and_accel_errors),

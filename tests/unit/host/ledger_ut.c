@@ -416,7 +416,7 @@ test_migrate_schema_1(void)
 			"INSERT INTO cards VALUES ('OLD', -8070450532247928831, 3);") == 0);
 	l = open_ledger();
 	CU_ASSERT_EQUAL(tfd_ledger_meta_get(l, "schema", v, sizeof(v)), 0);
-	CU_ASSERT_STRING_EQUAL(v, "2");
+	CU_ASSERT_STRING_EQUAL(v, "3"); /* 1 -> 2 -> 3 */
 	tfd_ledger_counts(l, &nu, &nh);
 	CU_ASSERT_EQUAL(nu, 3);
 	CU_ASSERT_EQUAL(tfd_ledger_records(l, &f, count_cb, seen), 3);
@@ -440,6 +440,110 @@ test_migrate_schema_1(void)
 	l = NULL;
 	CU_ASSERT_EQUAL(tfd_ledger_open(g_db, 1, &l, err, sizeof(err)), -EIO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "schema version 9"));
+	rm_db();
+}
+
+/* Event seq with a usage aggregate of n requests of tenant, 5 completion tokens each. */
+static void
+agg_ev(struct tf_eq_entry *e, uint64_t seq, uint32_t tenant, uint32_t n, uint64_t end_ns)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = seq;
+	e->type = TF_EQ_USAGE_AGG;
+	e->len = sizeof(struct tf_usage_agg);
+	e->body.agg.tenant_id = tenant;
+	e->body.agg.model_id = 7;
+	e->body.agg.accel_id = 1;
+	e->body.agg.requests = n;
+	e->body.agg.prompt_tokens = 10ull * n;
+	e->body.agg.completion_tokens = 5ull * n;
+	e->body.agg.cost_micro = 100ull * n;
+	e->body.agg.compute_us = 3ull * n;
+	e->body.agg.first_end_ns = end_ns - 1000;
+	e->body.agg.last_end_ns = end_ns;
+}
+
+/*
+ * Usage aggregates (ledger.records: aggregate) beside per-request records:
+ * queries, rollups (spent) and metrics totals count each aggregate's requests
+ * and tokens; a replay is skipped like a record's; raw export has no rows for
+ * them; retention prunes them; a schema 2 ledger gains the table.
+ */
+static void
+test_usage_aggregates(void)
+{
+	const uint64_t hour = 3600ull * 1000000000ull,
+		       t0 = 1700000000ull / 3600 * 3600 * 1000000000ull;
+	struct tf_eq_entry ev[6];
+	struct tfd_commit_result res;
+	struct tfd_usage_filter f = { 0 };
+	uint64_t nu = 0, nh = 0, deleted = 0, seen[2] = { 0, 0 };
+	struct sums s = { 0 };
+	struct tfd_ledger *l;
+	int64_t spent = 0;
+	char v[16];
+
+	rm_db();
+	/* A schema 2 ledger (no usage_agg table yet). */
+	l = open_ledger();
+	tfd_ledger_close(l);
+	CU_ASSERT_FATAL(raw_sql("DROP TABLE usage_agg; UPDATE meta SET value = '2' WHERE key = "
+				"'schema'") == 0);
+	l = open_ledger();
+	CU_ASSERT_EQUAL(tfd_ledger_meta_get(l, "schema", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "3");
+	/* seq 1: a record of tenant 2 (completion 1); 2..4 aggregates; 5 a record; */
+	usage_ev(&ev[0], 1, t0 + 10);
+	agg_ev(&ev[1], 2, 1, 40, t0 + 20);
+	agg_ev(&ev[2], 3, 2, 7, t0 + 30);
+	agg_ev(&ev[3], 4, 1, 3, t0 + hour + 5); /* next hour */
+	usage_ev(&ev[4], 5, t0 + hour + 6); /* tenant 3, completion 5 */
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 9, ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.inserted, 5);
+	CU_ASSERT_EQUAL(res.max_seq, 5);
+	f.group = TFD_GROUP_TENANT;
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 3);
+	CU_ASSERT_EQUAL(s.requests, 1 + 40 + 7 + 3 + 1);
+	CU_ASSERT_EQUAL(s.completion, 1 + 5 * 50 + 5);
+	CU_ASSERT_EQUAL(s.cost, 11 + 100 * 50 + 15);
+	/* Tenant 1 alone, first hour only: the 40. */
+	memset(&s, 0, sizeof(s));
+	f = (struct tfd_usage_filter){ .tenant = 1, .until_ns = t0 + hour };
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 1);
+	CU_ASSERT_EQUAL(s.requests, 40);
+	CU_ASSERT_EQUAL(s.completion, 200);
+	/* Spent comes from the rollups: both hours of tenant 1. */
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 100 * 43);
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0 + hour, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 300);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(tfd_ledger_totals(l, sum_cb, &s) > 0, 1);
+	CU_ASSERT_EQUAL(s.requests, 52);
+	CU_ASSERT_EQUAL(s.completion, 256);
+	/* Raw export: the two per-request records only. */
+	f = (struct tfd_usage_filter){ 0 };
+	CU_ASSERT_EQUAL(tfd_ledger_records(l, &f, count_cb, seen), 2);
+	/* The card re-posts 2..5 (unacknowledged) and posts 6: only 6 is new. */
+	ev[0] = ev[1], ev[1] = ev[2], ev[2] = ev[3], ev[3] = ev[4];
+	agg_ev(&ev[4], 6, 2, 1, t0 + hour + 7);
+	CU_ASSERT_EQUAL(tfd_ledger_commit(l, "TF1", 9, ev, 5, &res), 0);
+	CU_ASSERT_EQUAL(res.duplicates, 4);
+	CU_ASSERT_EQUAL(res.inserted, 1);
+	memset(&s, 0, sizeof(s));
+	f = (struct tfd_usage_filter){ 0 };
+	CU_ASSERT_EQUAL(tfd_ledger_query(l, &f, sum_cb, &s), 1);
+	CU_ASSERT_EQUAL(s.requests, 53);
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 2, t0, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 11 + 700 + 100); /* usage_ev seq 1: tenant 2, cost 11 */
+	tfd_ledger_counts(l, &nu, &nh);
+	CU_ASSERT_EQUAL(nu, 6);
+	/* Retention prunes aggregates too; the rollups stay. */
+	CU_ASSERT_EQUAL(tfd_ledger_prune(l, t0 + hour, &deleted), 0);
+	CU_ASSERT_EQUAL(deleted, 3);
+	CU_ASSERT_EQUAL(tfd_ledger_spent(l, 1, t0, &spent), 0);
+	CU_ASSERT_EQUAL(spent, 100 * 43);
+	tfd_ledger_close(l);
 	rm_db();
 }
 
@@ -516,6 +620,7 @@ static const struct tf_cunit_test ledger_tests[] = {
 	TF_TEST(test_aggregates_and_rollups),
 	TF_TEST(test_meta_balances_export),
 	TF_TEST(test_migrate_schema_1),
+	TF_TEST(test_usage_aggregates),
 	TF_TEST(test_large_commit),
 	TF_TEST(test_keymap),
 	TF_TESTS_END,
