@@ -241,6 +241,7 @@ xport_free(struct tf_xport *x)
 	free(x->q);
 	free(x->deferred);
 	tf_handles_fini(&x->inflight);
+	tf_handles_fini(&x->forgotten);
 	x->ctx->users--;
 	free(x);
 }
@@ -443,6 +444,14 @@ tf_xport_established(struct tf_xport *x, const struct tf_accel_hello *peer)
 	} else {
 		tf_handles_clear(&x->inflight);
 	}
+	/* a new epoch: the accelerator holds nothing of the old one */
+	if (x->forgotten.limit != limit) {
+		tf_handles_fini(&x->forgotten);
+		if (tf_handles_init(&x->forgotten, limit))
+			return tf_xport_seterr(x, ENOMEM, "out of memory for %u requests", limit);
+	} else {
+		tf_handles_clear(&x->forgotten);
+	}
 	/* room for DOWN + one event per request and slot when this connection is lost */
 	if (q_reserve(x, limit + TF_XPORT_TX_SLOTS + 8))
 		return tf_xport_seterr(x, ENOMEM, "out of memory for the event queue");
@@ -516,6 +525,7 @@ conn_lost(struct tf_xport *x, enum tf_xport_counter why, uint16_t code)
 		x->next_attempt_ms = tf_xport_now_ms() + x->backoff_ms;
 	}
 	tf_handles_clear(&x->inflight);
+	tf_handles_clear(&x->forgotten);
 	/* the transport is gone: nothing reads the staging slots any more */
 	tf_xport_tx_done(x, x->post_seq);
 	x->ev_len = 0;
@@ -761,6 +771,7 @@ tf_xport_info(const struct tf_xport *x, struct tf_xport_info *info)
 	}
 	info->inflight = x->inflight.count;
 	info->max_inflight = x->max_inflight;
+	info->abandoned = x->forgotten.count;
 	info->connects = x->connects;
 	info->peer_timeout_ms = x->peer_timeout_ms;
 }
@@ -930,6 +941,11 @@ tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, unsigne
 		for (uint32_t k = 0; k < reqs[i].nsegs; k++)
 			if (reqs[i].segs[k].len)
 				x->segs[nseg++] = reqs[i].segs[k];
+		/* given up on, but the accelerator may still hold it (and answer it) */
+		if (x->forgotten.count && tf_handles_find(&x->forgotten, reqs[i].handle)) {
+			rc = -EEXIST;
+			goto unwind;
+		}
 		rc = tf_handles_add(&x->inflight, reqs[i].handle, NULL);
 		if (rc) {
 			rc = rc == -EEXIST ? -EEXIST : -EBUSY;
@@ -992,6 +1008,23 @@ tf_xport_cancel(struct tf_xport *x, const uint64_t *handles, unsigned int n)
 		(struct tf_tx_slot){ .post_seq = x->post_seq + 1 };
 	rc = post_record(x, &rv, &seg, 1, NULL, 0);
 	return rc ? post_failed(x, rc) : 0;
+}
+
+int
+tf_xport_forget(struct tf_xport *x, uint64_t handle)
+{
+	int rc;
+
+	if (x->role != TF_ACCEL_ROLE_CARD || x->state != TF_XPORT_STATE_UP)
+		return -ENOTCONN;
+	if (!tf_handles_find(&x->inflight, handle))
+		return -ENOENT;
+	rc = tf_handles_add(&x->forgotten, handle, NULL);
+	if (rc)
+		return rc; /* -ENOSPC: the table is full; -EEXIST cannot happen (posts refuse) */
+	tf_handles_del(&x->inflight, handle);
+	x->cnt[TF_XPORT_C_ABANDONED]++;
+	return 0;
 }
 
 /* ---- responses (accelerator) ------------------------------------------------ */
@@ -1329,6 +1362,13 @@ deliver_card(struct tf_xport *x, const struct tf_entry_evt *e, struct tf_xport_e
 {
 	struct tf_handle_ent *h = tf_handles_find(&x->inflight, e->handle);
 
+	if (!h && x->forgotten.count && tf_handles_find(&x->forgotten, e->handle)) {
+		/* given up on (tf_xport_forget): dropped; its END / ERROR ends the memory */
+		x->cnt[TF_XPORT_C_RX_ABANDONED]++;
+		if (e->type != TF_ACCEL_EVT_TOKENS)
+			tf_handles_del(&x->forgotten, e->handle);
+		return 1;
+	}
 	if (!h) {
 		protocol_violation(x, TF_XPORT_C_RX_UNKNOWN_HANDLE,
 				   "event for a request not in flight");
@@ -1495,9 +1535,12 @@ tf_xport_poll(struct tf_xport *x, struct tf_xport_event *ev, unsigned int max)
 				break;
 		}
 		if (x->cur_type == TF_ACCEL_REC_EVENTS) {
-			if (deliver_card(x, &x->evts[x->cur_i], &ev[n]) < 0)
+			int d = deliver_card(x, &x->evts[x->cur_i], &ev[n]);
+
+			if (d < 0)
 				break;
-			n++;
+			if (d == 0)
+				n++;
 		} else if (x->cur_type == TF_ACCEL_REC_BATCH) {
 			if (deliver_req(x, &x->reqs[x->cur_i], &ev[n], &x->req_out[nreq]) == 0) {
 				n++;
@@ -1625,6 +1668,8 @@ static const char *const g_counter_names[TF_XPORT_C_COUNT] = {
 	[TF_XPORT_C_QP_ERROR] = "qp_error",
 	[TF_XPORT_C_PROTOCOL] = "protocol",
 	[TF_XPORT_C_REQS_FAILED] = "reqs_failed",
+	[TF_XPORT_C_ABANDONED] = "abandoned",
+	[TF_XPORT_C_RX_ABANDONED] = "rx_abandoned",
 };
 
 const char *

@@ -137,6 +137,8 @@ struct tf_xport_info {
 	uint32_t max_record_bytes; /* largest record the peer accepts */
 	uint32_t inflight; /* card: requests posted and not ended */
 	uint32_t max_inflight; /* card: request credits granted by the accelerator */
+	uint32_t abandoned; /* card: handles given up on (tf_xport_forget) whose END or
+			     * ERROR has not come yet: the accelerator may still hold them */
 	uint32_t connects; /* successful (re)connections so far */
 	uint32_t peer_timeout_ms;
 };
@@ -179,6 +181,21 @@ int tf_xport_batch_post(struct tf_xport *x, const struct tf_xport_req *reqs, uns
 
 /* Asks the accelerator to stop these requests; each still ends with END or ERROR. */
 int tf_xport_cancel(struct tf_xport *x, const uint64_t *handles, unsigned int n);
+
+/*
+ * Card side: gives up on a request in flight without its END or ERROR
+ * (hwdocs/accel-rings.md, "Giving up on a request"): its request credit is
+ * free at once, no event for it is delivered any more, and events the
+ * accelerator still sends for it are dropped and counted (rx_abandoned), never
+ * taken for a protocol violation. The handle is remembered until its END or
+ * ERROR arrives or the connection is re-established; while remembered, posting
+ * the same handle again is refused with -EEXIST (the accelerator may still
+ * hold it). Meant for after a tf_xport_cancel() the accelerator ignored.
+ *   -ENOENT   the handle is not in flight (already ended, or never posted)
+ *   -ENOSPC   max_inflight handles are remembered already: nothing changed
+ *   -ENOTCONN not UP (a loss already ended every request in flight)
+ */
+int tf_xport_forget(struct tf_xport *x, uint64_t handle);
 
 /* ---- responses (accelerator) ----------------------------------------------- */
 
@@ -303,6 +320,8 @@ enum tf_xport_counter {
 	TF_XPORT_C_QP_ERROR, /* ... of which: rdma completion with an error */
 	TF_XPORT_C_PROTOCOL, /* ... of which: the peer broke the ring rules */
 	TF_XPORT_C_REQS_FAILED, /* requests reported CONN_LOST / PROTOCOL */
+	TF_XPORT_C_ABANDONED, /* card: requests given up on (tf_xport_forget) */
+	TF_XPORT_C_RX_ABANDONED, /* card: events for those, dropped */
 	TF_XPORT_C_COUNT
 };
 void tf_xport_counters(const struct tf_xport *x, uint64_t out[TF_XPORT_C_COUNT]);

@@ -120,6 +120,7 @@ struct tf_xport {
 	struct tf_accel_status st_last;
 
 	struct tf_handles inflight;
+	struct tf_handles forgotten; /* card: given up on, END/ERROR not seen yet */
 
 	/* rx record copies: two halves so a partly delivered record survives a poll */
 	uint8_t *arena;

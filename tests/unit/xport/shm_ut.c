@@ -571,6 +571,132 @@ test_cancel_reaches_accelerator(void)
 	pair_down(card, accel);
 }
 
+/* The card's handle-table slot a handle lands in first (handles.c hashing). */
+static uint32_t
+home_slot(const struct tf_handles *h, uint64_t handle)
+{
+	return (uint32_t)((handle * 0x9e3779b97f4a7c15ull) >> 32) & h->mask;
+}
+
+/*
+ * The card gives up on a request the accelerator ignores (tf_xport_forget):
+ * its credit is free at once, the same handle cannot be posted again while
+ * remembered, a new request that takes its table slot is not confused with
+ * it, and the accelerator's late TOKENS/END for it are dropped and counted
+ * (not a protocol violation); its END ends the memory.
+ */
+static void
+test_forget_frees_credit_and_drops_late_events(void)
+{
+	static const uint32_t p[] = { 1 };
+	struct tf_xport_seg s[4];
+	struct tf_xport_req r[4];
+	struct tf_xport *card, *accel;
+	struct tf_xport_info info;
+	struct tf_accel_tok t = { .id = 9, .text_len = 0 };
+	struct tf_accel_usage u = { .prompt_tokens = 1,
+				    .completion_tokens = 1,
+				    .reason = TF_ACCEL_FINISH_CANCELLED };
+	uint64_t h1 = 1, h3 = 3;
+	int n, ends = 0, other = 0;
+
+	pair_up(0, 0, 2, 0, &card, &accel);
+	/* a third handle that lands in h1's slot of the card's table */
+	while (home_slot(&card->inflight, h3) != home_slot(&card->inflight, h1))
+		h3++;
+	r[0] = mkreq(h1, p, 1, &s[0]);
+	r[1] = mkreq(2, p, 1, &s[1]);
+	r[2] = mkreq(h3, p, 1, &s[2]);
+	r[3] = mkreq(h1, p, 1, &s[3]);
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, r, 2, 1), 0);
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, &r[2], 1, 2), -EBUSY);
+	CU_ASSERT_EQUAL(tf_xport_poll(accel, g_ev, 64), 2);
+	CU_ASSERT_EQUAL(tf_xport_cancel(card, &h1, 1), 0); /* the accelerator ignores it */
+	CU_ASSERT_EQUAL(tf_xport_forget(accel, h1), -ENOTCONN); /* card side only */
+	CU_ASSERT_EQUAL(tf_xport_forget(card, 99), -ENOENT);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, h1), 0);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, h1), -ENOENT);
+	tf_xport_info(card, &info);
+	CU_ASSERT_EQUAL(info.inflight, 1);
+	CU_ASSERT_EQUAL(info.abandoned, 1);
+	CU_ASSERT_EQUAL(cnt(card, TF_XPORT_C_ABANDONED), 1);
+	/* remembered: the accelerator may still hold h1 */
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, &r[3], 1, 3), -EEXIST);
+	/* the credit is free: h3 goes out, into the slot h1 had */
+	CU_ASSERT_EQUAL_FATAL(tf_xport_batch_post(card, &r[2], 1, 4), 0);
+	CU_ASSERT_EQUAL(card->inflight.ent[home_slot(&card->inflight, h1)].handle, h3);
+	/* the accelerator wakes up: a token and END for h1 (late), then takes h3 */
+	CU_ASSERT_EQUAL(tf_xport_resp_tokens(accel, h1, 0, &t, 1, NULL, 0), 0);
+	CU_ASSERT_EQUAL(tf_xport_resp_end(accel, h1, &u), 0);
+	CU_ASSERT_EQUAL(tf_xport_poll(accel, g_ev, 64), 1);
+	CU_ASSERT_EQUAL(tf_xport_resp_flush(accel), 0);
+	for (int i = 0; i < 50; i++)
+		other += tf_xport_poll(card, g_ev, 64) > 0 && g_ev[0].type != TF_XPORT_EV_BATCH_SENT;
+	CU_ASSERT_EQUAL(other, 0); /* nothing of h1 was delivered, to h3 or anyone */
+	/* h3 ends with no tokens: had h1's token been taken for h3, this END would
+	 * count other tokens than were streamed (a protocol violation) */
+	u.completion_tokens = 0;
+	CU_ASSERT_EQUAL(tf_xport_resp_end(accel, h3, &u), 0);
+	CU_ASSERT_EQUAL(tf_xport_resp_flush(accel), 0);
+	for (int i = 0; i < 50; i++) {
+		n = tf_xport_poll(card, g_ev, 64);
+		for (int k = 0; k < n; k++)
+			ends += g_ev[k].type == TF_XPORT_EV_END && g_ev[k].handle == h3;
+	}
+	CU_ASSERT_EQUAL(ends, 1);
+	CU_ASSERT_EQUAL(cnt(card, TF_XPORT_C_RX_ABANDONED), 2);
+	CU_ASSERT_EQUAL(cnt(card, TF_XPORT_C_RX_UNKNOWN_HANDLE), 0);
+	CU_ASSERT_EQUAL(cnt(card, TF_XPORT_C_PROTOCOL), 0);
+	CU_ASSERT_EQUAL(tf_xport_state(card), TF_XPORT_STATE_UP);
+	tf_xport_info(card, &info);
+	CU_ASSERT_EQUAL(info.inflight, 1); /* 2 */
+	CU_ASSERT_EQUAL(info.abandoned, 0); /* its END ended the memory */
+	/* h1 may be posted again now */
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, &r[3], 1, 5), 0);
+	pair_down(card, accel);
+}
+
+/* Remembering is bounded (max_inflight handles); a loss forgets everything. */
+static void
+test_forget_bounded_and_cleared_by_loss(void)
+{
+	static const uint32_t p[] = { 1 };
+	struct tf_xport_seg s[3];
+	struct tf_xport_req r[3];
+	struct tf_xport *card, *accel;
+	struct tf_xport_info info;
+	int lost_errs = 0, n;
+
+	for (int i = 0; i < 3; i++)
+		r[i] = mkreq(10 + (uint64_t)i, p, 1, &s[i]);
+	pair_up(0, 0, 2, 0, &card, &accel);
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, r, 2, 1), 0);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, 10), 0);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, 11), 0);
+	CU_ASSERT_EQUAL(tf_xport_batch_post(card, &r[2], 1, 2), 0);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, 12), -ENOSPC);
+	tf_xport_info(card, &info);
+	CU_ASSERT_EQUAL(info.inflight, 1); /* 12 kept its credit */
+	CU_ASSERT_EQUAL(info.abandoned, 2);
+	/* the accelerator goes away: only 12 gets its CONN_LOST, the memory is gone */
+	tf_xport_disconnect(accel);
+	for (int i = 0; i < 200 && tf_xport_state(card) == TF_XPORT_STATE_UP; i++)
+		sleep_ms(5), tf_xport_poll(card, g_ev, 0);
+	n = tf_xport_poll(card, g_ev, 64);
+	for (int k = 0; k < n; k++)
+		if (g_ev[k].type == TF_XPORT_EV_ERROR) {
+			CU_ASSERT_EQUAL(g_ev[k].handle, 12);
+			lost_errs++;
+		}
+	CU_ASSERT_EQUAL(lost_errs, 1);
+	tf_xport_info(card, &info);
+	CU_ASSERT_EQUAL(info.abandoned, 0);
+	CU_ASSERT_EQUAL(tf_xport_forget(card, 12), -ENOTCONN);
+	tf_xport_disconnect(card);
+	tf_xport_listener_close(g_l);
+	g_l = NULL;
+}
+
 static uint64_t
 ms_now(void)
 {
@@ -661,6 +787,8 @@ static const struct tf_cunit_test shm_tests[] = {
 	TF_TEST(test_loss_fails_inflight_and_reconnects),
 	TF_TEST(test_status_and_heartbeat_timeout),
 	TF_TEST(test_cancel_reaches_accelerator),
+	TF_TEST(test_forget_frees_credit_and_drops_late_events),
+	TF_TEST(test_forget_bounded_and_cleared_by_loss),
 	TF_TEST(test_wait_polls_shm_and_wakes_on_connect),
 	TF_TEST(test_config_errors_say_what),
 	TF_TESTS_END,
