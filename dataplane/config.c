@@ -368,6 +368,10 @@ limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 				    l->generation_timeout_ms);
 		return rc;
 	}
+	if (!strcmp(k, "cancel_grace_ms"))
+		return get_u32(c, v, path, 0, 3600000, &l->cancel_grace_ms);
+	if (!strcmp(k, "degraded_abandoned"))
+		return get_u32(c, v, path, 0, 65536, &l->degraded_abandoned);
 	if (!strcmp(k, "resp_ring_bytes")) {
 		int rc = get_u32(c, v, path, TF_ACCEL_RING_MIN, TF_ACCEL_RING_MAX,
 				 &l->resp_ring_bytes);

@@ -75,6 +75,7 @@
 	X(REQ_REDISPATCHED, "requests re-dispatched after an accelerator failure")                 \
 	X(GEN_TIMEOUT, "requests ended by their generation deadline (FINAL CUT_OFF TIMEOUT)")      \
 	X(GEN_LATE, "accelerator events for a request already ended by its deadline (ignored)")    \
+	X(GEN_ABANDONED, "timed-out requests given up on at their accelerator (credit freed)")     \
 	X(RETX_ANSWERED, "retransmits of finished requests answered from the cache")               \
 	X(RESUMES, "stream resume requests served")                                                \
 	X(FRAGS_RX, "request fragments received")                                                  \

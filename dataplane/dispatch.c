@@ -30,7 +30,26 @@ health_of(const struct tf_dp_accel *a)
 {
 	if (!a->id || a->deleted || a->state != TF_DP_ACCEL_UP)
 		return TF_ROUTE_DOWN;
-	return a->peer_flags_ok ? TF_ROUTE_UP : TF_ROUTE_DEGRADED;
+	return a->peer_flags_ok && !a->abandon_degraded ? TF_ROUTE_UP : TF_ROUTE_DEGRADED;
+}
+
+/*
+ * Requests the card gave up on that the accelerator still holds (deadline.c):
+ * DEGRADED from limits.degraded_abandoned of them until it has ended them all
+ * (or reconnected). Returns the health state the worker reports.
+ */
+static uint32_t
+accel_state(struct tf_dp_worker *w, struct tf_dp_accel *a)
+{
+	struct tf_xport_info xi;
+
+	tf_xport_info(a->x, &xi);
+	a->st.abandoned = xi.abandoned;
+	if (w->lim.degraded_abandoned && xi.abandoned >= w->lim.degraded_abandoned)
+		a->abandon_degraded = 1;
+	else if (xi.abandoned == 0)
+		a->abandon_degraded = 0;
+	return a->peer_flags_ok && !a->abandon_degraded ? TF_HS_UP : TF_HS_DEGRADED;
 }
 
 int
@@ -474,6 +493,8 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 		case TF_XPORT_EV_UP:
 			a->state = TF_DP_ACCEL_UP;
 			a->peer_flags_ok = 1;
+			a->abandon_degraded = 0; /* a new epoch: it holds nothing */
+			a->st.abandoned = 0;
 			a->st.state = TF_HS_UP;
 			break;
 		case TF_XPORT_EV_DOWN:
@@ -522,9 +543,9 @@ poll_accel(struct tf_dp_worker *w, struct tf_dp_accel *a)
 		if (tf_xport_peer_status(a->x, &st) == 0) {
 			a->peer_flags_ok = (st.flags & TF_ACCEL_ST_HEALTHY) &&
 					   !(st.flags & TF_ACCEL_ST_DRAINING);
-			a->st.state = a->peer_flags_ok ? TF_HS_UP : TF_HS_DEGRADED;
 			a->st.busy_ppm = st.busy_ppm <= 1000000 ? st.busy_ppm : 1000000;
 		}
+		a->st.state = accel_state(w, a);
 	}
 	tf_dp_phase_end(w, TF_DP_PH_XPORT_POLL);
 	return work;

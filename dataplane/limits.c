@@ -25,6 +25,8 @@ tf_dp_limits_default(struct tf_dp_limits *l)
 		.accel_peer_timeout_ms = 5000,
 		.accel_connect_timeout_ms = 5000,
 		.generation_timeout_ms = 300000,
+		.cancel_grace_ms = 5000,
+		.degraded_abandoned = 4,
 		.udp_tx_csum = 1,
 	};
 }

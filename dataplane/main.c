@@ -387,6 +387,7 @@ health_poll(struct tf_dp_app *app)
 		struct tf_dp_obj_stats st;
 		uint32_t id;
 		uint16_t best = TF_HS_DOWN, prev = 0;
+		uint32_t abandoned = 0; /* given-up requests it still holds, most of any worker */
 
 		if (tf_dp_worker_accel_stats(app->workers[0], k, &id, &st) < 0 || h->naccels == 64)
 			break;
@@ -398,16 +399,33 @@ health_poll(struct tf_dp_app *app)
 
 			for (unsigned int j = 0;
 			     tf_dp_worker_accel_stats(app->workers[w], j, &id2, &s2) == 0; j++)
-				if (id2 == id && s2.state && s2.state < best)
-					best = (uint16_t)s2.state;
+				if (id2 == id && s2.state) {
+					if (s2.state < best)
+						best = (uint16_t)s2.state;
+					if (s2.abandoned > abandoned)
+						abandoned = s2.abandoned;
+				}
 		}
 		for (uint32_t j = 0; j < 64; j++)
 			if (h->accel_id[j] == id)
 				prev = h->accel_state[j];
 		if (best != prev) {
-			tf_dp_records_health(
-				&app->rec, TF_HC_ACCEL, id, best,
-				best == TF_HS_UP ? TF_HR_HEARTBEAT_OK : TF_HR_HEARTBEAT_LOST, NULL);
+			uint32_t lim = app->cfg.limits.degraded_abandoned;
+			char why[96];
+
+			/* DEGRADED because it ignores CANCELs (deadline.c): say so */
+			if (best == TF_HS_DEGRADED && lim && abandoned >= lim) {
+				snprintf(why, sizeof(why),
+					 "holds %u requests the card gave up on (ignored CANCEL)",
+					 abandoned);
+				tf_dp_records_health(&app->rec, TF_HC_ACCEL, id, best, TF_HR_ERRORS,
+						     why);
+			} else {
+				tf_dp_records_health(&app->rec, TF_HC_ACCEL, id, best,
+						     best == TF_HS_UP ? TF_HR_HEARTBEAT_OK
+								      : TF_HR_HEARTBEAT_LOST,
+						     NULL);
+			}
 			h->accel_since_ns[h->naccels] = now;
 		}
 		h->accel_id[h->naccels] = id;

@@ -235,6 +235,7 @@ obj_sum(obj_iter it, uint32_t want, struct tf_dp_obj_stats *s)
 			s->redispatched += st.redispatched;
 			s->active += st.active;
 			s->queued += st.queued;
+			s->abandoned += st.abandoned;
 			if (st.state > s->state)
 				s->state = st.state;
 			s->balance_micro += st.balance_micro;
@@ -291,6 +292,8 @@ obj_cmd(obj_iter it, const char *params, struct rte_tel_data *d, int tenant, int
 		rte_tel_data_add_dict_u64(d, "errors", s.errors);
 		rte_tel_data_add_dict_u64(d, "redispatched", s.redispatched);
 		rte_tel_data_add_dict_u64(d, "state", s.state); /* enum tf_health_state */
+		/* requests the card gave up on that it still holds (deadline.c) */
+		rte_tel_data_add_dict_u64(d, "abandoned", s.abandoned);
 	}
 	return 0;
 }

@@ -421,6 +421,8 @@ tf_dp_worker_poll(struct tf_dp_worker *w)
 			tf_dp_reasm_timers(w);
 		if (w->dl_head)
 			work += tf_dp_deadline_expire(w, DEADLINES_PER_TICK);
+		if (w->forget_head != w->forget_tail)
+			work += tf_dp_deadline_forget(w, DEADLINES_PER_TICK);
 		tf_dp_cache_trim(w, 0);
 		tf_dp_phase_end(w, TF_DP_PH_TIMERS);
 	}

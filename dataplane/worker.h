@@ -70,6 +70,10 @@ struct tf_dp_limits {
 		accel_peer_timeout_ms; /* an accelerator silent this long with work is DOWN (0: 5000) */
 	uint32_t accel_connect_timeout_ms; /* one connection attempt (0: 5000) */
 	uint32_t generation_timeout_ms; /* admission to FINAL at most (0: no deadline) */
+	uint32_t cancel_grace_ms; /* after a deadline's CANCEL, the transport gives the request
+				   * up (frees its credit) this much later (0: never) */
+	uint32_t degraded_abandoned; /* an accelerator still holding this many given-up
+				      * requests is DEGRADED (0: never) */
 	uint8_t udp_tx_csum; /* compute UDP checksums of responses */
 };
 
@@ -230,6 +234,7 @@ struct tf_dp_obj_stats {
 	uint32_t queued; /* gauge: waiting in a batch queue */
 	uint32_t state; /* accelerators: enum tf_health_state; tenants: flags */
 	uint32_t busy_ppm; /* accelerators: engine busy share of the last second (status block) */
+	uint32_t abandoned; /* accelerators: requests given up on that it still holds */
 	int64_t balance_micro; /* tenants */
 	int64_t reserved_micro; /* tenants */
 };

@@ -60,8 +60,19 @@ struct tf_dp_accel {
 	uint64_t outstanding; /* tokens of work routed here, not ended */
 	struct tf_batch_q q;
 	uint64_t next_status_us;
+	uint8_t abandon_degraded; /* DEGRADED: holds >= limits.degraded_abandoned given-up requests */
 	struct tf_dp_obj_stats st;
 };
+
+/* A request whose CANCEL its deadline sent, to be given up on at its accelerator. */
+struct tf_dp_forget {
+	uint64_t handle;
+	uint64_t at_us; /* limits.cancel_grace_ms after the CANCEL */
+	uint32_t accel_id;
+	uint16_t accel; /* slot */
+};
+
+#define TF_DP_FORGET_Q 4096 /* pending give-ups per worker (power of two) */
 
 /* Where a request object is in its life. */
 enum tf_dp_req_state {
@@ -186,6 +197,9 @@ struct tf_dp_worker {
 	struct tf_dp_model models[TF_DP_MAX_MODELS];
 	struct tf_dp_accel accels[TF_DP_MAX_ACCELS];
 	unsigned int naccel_slots;
+	/* give-ups due (deadline.c), FIFO in time order: one grace for the worker's life */
+	struct tf_dp_forget forget_q[TF_DP_FORGET_Q];
+	uint32_t forget_head, forget_tail; /* free-running */
 	struct tf_batch_policy batching;
 
 	/* requests */
@@ -379,6 +393,8 @@ void tf_dp_deadline_arm(struct tf_dp_worker *w, struct tf_dp_req *r);
 void tf_dp_deadline_disarm(struct tf_dp_worker *w, struct tf_dp_req *r);
 /* Ends at most max requests whose deadline passed; returns how many. */
 unsigned int tf_dp_deadline_expire(struct tf_dp_worker *w, unsigned int max);
+/* Gives up (tf_xport_forget) on at most max timed-out requests whose cancel grace passed. */
+unsigned int tf_dp_deadline_forget(struct tf_dp_worker *w, unsigned int max);
 
 /* usage.c */
 void tf_dp_usage_emit(struct tf_dp_worker *w, const struct tf_dp_req *r);

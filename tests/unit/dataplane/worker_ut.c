@@ -214,8 +214,10 @@ struct standin {
 	uint64_t next_status;
 };
 
+/* max_inflight: request credits the stand-in's transport grants (0: the default). */
 static void
-standin_start(struct standin *s, enum standin_mode mode, uint32_t ntok)
+standin_start_credits(struct standin *s, enum standin_mode mode, uint32_t ntok,
+		      uint32_t max_inflight)
 {
 	char uri[64];
 
@@ -225,8 +227,17 @@ standin_start(struct standin *s, enum standin_mode mode, uint32_t ntok)
 	s->mode = mode;
 	s->ntok = ntok;
 	CU_ASSERT_EQUAL_FATAL(tf_xport_ctx_create(&s->ctx), 0);
-	CU_ASSERT_EQUAL_FATAL(
-		tf_xport_listen(s->ctx, &(struct tf_xport_listen_cfg){ .uri = uri }, &s->l), 0);
+	CU_ASSERT_EQUAL_FATAL(tf_xport_listen(s->ctx,
+					      &(struct tf_xport_listen_cfg){
+						      .uri = uri, .max_inflight = max_inflight },
+					      &s->l),
+			      0);
+}
+
+static void
+standin_start(struct standin *s, enum standin_mode mode, uint32_t ntok)
+{
+	standin_start_credits(s, mode, ntok, 0);
 }
 
 static void
@@ -1819,6 +1830,193 @@ test_generation_deadline_off(void)
 	standin_stop(&a);
 }
 
+/* ---- giving up on requests a live accelerator ignores (limits.cancel_grace_ms) ---- */
+
+#define CANCEL_GRACE_MS 100
+
+static void
+tune_cancel_grace(struct tf_dp_limits *l)
+{
+	l->generation_timeout_ms = GEN_TIMEOUT_MS;
+	l->cancel_grace_ms = CANCEL_GRACE_MS;
+	l->degraded_abandoned = 2;
+}
+
+static struct tf_dp_obj_stats
+accel_st(struct tf_dp_worker *w, uint32_t accel_id)
+{
+	struct tf_dp_obj_stats st;
+	uint32_t id;
+
+	memset(&st, 0, sizeof(st));
+	for (unsigned int i = 0; tf_dp_worker_accel_stats(w, i, &id, &st) == 0; i++)
+		if (id == accel_id)
+			return st;
+	CU_FAIL("no such accelerator");
+	return st;
+}
+
+static struct tf_xport_info
+accel_xinfo(struct tf_dp_worker *w)
+{
+	struct tf_xport_info xi;
+
+	memset(&xi, 0, sizeof(xi));
+	CU_ASSERT_FATAL(w->accels[0].x != NULL);
+	tf_xport_info(w->accels[0].x, &xi);
+	return xi;
+}
+
+static uint64_t
+accel_xcnt(struct tf_dp_worker *w, enum tf_xport_counter c)
+{
+	uint64_t v[TF_XPORT_C_COUNT];
+
+	tf_xport_counters(w->accels[0].x, v);
+	return v[c];
+}
+
+/*
+ * An accelerator that stays healthy (status fine) but ignores requests and
+ * their CANCELs, with 2 request credits: both requests end at their deadline;
+ * cancel_grace_ms later the card gives them up, so its credits are free (a
+ * third request is posted at once instead of waiting in the queue for its own
+ * deadline, and the accelerator, which still holds its two, answers it BUSY:
+ * an explicit FINAL, not a silent wait); holding 2 given-up requests makes it
+ * DEGRADED. When it wakes up and ends them, their events are dropped (counted,
+ * no protocol error, the connection stays), it is UP again and serves new work.
+ */
+static void
+test_cancel_grace_gives_up_on_stalled_accelerator(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_cancel_grace);
+	static const uint32_t p[] = { 1, 2, 3 };
+	struct tf_aq_tenant_info info;
+	struct tf_xport_info xi;
+	struct standin a;
+	struct resp r;
+	uint32_t d;
+
+	standin_start_credits(&a, SI_STALL, 0, 2);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, 1000000, 2000, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	CU_ASSERT_EQUAL(accel_xinfo(w).max_inflight, 2);
+	send_request(w, 42, 0x720, p, 3, 50, 0);
+	send_request(w, 42, 0x721, p, 3, 50, 0);
+	g_want_finals = 2;
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	expect_timeout_final(0x720, 0, 0, 0, &r);
+	expect_timeout_final(0x721, 0, 0, 0, &r);
+	CU_ASSERT_EQUAL(a.requests, 2);
+	/* At the deadline the credits are still held (the grace runs). */
+	xi = accel_xinfo(w);
+	CU_ASSERT_EQUAL(xi.inflight, 2);
+	CU_ASSERT_EQUAL(xi.abandoned, 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_ABANDONED], 0);
+	/* After the grace (and a status pass, 100 ms): given up, credits free, DEGRADED. */
+	run(w, &a, NULL, NULL, CANCEL_GRACE_MS + 250);
+	CU_ASSERT_EQUAL(a.cancels, 2);
+	xi = accel_xinfo(w);
+	CU_ASSERT_EQUAL(xi.inflight, 0);
+	CU_ASSERT_EQUAL(xi.abandoned, 2);
+	CU_ASSERT_EQUAL(accel_xcnt(w, TF_XPORT_C_ABANDONED), 2);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_ABANDONED], 2);
+	CU_ASSERT_EQUAL(accel_st(w, 1).state, TF_HS_DEGRADED);
+	CU_ASSERT_EQUAL(accel_st(w, 1).abandoned, 2);
+	/* A third request is posted at once; the accelerator (still holding two) says BUSY. */
+	free_tx();
+	send_request(w, 42, 0x722, p, 3, 50, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, GEN_TIMEOUT_MS / 2);
+	{
+		uint64_t v[TF_XPORT_C_COUNT];
+
+		/* it reached the accelerator, whose transport refused it (its own credits) */
+		tf_xport_counters(a.x, v);
+		CU_ASSERT_EQUAL(v[TF_XPORT_C_RX_OVER_CREDIT], 1);
+	}
+	CU_ASSERT_EQUAL(a.requests, 2);
+	g_txpos = 0;
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, 0x722, &r), 0);
+	CU_ASSERT_EQUAL(r.m.u.final.finish_reason, TF_PROTO_FINISH_CUT_OFF);
+	CU_ASSERT_EQUAL(r.m.u.final.error_code, TF_PROTO_E_BUSY);
+	CU_ASSERT(r.m.u.final.total_us < GEN_TIMEOUT_MS * 1000u / 2);
+	/* It wakes up: a token and END for each given-up request, dropped and counted. */
+	free_tx();
+	a.release = 1;
+	run(w, &a, NULL, NULL, 250);
+	CU_ASSERT_EQUAL(g_ntx, 0); /* nothing reached the client */
+	CU_ASSERT_EQUAL(accel_xcnt(w, TF_XPORT_C_RX_ABANDONED), 4);
+	CU_ASSERT_EQUAL(accel_xcnt(w, TF_XPORT_C_PROTOCOL), 0);
+	CU_ASSERT_EQUAL(accel_xcnt(w, TF_XPORT_C_CONN_LOST), 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_LATE], 0);
+	xi = accel_xinfo(w);
+	CU_ASSERT_EQUAL(xi.abandoned, 0);
+	CU_ASSERT_EQUAL(xi.connects, 1); /* the same connection */
+	CU_ASSERT_EQUAL(accel_st(w, 1).state, TF_HS_UP);
+	CU_ASSERT_EQUAL(accel_st(w, 1).abandoned, 0);
+	/* ... and serves new work. */
+	send_request(w, 42, 0x723, p, 3, 50, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, GEN_TIMEOUT_MS / 2);
+	g_txpos = 0;
+	CU_ASSERT_EQUAL_FATAL(find_resp(TF_PROTO_T_FINAL, 0x723, &r), 0);
+	CU_ASSERT_NOT_EQUAL(r.m.u.final.finish_reason, TF_PROTO_FINISH_CUT_OFF);
+	CU_ASSERT_EQUAL(r.m.u.final.completion_tokens, 1);
+	CU_ASSERT_EQUAL(a.requests, 3);
+	CU_ASSERT_EQUAL(g_nusage, 4);
+	CU_ASSERT_EQUAL(tf_dp_worker_get_tenant(w, 42, &info, &d), TF_AQ_S_OK);
+	CU_ASSERT_EQUAL(info.reserved_micro, 0);
+	CU_ASSERT_EQUAL(info.active_requests, 0);
+	CU_ASSERT_EQUAL(accel_outstanding(w, 1), 0);
+	rmworker(w);
+	standin_stop(&a);
+}
+
+/* cancel_grace_ms 0: the card never gives up; the credits stay with the accelerator. */
+static void
+tune_no_cancel_grace(struct tf_dp_limits *l)
+{
+	tune_cancel_grace(l);
+	l->cancel_grace_ms = 0;
+}
+
+static void
+test_cancel_grace_off_keeps_credits(void)
+{
+	struct tf_dp_worker *w = mkworker(0, 1, tune_no_cancel_grace);
+	static const uint32_t p[] = { 3 };
+	struct standin a;
+	struct resp r;
+
+	standin_start_credits(&a, SI_STALL, 0, 1);
+	add_model(w, 7, 64);
+	add_accel(w, 1, &a, 7);
+	add_tenant(w, 42, -1, 0, 0);
+	set_batching(w, 1, 0);
+	connect_wait(w, &a, NULL);
+	send_request(w, 42, 0x730, p, 1, 20, 0);
+	g_want_finals = 1;
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	expect_timeout_final(0x730, 0, 0, 0, &r);
+	run(w, &a, NULL, NULL, CANCEL_GRACE_MS + 250);
+	CU_ASSERT_EQUAL(accel_xinfo(w).inflight, 1);
+	CU_ASSERT_EQUAL(accel_xinfo(w).abandoned, 0);
+	CU_ASSERT_EQUAL(tf_dp_worker_counters(w)->ev[TF_EV_GEN_ABANDONED], 0);
+	CU_ASSERT_EQUAL(accel_st(w, 1).state, TF_HS_UP);
+	/* the next request cannot be posted: it waits, then meets its own deadline */
+	free_tx();
+	send_request(w, 42, 0x731, p, 1, 20, 0);
+	run(w, &a, NULL, finals_seen, 3 * GEN_TIMEOUT_MS);
+	expect_timeout_final(0x731, 0, 0, 0, &r);
+	CU_ASSERT_EQUAL(a.requests, 1);
+	rmworker(w);
+	standin_stop(&a);
+}
+
 static int g_first_token;
 
 static int
@@ -2414,6 +2612,8 @@ static const struct tf_cunit_test worker_tests[] = {
 	TF_TEST(test_generation_deadline_survives_redispatch),
 	TF_TEST(test_generation_deadline_queued),
 	TF_TEST(test_generation_deadline_off),
+	TF_TEST(test_cancel_grace_gives_up_on_stalled_accelerator),
+	TF_TEST(test_cancel_grace_off_keeps_credits),
 	TF_TEST(test_phase_clock_counts_poll_phases),
 	TF_TEST(test_cut_off_when_tenant_runs_dry),
 	TF_TEST(test_rate_and_busy_carry_retry_after),
