@@ -203,7 +203,7 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 	if (!f)
 		return fail(c, n, key, "cannot read '%s': %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
-		size_t len = strcspn(line, "\r\n");
+		size_t len = strcspn(line, "\n"); /* a CR is a blank, as for the client */
 		const char *p = line;
 
 		lineno++;

@@ -293,7 +293,7 @@ test_generation_timeout_key(void)
 		     "limits.generation_timeout_ms: expected an integer");
 }
 
-/* Key files as protocol.md 4.2 (what the client accepts): blanks around the digits, indented comments. */
+/* Key files as protocol.md 4.2 (what the client accepts): blanks (a CR too) around the digits, indented comments. */
 static void
 test_key_file_blanks(void)
 {
@@ -305,7 +305,7 @@ test_key_file_blanks(void)
 	f = fopen(kp, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	fprintf(f, "  # tenant 42, key 0\n\n"
-		   "\t000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  \r\n");
+		   " \r\t000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  \r\n");
 	fclose(f);
 	write_cfg(good);
 	CU_ASSERT_EQUAL(tf_dp_config_load(g_path, &c, err, sizeof(err)), 0);
