@@ -37,6 +37,7 @@ static const struct {
 	{ TF_AQ_SET_ACCEL, sizeof(struct tf_aq_set_accel), 0 },
 	{ TF_AQ_DEL_ACCEL, sizeof(struct tf_aq_id), 0 },
 	{ TF_AQ_SET_BATCHING, sizeof(struct tf_aq_set_batching), 0 },
+	{ TF_AQ_SET_USAGE_MODE, sizeof(struct tf_aq_set_usage_mode), 0 },
 	{ TF_AQ_FW_ACTIVATE, sizeof(struct tf_aq_fw_activate), sizeof(struct tf_aq_fw_status) },
 	{ TF_AQ_FW_WRITE, sizeof(struct tf_aq_fw_write), sizeof(struct tf_aq_fw_write_status) },
 	{ TF_AQ_FW_INFO, 0, sizeof(struct tf_aq_fw_info) },

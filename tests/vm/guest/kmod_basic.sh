@@ -14,7 +14,7 @@ grep -q msix "$SYS/interrupts" || fail "interrupts: $(cat "$SYS/interrupts"), ex
 step "identity"
 $CHK identity "$DEV" "$TF_KMOD_SERIAL" || fail "identity"
 [ "$(cat "$SYS/serial")" = "$TF_KMOD_SERIAL" ] || fail "sysfs serial $(cat "$SYS/serial")"
-[ "$(cat "$SYS/abi_version")" = 1.1 ] || fail "sysfs abi_version $(cat "$SYS/abi_version")"
+[ "$(cat "$SYS/abi_version")" = 1.2 ] || fail "sysfs abi_version $(cat "$SYS/abi_version")"
 grep -q '^1.0.0 (1.0.0)$' "$SYS/fw_version" || fail "sysfs fw_version $(cat "$SYS/fw_version")"
 [ "$(cat "$SYS/queues")" = "admin 32 event 1024" ] || fail "sysfs queues $(cat "$SYS/queues")"
 
