@@ -2,11 +2,14 @@
 /*
  * The card thread: attach, reset handshake, push configuration, then loop:
  * read events -> group commit to the ledger -> acknowledge (events.c); every
- * HOUSEKEEP_MS read the registers and watch the heartbeat; every second poll
- * stats and balances, reset budget periods; every hour prune. It sleeps while
- * events wait for their group (group_commit.h) and, when the card is idle, in
- * the access path's event_wait (kmod: poll() on the event interrupt; shm: a
- * back-off on the producer register).
+ * housekeeping period (tfd_card_house_ms: a fifth of the heartbeat watchdog's
+ * timeout) read the registers and watch the heartbeat; every second poll stats
+ * and balances, reset budget periods; every hour prune. It sleeps while events
+ * wait for their group (group_commit.h) and, when the card is idle, in the
+ * access path's event_wait (kmod: poll() on the event interrupt; shm: a
+ * back-off on the producer register, naps bounded by tfd_card_nap_ms). Every
+ * sleep also waits on d->wake_fd: what the host starts (a reload, SIGTERM)
+ * wakes the thread at once (tfd_card_wake) instead of at its next tick.
  */
 #include "card/check.h"
 #include "common/log.h"
@@ -14,14 +17,56 @@
 #include "tokfabd/quota.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HOUSEKEEP_MS 20 /* registers, watchdog, bring-up */
 #define REOPEN_MS 1000
+#define SLOW_MS 1000 /* stats, balances, budget periods */
+
+uint32_t
+tfd_card_house_ms(uint32_t hb_period_ms, uint32_t watchdog_periods)
+{
+	uint64_t t = (uint64_t)hb_period_ms * watchdog_periods / TFD_HOUSE_DIV;
+
+	if (t < TFD_HOUSE_MIN_MS)
+		return TFD_HOUSE_MIN_MS;
+	return t > TFD_HOUSE_MAX_MS ? TFD_HOUSE_MAX_MS : (uint32_t)t;
+}
+
+uint32_t
+tfd_card_nap_ms(uint32_t records, uint32_t aggregate_ms, uint32_t commit_interval_ms)
+{
+	uint32_t t = commit_interval_ms;
+
+	if (records == TF_USAGE_MODE_AGGREGATE && aggregate_ms < t)
+		t = aggregate_ms;
+	return t < TFD_NAP_MIN_MS ? TFD_NAP_MIN_MS : t > TFD_NAP_MAX_MS ? TFD_NAP_MAX_MS : t;
+}
+
+void
+tfd_card_wake(struct tfd *d)
+{
+	uint64_t one = 1;
+
+	if (__atomic_load_n(&d->wake_ready, __ATOMIC_ACQUIRE) &&
+	    write(d->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		tf_log_warn("waking the card thread");
+}
+
+/* Empties the wake eventfd (the thread acts on what the flags say). */
+static void
+wake_drain(struct tfd *d)
+{
+	uint64_t v;
+
+	if (read(d->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		tf_log_warn("reading the card thread's wake-up");
+}
 
 uint64_t
 tfd_now_ns(void)
@@ -74,7 +119,45 @@ tfd_card_cmd(struct tfd *d, uint16_t opcode, const void *req, void *resp, size_t
 	else
 		rc = tf_card_cmd(d->card, opcode, req, resp, resp_size, status, detail, timeout);
 	pthread_mutex_unlock(&d->card_lock);
+	/* Anything but a read may change what poll_live shows: it asks again. */
+	if (opcode != TF_AQ_IDENTIFY && opcode != TF_AQ_GET_HEALTH && opcode != TF_AQ_GET_STATS &&
+	    opcode != TF_AQ_GET_TENANT && opcode != TF_AQ_FW_INFO)
+		tfd_live_changed(d);
 	return rc;
+}
+
+void
+tfd_live_changed(struct tfd *d)
+{
+	__atomic_add_fetch(&d->live_changes, 1, __ATOMIC_ACQ_REL);
+}
+
+/*
+ * What the per-tenant figures depend on besides the configuration: the card's
+ * request and event counters (every admitted, refused or finished request
+ * moves one), what the ledger committed, and every change the host made
+ * (tfd_live_changed). Equal twice: no tenant's figures moved in between.
+ */
+static uint64_t
+live_fingerprint(struct tfd *d, const struct tf_aq_card_stats *cs)
+{
+	uint64_t f = 0xcbf29ce484222325ull;
+	const uint64_t v[] = { cs->rx_requests,
+			       cs->requests_ok,
+			       cs->requests_refused,
+			       cs->requests_failed,
+			       cs->active_requests,
+			       cs->queued_requests,
+			       cs->eq_posted,
+			       cs->eq_acked,
+			       __atomic_load_n(&d->live_changes, __ATOMIC_ACQUIRE),
+			       d->committed,
+			       d->card_resets,
+			       (uint64_t)d->card_ready };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		f = (f ^ v[i]) * 0x100000001b3ull;
+	return f;
 }
 
 /* Runs a command and turns a non-OK status into a sentence. */
@@ -464,7 +547,12 @@ live_tenant(const struct tfd *d, uint32_t i, uint32_t id)
 	return NULL;
 }
 
-/* Once a second: card stats, accelerator stats, tenant balances, ledger sums. */
+/*
+ * Once a second: card stats, accelerator stats, tenant balances, ledger sums.
+ * The tenants' figures are asked for again only when something they depend on
+ * moved (live_fingerprint) or some tenant has not been asked since it did: an
+ * idle card costs one GET_STATS per accelerator and one for the card a second.
+ */
 static void
 poll_live(struct tfd *d)
 {
@@ -472,11 +560,23 @@ poll_live(struct tfd *d)
 	struct tf_aq_card_stats cs;
 	struct tfd_tenant_live *tl;
 	struct tfd_accel_live *al;
-	uint64_t now = tfd_now_ns();
+	uint64_t now = tfd_now_ns(), fp = 0;
 	uint32_t nt, na;
 	uint16_t st;
 	uint32_t detail;
+	int have_cs, unchanged;
 
+	/* First, so that what moves during the poll makes the next one ask again. */
+	have_cs = d->card_ready &&
+		  tfd_card_cmd(d, TF_AQ_GET_STATS, &gs, &cs, sizeof(cs), &st, &detail) == 0 &&
+		  st == TF_AQ_S_OK;
+	pthread_mutex_lock(&d->live_lock);
+	fp = live_fingerprint(d, have_cs ? &cs : &(struct tf_aq_card_stats){ 0 });
+	pthread_mutex_unlock(&d->live_lock);
+	if (!have_cs || fp != d->live_fp) {
+		d->live_fp = fp;
+		d->live_stale = UINT32_MAX; /* every tenant, once */
+	}
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	nt = d->cfg->n_tenants;
 	na = d->cfg->n_accels;
@@ -484,6 +584,9 @@ poll_live(struct tfd *d)
 	al = calloc(na + 1, sizeof(*al));
 	if (!tl || !al)
 		goto out;
+	if (d->live_stale > nt)
+		d->live_stale = nt;
+	unchanged = d->live_stale == 0 && d->n_tenants == nt;
 	/*
 	 * At most LIVE_TENANTS_PER_S tenants are asked each second (an admin
 	 * command and two ledger reads each, ~40 us): round-robin, the others
@@ -500,7 +603,8 @@ poll_live(struct tfd *d)
 
 		tl[i].id = t->id;
 		tl[i].period_start_ns = tfd_period_start(t->period, now);
-		if (k >= LIVE_TENANTS_PER_S && prev && prev->period_start_ns == tl[i].period_start_ns) {
+		if ((k >= LIVE_TENANTS_PER_S || unchanged) && prev &&
+		    prev->period_start_ns == tl[i].period_start_ns) {
 			tl[i] = *prev;
 			continue;
 		}
@@ -512,7 +616,13 @@ poll_live(struct tfd *d)
 		    st == TF_AQ_S_OK)
 			tl[i].have_card = 1;
 	}
-	d->live_cursor = nt > LIVE_TENANTS_PER_S ? (d->live_cursor + LIVE_TENANTS_PER_S) % nt : 0;
+	if (!unchanged) {
+		uint32_t asked = nt < LIVE_TENANTS_PER_S ? nt : LIVE_TENANTS_PER_S;
+
+		d->live_stale = d->live_stale > asked ? d->live_stale - asked : 0;
+		d->live_cursor =
+			nt > LIVE_TENANTS_PER_S ? (d->live_cursor + LIVE_TENANTS_PER_S) % nt : 0;
+	}
 	for (uint32_t i = 0; i < na; i++) {
 		const struct tfd_accel *a = &d->cfg->accels[i];
 		struct tf_aq_get_stats q = { .scope = TF_STATS_ACCEL, .id = a->id };
@@ -539,9 +649,7 @@ poll_live(struct tfd *d)
 	}
 out:
 	pthread_rwlock_unlock(&d->cfg_lock);
-	if (d->card_ready &&
-	    tfd_card_cmd(d, TF_AQ_GET_STATS, &gs, &cs, sizeof(cs), &st, &detail) == 0 &&
-	    st == TF_AQ_S_OK) {
+	if (have_cs) {
 		pthread_mutex_lock(&d->live_lock);
 		d->card_stats = cs;
 		d->have_card_stats = 1;
@@ -571,7 +679,7 @@ struct loop {
 	int alive; /* the heartbeat moved since we attached */
 };
 
-/* Registers, watchdog, health, (re)configuration: every HOUSEKEEP_MS. */
+/* Registers, watchdog, health, (re)configuration: every tfd_card_house_ms. */
 static void
 housekeeping(struct tfd *d, struct loop *lp, uint64_t now)
 {
@@ -641,7 +749,7 @@ housekeeping(struct tfd *d, struct loop *lp, uint64_t now)
 static void
 slow_tasks(struct tfd *d, struct loop *lp, uint64_t now)
 {
-	if (now - lp->last_slow >= 1000) {
+	if (now - lp->last_slow >= SLOW_MS) {
 		lp->last_slow = now;
 		if (d->card_ready)
 			period_resets(d);
@@ -665,12 +773,29 @@ slow_tasks(struct tfd *d, struct loop *lp, uint64_t now)
 	}
 }
 
-static void
-sleep_us(uint64_t us)
+/* Sleeps up to us or until tfd_card_wake: 1 woken (drained), 0 not. */
+static int
+sleep_us(struct tfd *d, uint64_t us)
 {
+	struct pollfd pfd = { .fd = d->wake_fd, .events = POLLIN };
 	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
 
-	nanosleep(&ts, NULL);
+	if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) {
+		wake_drain(d);
+		return 1;
+	}
+	return 0;
+}
+
+/* The configured periods, re-read each loop (a reload may change them). */
+static void
+periods(struct tfd *d, uint32_t hb_period_ms, uint32_t *house_ms, uint32_t *nap_ms)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	*house_ms = tfd_card_house_ms(hb_period_ms, d->cfg->watchdog_periods);
+	*nap_ms = tfd_card_nap_ms(d->cfg->ledger_records, d->cfg->ledger_aggregate_ms,
+				  d->cfg->ledger_commit_interval_ms);
+	pthread_rwlock_unlock(&d->cfg_lock);
 }
 
 static void *
@@ -678,14 +803,15 @@ card_thread(void *arg)
 {
 	struct tfd *d = arg;
 	struct loop lp = { 0 };
+	uint32_t house_ms = TFD_HOUSE_MIN_MS, nap_ms = TFD_NAP_MIN_MS;
 
 	while (!d->stop) {
-		uint64_t now = tfd_mono_ms(), now_us;
+		uint64_t now = tfd_mono_ms(), now_us, next;
 		int n;
 
 		if (!d->card) {
 			if (now - lp.last_open < REOPEN_MS) {
-				sleep_us(50000);
+				sleep_us(d, 50000);
 				continue;
 			}
 			lp.last_open = now;
@@ -699,34 +825,51 @@ card_thread(void *arg)
 			lp.next_house = 0;
 		}
 		if (now >= lp.next_house) {
-			lp.next_house = now + HOUSEKEEP_MS;
+			periods(d, d->info.hb_period_ms, &house_ms, &nap_ms);
+			lp.next_house = now + house_ms;
 			housekeeping(d, &lp, now);
 			if (!d->card)
 				continue;
 		}
 		now_us = tfd_mono_us();
 		n = tfd_events_read(d, &d->events, now_us);
+		/* A failed commit keeps its events pending: retried after a pause. */
 		if (tfd_gc_due(&d->events.gc, now_us) && tfd_events_commit(d, &d->events) < 0)
-			sleep_us(100000); /* the ledger failed: the events stay pending, retried */
+			sleep_us(d, 100000);
 		slow_tasks(d, &lp, now);
 		if (n < 0) {
-			sleep_us(100000);
+			if (sleep_us(d, 100000))
+				lp.next_house = 0;
 			continue;
 		}
 		now_us = tfd_mono_us();
 		now = now_us / 1000;
+		/* Wake for housekeeping and the once-a-second tasks. */
+		next = lp.last_slow + SLOW_MS;
+		if (lp.next_house < next)
+			next = lp.next_house;
 		if (d->events.gc.pending) {
-			/* Let the group fill; wake for housekeeping too. */
+			/* Let the group fill. */
 			uint64_t w = tfd_gc_wait_us(&d->events.gc, now_us);
-			uint64_t h = lp.next_house > now ? (lp.next_house - now) * 1000 : 0;
+			uint64_t h = next > now ? (next - now) * 1000 : 0;
 
 			if (w > h)
 				w = h;
-			if (w)
-				sleep_us(w);
-		} else if (lp.next_house > now) {
-			/* Idle: the access path sleeps until an event or the next housekeeping. */
-			d->card->ops->event_wait(d->card, (int)(lp.next_house - now));
+			if (w && sleep_us(d, w))
+				lp.next_house = 0; /* woken: act on it now */
+		} else if (next > now) {
+			/*
+			 * Idle: the access path sleeps until an event, a wake-up, or
+			 * the next tick; shm's naps no longer than nap_ms.
+			 */
+			uint64_t w = next - now;
+
+			if (w > nap_ms)
+				w = nap_ms;
+			if (d->card->ops->event_wait(d->card, (int)w, d->wake_fd) == 2) {
+				wake_drain(d);
+				lp.next_house = 0;
+			}
 		}
 	}
 	/* SIGTERM: what was read is committed and acknowledged before the ledger closes. */
@@ -747,12 +890,24 @@ tfd_card_start(struct tfd *d)
 	batch = d->cfg->ledger_batch_max;
 	interval = d->cfg->ledger_commit_interval_ms;
 	pthread_rwlock_unlock(&d->cfg_lock);
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->wake_fd < 0)
+		return -errno;
 	rc = tfd_events_init(&d->events, batch, interval);
 	if (rc < 0)
-		return rc;
+		goto err_fd;
+	__atomic_store_n(&d->wake_ready, 1, __ATOMIC_RELEASE);
 	rc = -pthread_create(&d->card_thr, NULL, card_thread, d);
 	if (rc < 0)
-		tfd_events_fini(&d->events);
+		goto err_events;
+	return 0;
+
+err_events:
+	__atomic_store_n(&d->wake_ready, 0, __ATOMIC_RELEASE);
+	tfd_events_fini(&d->events);
+err_fd:
+	close(d->wake_fd);
+	d->wake_fd = -1;
 	return rc;
 }
 
@@ -760,7 +915,11 @@ void
 tfd_card_stop(struct tfd *d)
 {
 	d->stop = 1;
+	tfd_card_wake(d); /* not at its next tick */
 	pthread_join(d->card_thr, NULL);
+	__atomic_store_n(&d->wake_ready, 0, __ATOMIC_RELEASE);
+	close(d->wake_fd);
+	d->wake_fd = -1;
 	pthread_mutex_lock(&d->card_lock);
 	/* Optional op: the kernel module's path has none. */
 	if (d->card && d->card->ops->host_heartbeat)

@@ -86,6 +86,9 @@ struct tfd {
 	struct tfd_tenant_live *tenants;
 	unsigned int n_tenants;
 	uint32_t live_cursor; /* card thread: next tenant the once-a-second poll asks about */
+	uint64_t live_fp; /* card thread: what the tenants' figures depended on at the last poll */
+	uint32_t live_stale; /* card thread: tenants not asked since live_fp last changed */
+	uint64_t live_changes; /* atomic: tfd_live_changed */
 	struct tfd_accel_live *accels;
 	unsigned int n_accels;
 	struct tf_aq_card_stats card_stats;
@@ -102,6 +105,8 @@ struct tfd {
 
 	volatile sig_atomic_t stop;
 	int push_requested; /* atomic: re-push configuration */
+	int wake_fd; /* eventfd the card thread's sleeps wait on (tfd_card_wake) */
+	int wake_ready; /* atomic: wake_fd is open (between tfd_card_start and _stop) */
 	pthread_t card_thr;
 	uint64_t start_ns;
 };
@@ -113,6 +118,35 @@ uint64_t tfd_mono_us(void);
 /* card.c */
 int tfd_card_start(struct tfd *d);
 void tfd_card_stop(struct tfd *d);
+/*
+ * Wakes the card thread now (after setting what it should act on, e.g.
+ * push_requested or stop): it runs its housekeeping at once instead of at its
+ * next tick. Safe from any thread, before start and after stop (no-op).
+ */
+void tfd_card_wake(struct tfd *d);
+/*
+ * Something that the per-tenant figures (balances, top-ups) show changed on
+ * the host's side: the once-a-second poll asks the card and the ledger again.
+ * Every admin command but a read counts (tfd_card_cmd); call it after a ledger
+ * write the figures include (a top-up's balance log).
+ */
+void tfd_live_changed(struct tfd *d);
+/*
+ * The card thread's periods. Housekeeping (registers, heartbeat watchdog, card
+ * restarts): the watchdog's timeout (hb_period_ms x card.watchdog_periods) /
+ * TFD_HOUSE_DIV, within [TFD_HOUSE_MIN_MS, TFD_HOUSE_MAX_MS]: a silent card is
+ * noticed at most one period after its timeout. Longest nap between looks at
+ * the event queue of an idle card without event interrupts (shm): the ledger's
+ * commit interval (a group waits that long anyway), in aggregate mode no longer
+ * than aggregate_ms, within [TFD_NAP_MIN_MS, TFD_NAP_MAX_MS].
+ */
+#define TFD_HOUSE_DIV 5
+#define TFD_HOUSE_MIN_MS 20u
+#define TFD_HOUSE_MAX_MS 1000u
+#define TFD_NAP_MIN_MS 20u
+#define TFD_NAP_MAX_MS 1000u
+uint32_t tfd_card_house_ms(uint32_t hb_period_ms, uint32_t watchdog_periods);
+uint32_t tfd_card_nap_ms(uint32_t records, uint32_t aggregate_ms, uint32_t commit_interval_ms);
 /*
  * One admin command under card_lock. 0 with *status set; -ENOTCONN when no
  * card is attached; the access path's -errno otherwise.

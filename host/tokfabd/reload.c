@@ -29,6 +29,7 @@ tfd_reload(struct tfd *d, char *err, size_t len)
 	tf_log_set_level((enum tf_log_level)cfg->log_level);
 	tfd_config_free(old);
 	__atomic_store_n(&d->push_requested, 1, __ATOMIC_RELEASE);
+	tfd_card_wake(d); /* pushed now, not at the card thread's next tick */
 	tf_log_info("configuration reloaded from %s: %u tenants, %u models, %u accelerators",
 		    d->cfg_path, cfg->n_tenants, cfg->n_models, cfg->n_accels);
 	return 0;

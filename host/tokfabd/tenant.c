@@ -88,6 +88,7 @@ balance_op(struct tfd *d, uint32_t id, uint32_t op, uint64_t amount, const char 
 	pthread_mutex_lock(&d->api_ledger_lock);
 	rc = tfd_ledger_balance_log(d->api_ledger, id, logop, (int64_t)amount, tfd_now_ns());
 	pthread_mutex_unlock(&d->api_ledger_lock);
+	tfd_live_changed(d); /* the ledger's top-ups moved: ask again */
 	if (rc)
 		tf_log_warnx("tenant %u: %s applied on the card but not logged in the ledger", id,
 			     logop);

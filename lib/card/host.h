@@ -22,6 +22,9 @@
  *   1 (ABI 1.0)  first version.
  *   2            the event side may run beside the admin side; shm's
  *                event_wait backs off to 20 ms naps on an idle card.
+ *   3            event_wait also returns when a caller's wake_fd becomes
+ *                readable; shm's naps grow up to the caller's timeout (the
+ *                caller bounds them), no longer capped at 20 ms.
  */
 #ifndef TF_CARD_HOST_H
 #define TF_CARD_HOST_H
@@ -99,12 +102,14 @@ struct tf_card_access_ops {
 	/* Acknowledges every event up to seq (<= last read, >= last ack). */
 	int (*event_ack)(struct tf_card_host *h, uint64_t seq);
 	/*
-	 * Waits up to timeout_ms for an unread event: 1 there is one, 0 timeout.
-	 * Sleeps: kmod in poll() on the event interrupt, shm in naps that grow
-	 * while the card is idle (host_shm.c); a return of 1 may come up to one
-	 * nap after the event.
+	 * Waits up to timeout_ms for an unread event: 1 there is one, 0 timeout,
+	 * 2 wake_fd became readable (the caller drains it; -1: no wake_fd).
+	 * Sleeps: kmod in poll() on the event interrupt and wake_fd, shm in
+	 * naps that grow while the card is idle, up to timeout_ms (host_shm.c),
+	 * in poll() on wake_fd; a return of 1 may come up to one nap after the
+	 * event, a return of 2 comes at once.
 	 */
-	int (*event_wait)(struct tf_card_host *h, int timeout_ms);
+	int (*event_wait)(struct tf_card_host *h, int timeout_ms, int wake_fd);
 	/* Optional: bump the host_heartbeat register. */
 	void (*host_heartbeat)(struct tf_card_host *h);
 };

@@ -187,17 +187,20 @@ kmod_event_ack(struct tf_card_host *h, uint64_t seq)
 }
 
 static int
-kmod_event_wait(struct tf_card_host *h, int timeout_ms)
+kmod_event_wait(struct tf_card_host *h, int timeout_ms, int wake_fd)
 {
-	struct pollfd pfd = { .fd = KMOD(h)->fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = KMOD(h)->fd, .events = POLLIN },
+				 { .fd = wake_fd, .events = POLLIN } };
 	int rc;
 
-	rc = poll(&pfd, 1, timeout_ms);
+	rc = poll(pfd, wake_fd >= 0 ? 2 : 1, timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
-	if (rc > 0 && (pfd.revents & POLLHUP))
+	if (rc > 0 && (pfd[0].revents & POLLHUP))
 		return -ENODEV;
-	return rc > 0 && (pfd.revents & POLLIN) ? 1 : 0;
+	if (rc > 0 && (pfd[0].revents & POLLIN))
+		return 1;
+	return rc > 0 && wake_fd >= 0 && (pfd[1].revents & POLLIN) ? 2 : 0;
 }
 
 const struct tf_card_access_ops tf_card_access_kmod = {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -40,13 +41,15 @@ struct shm_host {
 /*
  * No interrupt reaches a userspace driver of the BAR file, so event_wait polls
  * eq_prod_seq with naps that double from IDLE_MIN_US while nothing arrives, up
- * to IDLE_MAX_US (~50 wake-ups a second on an idle card), and start short again
- * once events flow. A card going from idle to R events/s fills at most
- * R * IDLE_MAX_US of its event queue before the host looks (4096 entries: up to
- * ~200 000 events/s; beyond, the card holds the rest until the next look).
+ * to the caller's timeout (and IDLE_MAX_US), and start short again once events
+ * flow. The caller bounds the naps through its timeout (tokfabd: by its ledger
+ * mode and commit interval, host/tokfabd/card.c). A card going from idle to R
+ * events/s fills at most R * (longest nap) of its event queue before the host
+ * looks; beyond, the card holds the rest until the next look. The naps sleep in
+ * poll() on the caller's wake_fd, so the caller is never held by a nap.
  */
 #define IDLE_MIN_US 100u
-#define IDLE_MAX_US 20000u
+#define IDLE_MAX_US 1000000u
 
 #define SHM(hp) ((struct shm_host *)((char *)(hp)-offsetof(struct shm_host, h)))
 
@@ -376,12 +379,13 @@ shm_event_ack(struct tf_card_host *h, uint64_t seq)
 }
 
 static int
-shm_event_wait(struct tf_card_host *h, int timeout_ms)
+shm_event_wait(struct tf_card_host *h, int timeout_ms, int wake_fd)
 {
 	struct shm_host *s = SHM(h);
 	uint64_t end = mono_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 
 	for (;;) {
+		struct pollfd pfd = { .fd = wake_fd, .events = POLLIN };
 		struct timespec ts = { 0, 0 };
 		uint64_t now, nap;
 
@@ -394,8 +398,14 @@ shm_event_wait(struct tf_card_host *h, int timeout_ms)
 		s->idle_us = nap * 2 > IDLE_MAX_US ? IDLE_MAX_US : (uint32_t)nap * 2;
 		if (nap > end - now)
 			nap = end - now;
-		ts.tv_nsec = (long)nap * 1000;
-		nanosleep(&ts, NULL);
+		ts.tv_sec = (time_t)(nap / 1000000);
+		ts.tv_nsec = (long)(nap % 1000000) * 1000;
+		if (wake_fd < 0) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN))
+			return 2;
 	}
 }
 

@@ -18,7 +18,9 @@
 # Knobs: E2E_SECONDS (8), E2E_IDLE_SECONDS (4), E2E_CONC (16), E2E_MAX_TOKENS (8),
 # E2E_ROUNDS (2), E2E_MODES ("request aggregate:100 aggregate:1000"), E2E_API (1:
 # tokfab-bench samples tokfabd's API every second, as in bench_e2e.sh; 0: no
-# sampler, tokfabd's CPU is then the card thread's and its floor only).
+# sampler, tokfabd's CPU is then the card thread's and its floor only),
+# E2E_TOKFABD_BEFORE (an older tokfabd binary: each mode also runs with it, just
+# before the current one, and the report gives both and their ratio).
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$TF_ROOT/tools/bench/stack.sh"
@@ -48,7 +50,8 @@ cpu() {
 # run_mode NAME MODE[:MS]: one appliance, warm-up, measured window, idle window;
 # appends a JSON line.
 run_mode() {
-	local name=$1 mode=${2%%:*} ms=${2#*:} dp0 dp1 d0 d1 i0 i1 rows
+	local name=$1 mode=${2%%:*} ms=${2#*:} bin=${3:-} dp0 dp1 d0 d1 i0 i1 rows
+	local STACK_TOKFABD=${bin:-${STACK_TOKFABD:-}}
 	[ "$ms" = "$2" ] && ms=100
 	STACK_ID=$TF_ID
 	STACK_LEDGER_YAML="  records: $mode
@@ -86,6 +89,7 @@ print('{\'records\': %d, \'aggregates\': %d}' % tuple(db.execute(q).fetchone()[0
 	python3 -c "
 import json; j = json.load(open('$W/$name.json'))
 print(json.dumps({'name': '$name', 'mode': '$mode', 'aggregate_ms': $ms,
+                  'tokfabd': '${bin:+before}' or 'current',
                   'requests': j['requests']['completed'], 'ok': j['requests']['ok'],
                   'tokfabd_cpu_s': $d1 - $d0, 'dp_cpu_s': $dp1 - $dp0, 'ledger_rows': $rows,
                   'window_s': $SECS + 1.5, 'tokfabd_idle_cpu_per_s': ($i1 - $i0) / $IDLE}))" >>"$W/runs.jsonl"
@@ -101,6 +105,8 @@ print(json.dumps({'name': '$name', 'mode': '$mode', 'aggregate_ms': $ms,
 tf_on_exit stack_down
 for ((r = 1; r <= ROUNDS; r++)); do
 	for m in "${MODES[@]}"; do
+		[ -z "${E2E_TOKFABD_BEFORE:-}" ] ||
+			run_mode "${m/:/-}-$r-before" "$m" "$E2E_TOKFABD_BEFORE"
 		run_mode "${m/:/-}-$r" "$m"
 	done
 done
@@ -120,6 +126,8 @@ by = collections.OrderedDict()
 for r in runs:
     n = r["requests"] or 1
     key = r["mode"] if r["mode"] == "request" else "aggregate %d ms" % r["aggregate_ms"]
+    if r.get("tokfabd", "current") != "current":
+        key += " (%s)" % r["tokfabd"]
     d, dp = r["tokfabd_cpu_s"] / n * 1e6, r["dp_cpu_s"] / n * 1e6
     pct = 100 * r["tokfabd_cpu_s"] / r["dp_cpu_s"] if r["dp_cpu_s"] else float("nan")
     above = r["tokfabd_cpu_s"] - r["tokfabd_idle_cpu_per_s"] * r["window_s"]
@@ -138,6 +146,12 @@ for k, v in by.items():
         line += ": %.1fx less than request" % (
             (sum(x[1] for x in base) / len(base)) / (sum(x[1] for x in v) / len(v)))
     print(line)
+for k, v in by.items():
+    old = by.get(k + " (before)")
+    if old:
+        f = lambda xs, i: sum(x[i] for x in xs) / len(xs)
+        print("%-18s current / before: tokfabd CPU per M requests %.2f, share of tokfab-dp %.2f" % (
+            k + ":", f(v, 1) / f(old, 1), f(v, 0) / f(old, 0)))
 print("(a) ledger rows: per-request records + aggregates, warm-up included.")
 print("target: < 1 %. Noise: 2 shared cores; tokfab-dp polls, so its CPU is an upper bound of"
       " its work; tokfabd's includes its idle floor (heartbeats, watchdog, per-tenant stats polls).")

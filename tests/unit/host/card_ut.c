@@ -12,7 +12,14 @@
  *     committed by the next try, exactly once;
  *   - a burst is committed in few transactions;
  *   - stopping commits and acknowledges what was read, also through an access
- *     path without the optional host_heartbeat op (the kernel module's).
+ *     path without the optional host_heartbeat op (the kernel module's);
+ *   - the card thread's periods (housekeeping from the watchdog's timeout,
+ *     event naps from the ledger mode) and its wake-up: a reload reaches the
+ *     card, and a stop ends the thread, long before its next tick (a card
+ *     with a 60 s heartbeat: 1 s ticks); a silent card is still noticed
+ *     within the watchdog's timeout plus one housekeeping period;
+ *   - the once-a-second poll asks about tenants only when something moved
+ *     (a host-side change, committed usage), not on an idle card.
  */
 #include "card/card.h"
 #include "card/host.h"
@@ -89,6 +96,8 @@ test_policy(void)
 static struct tf_card_dev *g_dev;
 static pthread_t g_card_thr;
 static volatile int g_card_stop;
+static volatile int g_card_silent; /* the card stops its heartbeat */
+static uint32_t g_hb_ms = 10; /* the card's hb_period_ms for the next start() */
 static uint64_t g_to_post, g_posted; /* atomics: the test asks, the card posts */
 
 static int
@@ -102,10 +111,13 @@ c_set_tenant(void *ctx, const struct tf_aq_set_tenant *c, struct tf_aq_tenant_in
 	return TF_AQ_S_OK;
 }
 
+static uint64_t g_get_tenant; /* atomic: GET_TENANT commands served */
+
 static int
 c_get_tenant(void *ctx, uint32_t id, struct tf_aq_tenant_info *r, uint32_t *detail)
 {
 	(void)ctx;
+	__atomic_add_fetch(&g_get_tenant, 1, __ATOMIC_ACQ_REL);
 	(void)detail;
 	r->tenant_id = id;
 	r->flags = TF_TENANT_F_UNLIMITED;
@@ -135,7 +147,8 @@ card_run(void *arg)
 		uint64_t want = __atomic_load_n(&g_to_post, __ATOMIC_ACQUIRE);
 
 		tf_card_dev_poll_admin(g_dev, &g_h, NULL);
-		tf_card_dev_heartbeat(g_dev);
+		if (!g_card_silent)
+			tf_card_dev_heartbeat(g_dev);
 		while (g_posted < want) {
 			struct tf_usage_record u = { .request_id = 0xf000000000000000ull + g_posted,
 						     .tenant_id = 1,
@@ -191,7 +204,7 @@ start(uint32_t eq_depth, const char *ledger_extra)
 {
 	struct tf_card_dev_params p = { .path = g_bar,
 					.eq_depth = eq_depth,
-					.hb_period_ms = 10,
+					.hb_period_ms = g_hb_ms,
 					.serial = "CARD-UT",
 					.fw_version_str = "1",
 					.flags = TF_CARD_F_FRESH };
@@ -207,6 +220,7 @@ start(uint32_t eq_depth, const char *ledger_extra)
 		 g_bar, ledger_extra);
 	write_file("tokfabd.yaml", text);
 	snprintf(path, sizeof(path), "%s/tokfabd.yaml", g_dir);
+	g_card_silent = 0;
 	if (tfd_config_load(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -219,6 +233,7 @@ start(uint32_t eq_depth, const char *ledger_extra)
 	pthread_mutex_init(&g_d.live_lock, NULL);
 	tfd_health_init(&g_d.health);
 	g_d.cfg = cfg;
+	snprintf(g_d.cfg_path, sizeof(g_d.cfg_path), "%s", path);
 	if (tfd_ledger_open(cfg->ledger_path, 0, &g_d.ledger, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -468,11 +483,159 @@ suite_fini(void)
 	return system(cmd) == 0 ? 0 : 0;
 }
 
+/* ------------------------------------------------------------- periods, wake-up */
+
+static void
+test_periods(void)
+{
+	/* Housekeeping: a fifth of hb_period_ms x watchdog_periods, 20 ms .. 1 s. */
+	CU_ASSERT_EQUAL(tfd_card_house_ms(100, 3), 60);
+	CU_ASSERT_EQUAL(tfd_card_house_ms(1000, 5), 1000);
+	CU_ASSERT_EQUAL(tfd_card_house_ms(10, 3), TFD_HOUSE_MIN_MS);
+	CU_ASSERT_EQUAL(tfd_card_house_ms(60000, 1000), TFD_HOUSE_MAX_MS);
+	/* Naps: the commit interval, in aggregate mode no longer than aggregate_ms. */
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_REQUEST, 1000, 100), 100);
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_AGGREGATE, 1000, 100), 100);
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_AGGREGATE, 50, 500), 50);
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_REQUEST, 10, 500), 500);
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_REQUEST, 100, 0), TFD_NAP_MIN_MS);
+	CU_ASSERT_EQUAL(tfd_card_nap_ms(TF_USAGE_MODE_REQUEST, 100, 10000), TFD_NAP_MAX_MS);
+}
+
+static uint64_t
+pushes(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&g_d.live_lock);
+	n = g_d.config_pushes;
+	pthread_mutex_unlock(&g_d.live_lock);
+	return n;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A card whose heartbeat period is 60 s: the card thread ticks once a second
+ * (housekeeping 1 s, the once-a-second tasks). A reload must reach the card
+ * within WAKE_BOUND_MS each of 5 times, at different points of the tick; a
+ * thread that only noticed at its tick would take 0-1 s (average 0.5 s) and
+ * pass all 5 with a chance of 0.3^5 (0.2 %). A correctness bound with slack
+ * for a loaded machine, not a timing: it takes about a millisecond.
+ */
+#define WAKE_BOUND_MS 300
+
+static void
+test_reload_and_stop_wake_the_thread(void)
+{
+	char err[1024];
+
+	g_hb_ms = 60000;
+	CU_ASSERT_FATAL(start(4096, "") == 0);
+	g_hb_ms = 10;
+	CU_ASSERT_FATAL(wait_for(configured));
+	for (int i = 0; i < 5; i++) {
+		uint64_t before = pushes(), t0, waited = 0;
+
+		sleep_ms(137 + 173 * (unsigned int)i); /* somewhere in the tick */
+		t0 = mono_ms();
+		CU_ASSERT_EQUAL_FATAL(tfd_reload(&g_d, err, sizeof(err)), 0);
+		while (pushes() == before && (waited = mono_ms() - t0) < 5000)
+			sleep_ms(1);
+		waited = mono_ms() - t0;
+		if (waited > WAKE_BOUND_MS)
+			fprintf(stderr, "reload %d reached the card after %llu ms\n", i,
+				(unsigned long long)waited);
+		CU_ASSERT(pushes() > before);
+		CU_ASSERT(waited <= WAKE_BOUND_MS);
+	}
+	/* Stop: the thread ends now, not at its next tick. */
+	{
+		uint64_t t0;
+
+		sleep_ms(400);
+		t0 = mono_ms();
+		tfd_card_stop(&g_d);
+		CU_ASSERT(mono_ms() - t0 <= WAKE_BOUND_MS);
+		teardown();
+	}
+}
+
+/* A silent card: DOWN within the watchdog's timeout plus one housekeeping period. */
+static void
+test_silent_card_noticed(void)
+{
+	uint64_t t0, bound;
+	int down = 0;
+
+	CU_ASSERT_FATAL(start(4096, "") == 0);
+	CU_ASSERT_FATAL(wait_for(configured));
+	/* The card's 10 ms heartbeat, 3 periods: timeout 30 ms, housekeeping 20 ms. */
+	bound = (uint64_t)g_d.info.hb_period_ms * g_d.cfg->watchdog_periods +
+		tfd_card_house_ms(g_d.info.hb_period_ms, g_d.cfg->watchdog_periods);
+	CU_ASSERT_EQUAL(bound, 50);
+	CU_ASSERT_EQUAL(tfd_health_get(&g_d.health, TF_HC_CARD, 0), TF_HS_UP);
+	g_card_silent = 1;
+	t0 = mono_ms();
+	/* Slack for a loaded machine: 1 s (a thread that never looks fails). */
+	while (mono_ms() - t0 < bound + 1000 && !down) {
+		down = tfd_health_get(&g_d.health, TF_HC_CARD, 0) == TF_HS_DOWN;
+		sleep_ms(2);
+	}
+	CU_ASSERT(down);
+	stop();
+}
+
+static uint64_t
+get_tenants(void)
+{
+	return __atomic_load_n(&g_get_tenant, __ATOMIC_ACQUIRE);
+}
+
+/* Idle: no GET_TENANT; a host-side change or committed usage: asked again. */
+static void
+test_live_poll_skips_idle_tenants(void)
+{
+	uint64_t n;
+	int asked = 0;
+
+	CU_ASSERT_FATAL(start(4096, "  commit_interval_ms: 10\n") == 0);
+	CU_ASSERT_FATAL(wait_for(configured));
+	sleep_ms(2500); /* a full poll since the configuration */
+	n = get_tenants();
+	sleep_ms(2500); /* two more polls, nothing moved */
+	CU_ASSERT_EQUAL(get_tenants(), n);
+	tfd_live_changed(&g_d);
+	for (int i = 0; i < 300 && !asked; i++, sleep_ms(10))
+		asked = get_tenants() > n;
+	CU_ASSERT(asked);
+	sleep_ms(1500);
+	n = get_tenants();
+	post(3);
+	CU_ASSERT_FATAL(wait_for(all_posted));
+	asked = 0;
+	for (int i = 0; i < 300 && !asked; i++, sleep_ms(10))
+		asked = get_tenants() > n;
+	CU_ASSERT(asked);
+	stop();
+}
+
 static const struct tf_cunit_test card_tests[] = {
 	TF_TEST(test_policy),
 	TF_TEST(test_ack_after_commit_and_stop),
 	TF_TEST(test_failed_commit_loses_nothing),
 	TF_TEST(test_burst_is_grouped),
+	TF_TEST(test_periods),
+	TF_TEST(test_reload_and_stop_wake_the_thread),
+	TF_TEST(test_silent_card_noticed),
+	TF_TEST(test_live_poll_skips_idle_tenants),
 	TF_TESTS_END,
 };
 
