@@ -37,8 +37,10 @@ main(int argc, char **argv)
 	int rc, ret = 1;
 
 	rc = bench_args_parse(argc, argv, &o);
-	if (rc)
+	if (rc) {
+		bench_opts_free(&o); /* what was parsed before the bad option */
 		return rc > 0 ? 0 : 2;
+	}
 	if (bench_run_init(&r, &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tokfab-bench: %s\n", err);
 		goto out_run;

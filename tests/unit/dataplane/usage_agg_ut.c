@@ -154,6 +154,7 @@ test_group_bounds(void)
 	t.rows[1].requests = UINT32_MAX;
 	CU_ASSERT_EQUAL(tf_usage_agg_add(&t, &u), -ENOSPC);
 	CU_ASSERT_EQUAL(t.rows[1].requests, UINT32_MAX);
+	tf_usage_agg_fini(&t);
 	CU_ASSERT_EQUAL(tf_usage_agg_init(&t, 0), -EINVAL);
 }
 
