@@ -16,6 +16,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char g_dir[64], g_cfg[128];
 
+/* The scratch folder goes when the fuzzer exits (it left one per run behind). */
+static void
+cleanup(void)
+{
+	char p[192];
+
+	for (const char *n = "token\0k.key\0c.yaml\0"; *n; n += strlen(n) + 1) {
+		snprintf(p, sizeof(p), "%s/%s", g_dir, n);
+		unlink(p);
+	}
+	rmdir(g_dir);
+}
+
 static void
 setup(void)
 {
@@ -37,6 +50,7 @@ setup(void)
 		fclose(f);
 	}
 	snprintf(g_cfg, sizeof(g_cfg), "%s/c.yaml", g_dir);
+	atexit(cleanup);
 }
 
 int
