@@ -121,7 +121,8 @@ void tfd_card_stop(struct tfd *d);
 /*
  * Wakes the card thread now (after setting what it should act on, e.g.
  * push_requested or stop): it runs its housekeeping at once instead of at its
- * next tick. Safe from any thread, before start and after stop (no-op).
+ * next tick. From any thread; a no-op before start and after stop, but not
+ * concurrently with tfd_card_stop (main stops the API first).
  */
 void tfd_card_wake(struct tfd *d);
 /*
