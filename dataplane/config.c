@@ -156,42 +156,15 @@ get_name(struct ctx *c, const yaml_node_t *n, const char *key, char out[TF_NAME_
 	return 0;
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* 32..128 hex digits -> 16..64 key bytes. */
-static int
-parse_hex_key(const char *s, size_t len, uint8_t *out, uint16_t *outlen)
-{
-	if (len % 2 || len / 2 < TF_KEY_MIN || len / 2 > TF_KEY_MAX)
-		return -1;
-	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	*outlen = (uint16_t)(len / 2);
-	return 0;
-}
-
 /*
- * A key file as the protocol defines it (protocol.md 4.2): the secret as hex
- * digits on one line; blank lines and lines starting with '#' ignored.
+ * A key file as the protocol defines it (protocol.md 4.2), read by the
+ * protocol's own reader so the card accepts exactly what the client does.
  */
 static int
 read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out, uint16_t *outlen)
 {
-	char path[PATH_MAX + 256], line[512];
-	int found = 0, lineno = 0;
-	FILE *f;
+	char path[PATH_MAX + 256], err[PATH_MAX + 256];
+	size_t len;
 
 	if (want(c, n, YAML_SCALAR_NODE, key))
 		return -EINVAL;
@@ -199,36 +172,9 @@ read_key_file(struct ctx *c, const yaml_node_t *n, const char *key, uint8_t *out
 		snprintf(path, sizeof(path), "%s", sval(n));
 	else
 		snprintf(path, sizeof(path), "%s/%s", c->dir, sval(n));
-	f = fopen(path, "r");
-	if (!f)
-		return fail(c, n, key, "cannot read '%s': %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		size_t len = strcspn(line, "\n"); /* a CR is a blank, as for the client */
-		const char *p = line;
-
-		lineno++;
-		line[len] = '\0';
-		while (len && isspace((unsigned char)line[len - 1]))
-			line[--len] = '\0';
-		/* Blanks before the digits or a '#' are ignored too (protocol.md 4.2). */
-		while (isspace((unsigned char)*p)) {
-			p++;
-			len--;
-		}
-		if (len == 0 || p[0] == '#')
-			continue;
-		if (found || parse_hex_key(p, len, out, outlen) < 0) {
-			fclose(f);
-			return fail(c, n, key,
-				    "'%s' line %d: expected one line of 32..128 hex digits (a "
-				    "%d..%d byte key)",
-				    path, lineno, TF_KEY_MIN, TF_KEY_MAX);
-		}
-		found = 1;
-	}
-	fclose(f);
-	if (!found)
-		return fail(c, n, key, "'%s' holds no key", path);
+	if (tf_proto_keyfile_read(path, TF_KEY_MIN, TF_KEY_MAX, out, &len, NULL, err, sizeof(err)))
+		return fail(c, n, key, "%s", err);
+	*outlen = (uint16_t)len;
 	return 0;
 }
 
@@ -513,13 +459,17 @@ tenant_pair(struct ctx *c, const char *k, yaml_node_t *v, void *obj, const char 
 	if (!strcmp(k, "name"))
 		return get_name(c, v, path, t->name);
 	if (!strcmp(k, "key")) {
+		char err[256];
+		size_t klen;
+
 		if (o->have_key)
 			return fail(c, v, path, "give either key or key_file, not both");
 		if (want(c, v, YAML_SCALAR_NODE, path))
 			return -EINVAL;
-		if (parse_hex_key(sval(v), strlen(sval(v)), t->key, &t->key_len) < 0)
-			return fail(c, v, path, "expected 32..128 hex digits (a %d..%d byte key)",
-				    TF_KEY_MIN, TF_KEY_MAX);
+		if (tf_proto_keyfile_parse("value", sval(v), strlen(sval(v)), TF_KEY_MIN,
+					   TF_KEY_MAX, t->key, &klen, err, sizeof(err)))
+			return fail(c, v, path, "%s", err);
+		t->key_len = (uint16_t)klen;
 		o->have_key = 1;
 		return 0;
 	}

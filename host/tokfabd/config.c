@@ -359,9 +359,10 @@ parse_card(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 static int
 parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 {
-	static const char *const keys[] = { "path",	  "synchronous",    "batch_max",
-					    "commit_interval_ms", "retention_days", "records",
-					    "aggregate_ms",	  NULL };
+	static const char *const keys[] = { "path",	      "synchronous",
+					    "batch_max",      "commit_interval_ms",
+					    "retention_days", "records",
+					    "aggregate_ms",   NULL };
 	char sync[16] = "full", path[PATH_MAX] = "", records[16] = "request";
 	int rc;
 
@@ -370,12 +371,14 @@ parse_ledger(struct ctx *c, const yaml_node_t *m, struct tfd_config *cfg)
 	rc = get_str(c, m, "ledger", "path", 0, path, sizeof(path));
 	rc = rc ?: get_str(c, m, "ledger", "synchronous", 0, sync, sizeof(sync));
 	rc = rc ?: get_u32(c, m, "ledger", "batch_max", 0, 1, 65536, &cfg->ledger_batch_max);
-	rc = rc ?: get_u32(c, m, "ledger", "commit_interval_ms", 0, 0, 10000,
-			   &cfg->ledger_commit_interval_ms);
+	rc = rc
+		     ?: get_u32(c, m, "ledger", "commit_interval_ms", 0, 0, 10000,
+				&cfg->ledger_commit_interval_ms);
 	rc = rc ?: get_u32(c, m, "ledger", "retention_days", 0, 0, 36500, &cfg->retention_days);
 	rc = rc ?: get_str(c, m, "ledger", "records", 0, records, sizeof(records));
-	rc = rc ?: get_u32(c, m, "ledger", "aggregate_ms", 0, 1, TF_USAGE_AGG_MS_MAX,
-			   &cfg->ledger_aggregate_ms);
+	rc = rc
+		     ?: get_u32(c, m, "ledger", "aggregate_ms", 0, 1, TF_USAGE_AGG_MS_MAX,
+				&cfg->ledger_aggregate_ms);
 	if (rc)
 		return rc;
 	if (!strcmp(records, "request"))
@@ -732,8 +735,8 @@ parse_mac_algs(struct ctx *c, const yaml_node_t *n, const char *base, struct tfd
 
 		if (a < 0)
 			return fail(c, an, kp,
-				    "item %u: '%s' is not a MAC algorithm (hmac-sha256 or siphash)", i,
-				    s ? s : kind(an));
+				    "item %u: '%s' is not a MAC algorithm (hmac-sha256 or siphash)",
+				    i, s ? s : kind(an));
 		if (t->mac_algs & (1u << a))
 			return fail(c, an, kp, "item %u: '%s' is listed twice", i, s);
 		t->mac_algs |= (uint16_t)(1u << a);
@@ -743,28 +746,11 @@ parse_mac_algs(struct ctx *c, const yaml_node_t *n, const char *base, struct tfd
 	return 0;
 }
 
-/* protocol.md 4.2: blank lines and lines starting with '#' are ignored (as the client does). */
-static void
-key_text_uncomment(char *s)
-{
-	while (*s) {
-		char *p = s, *nl;
-
-		while (isspace((unsigned char)*p) && *p != '\n')
-			p++;
-		nl = strchr(p, '\n');
-		if (*p == '#')
-			memset(p, ' ', nl ? (size_t)(nl - p) : strlen(p));
-		if (!nl)
-			break;
-		s = nl + 1;
-	}
-}
-
+/* A key file (protocol.md 4.2), read by the protocol's own reader: what the client accepts. */
 static int
 load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenant *t)
 {
-	char kp[96], text[4096], rel[PATH_MAX]; /* comments included */
+	char kp[96], rel[PATH_MAX], err[PATH_MAX + 256];
 	size_t len;
 	int rc;
 
@@ -772,17 +758,11 @@ load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenan
 	if (get_str(c, m, base, "key_file", 1, rel, sizeof(rel)))
 		return -EINVAL;
 	resolve(c, rel, t->key_file, sizeof(t->key_file));
-	rc = read_small(t->key_file, text, sizeof(text));
-	if (rc < 0)
-		return fail(c, lookup(c, m, "key_file"), kp, "cannot read '%s': %s", t->key_file,
-			    rc == -EFBIG ? "file too large for a key" : strerror(-rc));
-	key_text_uncomment(text);
-	rc = tfd_hex_decode(text, t->key, sizeof(t->key), &len);
-	explicit_bzero(text, sizeof(text));
-	if (rc < 0 || len < TF_KEY_MIN || len > TF_KEY_MAX)
-		return fail(c, lookup(c, m, "key_file"), kp,
-			    "'%s' must hold %u..%u bytes as hex (e.g. 'openssl rand -hex 32')",
-			    t->key_file, TF_KEY_MIN, TF_KEY_MAX);
+	rc = tf_proto_keyfile_read(t->key_file, TF_KEY_MIN, TF_KEY_MAX, t->key, &len, NULL, err,
+				   sizeof(err));
+	if (rc)
+		return fail(c, lookup(c, m, "key_file"), kp, "%s%s", err,
+			    rc == -EINVAL ? " (make one with 'openssl rand -hex 32')" : "");
 	t->key_len = (uint16_t)len;
 	return 0;
 }
@@ -790,10 +770,10 @@ load_key(struct ctx *c, const yaml_node_t *m, const char *base, struct tfd_tenan
 static int
 parse_tenants(struct ctx *c, const yaml_node_t *n, struct tfd_config *cfg)
 {
-	static const char *const keys[] = { "id",	    "name",   "key_file", "key_id",
-					    "budget",	    "period", "rate",	  "priority",
-					    "max_inflight", "prices", "disabled", "mac_algs",
-					    NULL };
+	static const char *const keys[] = {
+		"id",	    "name",	    "key_file", "key_id",   "budget",	"period", "rate",
+		"priority", "max_inflight", "prices",	"disabled", "mac_algs", NULL
+	};
 	void *items;
 
 	if (list_items(c, n, "tenants", sizeof(struct tfd_tenant), &items, &cfg->n_tenants))

@@ -28,6 +28,8 @@
  *                             under the algorithm its header names
  *                             (tf_proto_verify_burst(): a whole RX burst).
  *     tf_proto_check_time()   replay window on the header timestamp.
+ *     tf_proto_keyfile_read() a tenant key file (4.2), the one reader the
+ *                             client, tokfabd and tokfab-dp share.
  *   Encode:
  *     tf_proto_encode()       any message from a struct tf_proto_msg, signed.
  *     tf_proto_hdr_write() + tf_proto_sign()
@@ -603,6 +605,22 @@ int tf_proto_key_init(struct tf_proto_key *k, uint8_t alg, uint8_t key_id, const
  */
 int tf_proto_key_restrict(struct tf_proto_key *k, uint32_t algs);
 void tf_proto_key_wipe(struct tf_proto_key *k);
+/*
+ * Key files (protocol.md 4.2): the secret as hex digits on one line, blanks
+ * (space, tab, CR, ...) around them ignored, blank lines and lines whose
+ * first non-blank character is '#' ignored, nothing else allowed.
+ * tf_proto_keyfile_parse() reads len bytes of text (no NUL needed; a NUL is
+ * an invalid character) into key[0, *key_len), accepting min..max bytes;
+ * tf_proto_keyfile_read() reads the file at path (at most 64 KiB) and sets
+ * *world_readable (may be NULL) when group or others may read it. Both
+ * return 0, or -EINVAL with "what was wrong and where" (path:line) in err,
+ * or -errno (read_file: cannot open or read; -EFBIG: too large). The text
+ * and, on failure, key are wiped.
+ */
+int tf_proto_keyfile_parse(const char *name, const char *text, size_t len, size_t min, size_t max,
+			   uint8_t *key, size_t *key_len, char *err, size_t errlen);
+int tf_proto_keyfile_read(const char *path, size_t min, size_t max, uint8_t *key, size_t *key_len,
+			  bool *world_readable, char *err, size_t errlen);
 /* MAC of len bytes (header + payload) under the default algorithm into out[TF_PROTO_MAC_LEN]. */
 void tf_proto_mac(const struct tf_proto_key *k, const void *data, size_t len, uint8_t *out);
 /* "hmac-sha256", "siphash", "none"; "unknown" otherwise. */

@@ -17,6 +17,7 @@ $(eval $(call tf_unit,proto_decode_ut,tests/unit/proto/decode_ut.c,tfproto,$(TFP
 $(eval $(call tf_unit,proto_encode_ut,tests/unit/proto/encode_ut.c,tfproto,$(TFPROTO_LIBS),$(PROTO_UT_FLAGS)))
 $(eval $(call tf_unit,proto_mac_ut,tests/unit/proto/mac_ut.c,tfproto,$(TFPROTO_LIBS),$(PROTO_UT_FLAGS)))
 $(eval $(call tf_unit,proto_reasm_ut,tests/unit/proto/reasm_ut.c,tfproto,$(TFPROTO_LIBS),$(PROTO_UT_FLAGS)))
+$(eval $(call tf_unit,proto_keyfile_ut,tests/unit/proto/keyfile_ut.c,tfproto,$(TFPROTO_LIBS),$(PROTO_UT_FLAGS)))
 # The spec's own examples: reads hwdocs/protocol.md (TF_ROOT overrides the path).
 $(eval $(call tf_unit,proto_spec_ut,tests/unit/proto/spec_ut.c,tfproto,$(TFPROTO_LIBS),$(PROTO_UT_FLAGS) -DTF_SPEC_PATH='"$(CURDIR)/hwdocs/protocol.md"'))
 

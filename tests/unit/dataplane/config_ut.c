@@ -176,9 +176,9 @@ test_errors_name_line_and_key(void)
 	expect_error("models: [7]", "models: [7, 7]",
 		     "accelerators[0].models[1]: model 7 listed twice");
 	expect_error("key_file: t42.key", "key_file: nope.key",
-		     ":26: tenants[0].key_file: cannot read");
+		     ":26: tenants[0].key_file: cannot open key file");
 	expect_error("key: 00112233445566778899aabbccddeeff", "key: 0011",
-		     ":33: tenants[1].key: expected 32..128 hex digits");
+		     ":33: tenants[1].key: value:1: a key is 32..128 hex digits");
 	expect_error("    unlimited: true\n", "", "tenants[1]: missing key 'budget_micro'");
 	expect_error("    rate_rps: 100\n", "    burst_requests: 10\n", "a burst needs its rate");
 	expect_error("  - id: 43\n", "  - id: 42\n", "tenants: id 42 used twice");

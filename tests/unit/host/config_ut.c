@@ -166,7 +166,8 @@ test_valid_file(void)
 	CU_ASSERT_EQUAL(cfg->ledger_sync_full, 0);
 	CU_ASSERT_EQUAL(cfg->ledger_batch_max, 1024); /* defaults: group commit */
 	CU_ASSERT_EQUAL(cfg->ledger_commit_interval_ms, 100);
-	CU_ASSERT_EQUAL(cfg->ledger_records, TF_USAGE_MODE_REQUEST); /* default: a row per request */
+	CU_ASSERT_EQUAL(cfg->ledger_records,
+			TF_USAGE_MODE_REQUEST); /* default: a row per request */
 	CU_ASSERT_EQUAL(cfg->ledger_aggregate_ms, 100);
 	CU_ASSERT_STRING_EQUAL(cfg->listen_addr, "0.0.0.0");
 	CU_ASSERT_EQUAL(cfg->listen_port, 9000);
@@ -245,12 +246,13 @@ test_section_errors(void)
 			  "range 0..10000");
 	expect_line_error(6, "  commit_interval_ms: soon\n", 6, "ledger.commit_interval_ms",
 			  "whole number");
-	expect_line_error(6, "  records: sometimes\n", 6, "ledger.records", "request (a ledger row");
+	expect_line_error(6, "  records: sometimes\n", 6, "ledger.records",
+			  "request (a ledger row");
 	expect_line_error(6, "  records: [aggregate]\n", 6, "ledger.records", NULL);
 	expect_line_error(6, "  records: aggregate\n  aggregate_ms: 0\n", 7, "ledger.aggregate_ms",
 			  "range 1..60000");
-	expect_line_error(6, "  records: aggregate\n  aggregate_ms: 70\n", 7,
-			  "ledger.aggregate_ms", "does not divide 60000");
+	expect_line_error(6, "  records: aggregate\n  aggregate_ms: 70\n", 7, "ledger.aggregate_ms",
+			  "does not divide 60000");
 	expect_line_error(6, "  aggregate_ms: often\n", 6, "ledger.aggregate_ms", "whole number");
 	expect_line_error(8, "  listen: localhost\n", 8, "api.listen", "ADDRESS:PORT");
 	expect_line_error(8, "  listen: 127.0.0.1:99999\n", 8, "api.listen", "0..65535");
@@ -296,9 +298,12 @@ test_model_and_accel_errors(void)
 static void
 test_tenant_errors(void)
 {
-	expect_line_error(25, "    key_file: nope.key\n", 25, "tenants[0].key_file", "cannot read");
-	expect_line_error(25, "    key_file: short.key\n", 25, "tenants[0].key_file", "as hex");
-	expect_line_error(25, "    key_file: nothex.key\n", 25, "tenants[0].key_file", "as hex");
+	expect_line_error(25, "    key_file: nope.key\n", 25, "tenants[0].key_file",
+			  "cannot open key file");
+	expect_line_error(25, "    key_file: short.key\n", 25, "tenants[0].key_file",
+			  "short.key:1: a key is 32..128 hex digits");
+	expect_line_error(25, "    key_file: nothex.key\n", 25, "tenants[0].key_file",
+			  "character 1 is not a hex digit");
 	expect_line_error(25, "", 23, "tenants[0].key_file", "missing");
 	expect_line_error(26, "    budget: lots\n", 26, "tenants[0].budget", "12.50");
 	expect_line_error(26, "", 23, "tenants[0].budget", "unlimited");
@@ -332,22 +337,25 @@ test_tenant_mac_algs(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, 0);
 	tfd_config_free(cfg);
-	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [hmac-sha256, siphash]\n", text,
-		  sizeof(text));
+	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [hmac-sha256, siphash]\n",
+		  text, sizeof(text));
 	cfg = load(text, err, sizeof(err));
 	if (!cfg)
 		fprintf(stderr, "\n  %s\n", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
+	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs,
+			TF_TENANT_MAC_HMAC_SHA256 | TF_TENANT_MAC_SIPHASH);
 	tfd_config_free(cfg);
-	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash]\n", text, sizeof(text));
+	base_with(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash]\n", text,
+		  sizeof(text));
 	cfg = load(text, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_EQUAL(cfg->tenants[0].mac_algs, TF_TENANT_MAC_SIPHASH);
 	tfd_config_free(cfg);
 	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [md5]\n", 30,
 			  "tenants[0].mac_algs", "not a MAC algorithm");
-	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash, siphash]\n",
+	expect_line_error(29,
+			  "    prices: { llama-tiny: 0.002 }\n    mac_algs: [siphash, siphash]\n",
 			  30, "tenants[0].mac_algs", "listed twice");
 	expect_line_error(29, "    prices: { llama-tiny: 0.002 }\n    mac_algs: []\n", 30,
 			  "tenants[0].mac_algs", "at least one");
@@ -397,9 +405,10 @@ test_key_file_comments(void)
 
 	base_with(25, "    key_file: spec.key\n", text, sizeof(text));
 	files();
-	write_file("spec.key", "# tenant 42, key 0\n\n"
-			       "  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \n"
-			       "   # rotated on 2024-05-01\n");
+	write_file("spec.key",
+		   "# tenant 42, key 0\n\n"
+		   "  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \n"
+		   "   # rotated on 2024-05-01\n");
 	write_file("tokfabd.yaml", text);
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(tfd_config_load(g_path, &cfg, err, sizeof(err)), 0);
@@ -414,7 +423,7 @@ test_key_file_comments(void)
 	/* A second key line is still refused, comments or not. */
 	write_file("spec.key", "# two keys\n00112233445566778899aabbccddeeff\n"
 			       "# and\n00112233445566778899aabbccddeeff\n");
-	expect_error(text, 25, "tenants[0].key_file", "as hex");
+	expect_error(text, 25, "tenants[0].key_file", "more than one key line");
 }
 
 static const struct tf_cunit_test config_tests[] = {
