@@ -190,6 +190,7 @@ static int
 push_usage_mode(struct tfd *d, const struct tfd_config *cfg, char *err, size_t errlen)
 {
 	struct tf_aq_set_usage_mode c = { .mode = cfg->ledger_records };
+	int rc;
 
 	if (!(d->info.card_features & TF_FEAT_USAGE_AGG)) {
 		if (cfg->ledger_records == TF_USAGE_MODE_REQUEST)
@@ -204,7 +205,19 @@ push_usage_mode(struct tfd *d, const struct tfd_config *cfg, char *err, size_t e
 	}
 	if (c.mode == TF_USAGE_MODE_AGGREGATE)
 		c.aggregate_ms = cfg->ledger_aggregate_ms;
-	return cmd_ok(d, TF_AQ_SET_USAGE_MODE, &c, NULL, 0, err, errlen);
+	rc = cmd_ok(d, TF_AQ_SET_USAGE_MODE, &c, NULL, 0, err, errlen);
+	if (rc == -EINVAL && c.mode == TF_USAGE_MODE_REQUEST) {
+		/*
+		 * The access path itself refused the opcode: a host driver older
+		 * than ABI 1.2 in front of a newer card. Per-request records are
+		 * what such a card starts with, so carry on, and say so.
+		 */
+		tf_log_warnx("%s; the card keeps its current usage mode (per-request records "
+			     "after a restart): update tokfab.ko to use ledger.records: aggregate",
+			     err);
+		return 0;
+	}
+	return rc;
 }
 
 static void
