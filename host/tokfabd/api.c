@@ -321,9 +321,9 @@ raw_row_cb(void *arg, const struct tfd_usage_raw *x)
 		j = json_pack("{s:s,s:s,s:I,s:I,s:o,s:s,s:I,s:I,s:I,s:s}", "card", x->card, "epoch",
 			      ep, "seq", (json_int_t)x->seq, "end_ns", (json_int_t)r->end_time_ns,
 			      "end", iso_time(r->end_time_ns), "request_id", rid, "tenant_id",
-			      (json_int_t)r->tenant_id,
-			      "model_id", (json_int_t)r->model_id, "accel_id",
-			      (json_int_t)r->accel_id, "outcome", tfd_outcome_name(r->outcome));
+			      (json_int_t)r->tenant_id, "model_id", (json_int_t)r->model_id,
+			      "accel_id", (json_int_t)r->accel_id, "outcome",
+			      tfd_outcome_name(r->outcome));
 		json_object_update_new(
 			j, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "prompt_tokens",
 				     (json_int_t)r->prompt_tokens, "completion_tokens",
@@ -438,16 +438,18 @@ get_usage(struct tfd *d, const struct tfd_request *rq, struct tfd_response *rs)
 			o.rows, "count", rows);
 	if (raw && out) {
 		json_object_set_new(out, "ledger_records",
-				    json_string(records_mode == TF_USAGE_MODE_AGGREGATE ? "aggregate"
-											: "request"));
+				    json_string(records_mode == TF_USAGE_MODE_AGGREGATE
+							? "aggregate"
+							: "request"));
 		if (records_mode == TF_USAGE_MODE_AGGREGATE)
 			json_object_set_new(
 				out, "note",
-				json_sprintf("ledger.records is aggregate: the card sums requests per "
-					     "tenant, model, accelerator and outcome every %u ms, so "
-					     "per-request records exist only for times the ledger ran "
-					     "with records: request; totals are in /v1/usage (no raw)",
-					     agg_ms));
+				json_sprintf(
+					"ledger.records is aggregate: the card sums requests per "
+					"tenant, model, accelerator and outcome every %u ms, so "
+					"per-request records exist only for times the ledger ran "
+					"with records: request; totals are in /v1/usage (no raw)",
+					agg_ms));
 	}
 	json_reply(rs, 200, out);
 }
@@ -844,11 +846,11 @@ tenant_totals(struct tfd *d)
 		sum[x].completion_tokens += c->completion_tokens;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:I,s:I}", "tenant_id",
-						     (json_int_t)sum[i].tenant, "requests",
-						     (json_int_t)sum[i].requests, "tokens",
-						     (json_int_t)(sum[i].prompt_tokens +
-								  sum[i].completion_tokens)));
+		json_array_append_new(
+			arr,
+			json_pack("{s:I,s:I,s:I}", "tenant_id", (json_int_t)sum[i].tenant,
+				  "requests", (json_int_t)sum[i].requests, "tokens",
+				  (json_int_t)(sum[i].prompt_tokens + sum[i].completion_tokens)));
 	tfd_keymap_free(&m);
 	free(sum);
 	return arr;

@@ -208,8 +208,8 @@ tfd_ledger_open(const char *path, int sync_full, struct tfd_ledger **lp, char *e
 	sqlite3_busy_timeout(l->db, 10000);
 	snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
 		 sync_full ? "FULL" : "NORMAL");
-	if (sqlite3_exec(l->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-	    migrate(l, &msg) < 0 || sqlite3_exec(l->db, g_schema, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(l->db, pragmas, NULL, NULL, &msg) != SQLITE_OK || migrate(l, &msg) < 0 ||
+	    sqlite3_exec(l->db, g_schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "ledger %s: %s", path, msg ? msg : "schema error");
 		sqlite3_free(msg);
 		goto err;
@@ -425,14 +425,14 @@ commit_usage(struct tfd_ledger *l, const char *card, uint64_t epoch, const struc
 	if (l->n_queued == ROWS_PER_INSERT && insert_queued(l, card, epoch) < 0)
 		return -EIO;
 	return add_rollup(l, &(struct rollup_add){ .end_ns = u->end_time_ns,
-						  .tenant = u->tenant_id,
-						  .model = u->model_id,
-						  .accel = u->accel_id,
-						  .outcome = u->outcome,
-						  .requests = 1,
-						  .prompt = u->prompt_tokens,
-						  .completion = u->completion_tokens,
-						  .cost = u->cost_micro });
+						   .tenant = u->tenant_id,
+						   .model = u->model_id,
+						   .accel = u->accel_id,
+						   .outcome = u->outcome,
+						   .requests = 1,
+						   .prompt = u->prompt_tokens,
+						   .completion = u->completion_tokens,
+						   .cost = u->cost_micro });
 }
 
 /* One usage aggregate: one row (they are few: per group and window, not per request). */
@@ -460,14 +460,14 @@ commit_agg(struct tfd_ledger *l, const char *card, uint64_t epoch, const struct 
 	if (step_done(st))
 		return -EIO;
 	return add_rollup(l, &(struct rollup_add){ .end_ns = a->last_end_ns,
-						  .tenant = a->tenant_id,
-						  .model = a->model_id,
-						  .accel = a->accel_id,
-						  .outcome = a->outcome,
-						  .requests = a->requests,
-						  .prompt = a->prompt_tokens,
-						  .completion = a->completion_tokens,
-						  .cost = a->cost_micro });
+						   .tenant = a->tenant_id,
+						   .model = a->model_id,
+						   .accel = a->accel_id,
+						   .outcome = a->outcome,
+						   .requests = a->requests,
+						   .prompt = a->prompt_tokens,
+						   .completion = a->completion_tokens,
+						   .cost = a->cost_micro });
 }
 
 static int
@@ -666,10 +666,10 @@ bind_filter(sqlite3_stmt *st, const struct tfd_usage_filter *f)
  * Per-request rows and aggregates as one relation (requests = 1 for a row);
  * first_ns: when the earliest request in the row ended.
  */
-#define USAGE_BOTH                                                                            \
-	"SELECT end_ns, end_ns AS first_ns, 1 AS requests, tenant_id, model_id, accel_id,"    \
-	" outcome, prompt_tokens, completion_tokens, compute_us, cost_micro FROM usage"        \
-	" UNION ALL SELECT end_ns, first_end_ns, requests, tenant_id, model_id, accel_id,"     \
+#define USAGE_BOTH                                                                         \
+	"SELECT end_ns, end_ns AS first_ns, 1 AS requests, tenant_id, model_id, accel_id," \
+	" outcome, prompt_tokens, completion_tokens, compute_us, cost_micro FROM usage"    \
+	" UNION ALL SELECT end_ns, first_end_ns, requests, tenant_id, model_id, accel_id," \
 	" outcome, prompt_tokens, completion_tokens, compute_us, cost_micro FROM usage_agg"
 
 int

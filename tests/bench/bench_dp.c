@@ -410,7 +410,9 @@ card_loop(double seconds)
 				B.busy_cpu_ns += c - prev_cpu - B.clock_cost_ns;
 			if (prev_cpu)
 				B.iter_cpu[B.iter_no % ITER_RING] =
-					c - prev_cpu > B.clock_cost_ns ? c - prev_cpu - B.clock_cost_ns : 0;
+					c - prev_cpu > B.clock_cost_ns
+						? c - prev_cpu - B.clock_cost_ns
+						: 0;
 			B.iter_no++;
 			prev_cpu = c;
 			B.iter_tsc = now = rte_rdtsc();

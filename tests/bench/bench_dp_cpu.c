@@ -99,10 +99,14 @@ static struct {
 #define SLOW_NS 10000
 enum { PH_RX = TF_DP_PH_MAX, PH_OTHER, PH_N };
 static const char *const ph_name[PH_N] = {
-	[TF_DP_PH_XPORT_POLL] = "xport_poll", [TF_DP_PH_EVENTS] = "events",
-	[TF_DP_PH_BATCH] = "batch",	      [TF_DP_PH_XPORT_POST] = "xport_post",
-	[TF_DP_PH_EXPIRE] = "expire",	      [TF_DP_PH_TIMERS] = "timers",
-	[TF_DP_PH_USAGE] = "usage",	      [PH_RX] = "rx",
+	[TF_DP_PH_XPORT_POLL] = "xport_poll",
+	[TF_DP_PH_EVENTS] = "events",
+	[TF_DP_PH_BATCH] = "batch",
+	[TF_DP_PH_XPORT_POST] = "xport_post",
+	[TF_DP_PH_EXPIRE] = "expire",
+	[TF_DP_PH_TIMERS] = "timers",
+	[TF_DP_PH_USAGE] = "usage",
+	[PH_RX] = "rx",
 	[PH_OTHER] = "other",
 };
 static struct {
@@ -480,8 +484,7 @@ profile_report(void)
 
 	printf("steps %lu\n", (unsigned long)g_sp.steps);
 	/* The card's busy share of the virtual time: its load at this offered rate. */
-	printf("card_utilisation %.3f\n",
-	       g_hl.vt_ns > 0 ? g_hl.busy_ns / g_hl.vt_ns : 0.0);
+	printf("card_utilisation %.3f\n", g_hl.vt_ns > 0 ? g_hl.busy_ns / g_hl.vt_ns : 0.0);
 	printf("step_p50_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.5));
 	printf("step_p99_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.99));
 	printf("step_p999_ns %lu\n", (unsigned long)pct(g_sp.step_ns, g_sp.nstep_ns, 0.999));
@@ -498,7 +501,8 @@ profile_report(void)
 	for (int a = 0; a < 5; a++)
 		for (int b = 0; b < 5; b++)
 			if (g_sp.cls_n[a][b])
-				printf("step_in%d_out%d %lu %.0f\n", a, b, (unsigned long)g_sp.cls_n[a][b],
+				printf("step_in%d_out%d %lu %.0f\n", a, b,
+				       (unsigned long)g_sp.cls_n[a][b],
 				       (double)g_sp.cls_ticks[a][b] * g_hl.ns_per_tick /
 					       (double)g_sp.cls_n[a][b]);
 	printf("null_steps %lu\n", (unsigned long)g_sp.null_steps);
@@ -937,8 +941,8 @@ main(int argc, char **argv)
 
 			for (int k = 0; k < 100; k++)
 				t += null_step(1000);
-			g_sp.null_iters = (uint32_t)(1000.0 * 1000.0 /
-						     ((double)t / 100 * g_hl.ns_per_tick));
+			g_sp.null_iters =
+				(uint32_t)(1000.0 * 1000.0 / ((double)t / 100 * g_hl.ns_per_tick));
 		}
 		/* The null card (null_card_step) and its arithmetic's pace. */
 		{
@@ -993,9 +997,12 @@ main(int argc, char **argv)
 
 			printf("%s_requests %lu\n", nm, (unsigned long)c->nlat);
 			printf("%s_utilisation %.3f\n", nm, c->vt > 0 ? c->busy / c->vt : 0.0);
-			printf("%s_latency_p50_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.5));
-			printf("%s_latency_p90_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.9));
-			printf("%s_latency_p99_ns %lu\n", nm, (unsigned long)pct(c->lat, c->nlat, 0.99));
+			printf("%s_latency_p50_ns %lu\n", nm,
+			       (unsigned long)pct(c->lat, c->nlat, 0.5));
+			printf("%s_latency_p90_ns %lu\n", nm,
+			       (unsigned long)pct(c->lat, c->nlat, 0.9));
+			printf("%s_latency_p99_ns %lu\n", nm,
+			       (unsigned long)pct(c->lat, c->nlat, 0.99));
 			printf("%s_latency_p999_ns %lu\n", nm,
 			       (unsigned long)pct(c->lat, c->nlat, 0.999));
 			free(c->lat);

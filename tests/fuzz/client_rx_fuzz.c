@@ -91,8 +91,9 @@ on_done(void *arg, uint64_t rid, const struct tf_client_outcome *o)
 	(void)rid;
 	g_sink += (uint32_t)o->status;
 	if (g_debug)
-		fprintf(stderr, "client_rx: done %s, %u tokens%s\n", tf_client_status_name(o->status),
-			o->tokens, o->has_final ? ", with FINAL" : "");
+		fprintf(stderr, "client_rx: done %s, %u tokens%s\n",
+			tf_client_status_name(o->status), o->tokens,
+			o->has_final ? ", with FINAL" : "");
 }
 
 static const struct tf_client_cb g_cb = { .on_tokens = on_tokens, .on_done = on_done };

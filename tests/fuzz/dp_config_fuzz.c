@@ -63,7 +63,8 @@ must_pass(uint16_t opcode, const void *obj, size_t len)
 	memcpy(sqe.payload, obj, len);
 	st = tf_aq_sqe_check(&sqe, &detail);
 	if (st != TF_AQ_S_OK) {
-		fprintf(stderr, "dp_config: the file gave %s that the admin queue refuses: %s at %u\n",
+		fprintf(stderr,
+			"dp_config: the file gave %s that the admin queue refuses: %s at %u\n",
 			tf_aq_opcode_name(opcode), tf_aq_status_name((uint16_t)st), detail);
 		abort();
 	}

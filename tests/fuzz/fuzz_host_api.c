@@ -53,8 +53,9 @@ put_file(const char *name, const char *text)
 static void
 cleanup(void)
 {
-	static const char *const names[] = { "token", "acme.key", "beta.key", "tokfabd.yaml",
-					     "ledger.db", "ledger.db-wal", "ledger.db-shm", NULL };
+	static const char *const names[] = { "token",	      "acme.key",  "beta.key",
+					     "tokfabd.yaml",  "ledger.db", "ledger.db-wal",
+					     "ledger.db-shm", NULL };
 	char p[192];
 
 	if (g_d.api_ledger)
@@ -190,8 +191,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t ns, now = 1700000000ull * 1000000000ull;
 
-		if (args[i].value && (!strcmp(args[i].key, "since") || !strcmp(args[i].key, "until")) &&
-		    tfd_api_parse_time(args[i].value, now, &ns) == 0 && ns / 1000000000ull > 1ull << 34)
+		if (args[i].value &&
+		    (!strcmp(args[i].key, "since") || !strcmp(args[i].key, "until")) &&
+		    tfd_api_parse_time(args[i].value, now, &ns) == 0 &&
+		    ns / 1000000000ull > 1ull << 34)
 			abort();
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -214,8 +217,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (!j)
 				abort();
-			if (rs.status >= 400 &&
-			    !json_is_string(json_object_get(json_object_get(j, "error"), "message")))
+			if (rs.status >= 400 && !json_is_string(json_object_get(
+							json_object_get(j, "error"), "message")))
 				abort(); /* every refusal says what was wrong */
 			json_decref(j);
 		}

@@ -64,13 +64,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += n;
 		size -= n;
 		if (ctl & 2)
-			w->flags = (uint64_t)w->offset + w->len == w->total_len ? TF_FW_WRITE_F_FINAL
-										: 0;
+			w->flags = (uint64_t)w->offset + w->len == w->total_len
+					   ? TF_FW_WRITE_F_FINAL
+					   : 0;
 		if (tf_aq_sqe_check(&sqe, &detail) != TF_AQ_S_OK)
 			continue; /* refused before the handler, as on a card */
 		rc = tf_fw_upload_chunk(&up, w, slot, &st, &detail);
 		if (rc != TF_AQ_S_OK) {
-			if (rc != TF_AQ_S_BAD_FIELD && rc != TF_AQ_S_NO_SPACE && rc != TF_AQ_S_INTERNAL)
+			if (rc != TF_AQ_S_BAD_FIELD && rc != TF_AQ_S_NO_SPACE &&
+			    rc != TF_AQ_S_INTERNAL)
 				abort();
 			continue;
 		}

@@ -52,9 +52,11 @@ setup(void)
 	snprintf(g_dp, sizeof(g_dp), "%s/dp.yaml", g_dir);
 	snprintf(g_token, sizeof(g_token), "%s/token", g_dir);
 	put(g_token, "0123456789abcdef0123456789abcdef\n");
-	put(g_tfd, "log:\n  level: error\napi:\n  token_file: token\n"
-		   "tenants:\n  - id: 1\n    name: t\n    key_file: t.key\n    budget: unlimited\n");
-	put(g_dp, "card:\n  ipv4: 10.9.0.1\ntenants:\n  - id: 1\n    key_file: t.key\n    unlimited: true\n");
+	put(g_tfd,
+	    "log:\n  level: error\napi:\n  token_file: token\n"
+	    "tenants:\n  - id: 1\n    name: t\n    key_file: t.key\n    budget: unlimited\n");
+	put(g_dp, "card:\n  ipv4: 10.9.0.1\ntenants:\n  - id: 1\n    key_file: t.key\n    "
+		  "unlimited: true\n");
 	atexit(cleanup);
 }
 
@@ -92,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (crc == 0) {
 		if (trc || drc) {
-			fprintf(stderr, "keyfile: the client accepts this key file, %s refuses it: %s\n",
+			fprintf(stderr,
+				"keyfile: the client accepts this key file, %s refuses it: %s\n",
 				trc ? "tokfabd" : "tokfab-dp", trc ? terr : derr);
 			abort();
 		}

@@ -1517,7 +1517,9 @@ test_accel_outstanding_exact(void)
 	CU_ASSERT_EQUAL(accel_outstanding(w, 2), 2);
 	/* Cancel one: it counts until the accelerator confirms, then no more. */
 	{
-		struct tf_proto_msg m = { .type = TF_PROTO_T_CANCEL, .tenant_id = 42, .request_id = 97 };
+		struct tf_proto_msg m = { .type = TF_PROTO_T_CANCEL,
+					  .tenant_id = 42,
+					  .request_id = 97 };
 
 		send_msg(w, &m, &g_key);
 	}

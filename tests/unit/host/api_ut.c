@@ -364,14 +364,9 @@ test_u64_ids(void)
 	j = body_json();
 	recs = json_object_get(j, "records");
 	CU_ASSERT_FATAL(json_array_size(recs) == 2);
-	CU_ASSERT_STRING_EQUAL(
-		str_of(json_array_get(recs, 0), "request_id"),
-		"fedcba9876543210");
-	CU_ASSERT_STRING_EQUAL(
-		str_of(json_array_get(recs, 1), "request_id"),
-		"ffffffffffffffff");
-	CU_ASSERT_STRING_EQUAL(str_of(json_array_get(recs, 0), "epoch"),
-			       "8000000000000001");
+	CU_ASSERT_STRING_EQUAL(str_of(json_array_get(recs, 0), "request_id"), "fedcba9876543210");
+	CU_ASSERT_STRING_EQUAL(str_of(json_array_get(recs, 1), "request_id"), "ffffffffffffffff");
+	CU_ASSERT_STRING_EQUAL(str_of(json_array_get(recs, 0), "epoch"), "8000000000000001");
 	json_decref(j);
 	CU_ASSERT_EQUAL(req("GET", "/v1/usage", AUTH, NULL, csv, 3), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, "U64,9223372036854775809,1,"));
@@ -415,7 +410,8 @@ test_unlimited_balance(void)
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "balance_micro")), 5000000);
 	json_decref(j);
 	CU_ASSERT_EQUAL(req("GET", "/metrics", NULL, NULL, NULL, 0), 200);
-	CU_ASSERT_PTR_NOT_NULL(strstr(g_rs.body, "tokfab_tenant_balance_micro{tenant=\"acme\"} 5000000\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(g_rs.body, "tokfab_tenant_balance_micro{tenant=\"acme\"} 5000000\n"));
 	CU_ASSERT_PTR_NULL(strstr(g_rs.body, "tokfab_tenant_balance_micro{tenant=\"beta\"}"));
 	CU_ASSERT_PTR_NULL(strstr(g_rs.body, "-1234567"));
 }

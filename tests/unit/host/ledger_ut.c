@@ -393,7 +393,8 @@ test_migrate_schema_1(void)
 	CU_ASSERT_FATAL(
 		raw_sql("PRAGMA journal_mode=WAL;"
 			"CREATE TABLE usage (card TEXT NOT NULL, epoch INTEGER NOT NULL,"
-			" seq INTEGER NOT NULL, end_ns INTEGER NOT NULL, request_id INTEGER NOT NULL,"
+			" seq INTEGER NOT NULL, end_ns INTEGER NOT NULL, request_id INTEGER NOT "
+			"NULL,"
 			" tenant_id INTEGER NOT NULL, model_id INTEGER NOT NULL,"
 			" accel_id INTEGER NOT NULL, outcome INTEGER NOT NULL,"
 			" prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
@@ -583,8 +584,11 @@ test_keymap(void)
 	int added = 0, bad = 0;
 
 	for (uint32_t i = 0; i < 10000; i++) {
-		struct tfd_usage_key k = { .hour = i % 7 * 3600, .tenant = i, .model = 1,
-					   .accel = i % 3, .outcome = (int32_t)(i % 2) };
+		struct tfd_usage_key k = { .hour = i % 7 * 3600,
+					   .tenant = i,
+					   .model = 1,
+					   .accel = i % 3,
+					   .outcome = (int32_t)(i % 2) };
 
 		if (tfd_keymap_get_or_add(&m, &k, i, &added) != i || !added)
 			bad++;
@@ -593,8 +597,11 @@ test_keymap(void)
 	CU_ASSERT_EQUAL(m.n, 10000);
 	CU_ASSERT(m.cap >= 20000);
 	for (uint32_t i = 0; i < 10000; i++) {
-		struct tfd_usage_key k = { .hour = i % 7 * 3600, .tenant = i, .model = 1,
-					   .accel = i % 3, .outcome = (int32_t)(i % 2) };
+		struct tfd_usage_key k = { .hour = i % 7 * 3600,
+					   .tenant = i,
+					   .model = 1,
+					   .accel = i % 3,
+					   .outcome = (int32_t)(i % 2) };
 
 		if (tfd_keymap_get_or_add(&m, &k, 99999, &added) != i || added)
 			bad++;
