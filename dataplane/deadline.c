@@ -49,13 +49,6 @@ tf_dp_deadline_disarm(struct tf_dp_worker *w, struct tf_dp_req *r)
 	r->on_dl = 0;
 }
 
-/*
- * Ends one overdue request: stopped at its accelerator, then the FINAL of a
- * cut-off (TIMEOUT, detail 2 of protocol.md 5.1) with the tokens delivered so
- * far, billed for exactly those, one usage record. A CANCEL or a budget
- * cut-off already on its way keeps its own ending: the deadline only stops
- * waiting for the accelerator's confirmation.
- */
 static unsigned int forget_due(struct tf_dp_worker *w, unsigned int max, int early);
 
 /* Remembers to give up on r at its accelerator once the cancel grace passed. */
@@ -103,6 +96,13 @@ forget_due(struct tf_dp_worker *w, unsigned int max, int early)
 	return n;
 }
 
+/*
+ * Ends one overdue request: stopped at its accelerator, then the FINAL of a
+ * cut-off (TIMEOUT, detail 2 of protocol.md 5.1) with the tokens delivered so
+ * far, billed for exactly those, one usage record. A CANCEL or a budget
+ * cut-off already on its way keeps its own ending: the deadline only stops
+ * waiting for the accelerator's confirmation.
+ */
 static void
 expire_one(struct tf_dp_worker *w, struct tf_dp_req *r)
 {
@@ -110,9 +110,7 @@ expire_one(struct tf_dp_worker *w, struct tf_dp_req *r)
 		forget_later(w, r);
 	tf_dp_stop_at_accel(w, r);
 	r->timed_out = 1;
-	/* The same rule as an accelerator failure: a prompt of token ids ran if tokens came. */
-	r->prompt_tokens =
-		r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : 0;
+	r->prompt_tokens = tf_dp_req_prompt_if_ran(r);
 	if (r->cancel)
 		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CANCELLED, 0, TF_USAGE_CANCELLED);
 	else if (r->cut)

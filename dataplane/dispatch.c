@@ -435,9 +435,7 @@ on_error(struct tf_dp_worker *w, struct tf_dp_accel *a, struct tf_dp_req *r,
 	left_accel(a, r);
 	a->st.errors++;
 	r->xport_done = 1;
-	/* A prompt of token ids is known; a text prompt's count only the accelerator knew. */
-	r->prompt_tokens =
-		r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : 0;
+	r->prompt_tokens = tf_dp_req_prompt_if_ran(r);
 	if (r->cut) {
 		tf_dp_req_finish(w, r, TF_PROTO_FINISH_CUT_OFF, TF_PROTO_E_QUOTA_EXHAUSTED,
 				 TF_USAGE_CUT_OFF);

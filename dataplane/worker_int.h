@@ -313,6 +313,17 @@ tf_dp_req_handle(const struct tf_dp_req *r)
 	return (uint64_t)r->gen << 32 | r->index;
 }
 
+/*
+ * Prompt tokens of a request that ended without the accelerator's usage (an
+ * error, a deadline): a prompt of token ids is known and ran if tokens came; a
+ * text prompt's count only the accelerator knew.
+ */
+static inline uint32_t
+tf_dp_req_prompt_if_ran(const struct tf_dp_req *r)
+{
+	return r->tb.count && r->kind == TF_PROTO_PROMPT_TOKENS ? r->prompt_total / 4 : 0;
+}
+
 /* tables.c */
 struct tf_dp_tenant *tf_dp_tenant_find(struct tf_dp_worker *w, uint32_t id);
 const struct tf_proto_key *tf_dp_tenant_key(const struct tf_dp_tenant *t, uint8_t key_id);
