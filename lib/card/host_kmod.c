@@ -193,14 +193,14 @@ kmod_event_wait(struct tf_card_host *h, int timeout_ms, int wake_fd)
 				 { .fd = wake_fd, .events = POLLIN } };
 	int rc;
 
-	rc = poll(pfd, wake_fd >= 0 ? 2 : 1, timeout_ms);
+	rc = poll(pfd, 2, timeout_ms); /* a negative wake_fd is ignored */
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (rc > 0 && (pfd[0].revents & POLLHUP))
 		return -ENODEV;
 	if (rc > 0 && (pfd[0].revents & POLLIN))
 		return 1;
-	return rc > 0 && wake_fd >= 0 && (pfd[1].revents & POLLIN) ? 2 : 0;
+	return rc > 0 && (pfd[1].revents & POLLIN) ? 2 : 0;
 }
 
 const struct tf_card_access_ops tf_card_access_kmod = {

@@ -400,10 +400,7 @@ shm_event_wait(struct tf_card_host *h, int timeout_ms, int wake_fd)
 			nap = end - now;
 		ts.tv_sec = (time_t)(nap / 1000000);
 		ts.tv_nsec = (long)(nap % 1000000) * 1000;
-		if (wake_fd < 0) {
-			nanosleep(&ts, NULL);
-			continue;
-		}
+		/* A negative wake_fd is ignored by ppoll(): then a plain nap. */
 		if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN))
 			return 2;
 	}
