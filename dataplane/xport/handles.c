@@ -44,6 +44,17 @@ tf_handles_clear(struct tf_handles *h)
 	h->count = 0;
 }
 
+int
+tf_handles_reset(struct tf_handles *h, uint32_t limit)
+{
+	if (h->ent && h->limit == limit) {
+		tf_handles_clear(h);
+		return 0;
+	}
+	tf_handles_fini(h);
+	return tf_handles_init(h, limit);
+}
+
 struct tf_handle_ent *
 tf_handles_find(const struct tf_handles *h, uint64_t handle)
 {

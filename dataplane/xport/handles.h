@@ -27,6 +27,8 @@ struct tf_handles {
 int tf_handles_init(struct tf_handles *h, uint32_t limit);
 void tf_handles_fini(struct tf_handles *h);
 void tf_handles_clear(struct tf_handles *h);
+/* Empty and sized for limit (allocates again only when limit changed); 0 or -ENOMEM. */
+int tf_handles_reset(struct tf_handles *h, uint32_t limit);
 
 struct tf_handle_ent *tf_handles_find(const struct tf_handles *h, uint64_t handle);
 /* -EEXIST if present, -ENOSPC at the limit. */

@@ -437,21 +437,9 @@ tf_xport_established(struct tf_xport *x, const struct tf_accel_hello *peer)
 			     (1u << TF_ACCEL_REC_BATCH) | (1u << TF_ACCEL_REC_CANCEL));
 	}
 	limit = x->max_inflight;
-	if (x->inflight.limit != limit) {
-		tf_handles_fini(&x->inflight);
-		if (tf_handles_init(&x->inflight, limit))
-			return tf_xport_seterr(x, ENOMEM, "out of memory for %u requests", limit);
-	} else {
-		tf_handles_clear(&x->inflight);
-	}
-	/* a new epoch: the accelerator holds nothing of the old one */
-	if (x->forgotten.limit != limit) {
-		tf_handles_fini(&x->forgotten);
-		if (tf_handles_init(&x->forgotten, limit))
-			return tf_xport_seterr(x, ENOMEM, "out of memory for %u requests", limit);
-	} else {
-		tf_handles_clear(&x->forgotten);
-	}
+	/* a new epoch: the accelerator holds nothing of the old one (forgotten included) */
+	if (tf_handles_reset(&x->inflight, limit) || tf_handles_reset(&x->forgotten, limit))
+		return tf_xport_seterr(x, ENOMEM, "out of memory for %u requests", limit);
 	/* room for DOWN + one event per request and slot when this connection is lost */
 	if (q_reserve(x, limit + TF_XPORT_TX_SLOTS + 8))
 		return tf_xport_seterr(x, ENOMEM, "out of memory for the event queue");

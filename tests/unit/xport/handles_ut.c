@@ -75,9 +75,33 @@ test_churn_matches_model(void)
 	tf_handles_fini(&h);
 }
 
+/* A reset empties the table and sizes it for the new limit (a reconnect). */
+static void
+test_reset(void)
+{
+	struct tf_handles h = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(tf_handles_reset(&h, 2), 0);
+	CU_ASSERT_EQUAL(tf_handles_add(&h, 1, NULL), 0);
+	CU_ASSERT_EQUAL(tf_handles_add(&h, 2, NULL), 0);
+	CU_ASSERT_EQUAL(tf_handles_add(&h, 3, NULL), -ENOSPC);
+	CU_ASSERT_EQUAL_FATAL(tf_handles_reset(&h, 2), 0); /* same limit: emptied */
+	CU_ASSERT_EQUAL(h.count, 0);
+	CU_ASSERT_PTR_NULL(tf_handles_find(&h, 1));
+	CU_ASSERT_EQUAL(tf_handles_add(&h, 3, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(tf_handles_reset(&h, 64), 0); /* new limit: room for it */
+	CU_ASSERT_EQUAL(h.limit, 64);
+	CU_ASSERT_PTR_NULL(tf_handles_find(&h, 3));
+	for (uint64_t k = 0; k < 64; k++)
+		CU_ASSERT_EQUAL(tf_handles_add(&h, k, NULL), 0);
+	CU_ASSERT_EQUAL(tf_handles_add(&h, 64, NULL), -ENOSPC);
+	tf_handles_fini(&h);
+}
+
 static const struct tf_cunit_test handles_tests[] = {
 	TF_TEST(test_add_find_del),
 	TF_TEST(test_churn_matches_model),
+	TF_TEST(test_reset),
 	TF_TESTS_END,
 };
 
